@@ -1,0 +1,115 @@
+# pfrez / pthaw / pload: one Makefile.  `make`, `make check`, `make bench`,
+# `make install PREFIX=/usr/local DESTDIR=`, `make uninstall`, `make clean`.
+# `make SAN=1` builds into build-san/ with AddressSanitizer and UBSan
+# (everything but pload, which is freestanding); `make check` uses that.
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+LIBEXEC  ?= $(PREFIX)/libexec/pfrez
+MANDIR   ?= $(PREFIX)/share/man
+BASHCOMP ?= $(PREFIX)/share/bash-completion/completions
+
+CC       ?= cc
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ilib \
+	     -DPFREZ_VERSION='"$(VERSION)"' -DPFREZ_LIBEXEC='"$(LIBEXEC)"'
+LDLIBS   := -lzstd -lsnappy -lz -lcrypto
+
+ifeq ($(SAN),1)
+B        := build-san
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+else
+B        := build
+endif
+
+# Library sources, one line per concern.
+LIB_CORE  := lib/err.c lib/layer.c lib/crc32c.c lib/flags.c
+LIB_REC   :=
+LIB_COMP  :=
+LIB_CRYPT :=
+LIB_XPORT :=
+LIB_PROC  :=
+LIB_SRCS  := $(LIB_CORE) $(LIB_REC) $(LIB_COMP) $(LIB_CRYPT) $(LIB_XPORT) $(LIB_PROC)
+
+PFREZ_SRCS := pfrez/main.c
+PTHAW_SRCS := pthaw/main.c
+PLOAD_SRCS := pload/start.S pload/pload.c
+
+# cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
+UNIT_TESTS := test_flags test_crc32c
+
+# Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
+PROGS      :=
+PROGS_STATIC :=
+
+LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/%.o)
+PFREZ_OBJS := $(PFREZ_SRCS:%.c=$(B)/%.o)
+PTHAW_OBJS := $(PTHAW_SRCS:%.c=$(B)/%.o)
+
+# pload: freestanding, linked at the address linker/pload.ld gives it.
+PLOAD_CFLAGS := -std=gnu11 $(WARN) -O2 -g -ffreestanding -fno-stack-protector \
+	-fno-builtin -fno-pie -fno-pic -mno-red-zone -fcf-protection=none \
+	-fno-asynchronous-unwind-tables -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Ilib
+PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id=none -Wl,-z,noexecstack
+
+.PHONY: all check unit e2e bench install uninstall clean deb deb-check
+all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%)
+
+$(B)/%.o: %.c $(wildcard lib/*.h pfrez/*.h pthaw/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libpfrez.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/pfrez: $(PFREZ_OBJS) $(B)/libpfrez.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/pthaw: $(PTHAW_OBJS) $(B)/libpfrez.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/pload: $(PLOAD_SRCS) linker/pload.ld $(wildcard pload/*.h) lib/pload_proto.h
+	@mkdir -p $(B)
+	$(CC) $(PLOAD_CFLAGS) $(PLOAD_LDFLAGS) -o $@ $(PLOAD_SRCS)
+
+$(B)/test_%: tests/unit/test_%.c $(B)/libpfrez.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(B)/progs/%: tests/progs/%.c
+	@mkdir -p $(B)/progs
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE $(if $(filter $*,$(PROGS_STATIC)),-static) -o $@ $< -lm
+
+unit: $(UNIT_TESTS:%=$(B)/%)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/$$t; done
+
+check:
+	$(MAKE) SAN=1 all unit
+	tests/e2e/run build-san
+
+e2e: all
+	tests/e2e/run $(B)
+
+bench: all
+	scripts/bench $(B)
+
+install: $(B)/pfrez $(B)/pthaw $(B)/pload
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(B)/pfrez $(B)/pthaw $(DESTDIR)$(BINDIR)/
+	install -m 755 $(B)/pload $(DESTDIR)$(LIBEXEC)/
+	install -m 644 man/pfrez.1 man/pthaw.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/pfrez-stream.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/pload.8 $(DESTDIR)$(MANDIR)/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pfrez $(DESTDIR)$(BINDIR)/pthaw $(DESTDIR)$(LIBEXEC)/pload \
+		$(DESTDIR)$(MANDIR)/man1/pfrez.1 $(DESTDIR)$(MANDIR)/man1/pthaw.1 \
+		$(DESTDIR)$(MANDIR)/man5/pfrez-stream.5 $(DESTDIR)$(MANDIR)/man8/pload.8
+	-rmdir $(DESTDIR)$(LIBEXEC)
+
+clean:
+	rm -rf build build-san

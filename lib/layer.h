@@ -1,0 +1,73 @@
+/* layer.h: the one interface every stream layer and transport speaks.
+ *
+ * pfrez:  records -> [compress] -> [encrypt] -> sink
+ * pthaw:  source -> [decrypt] -> [decompress] -> records
+ *
+ * Each layer wraps the one below it.  A writer's close() seals its part of
+ * the stream (final frame, last-chunk mark) and then closes the layer
+ * below; a reader's read() returns 0 only at an end of stream it verified
+ * (a truncated stream is an error, never a quiet 0).  destroy() frees the
+ * whole chain without sealing anything: the path for failures, so that an
+ * aborted capture can never look complete to the reader. */
+#ifndef PFREZ_LAYER_H
+#define PFREZ_LAYER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct layer;
+
+struct layer_ops {
+	const char *name;
+	/* Writes all n bytes: 0 or -errno. */
+	int (*write)(struct layer *l, const void *buf, size_t n);
+	/* Reads up to n (> 0) bytes: count, 0 at a verified end, or -errno. */
+	ssize_t (*read)(struct layer *l, void *buf, size_t n);
+	/* Seals (writer) or checks the end (reader), frees l, closes below. */
+	int (*close)(struct layer *l);
+	/* Frees l and everything below it, sealing nothing. */
+	void (*destroy)(struct layer *l);
+};
+
+struct layer {
+	const struct layer_ops *ops;
+	struct layer *below;
+};
+
+static inline int layer_write(struct layer *l, const void *buf, size_t n)
+{
+	return l->ops->write(l, buf, n);
+}
+
+static inline ssize_t layer_read(struct layer *l, void *buf, size_t n)
+{
+	return l->ops->read(l, buf, n);
+}
+
+static inline int layer_close(struct layer *l)
+{
+	return l->ops->close(l);
+}
+
+static inline void layer_destroy(struct layer *l)
+{
+	if (l)
+		l->ops->destroy(l);
+}
+
+/* Reads exactly n bytes.  0 on success, -EPIPE with a "truncated" message
+ * when the stream ends first, or the error of the layer. */
+int layer_read_full(struct layer *l, void *buf, size_t n);
+
+/* The plain file-descriptor layer at the bottom of a chain (stdin/stdout,
+ * files, connected sockets).  close_fd says whether close() closes fd;
+ * when it does not and the fd is a socket, a writer's close() shuts down
+ * the sending side so the peer sees the end while replies can still come
+ * back (-halt uses that). */
+struct layer *layer_fd_open(int fd, int close_fd);
+
+/* Optional per-layer byte counting for -progress: the fd layer counts the
+ * bytes it moved; 0 for other layers. */
+unsigned long long layer_fd_bytes(const struct layer *l);
+
+#endif
