@@ -46,7 +46,13 @@ int err_wrap(int rc, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err_buf, sizeof(old));
-	snprintf(err_buf, sizeof(err_buf), "%s: %s", prefix, old);
+	/* Truncating a long message is fine: it is for a human. */
+	size_t n = strnlen(prefix, sizeof(prefix) - 1);
+
+	memcpy(err_buf, prefix, n);
+	err_buf[n] = '\0';
+	strncat(err_buf, ": ", sizeof(err_buf) - strlen(err_buf) - 1);
+	strncat(err_buf, old, sizeof(err_buf) - strlen(err_buf) - 1);
 	return rc;
 }
 

@@ -1,0 +1,100 @@
+/* test_flags.c: Go- and GNU-style flags, durations, and their errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "flags.h"
+
+static long pid;
+static int halt;
+static const char *dest;
+static int64_t timeout;
+
+static const struct flag tab[] = {
+	{ "pid", FLAG_INT, &pid, "PID", "process" },
+	{ "halt", FLAG_BOOL, &halt, NULL, "halt" },
+	{ "dest", FLAG_STRING, &dest, "DEST", "sink" },
+	{ "dial-timeout", FLAG_DURATION, &timeout, "DURATION", "timeout" },
+	{ 0 },
+};
+
+static int parse(int argc, char **argv, int *rest)
+{
+	pid = -1;
+	halt = 0;
+	dest = NULL;
+	timeout = 0;
+	return flags_parse(tab, argc, argv, rest);
+}
+
+static void styles(void **state)
+{
+	char *a1[] = { "p", "-pid=12", "--halt", "-dest", "x.snap", "--dial-timeout=1m30s", "op" };
+	char *a2[] = { "p", "--pid", "7", "-halt=false", "--", "-x" };
+	int rest;
+
+	(void)state;
+	assert_int_equal(parse(7, a1, &rest), 0);
+	assert_int_equal(pid, 12);
+	assert_int_equal(halt, 1);
+	assert_string_equal(dest, "x.snap");
+	assert_int_equal(timeout, 90000);
+	assert_int_equal(rest, 6);
+	assert_int_equal(parse(6, a2, &rest), 0);
+	assert_int_equal(pid, 7);
+	assert_int_equal(halt, 0);
+	assert_int_equal(rest, 5);
+}
+
+static void errors(void **state)
+{
+	char *bad_int[] = { "p", "-pid=12x" };
+	char *unknown[] = { "p", "-bogus" };
+	char *missing[] = { "p", "-dest" };
+	char *bad_bool[] = { "p", "-halt=maybe" };
+	char *help[] = { "p", "--help" };
+	int rest;
+
+	(void)state;
+	assert_int_equal(parse(2, bad_int, &rest), -22);
+	assert_non_null(strstr(err_last(), "want an integer"));
+	assert_int_equal(parse(2, unknown, &rest), -22);
+	assert_non_null(strstr(err_last(), "unknown flag -bogus"));
+	assert_int_equal(parse(2, missing, &rest), -22);
+	assert_non_null(strstr(err_last(), "needs a value"));
+	assert_int_equal(parse(2, bad_bool, &rest), -22);
+	assert_int_equal(parse(2, help, &rest), 1);
+}
+
+static void durations(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(flags_duration("500ms", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(flags_duration("1.5s", &ms), 0);
+	assert_int_equal(ms, 1500);
+	assert_int_equal(flags_duration("1h2m3s", &ms), 0);
+	assert_int_equal(ms, 3723000);
+	assert_int_equal(flags_duration("0", &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(flags_duration("10", &ms), -22);
+	assert_int_equal(flags_duration("s", &ms), -22);
+	assert_int_equal(flags_duration("-1s", &ms), -22);
+	assert_int_equal(flags_duration("", &ms), -22);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(styles),
+		cmocka_unit_test(errors),
+		cmocka_unit_test(durations),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
