@@ -27,7 +27,7 @@ endif
 
 # Library sources, one line per concern.
 LIB_CORE  := lib/err.c lib/layer.c lib/crc32c.c lib/flags.c
-LIB_REC   :=
+LIB_REC   := lib/record.c lib/header.c
 LIB_COMP  :=
 LIB_CRYPT :=
 LIB_XPORT :=

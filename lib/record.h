@@ -1,0 +1,192 @@
+/* record.h: the typed, checksummed records of a pfrez stream (format v1).
+ *
+ * On the wire each record is
+ *	u32 type, u32 len, u8 payload[len], u32 crc32c(type, len, payload)
+ * little-endian.  The payload layouts below are packed, fixed-width and
+ * little-endian; man/pfrez-stream.5 is their normative description.  The
+ * last record is REC_END, carrying the count and byte total of all records
+ * before it, so a stream cut at a record boundary is still detected. */
+#ifndef PFREZ_RECORD_H
+#define PFREZ_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layer.h"
+
+enum rec_type {
+	REC_PROC = 1,	/* struct rec_proc + comm, exe, cwd strings */
+	REC_MM = 2,	/* struct rec_mm + auxv bytes */
+	REC_RLIMITS = 3,/* struct rec_rlimits */
+	REC_SIGNALS = 4,/* struct rec_signals */
+	REC_FD = 5,	/* struct rec_fd + path */
+	REC_VMA = 6,	/* struct rec_vma + name */
+	REC_REGS = 7,	/* struct rec_regs */
+	REC_XSTATE = 8,	/* struct rec_xstate + xsave area */
+	REC_RSEQ = 9,	/* struct rec_rseq */
+	REC_PAGES = 10,	/* struct rec_pages + npages * 4096 bytes (none if zero) */
+	REC_END = 0xffff,/* struct rec_end */
+};
+
+#define REC_MAX_PAYLOAD	(1u << 22)	/* 4 MiB: bounds the reader's buffer */
+#define REC_PAGE_SIZE	4096u
+#define REC_PAGES_MAX	256u		/* pages per REC_PAGES: 1 MiB */
+
+struct rec_proc {
+	uint32_t pid;
+	uint32_t umask;
+	uint64_t exe_size;	/* identity of the executable, for the check */
+	int64_t exe_mtime_sec;
+	uint32_t exe_mtime_nsec;
+	uint16_t comm_len, exe_len, cwd_len;
+	uint16_t pad;
+	/* then comm, exe, cwd bytes (no terminators) */
+} __attribute__((packed));
+
+struct rec_mm {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint32_t auxv_len;	/* bytes of auxv that follow */
+	uint32_t pad;
+} __attribute__((packed));
+
+#define REC_NLIMITS 16
+struct rec_rlimits {
+	uint64_t cur[REC_NLIMITS];
+	uint64_t max[REC_NLIMITS];
+} __attribute__((packed));
+
+struct rec_sigaction {
+	uint64_t handler, flags, restorer, mask;	/* the kernel's layout */
+} __attribute__((packed));
+
+struct rec_signals {
+	uint64_t blocked;
+	struct rec_sigaction act[64];	/* act[i] is signal i + 1 */
+	uint64_t ss_sp;
+	uint64_t ss_size;
+	int32_t ss_flags;
+	uint32_t pad;
+	uint64_t itimer[3][4];	/* ITIMER_REAL/VIRTUAL/PROF: interval s, us, value s, us */
+	uint64_t clear_tid;	/* set_tid_address() */
+} __attribute__((packed));
+
+enum rec_fd_kind {
+	FD_FILE = 1,	/* regular file: reopened by path at pos */
+	FD_DIR = 2,	/* directory: reopened by path */
+	FD_DEV = 3,	/* character device such as /dev/null: reopened by path */
+	FD_STDIO = 4,	/* terminal, pipe or socket at 0..2: pthaw's own stdio */
+};
+
+struct rec_fd {
+	int32_t fd;
+	uint32_t kind;
+	uint32_t flags;		/* open flags from fdinfo */
+	uint32_t cloexec;
+	uint64_t pos;
+	uint32_t mode;		/* st_mode of the target */
+	uint32_t path_len;
+	/* then path */
+} __attribute__((packed));
+
+enum rec_vma_flag {
+	VMA_SHARED = 1u << 0,	/* MAP_SHARED (only of read-only files) */
+	VMA_FILE = 1u << 1,	/* maps the file named; clean pages come from it */
+	VMA_EMBED = 1u << 2,	/* file mapping whose pages are all in the stream */
+	VMA_STACK = 1u << 3,	/* [stack]: grows down */
+	VMA_HEAP = 1u << 4,	/* [heap] */
+	VMA_VDSO = 1u << 5,	/* [vdso]: not restored from data, moved */
+	VMA_VVAR = 1u << 6,	/* [vvar] */
+	VMA_VVAR_VCLOCK = 1u << 7,/* [vvar_vclock] */
+	VMA_VSYSCALL = 1u << 8,	/* [vsyscall]: fixed by the kernel, skipped */
+};
+#define VMA_SPECIAL (VMA_VDSO | VMA_VVAR | VMA_VVAR_VCLOCK | VMA_VSYSCALL)
+
+struct rec_vma {
+	uint64_t start, end, pgoff;	/* pgoff in bytes */
+	uint32_t prot;			/* PROT_* */
+	uint32_t flags;			/* enum rec_vma_flag */
+	uint64_t file_size;		/* identity of a VMA_FILE mapping's file */
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	uint32_t content_crc;		/* [vdso]: crc32c of its bytes */
+	uint32_t name_len;
+	uint32_t pad;
+	/* then name: a path or "[heap]", "[stack]", ... */
+} __attribute__((packed));
+
+struct rec_regs {
+	uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	uint64_t rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+	uint64_t fs_base, gs_base, ds, es, fs, gs;
+} __attribute__((packed));
+
+struct rec_xstate {
+	uint64_t xcr0;		/* features the area describes */
+	uint32_t size;		/* bytes of XSAVE area that follow */
+	uint32_t pad;
+} __attribute__((packed));
+
+struct rec_rseq {
+	uint64_t addr;
+	uint32_t len;
+	uint32_t sig;
+	uint32_t flags;
+	uint32_t pad;
+} __attribute__((packed));
+
+enum rec_pages_flag {
+	PAGES_ZERO = 1,	/* npages of zeros, no data follows */
+};
+
+struct rec_pages {
+	uint64_t addr;
+	uint32_t npages;
+	uint32_t flags;
+	/* then npages * 4096 bytes unless PAGES_ZERO */
+} __attribute__((packed));
+
+struct rec_end {
+	uint64_t count;		/* records before this one */
+	uint64_t bytes;		/* their bytes on the wire */
+} __attribute__((packed));
+
+/* Writing: counts records and bytes for REC_END. */
+struct rec_writer {
+	struct layer *out;
+	uint64_t count, bytes;
+};
+
+/* Writes one record: head (hlen bytes) and then body (blen bytes) form
+ * the payload; either may be empty.  0 or -errno. */
+int rec_write(struct rec_writer *w, uint32_t type, const void *head, size_t hlen,
+	      const void *body, size_t blen);
+
+/* Writes REC_END. */
+int rec_write_end(struct rec_writer *w);
+
+/* Reading: owns a buffer of REC_MAX_PAYLOAD bytes. */
+struct rec_reader {
+	struct layer *in;
+	unsigned char *buf;
+	uint64_t count, bytes;
+	int ended;
+};
+
+int rec_reader_init(struct rec_reader *r, struct layer *in);
+void rec_reader_free(struct rec_reader *r);
+
+/* Reads the next record, checks its CRC and, for REC_END, the count and
+ * total.  Returns 1 with *type, *payload (valid until the next call) and
+ * *len; 0 after REC_END was read and verified (the payload layer must then
+ * be at its end); -errno on a bad, truncated or oversized record. */
+int rec_read(struct rec_reader *r, uint32_t *type, const unsigned char **payload,
+	     size_t *len);
+
+/* The smallest payload a known record type can have (its fixed part). */
+size_t rec_min_len(uint32_t type);
+
+const char *rec_type_name(uint32_t type);
+
+#endif
