@@ -28,10 +28,10 @@ endif
 # Library sources, one line per concern.
 LIB_CORE  := lib/err.c lib/layer.c lib/crc32c.c lib/flags.c
 LIB_REC   := lib/record.c lib/header.c
-LIB_COMP  :=
+LIB_COMP  := lib/compress.c lib/layer_gzip.c lib/layer_snappy.c lib/layer_zstd.c
 LIB_CRYPT :=
 LIB_XPORT :=
-LIB_PROC  :=
+LIB_PROC  := lib/proc.c lib/inject.c lib/snap.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_REC) $(LIB_COMP) $(LIB_CRYPT) $(LIB_XPORT) $(LIB_PROC)
 
 PFREZ_SRCS := pfrez/main.c
@@ -39,7 +39,7 @@ PTHAW_SRCS := pthaw/main.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
-UNIT_TESTS := test_flags test_crc32c
+UNIT_TESTS := test_flags test_crc32c test_compress
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      :=
@@ -51,7 +51,7 @@ PTHAW_OBJS := $(PTHAW_SRCS:%.c=$(B)/%.o)
 
 # pload: freestanding, linked at the address linker/pload.ld gives it.
 PLOAD_CFLAGS := -std=gnu11 $(WARN) -O2 -g -ffreestanding -fno-stack-protector \
-	-fno-builtin -fno-pie -fno-pic -mno-red-zone -fcf-protection=none \
+	-fno-builtin -fpie -mno-red-zone -fcf-protection=none \
 	-fno-asynchronous-unwind-tables -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Ilib
 PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id=none -Wl,-z,noexecstack
 

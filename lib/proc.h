@@ -1,0 +1,57 @@
+/* proc.h: reading a process's state from /proc. */
+#ifndef PFREZ_PROC_H
+#define PFREZ_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "record.h"
+
+struct vma {
+	uint64_t start, end, pgoff;
+	uint32_t prot;
+	int shared;
+	uint64_t inode;
+	char *path;	/* "" for anonymous; "[heap]", "/usr/bin/x", ... */
+};
+
+/* Parses one /proc/PID/maps line into v (v->path allocated). */
+int maps_parse_line(const char *line, struct vma *v);
+
+/* All mappings of pid, in address order. */
+int maps_read(pid_t pid, struct vma **out, size_t *n);
+void maps_free(struct vma *v, size_t n);
+
+/* Fields of /proc/PID/stat: state letter, thread count and the mm fields
+ * (all but brk, which only the process itself can tell). */
+struct proc_stat {
+	char state;
+	long threads;
+	uint64_t start_code, end_code, start_stack;
+	uint64_t start_data, end_data, start_brk;
+	uint64_t arg_start, arg_end, env_start, env_end;
+};
+
+int proc_stat_parse(const char *text, struct proc_stat *st);
+int proc_stat_read(pid_t pid, struct proc_stat *st);
+
+/* The value of "Key:" in /proc/PID/status, trimmed. */
+int proc_status_field(pid_t pid, const char *key, char *out, size_t len);
+
+/* Reads a whole small file; *len gets its size.  -E2BIG past max. */
+int proc_read_file(const char *path, void *buf, size_t max, size_t *len);
+
+/* readlink() into out, NUL-terminated. */
+int proc_readlink(const char *path, char *out, size_t len);
+
+/* From /proc/PID/fdinfo/FD: "pos:" and "flags:" (octal). */
+int proc_fdinfo_parse(const char *text, uint64_t *pos, uint32_t *flags);
+
+/* Entries of /proc/PID/pagemap for npages pages from addr. */
+#define PM_PRESENT	(1ull << 63)
+#define PM_SWAPPED	(1ull << 62)
+#define PM_FILE		(1ull << 61)	/* page cache page or shared anon */
+int pagemap_read(int fd, uint64_t addr, size_t npages, uint64_t *out);
+
+#endif

@@ -1,0 +1,282 @@
+/* snap.c: encodes, decodes, checks and prints a snapshot's metadata. */
+#include "snap.h"
+#include "err.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name)
+{
+	struct snap_vma *v = realloc(s->vmas, (s->nvmas + 1) * sizeof(*v));
+
+	if (!v)
+		return err_sys(ENOMEM, "vma list");
+	s->vmas = v;
+	v += s->nvmas;
+	v->r = *r;
+	v->r.name_len = (uint32_t)strlen(name);
+	v->name = strdup(name);
+	if (!v->name)
+		return err_sys(ENOMEM, "vma list");
+	s->nvmas++;
+	return 0;
+}
+
+int snap_add_fd(struct snap *s, const struct rec_fd *r, const char *path)
+{
+	struct snap_fd *f = realloc(s->fds, (s->nfds + 1) * sizeof(*f));
+
+	if (!f)
+		return err_sys(ENOMEM, "fd list");
+	s->fds = f;
+	f += s->nfds;
+	f->r = *r;
+	f->r.path_len = (uint32_t)strlen(path);
+	f->path = strdup(path);
+	if (!f->path)
+		return err_sys(ENOMEM, "fd list");
+	s->nfds++;
+	return 0;
+}
+
+int snap_write_meta(const struct snap *s, struct rec_writer *w)
+{
+	unsigned char buf[sizeof(struct rec_proc) + 3 * 4096];
+	struct rec_proc p = s->proc;
+	size_t off = sizeof(p);
+	int rc;
+
+	p.comm_len = (uint16_t)strlen(s->comm);
+	p.exe_len = (uint16_t)strlen(s->exe);
+	p.cwd_len = (uint16_t)strlen(s->cwd);
+	if (p.exe_len > 4095 || p.cwd_len > 4095 || p.comm_len > 64)
+		return err_msg(ENAMETOOLONG, "path too long");
+	memcpy(buf, &p, sizeof(p));
+	memcpy(buf + off, s->comm, p.comm_len);
+	off += p.comm_len;
+	memcpy(buf + off, s->exe, p.exe_len);
+	off += p.exe_len;
+	memcpy(buf + off, s->cwd, p.cwd_len);
+	off += p.cwd_len;
+	rc = rec_write(w, REC_PROC, buf, off, NULL, 0);
+	if (!rc)
+		rc = rec_write(w, REC_MM, &s->mm, sizeof(s->mm), s->auxv, s->mm.auxv_len);
+	if (!rc)
+		rc = rec_write(w, REC_RLIMITS, &s->rlim, sizeof(s->rlim), NULL, 0);
+	if (!rc)
+		rc = rec_write(w, REC_SIGNALS, &s->sig, sizeof(s->sig), NULL, 0);
+	for (size_t i = 0; !rc && i < s->nfds; i++)
+		rc = rec_write(w, REC_FD, &s->fds[i].r, sizeof(s->fds[i].r), s->fds[i].path,
+			       s->fds[i].r.path_len);
+	for (size_t i = 0; !rc && i < s->nvmas; i++)
+		rc = rec_write(w, REC_VMA, &s->vmas[i].r, sizeof(s->vmas[i].r), s->vmas[i].name,
+			       s->vmas[i].r.name_len);
+	if (!rc)
+		rc = rec_write(w, REC_REGS, &s->regs, sizeof(s->regs), NULL, 0);
+	if (!rc)
+		rc = rec_write(w, REC_XSTATE, &s->xs, sizeof(s->xs), s->xsave, s->xs.size);
+	if (!rc && s->has_rseq)
+		rc = rec_write(w, REC_RSEQ, &s->rseq, sizeof(s->rseq), NULL, 0);
+	return rc;
+}
+
+/* A string field of a record: must be within the payload, no NULs. */
+static char *take_str(const unsigned char *p, size_t len, size_t *off, size_t n)
+{
+	char *s;
+
+	if (n > len - *off || memchr(p + *off, '\0', n))
+		return NULL;
+	s = strndup((const char *)p + *off, n);
+	*off += n;
+	return s;
+}
+
+static int bad(uint32_t type, const char *why)
+{
+	return err_msg(EBADMSG, "%s record: %s", rec_type_name(type), why);
+}
+
+int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
+{
+	size_t off;
+
+	switch (type) {
+	case REC_PROC:
+		if (s->has_proc)
+			return bad(type, "duplicate");
+		memcpy(&s->proc, p, sizeof(s->proc));
+		off = sizeof(s->proc);
+		s->comm = take_str(p, len, &off, s->proc.comm_len);
+		s->exe = s->comm ? take_str(p, len, &off, s->proc.exe_len) : NULL;
+		s->cwd = s->exe ? take_str(p, len, &off, s->proc.cwd_len) : NULL;
+		if (!s->cwd || off != len)
+			return bad(type, "bad strings");
+		s->has_proc = 1;
+		return 0;
+	case REC_MM:
+		if (s->has_mm)
+			return bad(type, "duplicate");
+		memcpy(&s->mm, p, sizeof(s->mm));
+		if (s->mm.auxv_len != len - sizeof(s->mm) || s->mm.auxv_len > 4096 ||
+		    s->mm.auxv_len % 16)
+			return bad(type, "bad auxv length");
+		s->auxv = malloc(s->mm.auxv_len + 1);
+		if (!s->auxv)
+			return err_sys(ENOMEM, "auxv");
+		memcpy(s->auxv, p + sizeof(s->mm), s->mm.auxv_len);
+		s->has_mm = 1;
+		return 0;
+	case REC_RLIMITS:
+		memcpy(&s->rlim, p, sizeof(s->rlim));
+		s->has_rlim = 1;
+		return 0;
+	case REC_SIGNALS:
+		memcpy(&s->sig, p, sizeof(s->sig));
+		s->has_sig = 1;
+		return 0;
+	case REC_FD: {
+		struct rec_fd r;
+		char *path;
+		int rc;
+
+		memcpy(&r, p, sizeof(r));
+		off = sizeof(r);
+		path = take_str(p, len, &off, r.path_len);
+		if (!path || off != len || r.fd < 0 || r.kind < FD_FILE || r.kind > FD_STDIO)
+			return free(path), bad(type, "malformed");
+		for (size_t i = 0; i < s->nfds; i++)
+			if (s->fds[i].r.fd == r.fd)
+				return free(path), bad(type, "duplicate fd number");
+		rc = snap_add_fd(s, &r, path);
+		free(path);
+		return rc;
+	}
+	case REC_VMA: {
+		struct rec_vma r;
+		char *name;
+		int rc;
+
+		memcpy(&r, p, sizeof(r));
+		off = sizeof(r);
+		name = take_str(p, len, &off, r.name_len);
+		if (!name || off != len || r.start >= r.end || (r.start | r.end) % REC_PAGE_SIZE ||
+		    (r.prot & ~7u))
+			return free(name), bad(type, "malformed");
+		if (s->nvmas && !(s->vmas[s->nvmas - 1].r.end <= r.start))
+			return free(name), bad(type, "mappings out of order or overlapping");
+		rc = snap_add_vma(s, &r, name);
+		free(name);
+		return rc;
+	}
+	case REC_REGS:
+		memcpy(&s->regs, p, sizeof(s->regs));
+		s->has_regs = 1;
+		return 0;
+	case REC_XSTATE:
+		memcpy(&s->xs, p, sizeof(s->xs));
+		if (s->xs.size != len - sizeof(s->xs) || s->xs.size < 576 || s->xs.size > 65536 || s->xsave)
+			return bad(type, "bad size");
+		s->xsave = malloc(s->xs.size);
+		if (!s->xsave)
+			return err_sys(ENOMEM, "xstate");
+		memcpy(s->xsave, p + sizeof(s->xs), s->xs.size);
+		return 0;
+	case REC_RSEQ:
+		memcpy(&s->rseq, p, sizeof(s->rseq));
+		s->has_rseq = 1;
+		return 0;
+	}
+	return 1;	/* unknown: the caller warns and skips */
+}
+
+int snap_check(const struct snap *s)
+{
+	if (!s->has_proc || !s->has_mm || !s->has_regs || !s->xsave || !s->has_sig)
+		return err_msg(EBADMSG, "incomplete snapshot: %s record missing",
+			       !s->has_proc ? "proc" : !s->has_mm ? "mm" : !s->has_regs ? "regs" :
+			       !s->xsave ? "xstate" : "signals");
+	if (!s->nvmas)
+		return err_msg(EBADMSG, "incomplete snapshot: no mappings");
+	return 0;
+}
+
+static const char *fd_kind_name(uint32_t k)
+{
+	switch (k) {
+	case FD_FILE: return "file";
+	case FD_DIR: return "directory";
+	case FD_DEV: return "device";
+	case FD_STDIO: return "stdio";
+	}
+	return "?";
+}
+
+void snap_print(FILE *f, const struct snap *s)
+{
+	const struct rec_regs *r = &s->regs;
+	static const char *names[] = {
+		"r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
+		"rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss",
+		"fs_base", "gs_base", "ds", "es", "fs", "gs",
+	};
+	uint64_t rv[sizeof(*r) / 8];
+
+	memcpy(rv, r, sizeof(rv));
+	fprintf(f, "Process: %s (pid %u)\nExecutable: %s\nWorking directory: %s\nUmask: %04o\n",
+		s->comm, s->proc.pid, s->exe, s->cwd, s->proc.umask);
+	fprintf(f, "Registers:\n");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		fprintf(f, "  %-8s 0x%016llx%s", names[i], (unsigned long long)rv[i],
+			i % 3 == 2 ? "\n" : "");
+	fprintf(f, "\nExtended state: %u bytes, features 0x%llx\n", s->xs.size,
+		(unsigned long long)s->xs.xcr0);
+	fprintf(f, "Memory: brk 0x%llx (from 0x%llx), stack 0x%llx\n",
+		(unsigned long long)s->mm.brk, (unsigned long long)s->mm.start_brk,
+		(unsigned long long)s->mm.start_stack);
+	fprintf(f, "Signals: blocked 0x%llx", (unsigned long long)s->sig.blocked);
+	for (int i = 0; i < 64; i++)
+		if (s->sig.act[i].handler)
+			fprintf(f, ", %d -> %s", i + 1, s->sig.act[i].handler == 1 ? "ignored" : "handler");
+	fprintf(f, "\n");
+	if (s->has_rseq)
+		fprintf(f, "rseq: 0x%llx, %u bytes\n", (unsigned long long)s->rseq.addr, s->rseq.len);
+	fprintf(f, "Mappings:\n");
+	for (size_t i = 0; i < s->nvmas; i++) {
+		const struct rec_vma *v = &s->vmas[i].r;
+
+		fprintf(f, "  %3zu %012llx-%012llx %c%c%c%c %08llx %-28s hash %08x\n", i,
+			(unsigned long long)v->start, (unsigned long long)v->end,
+			v->prot & PROT_READ ? 'r' : '-', v->prot & PROT_WRITE ? 'w' : '-',
+			v->prot & PROT_EXEC ? 'x' : '-', v->flags & VMA_SHARED ? 's' : 'p',
+			(unsigned long long)v->pgoff, s->vmas[i].name, v->content_crc);
+	}
+	fprintf(f, "File descriptors:\n");
+	for (size_t i = 0; i < s->nfds; i++) {
+		const struct rec_fd *d = &s->fds[i].r;
+
+		fprintf(f, "  fd %d: %s \"%s\", flags 0%o%s, offset %llu\n", d->fd,
+			fd_kind_name(d->kind), s->fds[i].path, d->flags,
+			d->cloexec ? " cloexec" : "", (unsigned long long)d->pos);
+	}
+}
+
+void snap_free(struct snap *s)
+{
+	free(s->comm);
+	free(s->exe);
+	free(s->cwd);
+	free(s->auxv);
+	for (size_t i = 0; i < s->nfds; i++)
+		free(s->fds[i].path);
+	free(s->fds);
+	for (size_t i = 0; i < s->nvmas; i++)
+		free(s->vmas[i].name);
+	free(s->vmas);
+	free(s->xsave);
+	memset(s, 0, sizeof(*s));
+}

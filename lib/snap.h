@@ -1,0 +1,59 @@
+/* snap.h: a captured process's state (everything but page contents), as
+ * pfrez collects it and pthaw receives it, with its record encoding. */
+#ifndef PFREZ_SNAP_H
+#define PFREZ_SNAP_H
+
+#include <stdio.h>
+
+#include "record.h"
+
+struct snap_vma {
+	struct rec_vma r;
+	char *name;
+};
+
+struct snap_fd {
+	struct rec_fd r;
+	char *path;
+};
+
+struct snap {
+	struct rec_proc proc;
+	char *comm, *exe, *cwd;
+	struct rec_mm mm;
+	unsigned char *auxv;
+	struct rec_rlimits rlim;
+	int has_rlim;
+	struct rec_signals sig;
+	int has_sig;
+	struct snap_fd *fds;
+	size_t nfds;
+	struct snap_vma *vmas;
+	size_t nvmas;
+	struct rec_regs regs;
+	int has_regs;
+	struct rec_xstate xs;
+	unsigned char *xsave;
+	struct rec_rseq rseq;
+	int has_rseq;
+	int has_proc, has_mm;
+};
+
+/* Writes every record but pages and end. */
+int snap_write_meta(const struct snap *s, struct rec_writer *w);
+
+/* Takes one metadata record into s, checking it.  -EBADMSG on nonsense. */
+int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len);
+
+/* Checks that the metadata is complete and consistent. */
+int snap_check(const struct snap *s);
+
+int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name);
+int snap_add_fd(struct snap *s, const struct rec_fd *r, const char *path);
+
+/* The state in readable form: registers, mappings, fds (for -debug). */
+void snap_print(FILE *f, const struct snap *s);
+
+void snap_free(struct snap *s);
+
+#endif

@@ -1,0 +1,159 @@
+/* pload.c: the freestanding loader that becomes the restored process.
+ *
+ * pload does almost nothing on its own: it moves onto a stack and code
+ * that belong to no file, tells pthaw where things are, and then runs the
+ * system calls pthaw sends it, one by one, until pthaw parks it and
+ * replaces its registers with the snapshot's. */
+#include "pload_proto.h"
+#include "sys.h"
+
+extern char __pload_start[], __pload_end[];
+extern char pload_gadget[];
+void pload_run_on(void *stack_top, void (*fn)(void)) __attribute__((noreturn));
+void pload_main(unsigned long *sp) __attribute__((noreturn));
+
+static int req_fd, rep_fd;
+
+/* gcc may emit calls to these even in freestanding code. */
+void *memcpy(void *d, const void *s, unsigned long n)
+{
+	char *dp = d;
+	const char *sp = s;
+
+	while (n--)
+		*dp++ = *sp++;
+	return d;
+}
+
+void *memset(void *d, int c, unsigned long n)
+{
+	char *dp = d;
+
+	while (n--)
+		*dp++ = (char)c;
+	return d;
+}
+
+static void __attribute__((noreturn)) die(const char *msg, int code)
+{
+	unsigned long n = 0;
+
+	while (msg[n])
+		n++;
+	sys3(NR_write, 2, msg, n);
+	sys3(NR_exit_group, code, 0, 0);
+	__builtin_unreachable();
+}
+
+static int parse_fd(const char *s)
+{
+	int v = 0;
+
+	if (!s || !*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 100000)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+static int xfer(int nr, int fd, void *buf, unsigned long n)
+{
+	char *p = buf;
+
+	while (n) {
+		long r = sys3(nr, fd, p, n);
+
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (unsigned long)r;
+	}
+	return 0;
+}
+
+/* The kernel refuses to change /proc/PID/exe while the old executable is
+ * still mapped, and the restored process must not keep pload's file busy
+ * either: replace the image with an anonymous copy of itself.  Nothing in
+ * the image changes between the copy and the mremap (we run on the
+ * separate stack and touch no globals), so execution carries on. */
+static void detach_from_file(void)
+{
+	unsigned long size = (unsigned long)(__pload_end - __pload_start);
+	long tmp;
+
+	tmp = sys6(NR_mmap, 0, (long)size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tmp < 0 && tmp > -4096)
+		die("pload: mmap failed\n", 125);
+	memcpy((void *)tmp, __pload_start, size);
+	if (sys3(NR_mprotect, tmp, size, PROT_READ | PROT_WRITE | PROT_EXEC) < 0)
+		die("pload: mprotect failed\n", 125);
+	if (sys6(NR_mremap, tmp, (long)size, (long)size, MREMAP_MAYMOVE | MREMAP_FIXED,
+		 (long)__pload_start, 0) != (long)__pload_start)
+		die("pload: mremap failed\n", 125);
+}
+
+static void __attribute__((noreturn)) serve(void)
+{
+	struct pload_hello hello = {
+		.magic = PLOAD_MAGIC,
+		.version = PLOAD_VERSION,
+		.image_start = (uint64_t)__pload_start,
+		.image_end = (uint64_t)__pload_end,
+		.scratch = PLOAD_SCRATCH,
+		.scratch_size = PLOAD_SCRATCH_SIZE,
+		.gadget = (uint64_t)pload_gadget,
+	};
+
+	detach_from_file();
+	if (xfer(NR_write, rep_fd, &hello, sizeof(hello)))
+		sys3(NR_exit_group, 127, 0, 0);
+	for (;;) {
+		struct pload_req req;
+		struct pload_rep rep;
+
+		/* EOF means pthaw is gone: nothing here is worth keeping. */
+		if (xfer(NR_read, req_fd, &req, sizeof(req)))
+			sys3(NR_exit_group, 127, 0, 0);
+		if (req.len > PLOAD_SCRATCH_SIZE ||
+		    (req.len && xfer(NR_read, req_fd, (void *)PLOAD_SCRATCH, req.len)))
+			sys3(NR_exit_group, 127, 0, 0);
+		if (req.nr == PLOAD_OP_PARK) {
+			sys3(NR_close, req_fd, 0, 0);
+			sys3(NR_close, rep_fd, 0, 0);
+			for (;;)
+				sys3(NR_pause, 0, 0, 0);
+		}
+		rep.ret = sys6((long)req.nr, (long)req.arg[0], (long)req.arg[1], (long)req.arg[2],
+			       (long)req.arg[3], (long)req.arg[4], (long)req.arg[5]);
+		if (xfer(NR_write, rep_fd, &rep, sizeof(rep)))
+			sys3(NR_exit_group, 127, 0, 0);
+	}
+}
+
+void pload_main(unsigned long *sp)
+{
+	char **argv = (char **)(sp + 1);
+	unsigned long all = ~0ul;
+	long stack;
+
+	if (sp[0] != 3 || (req_fd = parse_fd(argv[1])) < 0 || (rep_fd = parse_fd(argv[2])) < 0)
+		die("pload: the restore loader of pthaw(1); it is started by pthaw, not by hand\n", 2);
+	if ((unsigned long)__pload_start != PLOAD_BASE)
+		die("pload: linked at the wrong address\n", 125);
+	/* A signal now would run a handler in a half-built process. */
+	sys3(NR_rt_sigprocmask, SIG_SETMASK, &all, 8);
+	stack = sys6(NR_mmap, (long)PLOAD_STACK, (long)PLOAD_STACK_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (stack != (long)PLOAD_STACK)
+		die("pload: cannot map its stack\n", 125);
+	if (sys6(NR_mmap, (long)PLOAD_SCRATCH, (long)PLOAD_SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (long)PLOAD_SCRATCH)
+		die("pload: cannot map its scratch area\n", 125);
+	pload_run_on((void *)(PLOAD_STACK + PLOAD_STACK_SIZE), serve);
+}
