@@ -42,8 +42,8 @@ PLOAD_SRCS := pload/start.S pload/pload.c
 UNIT_TESTS := test_flags test_crc32c test_compress
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
-PROGS      :=
-PROGS_STATIC :=
+PROGS      := counter files avx_tls brk sigusr getpid fdtable threads
+PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/%.o)
 PFREZ_OBJS := $(PFREZ_SRCS:%.c=$(B)/%.o)

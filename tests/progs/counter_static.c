@@ -1,0 +1,2 @@
+/* counter_static: counter.c linked statically (see PROGS_STATIC). */
+#include "counter.c"
