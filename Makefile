@@ -29,7 +29,7 @@ endif
 LIB_CORE  := lib/err.c lib/layer.c lib/crc32c.c lib/flags.c
 LIB_REC   := lib/record.c lib/header.c
 LIB_COMP  := lib/compress.c lib/layer_gzip.c lib/layer_snappy.c lib/layer_zstd.c
-LIB_CRYPT :=
+LIB_CRYPT := lib/crypt.c lib/layer_crypt.c lib/crypt_gcm.c lib/crypt_ctrmac.c
 LIB_XPORT :=
 LIB_PROC  := lib/proc.c lib/inject.c lib/snap.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_REC) $(LIB_COMP) $(LIB_CRYPT) $(LIB_XPORT) $(LIB_PROC)
@@ -39,7 +39,7 @@ PTHAW_SRCS := pthaw/main.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
-UNIT_TESTS := test_flags test_crc32c test_compress
+UNIT_TESTS := test_flags test_crc32c test_compress test_crypt
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := counter files avx_tls brk sigusr getpid fdtable threads
