@@ -15,7 +15,6 @@
 struct layer_gzip {
 	struct layer l;
 	z_stream z;
-	const char *name;	/* "gzip" or "flate", for messages */
 	int end;		/* reader: inflate() saw the end marker */
 	int verified;		/* reader: ... and below ended right after it */
 	unsigned char buf[GZIP_BUF];
@@ -51,7 +50,7 @@ static int layer_gzip_deflate(struct layer_gzip *g, int flush)
 		int rc;
 
 		if (ret == Z_STREAM_ERROR)
-			return err_msg(EIO, "%s: deflate failed", g->name);
+			return err_msg(EIO, "%s: deflate failed", g->l.ops->name);
 		if (ret == Z_STREAM_END)
 			return layer_gzip_flush(g);
 		if (g->z.avail_out == 0) {
@@ -91,8 +90,7 @@ static ssize_t layer_gzip_no_read(struct layer *l, void *buf, size_t n)
 {
 	(void)buf;
 	(void)n;
-	return err_msg(EBADF, "%s: layer is open for writing",
-		       ((struct layer_gzip *)l)->name);
+	return err_msg(EBADF, "%s: layer is open for writing", l->ops->name);
 }
 
 static int layer_gzip_writer_close(struct layer *l)
@@ -127,9 +125,19 @@ static const struct layer_ops layer_gzip_writer_ops = {
 	.destroy = layer_gzip_writer_destroy,
 };
 
-static int layer_gzip_open_writer(struct layer *below, const char *name,
-				  int window_bits, int level, struct layer **out)
+static const struct layer_ops layer_flate_writer_ops = {
+	.name = "flate",
+	.write = layer_gzip_write,
+	.read = layer_gzip_no_read,
+	.close = layer_gzip_writer_close,
+	.destroy = layer_gzip_writer_destroy,
+};
+
+static int layer_gzip_open_writer(struct layer *below,
+				  const struct layer_ops *ops, int window_bits,
+				  int level, struct layer **out)
 {
+	const char *name = ops->name;
 	struct layer_gzip *g = calloc(1, sizeof(*g));
 	int ret;
 
@@ -141,9 +149,8 @@ static int layer_gzip_open_writer(struct layer *below, const char *name,
 		free(g);
 		return layer_gzip_init_error(name, ret);
 	}
-	g->l.ops = &layer_gzip_writer_ops;
+	g->l.ops = ops;
 	g->l.below = below;
-	g->name = name;
 	g->z.next_out = g->buf;
 	g->z.avail_out = GZIP_BUF;
 	*out = &g->l;
@@ -153,12 +160,12 @@ static int layer_gzip_open_writer(struct layer *below, const char *name,
 /* 31: a gzip wrapper around a 32 KiB window; -15: raw deflate. */
 int layer_gzip_writer(struct layer *below, int level, struct layer **out)
 {
-	return layer_gzip_open_writer(below, "gzip", 31, level, out);
+	return layer_gzip_open_writer(below, &layer_gzip_writer_ops, 31, level, out);
 }
 
 int layer_flate_writer(struct layer *below, int level, struct layer **out)
 {
-	return layer_gzip_open_writer(below, "flate", -15, level, out);
+	return layer_gzip_open_writer(below, &layer_flate_writer_ops, -15, level, out);
 }
 
 /* Reader */
@@ -175,7 +182,7 @@ static int layer_gzip_check_end(struct layer_gzip *g)
 		return (int)r;
 	if (r > 0)
 		return err_msg(EBADMSG, "%s: data after the end of the stream",
-			       g->name);
+			       g->l.ops->name);
 	g->verified = 1;
 	return 0;
 }
@@ -201,18 +208,18 @@ static ssize_t layer_gzip_read(struct layer *l, void *buf, size_t n)
 			g->end = 1;
 			if (g->z.avail_in > 0)
 				return err_msg(EBADMSG, "%s: data after the end of the stream",
-					       g->name);
+					       g->l.ops->name);
 			return got > 0 ? (ssize_t)got : layer_gzip_check_end(g);
 		case Z_OK:
 		case Z_BUF_ERROR:	/* no progress possible: needs input */
 			break;
 		case Z_NEED_DICT:
 			return err_msg(EBADMSG, "%s: corrupt data: wants a preset dictionary",
-				       g->name);
+				       g->l.ops->name);
 		case Z_MEM_ERROR:
-			return err_msg(ENOMEM, "%s: out of memory", g->name);
+			return err_msg(ENOMEM, "%s: out of memory", g->l.ops->name);
 		default:
-			return err_msg(EBADMSG, "%s: corrupt data: %s", g->name,
+			return err_msg(EBADMSG, "%s: corrupt data: %s", g->l.ops->name,
 				       g->z.msg ? g->z.msg : "inflate failed");
 		}
 		if (got > 0)
@@ -220,14 +227,14 @@ static ssize_t layer_gzip_read(struct layer *l, void *buf, size_t n)
 		if (g->z.avail_in > 0) {
 			if (g->z.avail_in == in_before)
 				return err_msg(EBADMSG, "%s: corrupt data: inflate stalled",
-					       g->name);
+					       g->l.ops->name);
 			continue;
 		}
 		r = layer_read(l->below, g->buf, GZIP_BUF);
 		if (r < 0)
 			return r;
 		if (r == 0)
-			return err_msg(EPIPE, "%s: stream truncated", g->name);
+			return err_msg(EPIPE, "%s: stream truncated", g->l.ops->name);
 		g->z.next_in = g->buf;
 		g->z.avail_in = (uInt)r;
 	}
@@ -237,8 +244,7 @@ static int layer_gzip_no_write(struct layer *l, const void *buf, size_t n)
 {
 	(void)buf;
 	(void)n;
-	return err_msg(EBADF, "%s: layer is open for reading",
-		       ((struct layer_gzip *)l)->name);
+	return err_msg(EBADF, "%s: layer is open for reading", l->ops->name);
 }
 
 static int layer_gzip_reader_close(struct layer *l)
@@ -247,7 +253,7 @@ static int layer_gzip_reader_close(struct layer *l)
 	struct layer *below = l->below;
 	unsigned char c;
 	ssize_t r = layer_gzip_read(l, &c, 1);
-	const char *name = g->name;
+	const char *name = l->ops->name;
 
 	inflateEnd(&g->z);
 	free(g);
@@ -275,9 +281,19 @@ static const struct layer_ops layer_gzip_reader_ops = {
 	.destroy = layer_gzip_reader_destroy,
 };
 
-static int layer_gzip_open_reader(struct layer *below, const char *name,
-				  int window_bits, struct layer **out)
+static const struct layer_ops layer_flate_reader_ops = {
+	.name = "flate",
+	.write = layer_gzip_no_write,
+	.read = layer_gzip_read,
+	.close = layer_gzip_reader_close,
+	.destroy = layer_gzip_reader_destroy,
+};
+
+static int layer_gzip_open_reader(struct layer *below,
+				  const struct layer_ops *ops, int window_bits,
+				  struct layer **out)
 {
+	const char *name = ops->name;
 	struct layer_gzip *g = calloc(1, sizeof(*g));
 	int ret;
 
@@ -288,9 +304,8 @@ static int layer_gzip_open_reader(struct layer *below, const char *name,
 		free(g);
 		return layer_gzip_init_error(name, ret);
 	}
-	g->l.ops = &layer_gzip_reader_ops;
+	g->l.ops = ops;
 	g->l.below = below;
-	g->name = name;
 	*out = &g->l;
 	return 0;
 }
@@ -298,10 +313,10 @@ static int layer_gzip_open_reader(struct layer *below, const char *name,
 /* 31: gzip only (47 would also take zlib streams, which we never write). */
 int layer_gzip_reader(struct layer *below, struct layer **out)
 {
-	return layer_gzip_open_reader(below, "gzip", 31, out);
+	return layer_gzip_open_reader(below, &layer_gzip_reader_ops, 31, out);
 }
 
 int layer_flate_reader(struct layer *below, struct layer **out)
 {
-	return layer_gzip_open_reader(below, "flate", -15, out);
+	return layer_gzip_open_reader(below, &layer_flate_reader_ops, -15, out);
 }

@@ -46,6 +46,12 @@ static void layer_snappy_put_header(unsigned char *h, int type, size_t len,
 	h[7] = (unsigned char)(crc >> 24);
 }
 
+static void layer_snappy_destroy(struct layer *l)
+{
+	layer_destroy(l->below);
+	free(l);
+}
+
 /* Writer */
 
 struct layer_snappy_writer {
@@ -151,12 +157,6 @@ static int layer_snappy_writer_close(struct layer *l)
 		return rc;
 	}
 	return layer_close(below);
-}
-
-static void layer_snappy_destroy(struct layer *l)
-{
-	layer_destroy(l->below);
-	free(l);
 }
 
 static const struct layer_ops layer_snappy_writer_ops = {

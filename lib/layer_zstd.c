@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #define ZSTD_LAYER_BUF		(256 * 1024)
 /* Levels up to 19 use at most an 8 MiB window; refusing larger frames
@@ -152,6 +153,9 @@ static ssize_t layer_zstd_read(struct layer *l, void *buf, size_t n)
 		size_t hint = ZSTD_decompressStream(z->dctx, &out, &z->in);
 		ssize_t r;
 
+		if (ZSTD_getErrorCode(hint) == ZSTD_error_frameParameter_windowTooLarge)
+			return err_msg(EFBIG, "zstd: frame needs a window over %d MiB (levels above 19 are refused)",
+				       1 << (ZSTD_LAYER_WINDOW_LOG - 20));
 		if (ZSTD_isError(hint))
 			return err_msg(EBADMSG, "zstd: corrupt data: %s",
 				       ZSTD_getErrorName(hint));

@@ -643,6 +643,19 @@ static void zstd_tool(void **state)
 		skip();
 	system_tool(COMPRESS_ZSTD, "zstd -dq", "zstd -qc", text, TEXT_SIZE);
 	system_tool(COMPRESS_ZSTD, "zstd -dq", "zstd -qc", text, 0);
+
+	/* A frame asking for a 128 MiB window is refused: memory stays bounded. */
+	struct mem m;
+	unsigned char *out;
+	size_t len;
+
+	out = run_filter("zstd -qc -1 --long=27", text, 1000, &len);
+	mem_init(&m);
+	m.buf = out;
+	m.len = m.cap = len;
+	assert_int_equal(get(COMPRESS_ZSTD, &m, 0, 1, &out, &len), -EFBIG);
+	assert_non_null(strstr(err_last(), "zstd: frame needs a window over 8 MiB"));
+	free(m.buf);
 }
 
 /* The framing format's masking, written out from its specification. */
