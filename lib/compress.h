@@ -4,8 +4,13 @@
  * A writer's close() ends the compressor's stream (gzip trailer, final
  * deflate block, zstd frame end, last snappy chunk) and then closes the
  * layer below.  A reader's read() returns 0 only after the compressor's own
- * end marker and the end of the layer below; its close() checks that no
- * data follows.  On failure the open functions leave below untouched. */
+ * end marker and then the end of the layer below (snappy framing has no
+ * end marker: there, below must end at a chunk boundary); its close()
+ * checks that no data follows.  Truncation is -EPIPE ("zstd: stream
+ * truncated"), corrupt data -EBADMSG ("zstd: corrupt data: ...").  Writers
+ * cannot read nor readers write.  A close() that fails destroys below
+ * instead of closing it; the open functions leave below untouched when
+ * they fail. */
 #ifndef PFREZ_COMPRESS_H
 #define PFREZ_COMPRESS_H
 
