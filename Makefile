@@ -30,24 +30,24 @@ LIB_CORE  := lib/err.c lib/layer.c lib/crc32c.c lib/flags.c
 LIB_REC   := lib/record.c lib/header.c
 LIB_COMP  := lib/compress.c lib/layer_gzip.c lib/layer_snappy.c lib/layer_zstd.c
 LIB_CRYPT := lib/crypt.c lib/layer_crypt.c lib/crypt_gcm.c lib/crypt_ctrmac.c
-LIB_XPORT :=
-LIB_PROC  := lib/proc.c lib/inject.c lib/snap.c
+LIB_XPORT := lib/xport.c lib/xport_inet.c lib/xport_unix.c lib/xport_udp.c lib/progress.c
+LIB_PROC  := lib/proc.c lib/inject.c lib/snap.c lib/stream.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_REC) $(LIB_COMP) $(LIB_CRYPT) $(LIB_XPORT) $(LIB_PROC)
 
-PFREZ_SRCS := pfrez/main.c
-PTHAW_SRCS := pthaw/main.c
+PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/pages.c
+PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pload_ctl.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
-UNIT_TESTS := test_flags test_crc32c test_compress test_crypt
+UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := counter files avx_tls brk sigusr getpid fdtable threads
 PROGS_STATIC := counter_static
 
-LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/%.o)
-PFREZ_OBJS := $(PFREZ_SRCS:%.c=$(B)/%.o)
-PTHAW_OBJS := $(PTHAW_SRCS:%.c=$(B)/%.o)
+LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+PFREZ_OBJS := $(PFREZ_SRCS:%.c=$(B)/obj/%.o)
+PTHAW_OBJS := $(PTHAW_SRCS:%.c=$(B)/obj/%.o)
 
 # pload: freestanding, linked at the address linker/pload.ld gives it.
 PLOAD_CFLAGS := -std=gnu11 $(WARN) -O2 -g -ffreestanding -fno-stack-protector \
@@ -58,7 +58,7 @@ PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id
 .PHONY: all check unit e2e bench install uninstall clean deb deb-check
 all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%)
 
-$(B)/%.o: %.c $(wildcard lib/*.h pfrez/*.h pthaw/*.h)
+$(B)/obj/%.o: %.c $(wildcard lib/*.h pfrez/*.h pthaw/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -1,0 +1,558 @@
+/* capture.c: attaches to a process and reads its state: registers,
+ * extended state, signals (by system-call injection), mm fields, limits,
+ * mappings and file descriptors. */
+#include "capture.h"
+#include "err.h"
+#include "crc32c.h"
+#include "header.h"
+#include "inject.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
+struct rseq_config {
+	uint64_t addr;
+	uint32_t len, sig, flags, pad;
+};
+
+static int count_threads(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return err_sys(errno == ENOENT ? ESRCH : errno, "process %d", pid);
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+int capture_attach(struct capture *c, pid_t pid)
+{
+	struct proc_stat st;
+	int n, rc;
+
+	c->pid = pid;
+	c->mem_fd = c->pagemap_fd = -1;
+	if (pid <= 0)
+		return err_msg(EINVAL, "-pid must name a process");
+	if (pid == getpid())
+		return err_msg(EINVAL, "process %d is pfrez itself", pid);
+	rc = proc_stat_read(pid, &st);
+	if (rc)
+		return err_msg(ESRCH, "process %d: no such process", pid);
+	if (st.state == 'Z' || st.state == 'X')
+		return err_msg(ESRCH, "process %d is a zombie: nothing left to capture", pid);
+	n = count_threads(pid);
+	if (n < 0)
+		return n;
+	if (n > 1)
+		return err_msg(ENOTSUP, "process %d has %d threads: only single-threaded processes can be captured yet",
+			       pid, n);
+	rc = ptrace_seize_stop(pid);
+	if (rc)
+		return rc;
+	c->attached = 1;
+	/* A thread may have been started between the check and the stop. */
+	n = count_threads(pid);
+	if (n != 1)
+		return err_msg(ENOTSUP, "process %d has %d threads: only single-threaded processes can be captured yet",
+			       pid, n);
+	return 0;
+}
+
+static int read_remote(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec l = { buf, len }, r = { (void *)addr, len };
+
+	if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)len)
+		return err_sys(errno ? errno : EIO, "reading process %d at 0x%llx", pid,
+			       (unsigned long long)addr);
+	return 0;
+}
+
+/* The state only the process itself can report: asked for by running
+ * system calls inside it, with a scratch page mapped for the answers. */
+static int capture_injected(struct capture *c, uint64_t gadget)
+{
+	struct rec_signals *sig = &c->snap.sig;
+	const struct user_regs_struct *base = &c->regs;
+	long mm[6] = { 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0 };
+	long scratch, ret;
+	int rc;
+
+	rc = inject_syscall(c->pid, gadget, base, SYS_mmap, mm, &scratch);
+	if (rc)
+		return rc;
+	if (scratch < 0 && scratch > -4096)
+		return err_sys((int)-scratch, "process %d: mmap of a scratch page", c->pid);
+	for (int i = 1; i <= 64 && !rc; i++) {
+		if (i == SIGKILL || i == SIGSTOP)
+			continue;
+		rc = inject_call(c->pid, gadget, base, SYS_rt_sigaction, i, 0, scratch, 8, &ret);
+		if (!rc && ret == 0)
+			rc = read_remote(c->pid, (uint64_t)scratch, &sig->act[i - 1], sizeof(sig->act[0]));
+	}
+	if (!rc)
+		rc = inject_call(c->pid, gadget, base, SYS_sigaltstack, 0, scratch, 0, 0, &ret);
+	if (!rc && ret == 0) {
+		struct { uint64_t sp; int32_t flags, pad; uint64_t size; } ss;
+
+		rc = read_remote(c->pid, (uint64_t)scratch, &ss, sizeof(ss));
+		sig->ss_sp = ss.sp;
+		sig->ss_flags = ss.flags;
+		sig->ss_size = ss.size;
+	}
+	for (int w = 0; w < 3 && !rc; w++) {
+		rc = inject_call(c->pid, gadget, base, SYS_getitimer, w, scratch, 0, 0, &ret);
+		if (!rc && ret == 0)
+			rc = read_remote(c->pid, (uint64_t)scratch, sig->itimer[w], sizeof(sig->itimer[w]));
+	}
+	if (!rc)
+		rc = inject_call(c->pid, gadget, base, SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &ret);
+	if (!rc && ret == 0)
+		rc = read_remote(c->pid, (uint64_t)scratch, &sig->clear_tid, sizeof(sig->clear_tid));
+	if (!rc)
+		rc = inject_call(c->pid, gadget, base, SYS_brk, 0, 0, 0, 0, &ret);
+	if (!rc)
+		c->snap.mm.brk = (uint64_t)ret;
+	if (!rc)
+		rc = inject_call(c->pid, gadget, base, SYS_munmap, scratch, 4096, 0, 0, &ret);
+	return rc;
+}
+
+static int capture_regs(struct capture *c)
+{
+	struct snap *s = &c->snap;
+	struct rseq_config rs;
+	unsigned char *xbuf;
+	struct iovec iov;
+
+	if (ptrace(PTRACE_GETREGS, c->pid, 0, &c->regs) < 0)
+		return err_sys(errno, "process %d: reading registers", c->pid);
+	c->regs_saved = 1;
+	memcpy(&s->regs, &c->regs, sizeof(s->regs));
+	if (ptrace(PTRACE_GETSIGMASK, c->pid, sizeof(uint64_t), &c->sigmask) < 0)
+		return err_sys(errno, "process %d: reading the signal mask", c->pid);
+	s->sig.blocked = c->sigmask;
+	xbuf = calloc(1, 65536);
+	if (!xbuf)
+		return err_sys(ENOMEM, "xstate");
+	iov.iov_base = xbuf;
+	iov.iov_len = 65536;
+	if (ptrace(PTRACE_GETREGSET, c->pid, NT_X86_XSTATE, &iov) < 0) {
+		free(xbuf);
+		return err_sys(errno, "process %d: reading the extended (AVX) state", c->pid);
+	}
+	s->xsave = xbuf;
+	s->xs.size = (uint32_t)iov.iov_len;
+	s->xs.xcr0 = hdr_local_xcr0();
+	memset(&rs, 0, sizeof(rs));
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, c->pid, sizeof(rs), &rs) > 0 && rs.addr) {
+		struct { uint32_t cpu_start, cpu; uint64_t cs; } area;
+		struct { uint32_t version, flags; uint64_t start, post_commit, abort; } cs;
+
+		s->has_rseq = 1;
+		s->rseq.addr = rs.addr;
+		s->rseq.len = rs.len;
+		s->rseq.sig = rs.sig;
+		s->rseq.flags = rs.flags;
+		/* Stopped inside an rseq critical section: the kernel would
+		 * move it to the abort handler on its way back to user mode;
+		 * the restored copy must start there too. */
+		if (read_remote(c->pid, rs.addr, &area, sizeof(area)) == 0 && area.cs &&
+		    read_remote(c->pid, area.cs, &cs, sizeof(cs)) == 0 &&
+		    s->regs.rip >= cs.start && s->regs.rip - cs.start < cs.post_commit)
+			s->regs.rip = cs.abort;
+		err_clear();
+	}
+	return 0;
+}
+
+static int capture_limits(struct capture *c)
+{
+	for (int r = 0; r < REC_NLIMITS; r++) {
+		struct rlimit rl;
+
+		if (prlimit(c->pid, r, NULL, &rl) < 0)
+			return err_sys(errno, "process %d: reading limit %d", c->pid, r);
+		c->snap.rlim.cur[r] = rl.rlim_cur;
+		c->snap.rlim.max[r] = rl.rlim_max;
+	}
+	return 0;
+}
+
+static int capture_proc(struct capture *c)
+{
+	struct snap *s = &c->snap;
+	char path[64], buf[4096], val[32];
+	struct proc_stat st;
+	struct stat sb;
+	size_t len;
+	int rc;
+
+	s->proc.pid = (uint32_t)c->pid;
+	snprintf(path, sizeof(path), "/proc/%d/comm", c->pid);
+	rc = proc_read_file(path, buf, sizeof(buf) - 1, &len);
+	if (rc)
+		return rc;
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	s->comm = strdup(buf);
+	snprintf(path, sizeof(path), "/proc/%d/exe", c->pid);
+	rc = proc_readlink(path, buf, sizeof(buf));
+	if (rc)
+		return rc;
+	s->exe = strdup(buf);
+	if (stat(path, &sb) == 0) {
+		s->proc.exe_size = (uint64_t)sb.st_size;
+		s->proc.exe_mtime_sec = sb.st_mtim.tv_sec;
+		s->proc.exe_mtime_nsec = (uint32_t)sb.st_mtim.tv_nsec;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cwd", c->pid);
+	rc = proc_readlink(path, buf, sizeof(buf));
+	if (rc)
+		return rc;
+	s->cwd = strdup(buf);
+	if (!s->comm || !s->exe || !s->cwd)
+		return err_sys(ENOMEM, "process state");
+	rc = proc_status_field(c->pid, "Umask", val, sizeof(val));
+	if (rc)
+		return rc;
+	s->proc.umask = (uint32_t)strtoul(val, NULL, 8);
+	s->has_proc = 1;
+
+	rc = proc_stat_read(c->pid, &st);
+	if (rc)
+		return rc;
+	s->mm.start_code = st.start_code;
+	s->mm.end_code = st.end_code;
+	s->mm.start_data = st.start_data;
+	s->mm.end_data = st.end_data;
+	s->mm.start_brk = st.start_brk;
+	s->mm.start_stack = st.start_stack;
+	s->mm.arg_start = st.arg_start;
+	s->mm.arg_end = st.arg_end;
+	s->mm.env_start = st.env_start;
+	s->mm.env_end = st.env_end;
+	snprintf(path, sizeof(path), "/proc/%d/auxv", c->pid);
+	s->auxv = malloc(4096);
+	if (!s->auxv)
+		return err_sys(ENOMEM, "auxv");
+	rc = proc_read_file(path, s->auxv, 4096, &len);
+	if (rc)
+		return rc;
+	s->mm.auxv_len = (uint32_t)(len & ~15ul);
+	s->has_mm = 1;
+	return capture_limits(c);
+}
+
+static int refuse_fd(struct capture *c, int fd, const char *link, const char *why)
+{
+	return err_msg(ENOTSUP, "process %d: fd %d (%s): %s", c->pid, fd, link, why);
+}
+
+static int is_terminal(const struct stat *sb)
+{
+	unsigned maj = major(sb->st_rdev);
+
+	return maj == 136 || maj == 4 || (maj == 5 && minor(sb->st_rdev) <= 2);
+}
+
+static int capture_fd(struct capture *c, int fd)
+{
+	char path[96], link[4096], info[4096];
+	struct rec_fd r = { .fd = fd };
+	struct stat sb;
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
+	rc = proc_readlink(path, link, sizeof(link));
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;	/* closed meanwhile */
+	if (stat(path, &sb) < 0)
+		return err_sys(errno, "process %d: fd %d", c->pid, fd);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", c->pid, fd);
+	rc = proc_read_file(path, info, sizeof(info) - 1, &len);
+	if (rc)
+		return rc;
+	info[len] = '\0';
+	{
+		uint64_t pos;
+		uint32_t fl;
+
+		rc = proc_fdinfo_parse(info, &pos, &fl);
+		if (rc)
+			return rc;
+		r.pos = pos;
+		r.flags = fl;
+	}
+	r.cloexec = !!(r.flags & O_CLOEXEC);
+	r.flags &= ~(uint32_t)O_CLOEXEC;
+	r.mode = sb.st_mode;
+	if (strncmp(link, "anon_inode:", 11) == 0)
+		return refuse_fd(c, fd, link, "this kind of descriptor is not supported yet");
+	if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode) || (S_ISCHR(sb.st_mode) && is_terminal(&sb))) {
+		if (fd > 2)
+			return refuse_fd(c, fd, link, S_ISFIFO(sb.st_mode) ? "pipes are supported only as stdin/stdout/stderr" :
+					 S_ISSOCK(sb.st_mode) ? "sockets are supported only as stdin/stdout/stderr" :
+					 "terminals are supported only as stdin/stdout/stderr");
+		r.kind = FD_STDIO;
+	} else if (S_ISREG(sb.st_mode)) {
+		size_t n = strlen(link);
+
+		if (link[0] != '/' || strncmp(link, "/memfd:", 7) == 0)
+			return refuse_fd(c, fd, link, "memfd and anonymous files are not supported yet");
+		if (n > 10 && strcmp(link + n - 10, " (deleted)") == 0)
+			return refuse_fd(c, fd, link, "the file was deleted; it cannot be reopened");
+		r.kind = FD_FILE;
+	} else if (S_ISDIR(sb.st_mode)) {
+		r.kind = FD_DIR;
+	} else if (S_ISCHR(sb.st_mode) && major(sb.st_rdev) == 1) {
+		r.kind = FD_DEV;	/* null, zero, full, random, urandom */
+	} else {
+		return refuse_fd(c, fd, link, "this kind of descriptor is not supported yet");
+	}
+	return snap_add_fd(&c->snap, &r, link);
+}
+
+static int fd_cmp(const void *a, const void *b)
+{
+	return ((const struct snap_fd *)a)->r.fd - ((const struct snap_fd *)b)->r.fd;
+}
+
+static int capture_fds(struct capture *c)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", c->pid);
+	dir = opendir(path);
+	if (!dir)
+		return err_sys(errno, "%s", path);
+	while (!rc && (d = readdir(dir)))
+		if (d->d_name[0] != '.')
+			rc = capture_fd(c, atoi(d->d_name));
+	closedir(dir);
+	if (!rc)
+		qsort(c->snap.fds, c->snap.nfds, sizeof(*c->snap.fds), fd_cmp);
+	return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Classifies one mapping; the refusals are the mappings a restore could
+ * not give back as they were. */
+static int capture_vma(struct capture *c, const struct vma *v)
+{
+	struct rec_vma r = { .start = v->start, .end = v->end, .pgoff = v->pgoff, .prot = v->prot };
+	char name[4200];
+	struct stat sb;
+
+	snprintf(name, sizeof(name), "%s", v->path);
+	if (v->shared)
+		r.flags |= VMA_SHARED;
+	if (strcmp(name, "[vdso]") == 0) {
+		unsigned char *buf = malloc(v->end - v->start);
+
+		r.flags |= VMA_VDSO;
+		if (!buf || read_remote(c->pid, v->start, buf, v->end - v->start)) {
+			free(buf);
+			return err_msg(EIO, "process %d: cannot read its vdso", c->pid);
+		}
+		r.content_crc = crc32c(0, buf, v->end - v->start);
+		free(buf);
+	} else if (strcmp(name, "[vvar]") == 0) {
+		r.flags |= VMA_VVAR;
+	} else if (strcmp(name, "[vvar_vclock]") == 0) {
+		r.flags |= VMA_VVAR_VCLOCK;
+	} else if (strcmp(name, "[vsyscall]") == 0) {
+		r.flags |= VMA_VSYSCALL;
+	} else if (strcmp(name, "[stack]") == 0) {
+		r.flags |= VMA_STACK;
+	} else if (strcmp(name, "[heap]") == 0) {
+		r.flags |= VMA_HEAP;
+	} else if (name[0] == '[' && strncmp(name, "[anon:", 6) != 0) {
+		return err_msg(ENOTSUP, "process %d: mapping %s at 0x%llx is not supported", c->pid,
+			       name, (unsigned long long)v->start);
+	} else if (name[0] == '/') {
+		char mf[128];
+		struct stat cur;
+		int deleted = ends_with(name, " (deleted)");
+
+		if (v->shared && (deleted || strncmp(name, "/memfd:", 7) == 0 ||
+				  strncmp(name, "/SYSV", 5) == 0 || strncmp(name, "/dev/zero", 9) == 0))
+			return err_msg(ENOTSUP, "process %d: shared memory mapping %s at 0x%llx is not supported yet",
+				       c->pid, name, (unsigned long long)v->start);
+		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", c->pid,
+			 (unsigned long long)v->start, (unsigned long long)v->end);
+		if (stat(mf, &sb) < 0)
+			return err_sys(errno, "process %d: mapping %s", c->pid, name);
+		if (S_ISCHR(sb.st_mode) && !v->shared) {
+			name[0] = '\0';		/* private /dev/zero: anonymous memory */
+		} else if (!S_ISREG(sb.st_mode)) {
+			return err_msg(ENOTSUP, "process %d: mapping of device %s is not supported", c->pid, name);
+		} else {
+			if (v->shared && (v->prot & PROT_WRITE))
+				return err_msg(ENOTSUP, "process %d: shared writable mapping of %s is not supported yet",
+					       c->pid, name);
+			if (deleted)
+				name[strlen(name) - 10] = '\0';
+			r.flags |= VMA_FILE;
+			r.file_size = (uint64_t)sb.st_size;
+			r.mtime_sec = sb.st_mtim.tv_sec;
+			r.mtime_nsec = (uint32_t)sb.st_mtim.tv_nsec;
+			/* The file under that name now is not the one mapped:
+			 * its pages must travel in the stream. */
+			if (deleted || stat(name, &cur) < 0 || cur.st_ino != sb.st_ino || cur.st_dev != sb.st_dev) {
+				if (v->shared)
+					return err_msg(ENOTSUP, "process %d: shared mapping of %s, which was deleted or replaced",
+						       c->pid, name);
+				r.flags |= VMA_EMBED;
+			} else if (c->self_contained && !v->shared) {
+				r.flags |= VMA_EMBED;
+			}
+		}
+	}
+	return snap_add_vma(&c->snap, &r, name);
+}
+
+static int capture_maps(struct capture *c)
+{
+	int rc = maps_read(c->pid, &c->maps, &c->nmaps);
+
+	for (size_t i = 0; !rc && i < c->nmaps; i++)
+		rc = capture_vma(c, &c->maps[i]);
+	return rc;
+}
+
+int capture_state(struct capture *c)
+{
+	uint64_t all = ~0ull, gadget = 0;
+	int rc;
+
+	rc = capture_regs(c);
+	if (rc)
+		return rc;
+	/* Signals that arrive now stay pending, to be delivered once the
+	 * process goes on, instead of stopping the injected calls. */
+	if (ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(all), &all) < 0)
+		return err_sys(errno, "process %d: blocking signals", c->pid);
+	rc = maps_read(c->pid, &c->maps, &c->nmaps);
+	for (size_t i = 0; !rc && i < c->nmaps; i++)
+		if (strcmp(c->maps[i].path, "[vdso]") == 0)
+			rc = inject_find_gadget(c->pid, c->maps[i].start, c->maps[i].end, &gadget);
+	if (!rc && !gadget)
+		rc = err_msg(ENOTSUP, "process %d has no vdso", c->pid);
+	maps_free(c->maps, c->nmaps);
+	c->maps = NULL;
+	c->nmaps = 0;
+	if (!rc)
+		rc = capture_injected(c, gadget);
+	c->snap.has_sig = 1;
+	c->snap.has_regs = 1;
+	if (!rc)
+		rc = capture_proc(c);
+	if (!rc)
+		rc = capture_fds(c);
+	if (!rc)
+		rc = capture_maps(c);
+	return rc;
+}
+
+int capture_hash_maps(struct capture *c)
+{
+	unsigned char *buf = malloc(1 << 20);
+
+	if (!buf)
+		return err_sys(ENOMEM, "hash");
+	for (size_t i = 0; i < c->snap.nvmas; i++) {
+		struct rec_vma *v = &c->snap.vmas[i].r;
+		uint32_t crc = 0;
+
+		if (v->flags & (VMA_VVAR | VMA_VVAR_VCLOCK | VMA_VSYSCALL))
+			continue;
+		for (uint64_t a = v->start; a < v->end; a += 1 << 20) {
+			size_t n = v->end - a < (1 << 20) ? v->end - a : (1 << 20);
+			struct iovec l = { buf, n }, r = { (void *)a, n };
+
+			/* Unreadable parts (guard pages) hash as zeros. */
+			if (process_vm_readv(c->pid, &l, 1, &r, 1, 0) != (ssize_t)n)
+				memset(buf, 0, n);
+			crc = crc32c(crc, buf, n);
+		}
+		v->content_crc = crc;
+	}
+	free(buf);
+	return 0;
+}
+
+void capture_release(struct capture *c)
+{
+	struct user_regs_struct r = c->regs;
+
+	if (!c->attached)
+		return;
+	if (!c->regs_saved) {
+		ptrace(PTRACE_DETACH, c->pid, 0, 0);
+		c->attached = 0;
+		return;
+	}
+	/* The injected calls took the process out of the kernel's signal
+	 * path, which would have restarted an interrupted call: do it. */
+	regs_restart_fixup(&r, 0);
+	ptrace(PTRACE_SETREGS, c->pid, 0, &r);
+	ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask);
+	ptrace(PTRACE_DETACH, c->pid, 0, 0);
+	c->attached = 0;
+}
+
+void capture_kill(struct capture *c)
+{
+	kill(c->pid, SIGKILL);
+	c->attached = 0;
+}
+
+void capture_free(struct capture *c)
+{
+	if (c->mem_fd >= 0)
+		close(c->mem_fd);
+	if (c->pagemap_fd >= 0)
+		close(c->pagemap_fd);
+	maps_free(c->maps, c->nmaps);
+	snap_free(&c->snap);
+}

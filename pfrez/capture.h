@@ -1,0 +1,49 @@
+/* capture.h: freezing a process: attach, read its state, write its pages. */
+#ifndef PFREZ_CAPTURE_H
+#define PFREZ_CAPTURE_H
+
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "proc.h"
+#include "record.h"
+#include "snap.h"
+
+struct capture {
+	pid_t pid;
+	int attached;
+	int self_contained;		/* embed file-backed pages too */
+	struct snap snap;
+	struct vma *maps;
+	size_t nmaps;
+	struct user_regs_struct regs;	/* as found, to put back */
+	int regs_saved;
+	uint64_t sigmask;		/* as found */
+	int mem_fd, pagemap_fd;
+	unsigned long long pages_sent, bytes_sent;
+	void (*progress)(void *arg, unsigned long long bytes);
+	void *progress_arg;
+};
+
+/* Checks the process can be captured and stops it (PTRACE_SEIZE). */
+int capture_attach(struct capture *c, pid_t pid);
+
+/* Reads everything but page contents into c->snap.  Refuses, with a
+ * message naming it, anything that could not be restored faithfully. */
+int capture_state(struct capture *c);
+
+/* Writes the REC_PAGES records of every mapping. */
+int capture_write_pages(struct capture *c, struct rec_writer *w);
+
+/* Adds a content hash to every mapping, for -debug. */
+int capture_hash_maps(struct capture *c);
+
+/* Puts the registers back and lets the process go on. */
+void capture_release(struct capture *c);
+
+/* Ends the process (-halt). */
+void capture_kill(struct capture *c);
+
+void capture_free(struct capture *c);
+
+#endif

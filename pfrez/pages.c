@@ -1,0 +1,179 @@
+/* pages.c: chooses the pages a snapshot needs (with /proc/PID/pagemap)
+ * and writes them as REC_PAGES records.
+ *
+ * Pages never touched are not sent: they read back as zeros.  Anonymous
+ * pages that hold only zeros are not sent either.  In a private file
+ * mapping, pages still shared with the page cache come back from the file
+ * on restore; only the ones the process changed (now anonymous) travel,
+ * zero ones as a data-less record. */
+#include "capture.h"
+#include "err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PM_BATCH 32768	/* pagemap entries read at once: 128 MiB of memory */
+
+struct page_out {
+	struct capture *c;
+	struct rec_writer *w;
+	unsigned char *buf;	/* REC_PAGES_MAX pages */
+	int zero_records;	/* file mappings: send zero pages as records */
+};
+
+static int page_is_zero(const unsigned char *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	uint64_t acc = 0;
+
+	/* Random data fails at the first word; zeros need the whole page. */
+	if (q[0] | q[511])
+		return 0;
+	for (int i = 0; i < 512; i += 8)
+		acc |= q[i] | q[i + 1] | q[i + 2] | q[i + 3] | q[i + 4] | q[i + 5] | q[i + 6] | q[i + 7];
+	return acc == 0;
+}
+
+static int read_pages(struct capture *c, uint64_t addr, size_t n, unsigned char *buf)
+{
+	struct iovec l = { buf, n * REC_PAGE_SIZE }, r = { (void *)addr, n * REC_PAGE_SIZE };
+	ssize_t got = process_vm_readv(c->pid, &l, 1, &r, 1, 0);
+	size_t want = n * REC_PAGE_SIZE;
+
+	if (got == (ssize_t)want)
+		return 0;
+	/* Pages the process cannot read itself (PROT_NONE after use):
+	 * /proc/PID/mem reads them as a debugger would. */
+	if (c->mem_fd < 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/mem", c->pid);
+		c->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (c->mem_fd < 0)
+			return err_sys(errno, "%s", path);
+	}
+	if (pread(c->mem_fd, buf, want, (off_t)addr) != (ssize_t)want)
+		return err_sys(errno ? errno : EIO, "process %d: reading memory at 0x%llx", c->pid,
+			       (unsigned long long)addr);
+	return 0;
+}
+
+static int emit(struct page_out *o, uint64_t addr, size_t n, const unsigned char *data, int zero)
+{
+	struct rec_pages h = { .addr = addr, .npages = (uint32_t)n, .flags = zero ? PAGES_ZERO : 0 };
+	int rc = rec_write(o->w, REC_PAGES, &h, sizeof(h), zero ? NULL : data,
+			   zero ? 0 : n * REC_PAGE_SIZE);
+
+	if (rc)
+		return rc;
+	o->c->pages_sent += zero ? 0 : n;
+	o->c->bytes_sent = o->w->bytes;
+	if (o->c->progress)
+		o->c->progress(o->c->progress_arg, o->w->bytes);
+	return 0;
+}
+
+/* Reads a run of wanted pages and writes it, split around zero pages. */
+static int send_run(struct page_out *o, uint64_t addr, size_t n)
+{
+	while (n) {
+		size_t chunk = n < REC_PAGES_MAX ? n : REC_PAGES_MAX, i = 0;
+		int rc = read_pages(o->c, addr, chunk, o->buf);
+
+		if (rc)
+			return rc;
+		while (i < chunk) {
+			int zero = page_is_zero(o->buf + i * REC_PAGE_SIZE);
+			size_t j = i + 1;
+
+			while (j < chunk && page_is_zero(o->buf + j * REC_PAGE_SIZE) == zero)
+				j++;
+			if (!zero || o->zero_records) {
+				rc = emit(o, addr + i * REC_PAGE_SIZE, j - i,
+					  o->buf + i * REC_PAGE_SIZE, zero);
+				if (rc)
+					return rc;
+			}
+			i = j;
+		}
+		addr += chunk * REC_PAGE_SIZE;
+		n -= chunk;
+	}
+	return 0;
+}
+
+static int wanted(uint64_t pm, uint32_t flags)
+{
+	if (flags & VMA_EMBED)
+		return 1;
+	if (flags & VMA_FILE)
+		return (pm & PM_SWAPPED) || ((pm & PM_PRESENT) && !(pm & PM_FILE));
+	return (pm & (PM_PRESENT | PM_SWAPPED)) != 0;
+}
+
+static int send_vma(struct page_out *o, const struct rec_vma *v, uint64_t *pm)
+{
+	uint64_t addr = v->start;
+
+	o->zero_records = !!(v->flags & VMA_FILE);
+	while (addr < v->end) {
+		size_t n = (v->end - addr) / REC_PAGE_SIZE, i = 0;
+		int rc;
+
+		if (n > PM_BATCH)
+			n = PM_BATCH;
+		if (!(v->flags & VMA_EMBED)) {
+			rc = pagemap_read(o->c->pagemap_fd, addr, n, pm);
+			if (rc)
+				return rc;
+		}
+		while (i < n) {
+			size_t j;
+
+			if (!wanted(pm[i], v->flags)) {
+				i++;
+				continue;
+			}
+			for (j = i + 1; j < n && wanted(pm[j], v->flags); j++)
+				;
+			rc = send_run(o, addr + i * REC_PAGE_SIZE, j - i);
+			if (rc)
+				return rc;
+			i = j;
+		}
+		addr += n * REC_PAGE_SIZE;
+	}
+	return 0;
+}
+
+int capture_write_pages(struct capture *c, struct rec_writer *w)
+{
+	struct page_out o = { .c = c, .w = w };
+	uint64_t *pm = NULL;
+	char path[64];
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
+	c->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (c->pagemap_fd < 0)
+		return err_sys(errno, "%s", path);
+	o.buf = aligned_alloc(4096, REC_PAGES_MAX * REC_PAGE_SIZE);
+	pm = calloc(PM_BATCH, sizeof(*pm));
+	if (!o.buf || !pm)
+		rc = err_sys(ENOMEM, "page buffer");
+	for (size_t i = 0; !rc && i < c->snap.nvmas; i++) {
+		const struct rec_vma *v = &c->snap.vmas[i].r;
+
+		if ((v->flags & (VMA_SPECIAL | VMA_SHARED)))
+			continue;
+		rc = send_vma(&o, v, pm);
+	}
+	free(o.buf);
+	free(pm);
+	return rc;
+}

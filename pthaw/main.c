@@ -1,0 +1,207 @@
+/* pthaw: restores a process from a snapshot stream and supervises it. */
+#include "err.h"
+#include "flags.h"
+#include "progress.h"
+#include "restore.h"
+#include "stream.h"
+#include "xport.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *opt_src;
+static const char *opt_loader;
+static const char *opt_keydir;
+static const char *opt_key;
+static int opt_debug, opt_progress, opt_version;
+static int64_t opt_read_timeout;
+
+static const struct flag flags[] = {
+	{ "src", FLAG_STRING, &opt_src, "SRC", "where the snapshot comes from: stdin (default), FILE, tcp:PORT, tcp:ADDR:PORT, unix:PATH, udp:PORT" },
+	{ "keydir", FLAG_STRING, &opt_keydir, "DIR", "find the key the snapshot names in DIR" },
+	{ "key", FLAG_STRING, &opt_key, "FILE", "decrypt with the key in FILE" },
+	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then " PFREZ_LIBEXEC ")" },
+	{ "read-timeout", FLAG_DURATION, &opt_read_timeout, "DURATION", "give up when no data arrives for DURATION (default: none)" },
+	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
+	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the received state and check the whole stream; restore nothing" },
+	{ "version", FLAG_BOOL, &opt_version, NULL, "print the version and exit" },
+	{ 0 },
+};
+
+static const char *usage = "pthaw [-src=SRC] [-keydir=DIR | -key=FILE] [flags]";
+
+static volatile sig_atomic_t child_pid;
+
+/* Signals sent to pthaw go on to the process it restored.  Those the
+ * terminal sends (Ctrl-C) reach the whole foreground group, the restored
+ * process included, so they are not sent twice. */
+static void forward(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	if (child_pid > 0 && si->si_code != SI_KERNEL)
+		kill(child_pid, sig);
+}
+
+static int supervise(pid_t pid)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa;
+	int st;
+
+	child_pid = pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno));
+			return 1;
+		}
+	}
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static const char *find_loader(char *buf, size_t len)
+{
+	char self[PATH_MAX - 64], *slash;
+	ssize_t n;
+
+	if (opt_loader)
+		return opt_loader;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(buf, len, "%s/pload", self);
+			if (access(buf, X_OK) == 0)
+				return buf;
+			snprintf(buf, len, "%s/../libexec/pfrez/pload", self);
+			if (access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	return PFREZ_LIBEXEC "/pload";
+}
+
+static void on_progress(void *arg, unsigned long long bytes)
+{
+	progress_update(arg, bytes);
+}
+
+/* -debug: show what arrived and verify the rest of the stream. */
+static int debug_stream(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
+{
+	unsigned long long pages = 0, records = 0;
+	int rc = 1;
+
+	snap_print(stdout, &r->snap);
+	while (rc == 1) {
+		if (type == REC_PAGES) {
+			struct rec_pages h;
+
+			memcpy(&h, p, sizeof(h));
+			pages += h.npages;
+		}
+		records++;
+		rc = rec_read(r->rd, &type, &p, &len);
+	}
+	if (rc < 0)
+		return rc;
+	printf("Pages: %llu in %llu records; stream verified\n", pages, records);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct xport_opts xo = { 0 };
+	struct xport x = { .fd = -1 };
+	struct restore r;
+	struct rec_reader rd;
+	struct header *h;
+	struct layer *top = NULL;
+	struct progress prog;
+	char loader[PATH_MAX], warn[512];
+	const unsigned char *p;
+	uint32_t type;
+	size_t len;
+	int rest, rc;
+	pid_t pid = 0;
+
+	rc = flags_parse(flags, argc, argv, &rest);
+	if (rc == 1) {
+		flags_usage(stdout, usage, flags);
+		return 0;
+	}
+	if (rc < 0 || rest != argc) {
+		fprintf(stderr, "pthaw: %s\n", rc < 0 ? err_last() : "unexpected argument (flags only; see -h)");
+		return 2;
+	}
+	if (opt_version) {
+		printf("pthaw %s\n", PFREZ_VERSION);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	memset(&r, 0, sizeof(r));
+	r.loader = find_loader(loader, sizeof(loader));
+	r.stdin_is_stream = !opt_src || strcmp(opt_src, "-") == 0 || strcmp(opt_src, "stdin") == 0;
+	xo.read_timeout_ms = opt_read_timeout;
+	if (xport_open_src(opt_src, &xo, &x) < 0) {
+		fprintf(stderr, "pthaw: %s\n", err_last());
+		return 1;
+	}
+	h = malloc(sizeof(*h));
+	rc = h ? 0 : err_sys(ENOMEM, "header");
+	if (!rc)
+		rc = stream_reader_open(x.layer, opt_keydir, opt_key, h, &top, warn, sizeof(warn));
+	if (!rc && warn[0])
+		fprintf(stderr, "pthaw: warning: %s\n", warn);
+	if (!rc)
+		rc = rec_reader_init(&rd, top);
+	r.rd = &rd;
+	progress_init(&prog, "pthaw: received", opt_progress);
+	r.progress = on_progress;
+	r.progress_arg = &prog;
+	if (!rc)
+		rc = restore_read_meta(&r, &type, &p, &len);
+	if (!rc && opt_debug) {
+		rc = debug_stream(&r, type, p, len);
+		pid = 0;
+	} else if (!rc) {
+		pid = restore_run(&r, type, p, len);
+		rc = pid < 0 ? (int)pid : 0;
+	}
+	progress_done(&prog);
+	if (rc) {
+		char why[1024];
+
+		snprintf(why, sizeof(why), "%s", err_last());
+		fprintf(stderr, "pthaw: %s\n", why);
+		xport_status_send(&x, 0, why);
+	} else if (!opt_debug) {
+		xport_status_send(&x, 1, "restored process running");
+	}
+	if (top)
+		layer_destroy(top);
+	if (r.rd == &rd && rd.buf)
+		rec_reader_free(&rd);
+	xport_close(&x);
+	free(h);
+	restore_free(&r);
+	if (rc)
+		return 1;
+	if (opt_debug)
+		return 0;
+	return supervise(pid);
+}

@@ -1,0 +1,601 @@
+/* restore.c: rebuilds a snapshot's process inside pload.
+ *
+ * Order matters: pload's own leftovers go first, the vdso and vvar pages
+ * move to where the program expects them, the mappings are laid out
+ * writable, the pages stream in, and only once the end record verified
+ * does anything else of the process come back (files, signals, mm
+ * fields); the registers come last. */
+#include "restore.h"
+#include "crc32c.h"
+#include "err.h"
+#include "inject.h"
+#include "proc.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PCALL(r, nr, a0, a1, a2, a3, a4, a5) \
+	pload_call(&(r)->pl, nr, (long)(a0), (long)(a1), (long)(a2), (long)(a3), (long)(a4), (long)(a5), NULL, 0)
+
+static int overlaps_pload(uint64_t start, uint64_t end)
+{
+	return start < PLOAD_BASE + PLOAD_SPAN && end > PLOAD_BASE;
+}
+
+static int check_files(const struct snap *s)
+{
+	for (size_t i = 0; i < s->nvmas; i++) {
+		const struct snap_vma *v = &s->vmas[i];
+		struct stat sb;
+
+		if (!(v->r.flags & VMA_FILE) || (v->r.flags & VMA_EMBED))
+			continue;
+		if (stat(v->name, &sb) < 0)
+			return err_sys(errno, "%s (mapped by the process; capture with -self-contained to carry it)",
+				       v->name);
+		if ((uint64_t)sb.st_size != v->r.file_size || sb.st_mtim.tv_sec != v->r.mtime_sec ||
+		    (uint32_t)sb.st_mtim.tv_nsec != v->r.mtime_nsec)
+			return err_msg(ESTALE, "%s changed since the snapshot was taken (size or mtime differ); capture with -self-contained",
+				       v->name);
+	}
+	return 0;
+}
+
+int restore_read_meta(struct restore *r, uint32_t *type, const unsigned char **p, size_t *len)
+{
+	struct snap *s = &r->snap;
+	int rc;
+
+	for (;;) {
+		rc = rec_read(r->rd, type, p, len);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return err_msg(EBADMSG, "stream ended early");
+		if (*type == REC_PAGES || *type == REC_END)
+			break;
+		rc = snap_take(s, *type, *p, *len);
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
+			fprintf(stderr, "pthaw: warning: skipping unknown record type %u\n", *type);
+	}
+	rc = snap_check(s);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < s->nvmas; i++)
+		if (overlaps_pload(s->vmas[i].r.start, s->vmas[i].r.end))
+			return err_msg(EADDRINUSE, "the snapshot has a mapping at 0x%llx-0x%llx, inside the range pload needs (0x%llx-0x%llx): cannot restore it",
+				       (unsigned long long)s->vmas[i].r.start, (unsigned long long)s->vmas[i].r.end,
+				       PLOAD_BASE, PLOAD_BASE + PLOAD_SPAN);
+	return check_files(s);
+}
+
+struct special {
+	uint64_t start, end;
+	uint32_t kind;
+};
+
+static uint32_t special_kind(const char *name)
+{
+	if (strcmp(name, "[vdso]") == 0)
+		return VMA_VDSO;
+	if (strcmp(name, "[vvar]") == 0)
+		return VMA_VVAR;
+	if (strcmp(name, "[vvar_vclock]") == 0)
+		return VMA_VVAR_VCLOCK;
+	if (strcmp(name, "[vsyscall]") == 0)
+		return VMA_VSYSCALL;
+	return 0;
+}
+
+/* The vdso the snapshot's code calls into must be the one this kernel
+ * provides: pthaw's own, byte for byte. */
+static int check_vdso(const struct snap_vma *v)
+{
+	struct vma *m;
+	size_t n;
+	int rc = maps_read(getpid(), &m, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(m[i].path, "[vdso]") != 0)
+			continue;
+		if (m[i].end - m[i].start != v->r.end - v->r.start ||
+		    crc32c(0, (const void *)m[i].start, m[i].end - m[i].start) != v->r.content_crc)
+			rc = err_msg(ENOEXEC, "the snapshot was taken under another kernel (its vdso differs from this one's): not supported yet");
+		maps_free(m, n);
+		return rc;
+	}
+	maps_free(m, n);
+	return err_msg(ENOEXEC, "this system has no vdso");
+}
+
+/* Clears pload's address space down to its own range, and moves the
+ * kernel's special mappings to where the snapshot had them. */
+static int prepare_space(struct restore *r)
+{
+	struct special sp[8];
+	size_t nsp = 0, n;
+	struct vma *m;
+	uint64_t low = ~0ull;
+	long ret;
+	int rc = maps_read(r->pl.pid, &m, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		uint32_t kind = special_kind(m[i].path);
+
+		if (overlaps_pload(m[i].start, m[i].end) || kind == VMA_VSYSCALL)
+			continue;
+		if (kind) {
+			if (nsp < 8)
+				sp[nsp++] = (struct special){ m[i].start, m[i].end, kind };
+			if (m[i].start < low)
+				low = m[i].start;
+			continue;
+		}
+		ret = PCALL(r, SYS_munmap, m[i].start, m[i].end - m[i].start, 0, 0, 0, 0);
+		if (ret < 0)
+			rc = err_sys((int)-ret, "loader: munmap 0x%llx", (unsigned long long)m[i].start);
+	}
+	maps_free(m, n);
+	if (rc)
+		return rc;
+	/* Park first: a target address may be where another special is. */
+	for (size_t i = 0; i < nsp; i++) {
+		uint64_t to = PLOAD_PARK + (sp[i].start - low);
+
+		ret = PCALL(r, SYS_mremap, sp[i].start, sp[i].end - sp[i].start, sp[i].end - sp[i].start,
+			    MREMAP_MAYMOVE | MREMAP_FIXED, to, 0);
+		if (ret != (long)to)
+			return err_sys((int)-ret, "loader: moving its vdso/vvar aside");
+		sp[i].end = to + (sp[i].end - sp[i].start);
+		sp[i].start = to;
+	}
+	for (size_t i = 0; i < r->snap.nvmas; i++) {
+		const struct snap_vma *v = &r->snap.vmas[i];
+		uint32_t kind = v->r.flags & (VMA_VDSO | VMA_VVAR | VMA_VVAR_VCLOCK);
+		size_t j;
+
+		if (!kind)
+			continue;
+		if (kind == VMA_VDSO && (rc = check_vdso(v)))
+			return rc;
+		for (j = 0; j < nsp && sp[j].kind != kind; j++)
+			;
+		if (j == nsp || sp[j].end - sp[j].start != v->r.end - v->r.start)
+			return err_msg(ENOEXEC, "the snapshot's %s does not match this kernel's: taken under another kernel?",
+				       v->name);
+		ret = PCALL(r, SYS_mremap, sp[j].start, sp[j].end - sp[j].start, sp[j].end - sp[j].start,
+			    MREMAP_MAYMOVE | MREMAP_FIXED, v->r.start, 0);
+		if (ret != (long)v->r.start)
+			return err_sys((int)-ret, "loader: moving %s to 0x%llx", v->name,
+				       (unsigned long long)v->r.start);
+		sp[j].kind = 0;
+	}
+	/* Specials the snapshot did not have (another kernel's layout)
+	 * would be left in pload's range and vanish with it. */
+	return 0;
+}
+
+static long open_in_pload(struct restore *r, const char *path, int flags)
+{
+	return pload_call(&r->pl, SYS_openat, AT_FDCWD, (long)r->pl.hello.scratch, flags, 0, 0, 0,
+			  path, strlen(path) + 1);
+}
+
+static int map_vmas(struct restore *r)
+{
+	struct snap *s = &r->snap;
+
+	r->added_write = calloc(s->nvmas ? s->nvmas : 1, 1);
+	if (!r->added_write)
+		return err_sys(ENOMEM, "vma list");
+	for (size_t i = 0; i < s->nvmas; i++) {
+		const struct snap_vma *v = &s->vmas[i];
+		uint32_t fl = v->r.flags, prot = v->r.prot;
+		uint64_t len = v->r.end - v->r.start;
+		long ret, fd = -1;
+		int mflags = MAP_FIXED;
+
+		if (fl & VMA_SPECIAL)
+			continue;
+		if (!(fl & VMA_SHARED) && !(prot & PROT_WRITE)) {
+			prot |= PROT_WRITE;	/* to fill it; taken back at the end */
+			r->added_write[i] = 1;
+		}
+		if ((fl & VMA_FILE) && !(fl & VMA_EMBED)) {
+			fd = open_in_pload(r, v->name, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return err_sys((int)-fd, "loader: open %s", v->name);
+			mflags |= (fl & VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE;
+		} else {
+			mflags |= MAP_PRIVATE | MAP_ANONYMOUS;
+			if (fl & VMA_STACK)
+				mflags |= MAP_GROWSDOWN;
+		}
+		ret = PCALL(r, SYS_mmap, v->r.start, len, prot, mflags, fd, fd >= 0 ? v->r.pgoff : 0);
+		if (fd >= 0)
+			PCALL(r, SYS_close, fd, 0, 0, 0, 0, 0);
+		if (ret != (long)v->r.start)
+			return err_sys(ret < 0 ? (int)-ret : EFAULT, "loader: mapping %s at 0x%llx",
+				       v->name[0] ? v->name : "anonymous memory", (unsigned long long)v->r.start);
+	}
+	return 0;
+}
+
+static const struct snap_vma *find_vma(const struct snap *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nvmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < s->vmas[mid].r.start)
+			hi = mid;
+		else if (addr >= s->vmas[mid].r.end)
+			lo = mid + 1;
+		else
+			return &s->vmas[mid];
+	}
+	return NULL;
+}
+
+static int put_pages(struct restore *r, const unsigned char *p, size_t len)
+{
+	static const unsigned char zeros[REC_PAGE_SIZE];
+	struct rec_pages h;
+	const struct snap_vma *v;
+	uint64_t bytes;
+
+	memcpy(&h, p, sizeof(h));
+	bytes = (uint64_t)h.npages * REC_PAGE_SIZE;
+	if (h.npages == 0 || h.npages > REC_PAGES_MAX || h.addr % REC_PAGE_SIZE ||
+	    (h.flags & ~(uint32_t)PAGES_ZERO) ||
+	    len != sizeof(h) + ((h.flags & PAGES_ZERO) ? 0 : bytes))
+		return err_msg(EBADMSG, "pages record: malformed");
+	v = find_vma(&r->snap, h.addr);
+	if (!v || h.addr + bytes > v->r.end || (v->r.flags & (VMA_SPECIAL | VMA_SHARED)))
+		return err_msg(EBADMSG, "pages record: 0x%llx is outside the snapshot's private mappings",
+			       (unsigned long long)h.addr);
+	if (h.flags & PAGES_ZERO) {
+		for (uint32_t i = 0; i < h.npages; i++) {
+			struct iovec l = { (void *)zeros, REC_PAGE_SIZE };
+			struct iovec rv = { (void *)(h.addr + i * REC_PAGE_SIZE), REC_PAGE_SIZE };
+
+			if (process_vm_writev(r->pl.pid, &l, 1, &rv, 1, 0) != REC_PAGE_SIZE)
+				return err_sys(errno, "writing pages at 0x%llx", (unsigned long long)h.addr);
+		}
+	} else {
+		struct iovec l = { (void *)(p + sizeof(h)), bytes }, rv = { (void *)h.addr, bytes };
+
+		if (process_vm_writev(r->pl.pid, &l, 1, &rv, 1, 0) != (ssize_t)bytes)
+			return err_sys(errno, "writing pages at 0x%llx", (unsigned long long)h.addr);
+	}
+	r->pages += h.npages;
+	return 0;
+}
+
+static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
+{
+	int rc;
+
+	for (;;) {
+		if (type == REC_END)
+			break;
+		if (type != REC_PAGES)
+			return err_msg(EBADMSG, "%s record after the pages", rec_type_name(type));
+		rc = put_pages(r, p, len);
+		if (rc)
+			return rc;
+		if (r->progress)
+			r->progress(r->progress_arg, r->rd->bytes);
+		rc = rec_read(r->rd, &type, &p, &len);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return err_msg(EBADMSG, "stream ended early");
+	}
+	/* The end record checked count and size; one more read makes the
+	 * layers below confirm their own end (authentication, frames). */
+	rc = rec_read(r->rd, &type, &p, &len);
+	if (rc < 0)
+		return rc;
+	return 0;
+}
+
+static int restore_protections(struct restore *r)
+{
+	for (size_t i = 0; i < r->snap.nvmas; i++) {
+		const struct rec_vma *v = &r->snap.vmas[i].r;
+		long ret;
+
+		if (!r->added_write[i])
+			continue;
+		ret = PCALL(r, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
+		if (ret < 0)
+			return err_sys((int)-ret, "loader: mprotect 0x%llx", (unsigned long long)v->start);
+	}
+	return 0;
+}
+
+static int restore_mm(struct restore *r)
+{
+	const struct snap *s = &r->snap;
+	struct prctl_mm_map map;
+	unsigned char buf[sizeof(map) + 4096];
+	long exe_fd, ret;
+
+	/* The executable must be the same file, or /proc/PID/exe would lie. */
+	exe_fd = open_in_pload(r, s->exe, O_RDONLY | O_CLOEXEC);
+	if (exe_fd < 0)
+		fprintf(stderr, "pthaw: warning: %s: %s; /proc/PID/exe will not name it\n", s->exe,
+			strerror((int)-exe_fd));
+	memset(&map, 0, sizeof(map));
+	map.start_code = s->mm.start_code;
+	map.end_code = s->mm.end_code;
+	map.start_data = s->mm.start_data;
+	map.end_data = s->mm.end_data;
+	map.start_brk = s->mm.start_brk;
+	map.brk = s->mm.brk;
+	map.start_stack = s->mm.start_stack;
+	map.arg_start = s->mm.arg_start;
+	map.arg_end = s->mm.arg_end;
+	map.env_start = s->mm.env_start;
+	map.env_end = s->mm.env_end;
+	map.auxv = (__u64 *)(uintptr_t)(r->pl.hello.scratch + sizeof(map));
+	map.auxv_size = s->mm.auxv_len;
+	map.exe_fd = exe_fd >= 0 ? (uint32_t)exe_fd : (uint32_t)-1;
+	memcpy(buf, &map, sizeof(map));
+	memcpy(buf + sizeof(map), s->auxv, s->mm.auxv_len);
+	ret = pload_call(&r->pl, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, (long)r->pl.hello.scratch,
+			 sizeof(map), 0, 0, buf, sizeof(map) + s->mm.auxv_len);
+	if (exe_fd >= 0)
+		PCALL(r, SYS_close, exe_fd, 0, 0, 0, 0, 0);
+	if (ret < 0)
+		return err_sys((int)-ret, "loader: restoring the memory layout fields (prctl PR_SET_MM_MAP)");
+	pload_call(&r->pl, SYS_prctl, PR_SET_NAME, (long)r->pl.hello.scratch, 0, 0, 0, 0,
+		   s->comm, strlen(s->comm) + 1);
+	return 0;
+}
+
+static int restore_proc(struct restore *r)
+{
+	const struct snap *s = &r->snap;
+	long ret;
+
+	ret = pload_call(&r->pl, SYS_chdir, (long)r->pl.hello.scratch, 0, 0, 0, 0, 0, s->cwd,
+			 strlen(s->cwd) + 1);
+	if (ret < 0)
+		return err_sys((int)-ret, "working directory %s", s->cwd);
+	PCALL(r, SYS_umask, s->proc.umask, 0, 0, 0, 0, 0);
+	for (int i = 0; s->has_rlim && i < REC_NLIMITS; i++) {
+		uint64_t lim[2] = { s->rlim.cur[i], s->rlim.max[i] };
+
+		ret = pload_call(&r->pl, SYS_prlimit64, 0, i, (long)r->pl.hello.scratch, 0, 0, 0,
+				 lim, sizeof(lim));
+		if (ret < 0)
+			fprintf(stderr, "pthaw: warning: resource limit %d: %s\n", i, strerror((int)-ret));
+	}
+	return 0;
+}
+
+static int fd_in_snapshot(const struct snap *s, int fd)
+{
+	for (size_t i = 0; i < s->nfds; i++)
+		if (s->fds[i].r.fd == fd)
+			return 1;
+	return 0;
+}
+
+/* Each descriptor is opened and moved to its number at once, so a later
+ * open can never land on a number already given back. */
+static int restore_fds(struct restore *r)
+{
+	const struct snap *s = &r->snap;
+
+	for (int fd = 0; fd <= 2; fd++)
+		if (!fd_in_snapshot(s, fd))
+			PCALL(r, SYS_close, fd, 0, 0, 0, 0, 0);
+	for (size_t i = 0; i < s->nfds; i++) {
+		const struct snap_fd *f = &s->fds[i];
+		int flags = (int)f->r.flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
+		long t, ret;
+
+		if (f->r.kind == FD_STDIO)
+			continue;	/* pthaw's own, inherited at that number */
+		if (f->r.kind == FD_DIR)
+			flags |= O_DIRECTORY;
+		t = open_in_pload(r, f->path, flags | O_NOCTTY);
+		if (t < 0)
+			return err_sys((int)-t, "fd %d: %s", f->r.fd, f->path);
+		if (f->r.kind == FD_FILE && f->r.pos) {
+			ret = PCALL(r, SYS_lseek, t, f->r.pos, SEEK_SET, 0, 0, 0);
+			if (ret < 0)
+				return err_sys((int)-ret, "fd %d: %s: seek", f->r.fd, f->path);
+		}
+		if (t != f->r.fd) {
+			ret = PCALL(r, SYS_dup3, t, f->r.fd, f->r.cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+			PCALL(r, SYS_close, t, 0, 0, 0, 0, 0);
+			if (ret < 0)
+				return err_sys((int)-ret, "fd %d: %s", f->r.fd, f->path);
+		} else if (!f->r.cloexec) {
+			PCALL(r, SYS_fcntl, t, F_SETFD, 0, 0, 0, 0);
+		}
+	}
+	return 0;
+}
+
+static int restore_signals(struct restore *r)
+{
+	const struct rec_signals *sg = &r->snap.sig;
+	long ret;
+
+	for (int i = 1; i <= 64; i++) {
+		const struct rec_sigaction *a = &sg->act[i - 1];
+
+		if (i == SIGKILL || i == SIGSTOP || (!a->handler && !a->flags && !a->mask))
+			continue;
+		ret = pload_call(&r->pl, SYS_rt_sigaction, i, (long)r->pl.hello.scratch, 0, 8, 0, 0,
+				 a, sizeof(*a));
+		if (ret < 0)
+			return err_sys((int)-ret, "signal %d: restoring its action", i);
+	}
+	if (!(sg->ss_flags & SS_DISABLE) && sg->ss_size) {
+		struct { uint64_t sp; int32_t flags, pad; uint64_t size; } ss = {
+			sg->ss_sp, sg->ss_flags & ~SS_ONSTACK, 0, sg->ss_size };
+
+		ret = pload_call(&r->pl, SYS_sigaltstack, (long)r->pl.hello.scratch, 0, 0, 0, 0, 0,
+				 &ss, sizeof(ss));
+		if (ret < 0)
+			return err_sys((int)-ret, "restoring the signal stack");
+	}
+	for (int w = 0; w < 3; w++) {
+		if (!(sg->itimer[w][2] | sg->itimer[w][3]))
+			continue;
+		ret = pload_call(&r->pl, SYS_setitimer, w, (long)r->pl.hello.scratch, 0, 0, 0, 0,
+				 sg->itimer[w], sizeof(sg->itimer[w]));
+		if (ret < 0)
+			return err_sys((int)-ret, "restoring interval timer %d", w);
+	}
+	if (sg->clear_tid)
+		PCALL(r, SYS_set_tid_address, sg->clear_tid, 0, 0, 0, 0, 0);
+	return 0;
+}
+
+/* The last steps, under ptrace: register rseq as the process's own
+ * thread, unmap pload, and at that call's exit load the registers. */
+static int hand_over(struct restore *r)
+{
+	const struct snap *s = &r->snap;
+	struct user_regs_struct base, regs;
+	unsigned char *xs;
+	struct iovec iov;
+	long a[6] = { (long)PLOAD_BASE, (long)PLOAD_SPAN, 0, 0, 0, 0 };
+	long ret;
+	int rc;
+
+	rc = pload_park(&r->pl);
+	if (!rc)
+		rc = ptrace_seize_stop(r->pl.pid);
+	if (rc)
+		return rc;
+	ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL);
+	if (ptrace(PTRACE_GETREGS, r->pl.pid, 0, &base) < 0)
+		return err_sys(errno, "ptrace getregs");
+	if (s->has_rseq) {
+		rc = inject_call(r->pl.pid, r->pl.hello.gadget, &base, SYS_rseq, (long)s->rseq.addr,
+				 s->rseq.len, 0, s->rseq.sig, &ret);
+		if (!rc && ret < 0)
+			rc = err_sys((int)-ret, "registering rseq at 0x%llx", (unsigned long long)s->rseq.addr);
+		if (rc)
+			return rc;
+	}
+	xs = calloc(1, 65536);
+	if (!xs)
+		return err_sys(ENOMEM, "xstate");
+	iov.iov_base = xs;
+	iov.iov_len = 65536;
+	if (ptrace(PTRACE_GETREGSET, r->pl.pid, NT_X86_XSTATE, &iov) < 0) {
+		free(xs);
+		return err_sys(errno, "ptrace getregset");
+	}
+	/* Same CPU features were checked from the header; a different
+	 * area size only means other components follow ours. */
+	memcpy(xs, s->xsave, s->xs.size < iov.iov_len ? s->xs.size : iov.iov_len);
+	rc = inject_syscall(r->pl.pid, r->pl.hello.gadget, &base, SYS_munmap, a, &ret);
+	if (!rc && ret < 0)
+		rc = err_sys((int)-ret, "unmapping the loader");
+	if (rc) {
+		free(xs);
+		return rc;
+	}
+	/* From here the process has no code of pload's left. */
+	memcpy(&regs, &s->regs, sizeof(regs));
+	regs_restart_fixup(&regs, 1);
+	if (ptrace(PTRACE_SETREGS, r->pl.pid, 0, &regs) < 0)
+		rc = err_sys(errno, "loading the registers");
+	else if (ptrace(PTRACE_SETREGSET, r->pl.pid, NT_X86_XSTATE, &iov) < 0)
+		rc = err_sys(errno, "loading the extended (AVX) state");
+	else if (ptrace(PTRACE_SETSIGMASK, r->pl.pid, sizeof(uint64_t), &s->sig.blocked) < 0)
+		rc = err_sys(errno, "loading the signal mask");
+	free(xs);
+	if (rc)
+		return rc;
+	if (ptrace(PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
+		return err_sys(errno, "ptrace detach");
+	return 0;
+}
+
+static int max_fd(const struct snap *s)
+{
+	int m = 2;
+
+	for (size_t i = 0; i < s->nfds; i++)
+		if (s->fds[i].r.fd > m)
+			m = s->fds[i].r.fd;
+	return m;
+}
+
+pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
+{
+	struct pload_spawn_opts o = {
+		.path = r->loader,
+		.want_pid = (pid_t)r->snap.proc.pid,
+		.first_free_fd = max_fd(&r->snap) + 1,
+		.stdin_is_stream = r->stdin_is_stream && fd_in_snapshot(&r->snap, 0),
+	};
+	int rc;
+
+	rc = pload_spawn(&r->pl, &o);
+	if (rc)
+		return rc;
+	rc = prepare_space(r);
+	if (!rc)
+		rc = map_vmas(r);
+	if (!rc)
+		rc = stream_pages(r, type, p, len);
+	if (!rc)
+		rc = restore_protections(r);
+	if (!rc)
+		rc = restore_mm(r);
+	if (!rc)
+		rc = restore_proc(r);
+	if (!rc)
+		rc = restore_fds(r);
+	if (!rc)
+		rc = restore_signals(r);
+	if (!rc)
+		rc = PCALL(r, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0 ? -EPIPE : 0;
+	if (!rc)
+		rc = hand_over(r);
+	if (rc) {
+		pload_kill(&r->pl);
+		return rc;
+	}
+	return r->pl.pid;
+}
+
+void restore_free(struct restore *r)
+{
+	free(r->added_write);
+	snap_free(&r->snap);
+}

@@ -1,0 +1,36 @@
+/* restore.h: rebuilding a process from a snapshot inside pload. */
+#ifndef PTHAW_RESTORE_H
+#define PTHAW_RESTORE_H
+
+#include <sys/types.h>
+
+#include "pload_ctl.h"
+#include "record.h"
+#include "snap.h"
+
+struct restore {
+	struct snap snap;
+	struct rec_reader *rd;
+	const char *loader;
+	int stdin_is_stream;
+	struct pload pl;
+	unsigned char *added_write;	/* per vma: PROT_WRITE added for filling */
+	unsigned long long pages;
+	void (*progress)(void *arg, unsigned long long bytes);
+	void *progress_arg;
+};
+
+/* Reads the metadata records up to the first pages (or end) record and
+ * checks that this machine can restore them.  *type/payload/len hold the
+ * record that stopped the scan. */
+int restore_read_meta(struct restore *r, uint32_t *type, const unsigned char **p, size_t *len);
+
+/* Builds the process: starts pload, lays out memory, streams the pages
+ * (starting with the record restore_read_meta stopped at), and, once the
+ * end record verified, restores the rest and hands over the registers.
+ * Returns the running process's PID, or -errno with nothing left running. */
+pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size_t len);
+
+void restore_free(struct restore *r);
+
+#endif
