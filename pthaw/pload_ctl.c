@@ -98,6 +98,35 @@ static int write_full(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+/* A process killed by -halt keeps its PID until its parent reaps it,
+ * which can take a while when that parent is init. */
+static int pid_is_zombie(pid_t pid)
+{
+	char path[64], buf[512], *q;
+	FILE *f;
+	int z = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT;	/* gone between the tries: try again */
+	if (fgets(buf, sizeof(buf), f) && (q = strrchr(buf, ')')) && q[1] == ' ')
+		z = q[2] == 'Z' || q[2] == 'X';
+	fclose(f);
+	return z;
+}
+
+static pid_t clone_with_pid(pid_t want)
+{
+	for (int tries = 0;; tries++) {
+		pid_t pid = clone_child(want);
+
+		if (pid >= 0 || errno != EEXIST || tries >= 60 || !pid_is_zombie(want))
+			return pid;
+		usleep(50000);
+	}
+}
+
 int pload_spawn(struct pload *p, const struct pload_spawn_opts *o)
 {
 	int req[2], rep[2];
@@ -108,7 +137,7 @@ int pload_spawn(struct pload *p, const struct pload_spawn_opts *o)
 		return err_sys(errno, "loader %s", o->path);
 	if (pipe2(req, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0)
 		return err_sys(errno, "pipe");
-	p->pid = o->want_pid > 0 ? clone_child(o->want_pid) : -1;
+	p->pid = o->want_pid > 0 ? clone_with_pid(o->want_pid) : -1;
 	if (p->pid >= 0)
 		p->got_pid = 1;
 	else
