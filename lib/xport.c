@@ -17,6 +17,14 @@
 
 #define PIPE_SIZE	(1 << 20)
 
+/* listen_fd counts only for kinds that listen, so that a zeroed xport
+ * (listen_fd 0) never closes stdin. */
+static int listening(const struct xport *x)
+{
+	return (x->kind == XPORT_TCP || x->kind == XPORT_UNIX) &&
+	       x->listen_fd >= 0;
+}
+
 static void reset(struct xport *x, const struct xport_opts *o)
 {
 	memset(x, 0, sizeof(*x));
@@ -244,7 +252,7 @@ int xport_accept(struct xport *x)
 	socklen_t len;
 	int fd, rc;
 
-	if (x->listen_fd < 0)
+	if (!listening(x))
 		return 0;
 	for (;;) {
 		rc = xport_poll(x->listen_fd, POLLIN, deadline);
@@ -298,7 +306,7 @@ int xport_local_port(const struct xport *x)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int fd = x->listen_fd >= 0 ? x->listen_fd : x->fd;
+	int fd = listening(x) ? x->listen_fd : x->fd;
 
 	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -1;
@@ -359,7 +367,7 @@ void xport_abort(struct xport *x)
 
 void xport_close(struct xport *x)
 {
-	if (x->listen_fd >= 0)
+	if (listening(x))
 		close(x->listen_fd);
 	x->listen_fd = -1;
 	if (x->own_fd && x->fd >= 0)

@@ -146,7 +146,10 @@ int xport_status_recv(struct xport *x, int64_t timeout_ms, char *msg,
 		      size_t msglen);
 
 /* Closes everything still open.  An uncommitted file dest is removed.
- * Safe after a failed open, and twice. */
+ * Safe after a failed open, twice, and on a zeroed xport (it closes
+ * only what an open made).  A child that forks from a process holding
+ * an xport closes the fds itself: xport_close() would also remove a
+ * unix socket file or temporary file the parent still uses. */
 void xport_close(struct xport *x);
 
 #endif

@@ -273,7 +273,10 @@ static void stdio_pipes(void **state)
 	assert_int_equal(x.fd, 0);
 	layer_destroy(x.layer);
 	xport_close(&x);
-	/* stdin is not ours to close. */
+	/* stdin is not ours to close, nor is fd 0 of a zeroed xport. */
+	assert_true(fcntl(0, F_GETFD) >= 0);
+	memset(&x, 0, sizeof(x));
+	xport_close(&x);
 	assert_true(fcntl(0, F_GETFD) >= 0);
 }
 
