@@ -112,17 +112,18 @@ static const struct crypt_seal_ops crypt_ctrmac_ops = {
 	.free = crypt_ctrmac_free,
 };
 
-static const EVP_CIPHER *crypt_ctrmac_cipher_for(enum crypt_mode m, size_t keylen)
+static const EVP_CIPHER *crypt_ctrmac_evp(enum crypt_mode m, size_t keylen)
 {
-	int k = keylen == 16 ? 0 : keylen == 24 ? 1 : 2;
-
 	switch (m) {
 	case CRYPT_AES_CTR:
-		return (const EVP_CIPHER *[]){ EVP_aes_128_ctr(), EVP_aes_192_ctr(), EVP_aes_256_ctr() }[k];
+		return keylen == 16 ? EVP_aes_128_ctr() :
+		       keylen == 24 ? EVP_aes_192_ctr() : EVP_aes_256_ctr();
 	case CRYPT_AES_CFB:
-		return (const EVP_CIPHER *[]){ EVP_aes_128_cfb128(), EVP_aes_192_cfb128(), EVP_aes_256_cfb128() }[k];
+		return keylen == 16 ? EVP_aes_128_cfb128() :
+		       keylen == 24 ? EVP_aes_192_cfb128() : EVP_aes_256_cfb128();
 	default:
-		return (const EVP_CIPHER *[]){ EVP_aes_128_ofb(), EVP_aes_192_ofb(), EVP_aes_256_ofb() }[k];
+		return keylen == 16 ? EVP_aes_128_ofb() :
+		       keylen == 24 ? EVP_aes_192_ofb() : EVP_aes_256_ofb();
 	}
 }
 
@@ -159,7 +160,7 @@ int crypt_ctrmac_new(enum crypt_mode m, const unsigned char *key, size_t keylen,
 	c->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	c->macctx = c->mac ? EVP_MAC_CTX_new(c->mac) : NULL;
 	if (!c->ctx || !c->ivctx || !c->macctx ||
-	    EVP_CipherInit_ex(c->ctx, crypt_ctrmac_cipher_for(m, keylen), NULL, ke, NULL, encrypt) != 1 ||
+	    EVP_CipherInit_ex(c->ctx, crypt_ctrmac_evp(m, keylen), NULL, ke, NULL, encrypt) != 1 ||
 	    EVP_EncryptInit_ex(c->ivctx, ecb, NULL, ki, NULL) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(c->ivctx, 0) != 1 ||
 	    EVP_MAC_init(c->macctx, km, sizeof(km), params) != 1) {

@@ -20,7 +20,7 @@ struct layer_crypt {
 	struct crypt_seal *s;
 	unsigned char hdr_hash[SHA256_DIGEST_LENGTH];
 	uint64_t counter;	/* number of the next chunk */
-	unsigned char *frame;	/* W || chunk || tag (|| next W, reading) */
+	unsigned char *frame;	/* writing: W || chunk || tag; reading: chunk || tag */
 	size_t framecap;
 	int rc;			/* sticky error */
 
@@ -29,8 +29,6 @@ struct layer_crypt {
 
 	/* reading: authenticated plaintext at frame[pos..len) */
 	size_t pos, len;
-	unsigned char next_w[CRYPT_FRAME_HDR];
-	size_t next_have;	/* bytes of the next W already read */
 	int final_seen;		/* the final chunk authenticated */
 	int done;		/* ... and the stream below ended after it */
 };
@@ -91,7 +89,7 @@ static int layer_crypt_new(const struct layer_ops *ops, struct layer *below,
 		rc = crypt_ctrmac_new(m, key, keylen, salt, encrypt, &c->s);
 	if (rc)
 		goto fail;
-	c->framecap = CRYPT_FRAME_HDR + CRYPT_CHUNK + c->s->taglen + CRYPT_FRAME_HDR;
+	c->framecap = CRYPT_FRAME_HDR + CRYPT_CHUNK + c->s->taglen;
 	c->frame = malloc(c->framecap);
 	if (!c->frame) {
 		rc = err_sys(ENOMEM, "%s", crypt_name(m));
@@ -254,45 +252,36 @@ static ssize_t layer_crypt_read_upto(struct layer *below, unsigned char *p, size
 static int layer_crypt_next(struct layer_crypt *c)
 {
 	const char *name = c->s->name;
-	unsigned char ad[CRYPT_AD_LEN];
-	size_t n, want, taglen = c->s->taglen;
+	unsigned char ad[CRYPT_AD_LEN], wbuf[CRYPT_FRAME_HDR];
+	size_t n, taglen = c->s->taglen;
 	ssize_t got;
 	uint32_t w;
 	int final, rc;
 
-	if (c->next_have < CRYPT_FRAME_HDR) {
-		got = layer_crypt_read_upto(c->l.below, c->next_w + c->next_have,
-					    CRYPT_FRAME_HDR - c->next_have);
-		if (got < 0)
-			return (int)got;
-		c->next_have += (size_t)got;
-	}
-	if (c->next_have == 0 && c->counter == 0)
+	got = layer_crypt_read_upto(c->l.below, wbuf, sizeof(wbuf));
+	if (got < 0)
+		return (int)got;
+	if (got == 0 && c->counter == 0)
 		return err_msg(EPIPE, "%s: stream truncated: no chunk at all", name);
-	if (c->next_have == 0)
+	if (got == 0)
 		return err_msg(EPIPE, "%s: stream truncated after chunk %llu (no final chunk)",
 			       name, (unsigned long long)c->counter - 1);
-	if (c->next_have < CRYPT_FRAME_HDR)
+	if ((size_t)got < sizeof(wbuf))
 		return err_msg(EPIPE, "%s: stream truncated in the frame header of chunk %llu",
 			       name, (unsigned long long)c->counter);
-	w = get_le32(c->next_w);
+	w = get_le32(wbuf);
 	final = !!(w & FINAL_BIT);
 	n = w & ~FINAL_BIT;
 	if (n > CRYPT_CHUNK || (n == 0 && !final))
 		return err_msg(EBADMSG, "%s: chunk %llu: bad frame length %zu (corrupt stream)",
 			       name, (unsigned long long)c->counter, n);
 
-	/* Also read the next frame's header in the same go, unless this
-	 * is the last frame. */
-	want = n + taglen + (final ? 0 : CRYPT_FRAME_HDR);
-	got = layer_crypt_read_upto(c->l.below, c->frame, want);
+	got = layer_crypt_read_upto(c->l.below, c->frame, n + taglen);
 	if (got < 0)
 		return (int)got;
 	if ((size_t)got < n + taglen)
 		return err_msg(EPIPE, "%s: stream truncated in chunk %llu",
 			       name, (unsigned long long)c->counter);
-	c->next_have = (size_t)got - n - taglen;
-	memcpy(c->next_w, c->frame + n + taglen, c->next_have);
 
 	layer_crypt_ad(c, w, ad);
 	rc = c->s->ops->open(c->s, c->counter, ad, c->frame, n, c->frame + n);

@@ -553,6 +553,8 @@ static void writer_lifecycle(void **state)
 							    hdr, strlen(hdr), &l), 0);
 			assert_int_equal(layer_read_full(l, buf, sizeof(buf)), 0);
 			assert_memory_equal(buf, data, sizeof(buf));
+			/* A live stream: chunk 0 opens without waiting for more. */
+			assert_int_equal(in.pos, frame_off(m, 1));
 			if (bad) {
 				assert_int_equal(layer_close(l), -EBADMSG);
 				assert_non_null(strstr(err_last(), "authentication failed for chunk 3"));
