@@ -1,5 +1,6 @@
 /* header.c: formats and parses the plain-text stream header. */
 #include "header.h"
+#include "crc32c.h"
 #include "err.h"
 
 #include <cpuid.h>
@@ -82,13 +83,15 @@ int hdr_format(struct header *h)
 	for (int i = 0; i < h->nfields; i++)
 		body += strlen(h->key[i]) + 2 + strlen(h->value[i]) + 1;
 	first = snprintf(NULL, 0, "%s %d.%d 000000\n", HDR_MAGIC, h->major, h->minor);
-	total = (size_t)first + body + 1;
+	total = (size_t)first + body + HDR_CRC_LINE + 1;
 	if (total >= HDR_MAX)
 		return err_msg(E2BIG, "header: %zu bytes is too large", total);
 	p = h->text;
 	p += sprintf(p, "%s %d.%d %06zu\n", HDR_MAGIC, h->major, h->minor, total);
 	for (int i = 0; i < h->nfields; i++)
 		p += sprintf(p, "%s: %s\n", h->key[i], h->value[i]);
+	/* Unencrypted streams have nothing else guarding the header. */
+	p += sprintf(p, "crc: %08x\n", crc32c(0, h->text, (size_t)(p - h->text)));
 	*p++ = '\n';
 	h->len = total;
 	return 0;
@@ -126,6 +129,16 @@ int hdr_parse(struct header *h, const char *text, size_t len)
 			       declared);
 	h->major = (int)major;
 	h->minor = (int)minor;
+	{
+		const char *crcline = len >= HDR_CRC_LINE + 1 + (size_t)n ? text + len - 1 - HDR_CRC_LINE : NULL;
+		unsigned want;
+
+		if (!crcline || strncmp(crcline, "crc: ", 5) != 0 ||
+		    sscanf(crcline + 5, "%8x", &want) != 1 ||
+		    want != crc32c(0, text, (size_t)(crcline - text)))
+			return err_msg(EBADMSG, "header: checksum mismatch (corrupt header)");
+		len -= HDR_CRC_LINE;	/* the fields end before the crc line */
+	}
 	pos = (size_t)n + 1;
 	while (pos < len - 1) {
 		const char *line = text + pos, *nl = memchr(line, '\n', len - pos), *colon;

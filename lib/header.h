@@ -2,6 +2,7 @@
  *
  *	PFREZ-STREAM 1.0 000412\n	magic, version, header length in bytes
  *	key: value\n			...
+ *	crc: 0123abcd\n			CRC32C of every byte before this line
  *	\n				end of header
  *
  * The length counts every byte from the magic to the blank line. */
@@ -18,6 +19,7 @@
 #define HDR_MINOR	0
 #define HDR_MAX		65536
 #define HDR_NFIELDS	32
+#define HDR_CRC_LINE	14	/* "crc: 0123abcd\n", the last line before the blank */
 
 struct header {
 	int major, minor;

@@ -48,6 +48,14 @@ static int fail(const char *what)
 	return 1;
 }
 
+/* Nothing reaches the destination: a file is not left behind. */
+static void drop_dest(struct xport *x)
+{
+	layer_destroy(x->layer);
+	x->layer = NULL;
+	xport_abort(x);
+}
+
 static void on_progress(void *arg, unsigned long long bytes)
 {
 	progress_update(arg, bytes);
@@ -141,7 +149,7 @@ int main(int argc, char **argv)
 		capture_release(&c);
 		capture_free(&c);
 		if (!opt_debug)
-			xport_abort(&x);
+			drop_dest(&x);
 		return fail(NULL);
 	}
 	if (opt_debug) {
@@ -155,6 +163,7 @@ int main(int argc, char **argv)
 	c.progress = on_progress;
 	c.progress_arg = &prog;
 	rc = write_snapshot(&c, &x, &cfg);
+	x.layer = NULL;		/* closed or destroyed with the chain */
 	if (!rc)
 		rc = xport_commit(&x);
 	progress_done(&prog);
