@@ -909,6 +909,51 @@ static void meter_quiet(void)
 	progress_done(&p);
 }
 
+static void meter_tty(void)
+{
+	struct progress p;
+
+	progress_init(&p, "pthaw: received", 0);
+	for (int i = 1; i <= 6; i++) {
+		usleep(130000);
+		progress_update(&p, (unsigned long long)i * MIB);
+	}
+	progress_done(&p);
+}
+
+/* On a terminal: rewritten in place, at most 4 times a second. */
+static void progress_terminal(void **state)
+{
+	char buf[4096] = { 0 }, *s;
+	int m, t, saved, n = 0, lines = 0;
+	ssize_t r;
+
+	(void)state;
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) || unlockpt(m))
+		skip();
+	t = open(ptsname(m), O_RDWR | O_NOCTTY);
+	assert_true(t >= 0);
+	saved = dup(2);
+	dup2(t, 2);
+	meter_tty();
+	dup2(saved, 2);
+	close(saved);
+	close(t);
+	while (n < (int)sizeof(buf) - 1 &&
+	       (r = read(m, buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
+		n += (int)r;
+	close(m);
+	for (s = buf; (s = strstr(s, "\rpthaw: received ")); s++)
+		lines++;
+	/* 6 updates 130 ms apart: every other one shows, then the last. */
+	assert_true(lines >= 3 && lines <= 5);
+	assert_non_null(strstr(buf, "pthaw: received 6.0 MiB, "));
+	assert_non_null(strstr(buf, "\033[K"));
+	/* One line, ended only at the end. */
+	assert_int_equal(strchr(buf, '\n') - buf, n - 1);
+}
+
 static void progress_lines(void **state)
 {
 	char *out, *second;
@@ -961,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(udp_nobody_listening),
 		cmocka_unit_test(spec_errors),
 		cmocka_unit_test(progress_lines),
+		cmocka_unit_test(progress_terminal),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
