@@ -3,6 +3,7 @@
 #include "flags.h"
 #include "progress.h"
 #include "restore.h"
+#include "supervise.h"
 #include "stream.h"
 #include "xport.h"
 
@@ -19,7 +20,8 @@ static const char *opt_src;
 static const char *opt_loader;
 static const char *opt_keydir;
 static const char *opt_key;
-static int opt_debug, opt_progress, opt_version;
+static const char *opt_remap = "auto";
+static int opt_debug, opt_progress, opt_version, opt_detach;
 static int64_t opt_read_timeout;
 
 static const struct flag flags[] = {
@@ -27,6 +29,8 @@ static const struct flag flags[] = {
 	{ "keydir", FLAG_STRING, &opt_keydir, "DIR", "find the key the snapshot names in DIR" },
 	{ "key", FLAG_STRING, &opt_key, "FILE", "decrypt with the key in FILE" },
 	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then " PFREZ_LIBEXEC ")" },
+	{ "remap", FLAG_STRING, &opt_remap, "WHEN", "auto (default): keep the PID by remapping when it cannot be given back; always; never: fail instead" },
+	{ "detach", FLAG_BOOL, &opt_detach, NULL, "leave the restored process running on its own; pthaw exits at once" },
 	{ "read-timeout", FLAG_DURATION, &opt_read_timeout, "DURATION", "give up when no data arrives for DURATION (default: none)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the received state and check the whole stream; restore nothing" },
@@ -35,41 +39,6 @@ static const struct flag flags[] = {
 };
 
 static const char *usage = "pthaw [-src=SRC] [-keydir=DIR | -key=FILE] [flags]";
-
-static volatile sig_atomic_t child_pid;
-
-/* Signals sent to pthaw go on to the process it restored.  Those the
- * terminal sends (Ctrl-C) reach the whole foreground group, the restored
- * process included, so they are not sent twice. */
-static void forward(int sig, siginfo_t *si, void *ctx)
-{
-	(void)ctx;
-	if (child_pid > 0 && si->si_code != SI_KERNEL)
-		kill(child_pid, sig);
-}
-
-static int supervise(pid_t pid)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-	struct sigaction sa;
-	int st;
-
-	child_pid = pid;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = forward;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR) {
-			fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno));
-			return 1;
-		}
-	}
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return WEXITSTATUS(st);
-}
 
 static const char *find_loader(char *buf, size_t len)
 {
@@ -154,6 +123,21 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&r, 0, sizeof(r));
+	if (strcmp(opt_remap, "auto") == 0)
+		r.remap = REMAP_AUTO;
+	else if (strcmp(opt_remap, "always") == 0)
+		r.remap = REMAP_ALWAYS;
+	else if (strcmp(opt_remap, "never") == 0)
+		r.remap = REMAP_NEVER;
+	else {
+		fprintf(stderr, "pthaw: invalid value \"%s\" for flag -remap: want auto, always or never\n", opt_remap);
+		return 2;
+	}
+	if (opt_detach && r.remap == REMAP_ALWAYS) {
+		fprintf(stderr, "pthaw: -detach and -remap=always exclude each other: a remapped process needs pthaw\n");
+		return 2;
+	}
+	r.detach = opt_detach;
 	r.loader = find_loader(loader, sizeof(loader));
 	r.stdin_is_stream = !opt_src || strcmp(opt_src, "-") == 0 || strcmp(opt_src, "stdin") == 0;
 	xo.read_timeout_ms = opt_read_timeout;
@@ -203,5 +187,9 @@ int main(int argc, char **argv)
 		return 1;
 	if (opt_debug)
 		return 0;
-	return supervise(pid);
+	if (opt_detach) {
+		fprintf(stderr, "pthaw: process %d restored and detached\n", pid);
+		return 0;
+	}
+	return supervise(pid, (pid_t)r.old_pid, r.remapped);
 }

@@ -10,11 +10,14 @@
 #include "err.h"
 #include "inject.h"
 #include "proc.h"
+#include "supervise.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/prctl.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -481,6 +484,32 @@ static int restore_signals(struct restore *r)
 	return 0;
 }
 
+/* The remapping filter goes in last, from inside the process (a filter
+ * applies to the process that installs it).  Root may install one without
+ * no_new_privs; others need it. */
+static int install_filter(struct restore *r)
+{
+	struct sock_filter f[64];
+	struct sock_fprog prog;
+	unsigned char buf[sizeof(prog) + sizeof(f)];
+	long ret;
+
+	prog.len = (unsigned short)remap_filter(f, 64);
+	prog.filter = (struct sock_filter *)(uintptr_t)(r->pl.hello.scratch + sizeof(prog));
+	memcpy(buf, &prog, sizeof(prog));
+	memcpy(buf + sizeof(prog), f, prog.len * sizeof(f[0]));
+	ret = pload_call(&r->pl, SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)r->pl.hello.scratch,
+			 0, 0, 0, buf, sizeof(prog) + prog.len * sizeof(f[0]));
+	if (ret == -EACCES) {
+		PCALL(r, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
+		ret = pload_call(&r->pl, SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)r->pl.hello.scratch,
+				 0, 0, 0, buf, sizeof(prog) + prog.len * sizeof(f[0]));
+	}
+	if (ret < 0)
+		return err_sys((int)-ret, "installing the PID remapping filter");
+	return 0;
+}
+
 /* The last steps, under ptrace: register rseq as the process's own
  * thread, unmap pload, and at that call's exit load the registers. */
 static int hand_over(struct restore *r)
@@ -498,7 +527,9 @@ static int hand_over(struct restore *r)
 		rc = ptrace_seize_stop(r->pl.pid);
 	if (rc)
 		return rc;
-	ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL);
+	ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL |
+	       (r->remapped ? PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+				PTRACE_O_TRACECLONE : 0));
 	if (ptrace(PTRACE_GETREGS, r->pl.pid, 0, &base) < 0)
 		return err_sys(errno, "ptrace getregs");
 	if (s->has_rseq) {
@@ -540,7 +571,8 @@ static int hand_over(struct restore *r)
 	free(xs);
 	if (rc)
 		return rc;
-	if (ptrace(PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
+	/* A remapped process stays traced: pthaw answers its PID calls. */
+	if (ptrace(r->remapped ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
 		return err_sys(errno, "ptrace detach");
 	return 0;
 }
@@ -559,15 +591,22 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 {
 	struct pload_spawn_opts o = {
 		.path = r->loader,
-		.want_pid = (pid_t)r->snap.proc.pid,
+		.want_pid = r->remap == REMAP_ALWAYS ? 0 : (pid_t)r->snap.proc.pid,
 		.first_free_fd = max_fd(&r->snap) + 1,
 		.stdin_is_stream = r->stdin_is_stream && fd_in_snapshot(&r->snap, 0),
 	};
 	int rc;
 
+	r->old_pid = r->snap.proc.pid;
 	rc = pload_spawn(&r->pl, &o);
 	if (rc)
 		return rc;
+	r->remapped = !r->pl.got_pid;
+	if (r->remapped && (r->remap == REMAP_NEVER || r->detach)) {
+		pload_kill(&r->pl);
+		return err_msg(EBUSY, "PID %u is in use, so the restored process cannot keep it%s",
+			       r->old_pid, r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
+	}
 	rc = prepare_space(r);
 	if (!rc)
 		rc = map_vmas(r);
@@ -585,6 +624,8 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		rc = restore_signals(r);
 	if (!rc)
 		rc = PCALL(r, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0 ? -EPIPE : 0;
+	if (!rc && r->remapped)
+		rc = install_filter(r);
 	if (!rc)
 		rc = hand_over(r);
 	if (rc) {

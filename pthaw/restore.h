@@ -8,7 +8,13 @@
 #include "record.h"
 #include "snap.h"
 
+enum remap_mode { REMAP_AUTO, REMAP_ALWAYS, REMAP_NEVER };
+
 struct restore {
+	enum remap_mode remap;
+	int detach;		/* the process must run without pthaw */
+	int remapped;		/* out: pthaw must answer its PID calls */
+	uint32_t old_pid;	/* out: its PID in the snapshot */
 	struct snap snap;
 	struct rec_reader *rd;
 	const char *loader;

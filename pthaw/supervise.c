@@ -1,0 +1,215 @@
+/* supervise.c: waits for the restored process, forwards signals, and
+ * keeps its PID when the kernel could not give it back.
+ *
+ * The remapping costs nothing for ordinary system calls: a seccomp filter
+ * (installed as the process's last restore step) stops only the calls
+ * that return or take a PID, and pthaw, as the tracer, rewrites those.
+ * If pthaw dies the process dies with it (PTRACE_O_EXITKILL): without its
+ * tracer every trapped call would fail with ENOSYS, and a process getting
+ * wrong answers silently is worse than one that is gone. */
+#include "supervise.h"
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const int remapped_calls[] = {
+	SYS_getpid, SYS_gettid, SYS_getpgid, SYS_getpgrp, SYS_getsid, SYS_setpgid,
+	SYS_kill, SYS_tgkill, SYS_tkill, SYS_rt_sigqueueinfo, SYS_rt_tgsigqueueinfo,
+	SYS_pidfd_open, SYS_prlimit64, SYS_wait4, SYS_waitid,
+	SYS_sched_setaffinity, SYS_sched_getaffinity, SYS_sched_setparam,
+	SYS_sched_getparam, SYS_sched_setscheduler, SYS_sched_getscheduler,
+	SYS_sched_setattr, SYS_sched_getattr, SYS_sched_rr_get_interval,
+	SYS_process_vm_readv, SYS_process_vm_writev,
+};
+#define NCALLS (sizeof(remapped_calls) / sizeof(remapped_calls[0]))
+
+size_t remap_filter(void *out, size_t max)
+{
+	struct sock_filter f[NCALLS + 8];
+	size_t n = 0;
+
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	for (size_t i = 0; i < NCALLS; i++)	/* match: jump to the TRACE at the end */
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)remapped_calls[i],
+						      (unsigned char)(NCALLS - i), 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+	if (n > max)
+		return 0;
+	memcpy(out, f, n * sizeof(f[0]));
+	return n;
+}
+
+static volatile sig_atomic_t child_pid;
+
+/* Signals sent to pthaw go on to the process it restored.  Those the
+ * terminal sends (Ctrl-C) reach the whole foreground group, the restored
+ * process included, so they are not sent twice. */
+static void forward(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	if (child_pid > 0 && si->si_code != SI_KERNEL)
+		kill(child_pid, sig);
+}
+
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], line[128];
+	FILE *f;
+	pid_t tgid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+struct remap {
+	pid_t now, old;
+};
+
+static unsigned long long map_pid(const struct remap *m, unsigned long long v)
+{
+	pid_t p = (pid_t)v;
+
+	if (p == m->old)
+		return (unsigned long long)(unsigned)m->now;
+	if (p == -m->old)
+		return (unsigned long long)(unsigned)-m->now;
+	return v;
+}
+
+/* The process asks for a PID: answer without running the call. */
+static void answer(struct user_regs_struct *r, long value)
+{
+	r->orig_rax = (unsigned long long)-1;
+	r->rax = (unsigned long long)value;
+}
+
+static void handle_seccomp(const struct remap *m, pid_t tid)
+{
+	struct user_regs_struct r, before;
+	int ours;
+	long v;
+
+	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
+		return;
+	before = r;
+	ours = tid == m->now || tgid_of(tid) == m->now;
+	switch ((long)r.orig_rax) {
+	case SYS_getpid:
+		if (ours)
+			answer(&r, m->old);
+		break;
+	case SYS_gettid:
+		if (tid == m->now)
+			answer(&r, m->old);
+		break;
+	case SYS_getpgrp:
+	case SYS_getpgid:
+	case SYS_getsid: {
+		pid_t who = (long)r.orig_rax == SYS_getpgrp || (pid_t)r.rdi == 0 ? tgid_of(tid)
+			    : (pid_t)map_pid(m, r.rdi);
+
+		v = (long)r.orig_rax == SYS_getsid ? getsid(who) : getpgid(who);
+		answer(&r, v < 0 ? -errno : v == m->now ? m->old : v);
+		break;
+	}
+	case SYS_waitid:
+		if (r.rdi == P_PID)
+			r.rsi = map_pid(m, r.rsi);
+		break;
+	case SYS_setpgid:
+	case SYS_tgkill:
+	case SYS_rt_tgsigqueueinfo:
+		r.rdi = map_pid(m, r.rdi);
+		r.rsi = map_pid(m, r.rsi);
+		break;
+	default:	/* the PID is the first argument */
+		r.rdi = map_pid(m, r.rdi);
+		break;
+	}
+	if (memcmp(&r, &before, sizeof(r)) != 0)
+		ptrace(PTRACE_SETREGS, tid, 0, &r);
+}
+
+static int status_code(int st)
+{
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+int supervise(pid_t pid, pid_t old_pid, int remapped)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct remap m = { pid, old_pid };
+	struct sigaction sa;
+	int st;
+
+	child_pid = pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	if (!remapped) {
+		while (waitpid(pid, &st, 0) < 0)
+			if (errno != EINTR)
+				return fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno)), 1;
+		return status_code(st);
+	}
+	for (;;) {
+		pid_t t = waitpid(-1, &st, __WALL);
+		int event, sig;
+
+		if (t < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno));
+			return 1;
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			if (t == pid)
+				return status_code(st);
+			continue;
+		}
+		if (!WIFSTOPPED(st))
+			continue;
+		event = st >> 16;
+		sig = WSTOPSIG(st);
+		if (event == PTRACE_EVENT_SECCOMP) {
+			handle_seccomp(&m, t);
+			ptrace(PTRACE_CONT, t, 0, 0);
+		} else if (event == PTRACE_EVENT_STOP) {
+			/* A group stop (SIGSTOP, Ctrl-Z) stays a stop until
+			 * SIGCONT; anything else is a new child's first stop. */
+			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+				ptrace(PTRACE_LISTEN, t, 0, 0);
+			else
+				ptrace(PTRACE_CONT, t, 0, 0);
+		} else if (event) {
+			ptrace(PTRACE_CONT, t, 0, 0);
+		} else {
+			ptrace(PTRACE_CONT, t, 0, sig);	/* deliver it */
+		}
+	}
+}
