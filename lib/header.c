@@ -133,7 +133,10 @@ int hdr_parse(struct header *h, const char *text, size_t len)
 		const char *crcline = len >= HDR_CRC_LINE + 1 + (size_t)n ? text + len - 1 - HDR_CRC_LINE : NULL;
 		unsigned want;
 
+		/* Exactly 8 lowercase hex digits: sscanf alone would also take
+		 * " 123abcd" or "0123ABCD", letting a flipped byte through. */
 		if (!crcline || strncmp(crcline, "crc: ", 5) != 0 ||
+		    strspn(crcline + 5, "0123456789abcdef") < 8 ||
 		    sscanf(crcline + 5, "%8x", &want) != 1 ||
 		    want != crc32c(0, text, (size_t)(crcline - text)))
 			return err_msg(EBADMSG, "header: checksum mismatch (corrupt header)");
