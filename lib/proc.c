@@ -23,7 +23,9 @@ int maps_parse_line(const char *line, struct vma *v)
 
 	memset(v, 0, sizeof(*v));
 	if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu%n", &start, &end, perms, &off,
-		   &maj, &min, &ino, &n) != 7 || strlen(perms) != 4 || start >= end)
+		   &maj, &min, &ino, &n) != 7 || strlen(perms) != 4 || start >= end ||
+	    !strchr("r-", perms[0]) || !strchr("w-", perms[1]) || !strchr("x-", perms[2]) ||
+	    !strchr("ps", perms[3]))
 		return err_msg(EINVAL, "maps: cannot parse \"%.60s\"", line);
 	v->start = start;
 	v->end = end;
@@ -105,7 +107,9 @@ int proc_stat_parse(const char *text, struct proc_stat *st)
 		while (*p == ' ')
 			p++;
 		f[i] = strtoull(p, &end, 10);
-		if (end == p && *p != '-')
+		/* strtoull takes "-1" too; a lone "-" is no number and
+		 * must not be read again as every following field. */
+		if (end == p)
 			return err_msg(EINVAL, "stat: field %d unreadable", i);
 		if (*p == '-')
 			f[i] = (unsigned long long)strtoll(p, &end, 10);

@@ -50,11 +50,12 @@ int snap_write_meta(const struct snap *s, struct rec_writer *w)
 	size_t off = sizeof(p);
 	int rc;
 
+	/* Checked before the cast to the 16-bit fields, which would cut. */
+	if (strlen(s->exe) > 4095 || strlen(s->cwd) > 4095 || strlen(s->comm) > 64)
+		return err_msg(ENAMETOOLONG, "path too long");
 	p.comm_len = (uint16_t)strlen(s->comm);
 	p.exe_len = (uint16_t)strlen(s->exe);
 	p.cwd_len = (uint16_t)strlen(s->cwd);
-	if (p.exe_len > 4095 || p.cwd_len > 4095 || p.comm_len > 64)
-		return err_msg(ENAMETOOLONG, "path too long");
 	memcpy(buf, &p, sizeof(p));
 	memcpy(buf + off, s->comm, p.comm_len);
 	off += p.comm_len;
@@ -105,6 +106,9 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 {
 	size_t off;
 
+	/* rec_read checks this too; the fixed parts below are copied blind. */
+	if (len < rec_min_len(type))
+		return bad(type, "too short");
 	switch (type) {
 	case REC_PROC:
 		if (s->has_proc)
@@ -114,8 +118,13 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		s->comm = take_str(p, len, &off, s->proc.comm_len);
 		s->exe = s->comm ? take_str(p, len, &off, s->proc.exe_len) : NULL;
 		s->cwd = s->exe ? take_str(p, len, &off, s->proc.cwd_len) : NULL;
-		if (!s->cwd || off != len)
+		if (!s->cwd || off != len) {
+			free(s->comm);
+			free(s->exe);
+			free(s->cwd);
+			s->comm = s->exe = s->cwd = NULL;
 			return bad(type, "bad strings");
+		}
 		s->has_proc = 1;
 		return 0;
 	case REC_MM:
