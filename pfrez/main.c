@@ -105,6 +105,7 @@ int main(int argc, char **argv)
 	struct xport x = { .fd = -1 };
 	struct stream_cfg cfg;
 	struct progress prog;
+	struct timespec stopped;
 	char msg[XPORT_STATUS_MAX];
 	int rest, rc;
 
@@ -140,6 +141,7 @@ int main(int argc, char **argv)
 	if (!opt_debug && xport_open_dest(opt_dest, &xo, &x) < 0)
 		return fail(NULL);
 
+	clock_gettime(CLOCK_MONOTONIC, &stopped);
 	rc = capture_attach(&c, (pid_t)opt_pid);
 	if (!rc) {
 		c.self_contained = opt_self_contained;
@@ -193,6 +195,15 @@ int main(int argc, char **argv)
 		capture_kill(&c);
 	else
 		capture_release(&c);
+	if (opt_progress) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		fprintf(stderr, "pfrez: process %ld %s after %.3f s stopped; %llu pages sent\n", opt_pid,
+			opt_halt ? "ended" : "resumed",
+			(double)(now.tv_sec - stopped.tv_sec) + (now.tv_nsec - stopped.tv_nsec) / 1e9,
+			c.pages_sent);
+	}
 	capture_free(&c);
 	xport_close(&x);
 	return 0;
