@@ -28,7 +28,7 @@ static const struct flag flags[] = {
 	{ "src", FLAG_STRING, &opt_src, "SRC", "where the snapshot comes from: stdin (default), FILE, tcp:PORT, tcp:ADDR:PORT, unix:PATH, udp:PORT" },
 	{ "keydir", FLAG_STRING, &opt_keydir, "DIR", "find the key the snapshot names in DIR" },
 	{ "key", FLAG_STRING, &opt_key, "FILE", "decrypt with the key in FILE" },
-	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then " PFREZ_LIBEXEC ")" },
+	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then in ../libexec/pfrez from there, then " PFREZ_LIBEXEC "/pload)" },
 	{ "remap", FLAG_STRING, &opt_remap, "WHEN", "auto (default): keep the PID by remapping when it cannot be given back; always; never: fail instead" },
 	{ "detach", FLAG_BOOL, &opt_detach, NULL, "leave the restored process running on its own; pthaw exits at once" },
 	{ "read-timeout", FLAG_DURATION, &opt_read_timeout, "DURATION", "give up when no data arrives for DURATION (default: none)" },
