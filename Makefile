@@ -55,7 +55,7 @@ PLOAD_CFLAGS := -std=gnu11 $(WARN) -O2 -g -ffreestanding -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Ilib
 PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id=none -Wl,-z,noexecstack
 
-.PHONY: all check unit e2e bench install uninstall clean deb deb-check
+.PHONY: all check unit e2e bench install uninstall clean deb deb-check man-check install-check
 all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%)
 
 $(B)/obj/%.o: %.c $(wildcard lib/*.h pfrez/*.h pthaw/*.h)
@@ -86,7 +86,7 @@ $(B)/progs/%: tests/progs/%.c
 unit: $(UNIT_TESTS:%=$(B)/%)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/$$t; done
 
-check:
+check: man-check install-check
 	$(MAKE) SAN=1 all unit
 	tests/e2e/run build-san
 
@@ -96,20 +96,40 @@ e2e: all
 bench: all
 	scripts/bench $(B)
 
+# The man pages and -h agree, and so does the bash completion.
+man-check: all
+	tests/man/check-flags $(B)
+
+# An installed tree (a private build with PREFIX=/usr) restores on its own.
+install-check: all
+	tests/install-check $(B)
+
+# pthaw finds pload at -loader, next to itself, in ../libexec/pfrez, or in $(LIBEXEC).
 install: $(B)/pfrez $(B)/pthaw $(B)/pload
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMP)
 	install -m 755 $(B)/pfrez $(B)/pthaw $(DESTDIR)$(BINDIR)/
 	install -m 755 $(B)/pload $(DESTDIR)$(LIBEXEC)/
 	install -m 644 man/pfrez.1 man/pthaw.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 644 man/pfrez-stream.5 $(DESTDIR)$(MANDIR)/man5/
+	$(if $(wildcard man/pfrez-stream.5),install -m 644 man/pfrez-stream.5 $(DESTDIR)$(MANDIR)/man5/)
 	install -m 644 man/pload.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 completions/pfrez $(DESTDIR)$(BASHCOMP)/pfrez
+	install -m 644 completions/pfrez $(DESTDIR)$(BASHCOMP)/pthaw
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pfrez $(DESTDIR)$(BINDIR)/pthaw $(DESTDIR)$(LIBEXEC)/pload \
 		$(DESTDIR)$(MANDIR)/man1/pfrez.1 $(DESTDIR)$(MANDIR)/man1/pthaw.1 \
-		$(DESTDIR)$(MANDIR)/man5/pfrez-stream.5 $(DESTDIR)$(MANDIR)/man8/pload.8
+		$(DESTDIR)$(MANDIR)/man5/pfrez-stream.5 $(DESTDIR)$(MANDIR)/man8/pload.8 \
+		$(DESTDIR)$(BASHCOMP)/pfrez $(DESTDIR)$(BASHCOMP)/pthaw
 	-rmdir $(DESTDIR)$(LIBEXEC)
+
+# A Debian package (debian/) in build/deb/; deb-check installs, uses and
+# removes it on this machine.
+deb:
+	scripts/build-deb build/deb
+
+deb-check: deb
+	tests/deb-check build/deb
 
 clean:
 	rm -rf build build-san
