@@ -141,10 +141,14 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		s->has_mm = 1;
 		return 0;
 	case REC_RLIMITS:
+		if (s->has_rlim)
+			return bad(type, "duplicate");
 		memcpy(&s->rlim, p, sizeof(s->rlim));
 		s->has_rlim = 1;
 		return 0;
 	case REC_SIGNALS:
+		if (s->has_sig)
+			return bad(type, "duplicate");
 		memcpy(&s->sig, p, sizeof(s->sig));
 		s->has_sig = 1;
 		return 0;
@@ -183,6 +187,8 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		return rc;
 	}
 	case REC_REGS:
+		if (s->has_regs)
+			return bad(type, "duplicate");
 		memcpy(&s->regs, p, sizeof(s->regs));
 		s->has_regs = 1;
 		return 0;
@@ -196,6 +202,8 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		memcpy(s->xsave, p + sizeof(s->xs), s->xs.size);
 		return 0;
 	case REC_RSEQ:
+		if (s->has_rseq)
+			return bad(type, "duplicate");
 		memcpy(&s->rseq, p, sizeof(s->rseq));
 		s->has_rseq = 1;
 		return 0;

@@ -304,11 +304,15 @@ static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p
 	for (;;) {
 		if (type == REC_END)
 			break;
-		if (type != REC_PAGES)
+		if (type == REC_PAGES) {
+			rc = put_pages(r, p, len);
+			if (rc)
+				return rc;
+		} else if (rec_min_len(type)) {
 			return err_msg(EBADMSG, "%s record after the pages", rec_type_name(type));
-		rc = put_pages(r, p, len);
-		if (rc)
-			return rc;
+		} else {
+			fprintf(stderr, "pthaw: warning: skipping unknown record type %u\n", type);
+		}
 		if (r->progress)
 			r->progress(r->progress_arg, r->rd->bytes);
 		rc = rec_read(r->rd, &type, &p, &len);
