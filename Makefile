@@ -128,8 +128,8 @@ uninstall:
 deb:
 	scripts/build-deb build/deb
 
-deb-check: deb
-	tests/deb-check build/deb
+deb-check: deb all
+	tests/deb-check build/deb $(B)
 
 clean:
 	rm -rf build build-san
