@@ -53,8 +53,11 @@ check()
 	D=$T/$NCASE
 	mkdir -p "$D/bin"
 	show .case.err		# the shell's own complaints, if any
-	(ulimit -c 0; cd "$D" && "$@") 2> "$D/.case.err"
+	(ulimit -c 0; cd "$D" && "$@") 2> "$D/.stderr"
 	rc=$?
+	# Less bash's notes on the jobs it saw killed ("line 9: 123 Killed ...").
+	grep -a -v -E '^(.*line [0-9]+: +| +)[0-9]+ (Killed|Done|Terminated|Hangup|Quit|Interrupt)' \
+		"$D/.stderr" > "$D/.case.err"
 	kill_under "$D"
 	if [ "$rc" = 0 ]; then
 		echo "PASS $name"
@@ -100,7 +103,7 @@ testing()
 alive()
 {
 	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	{ read -r s < "/proc/$1/stat"; } 2>/dev/null || return 1
 	s=${s##*) }
 	[ "${s%% *}" != Z ]
 }
@@ -194,6 +197,18 @@ strays()
 	done
 }
 
+# Closes every fd above 2 this shell inherited (from make, a terminal, a
+# CI runner): the programs must start with only what they open themselves.
+close_fds()
+{
+	local f fds=(/proc/$BASHPID/fd/*)
+	# No redirection around this: bash would save fd 2 on a high fd that
+	# the loop then closes.
+	for f in "${fds[@]##*/}"; do
+		[ "$f" -gt 2 ] && eval "exec $f>&-"
+	done
+}
+
 # start NAME COMMAND ARGS...: runs COMMAND in $D in the background, stdout
 # to NAME.out, stderr to NAME.err, stdin from /dev/null; LAST is its pid.
 # A COMMAND without a slash is a program of tests/progs, run through a
@@ -213,7 +228,7 @@ start()
 	esac
 	# An async command of a script ignores SIGINT and SIGQUIT; a real
 	# program started from a terminal does not.
-	(cd "$D" && exec env --default-signal=INT,QUIT "$cmd" "$@") \
+	(close_fds; cd "$D" && exec env --default-signal=INT,QUIT "$cmd" "$@") \
 		> "$D/$name.out" 2> "$D/$name.err" < /dev/null &
 	LAST=$!
 	show "$name.out" "$name.err"
@@ -225,7 +240,7 @@ thaw()
 {
 	local name=$1 in=$2
 	shift 2
-	(cd "$D" && exec env --default-signal=INT,QUIT \
+	(close_fds; cd "$D" && exec env --default-signal=INT,QUIT \
 		timeout -k 2 "$PTHAW_TIMEOUT" "$BIN/pthaw" "$@") \
 		< "$in" > "$D/$name.out" 2> "$D/$name.err" &
 	JOB[$name]=$!
@@ -239,6 +254,7 @@ pipe_thaw()
 	local name=$1 pid=$2
 	shift 2
 	(
+		close_fds
 		cd "$D" || exit 1
 		{
 			timeout -k 2 "$PFREZ_TIMEOUT" "$BIN/pfrez" -pid="$pid" "$@" 2> "$D/$name.pfrez.err"
@@ -257,7 +273,7 @@ pfrez_run()
 	local name=$1
 	shift
 	show "$name.err"
-	(cd "$D" && exec timeout -k 2 "$PFREZ_TIMEOUT" "$BIN/pfrez" "$@") \
+	(close_fds; cd "$D" && exec timeout -k 2 "$PFREZ_TIMEOUT" "$BIN/pfrez" "$@") \
 		> "$D/$name" 2> "$D/$name.err" < /dev/null
 }
 
@@ -288,6 +304,12 @@ job_wait()
 	wait_until "${2:-$WAIT}" gone "$pid" || return 1
 	wait "$pid"
 	JRC=$?
+}
+
+# "pthaw running" or "pthaw ended", for messages.
+job_state()
+{
+	if alive "${JOB[$1]}"; then echo "pthaw running"; else echo "pthaw ended"; fi
 }
 
 # pfrez_ok NAME: pfrez of pipe_thaw NAME exited 0.
@@ -402,7 +424,7 @@ flow_clone_pipe()
 	n0=$(last_seq orig.out)
 	pipe_thaw clone "$pid"
 	wait_seq clone.out 8 "${JOB[clone]}" ||
-		fail "restored copy printed $(nseq clone.out) numbered lines; pfrez: $(cat clone.pfrez.rc 2>/dev/null)"
+		fail "restored copy printed $(nseq clone.out) numbered lines ($(job_state clone), pfrez exited $(cat clone.pfrez.rc 2>/dev/null))"
 	pfrez_ok clone
 	continues clone "$n0"
 	alive "$pid" || fail "the original ended"
@@ -433,7 +455,7 @@ flow_halt_pipe()
 	wait "$pid" 2>/dev/null
 	last=$(last_seq orig.out)
 	wait_seq moved.out 8 "${JOB[moved]}" ||
-		fail "restored copy printed $(nseq moved.out) numbered lines"
+		fail "restored copy printed $(nseq moved.out) numbered lines ($(job_state moved))"
 	pfrez_ok moved
 	continues moved "$last"
 	first=$(first_seq moved.out)
@@ -485,7 +507,7 @@ flow_snapfile()
 			thaw "$r" "$snap"
 		fi
 		wait_seq "$r.out" 8 "${JOB[$r]}" ||
-			fail "restore $r printed $(nseq "$r.out") numbered lines"
+			fail "restore $r printed $(nseq "$r.out") numbered lines ($(job_state "$r"))"
 		continues "$r" "$n0"
 		[ "$mode" = clone ] || [ "$(first_seq "$r.out")" = $((n0 + 1)) ] ||
 			fail "$r.out: the original ended at $n0, the restored copy starts at $(first_seq "$r.out")"
