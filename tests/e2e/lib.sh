@@ -227,9 +227,12 @@ start()
 		;;
 	esac
 	# An async command of a script ignores SIGINT and SIGQUIT; a real
-	# program started from a terminal does not.
+	# program started from a terminal does not.  Its stdout and stderr
+	# are pipes, as under a terminal or in a pipeline, so a restored copy
+	# writes to pthaw's; a regular file there would be reopened and
+	# shared with the original, as it should be.
 	(close_fds; cd "$D" && exec env --default-signal=INT,QUIT "$cmd" "$@") \
-		> "$D/$name.out" 2> "$D/$name.err" < /dev/null &
+		> >(exec cat > "$D/$name.out") 2> >(exec cat > "$D/$name.err") < /dev/null &
 	LAST=$!
 	show "$name.out" "$name.err"
 }
