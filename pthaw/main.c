@@ -175,6 +175,9 @@ int main(int argc, char **argv)
 		xport_status_send(&x, 0, why);
 	} else if (!opt_debug) {
 		xport_status_send(&x, 1, "restored process running");
+		if (opt_progress)
+			fprintf(stderr, "pthaw: process %d running (%s)\n", pid,
+				r.remapped ? "PID remapped" : "same PID");
 	}
 	if (top)
 		layer_destroy(top);
