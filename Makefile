@@ -35,7 +35,7 @@ LIB_PROC  := lib/proc.c lib/inject.c lib/snap.c lib/stream.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_REC) $(LIB_COMP) $(LIB_CRYPT) $(LIB_XPORT) $(LIB_PROC)
 
 PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/pages.c
-PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pload_ctl.c pthaw/supervise.c
+PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pload_ctl.c pthaw/pagepipe.c pthaw/supervise.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME

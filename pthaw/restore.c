@@ -9,6 +9,7 @@
 #include "crc32c.h"
 #include "err.h"
 #include "inject.h"
+#include "pagepipe.h"
 #include "proc.h"
 #include "supervise.h"
 
@@ -299,34 +300,38 @@ static int put_pages(struct restore *r, const unsigned char *p, size_t len)
 
 static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
 {
-	int rc;
+	struct page_pipe *pp = NULL;
+	int rc = 0, ended = 0;
 
+	/* The first record came with the metadata, in the reader's buffer. */
 	for (;;) {
-		if (type == REC_END)
-			break;
-		if (type == REC_PAGES) {
+		if (type == REC_END) {
+			ended = 1;
+		} else if (type == REC_PAGES) {
 			rc = put_pages(r, p, len);
 			if (rc)
-				return rc;
+				break;
 		} else if (rec_min_len(type)) {
-			return err_msg(EBADMSG, "%s record after the pages", rec_type_name(type));
+			rc = err_msg(EBADMSG, "%s record after the pages", rec_type_name(type));
+			break;
 		} else {
 			fprintf(stderr, "pthaw: warning: skipping unknown record type %u\n", type);
 		}
 		if (r->progress)
 			r->progress(r->progress_arg, r->rd->bytes);
-		rc = rec_read(r->rd, &type, &p, &len);
-		if (rc < 0)
-			return rc;
-		if (rc == 0)
-			return err_msg(EBADMSG, "stream ended early");
+		if (!pp && (rc = page_pipe_start(&pp, r->rd)))
+			break;
+		/* After the end record, this read confirms the layers' own end
+		 * (authentication, frames) and returns 0. */
+		rc = page_pipe_next(pp, &type, &p, &len);
+		if (rc <= 0)
+			break;
 	}
-	/* The end record checked count and size; one more read makes the
-	 * layers below confirm their own end (authentication, frames). */
-	rc = rec_read(r->rd, &type, &p, &len);
-	if (rc < 0)
-		return rc;
-	return 0;
+	if (pp)
+		page_pipe_stop(pp);
+	if (rc == 0 && !ended)
+		rc = err_msg(EBADMSG, "stream ended early");
+	return rc < 0 ? rc : 0;
 }
 
 static int restore_protections(struct restore *r)
