@@ -26,7 +26,7 @@ B        := build
 endif
 
 # Library sources, one line per concern.
-LIB_CORE  := lib/err.c lib/layer.c lib/crc32c.c lib/flags.c
+LIB_CORE  := lib/err.c lib/layer.c lib/layer_thread.c lib/crc32c.c lib/flags.c
 LIB_REC   := lib/record.c lib/header.c
 LIB_COMP  := lib/compress.c lib/layer_gzip.c lib/layer_snappy.c lib/layer_zstd.c
 LIB_CRYPT := lib/crypt.c lib/layer_crypt.c lib/crypt_gcm.c lib/crypt_ctrmac.c

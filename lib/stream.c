@@ -2,6 +2,7 @@
 #include "stream.h"
 #include "compress.h"
 #include "err.h"
+#include "layer_thread.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -78,8 +79,18 @@ int stream_writer_open(struct layer *bottom, struct stream_cfg *cfg, struct head
 		return rc;
 	*top = enc;
 	rc = layer_compress_open(enc, cfg->algo, cfg->level, &comp);
-	if (!rc)
-		*top = comp;
+	if (rc)
+		return rc;
+	*top = comp;
+	/* Compressing and encrypting go to their own thread, beside the
+	 * capture; a plain stream is written where it is made. */
+	if (comp != bottom) {
+		struct layer *th;
+
+		rc = layer_thread_open(comp, &th);
+		if (!rc)
+			*top = th;
+	}
 	return rc;
 }
 
