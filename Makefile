@@ -76,8 +76,8 @@ $(B)/pload: $(PLOAD_SRCS) linker/pload.ld $(wildcard pload/*.h) lib/pload_proto.
 	@mkdir -p $(B)
 	$(CC) $(PLOAD_CFLAGS) $(PLOAD_LDFLAGS) -o $@ $(PLOAD_SRCS)
 
-$(B)/test_%: tests/unit/test_%.c $(B)/libpfrez.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+$(B)/test_%: tests/unit/test_%.c tests/unit/memlayer.c $(B)/libpfrez.a tests/unit/memlayer.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) -lcmocka $(LDLIBS)
 
 $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(B)/progs

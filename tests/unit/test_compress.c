@@ -16,87 +16,10 @@
 #include "crc32c.h"
 #include "err.h"
 #include "layer.h"
+#include "memlayer.h"
 
 #define KIB 1024
 #define MIB (1024 * 1024)
-
-/* A layer over memory: writes append to buf, reads serve it from pos, at
- * most max_read bytes at a time (0: no limit) to mimic short reads. */
-struct mem {
-	struct layer l;
-	unsigned char *buf;
-	size_t len, cap, pos, max_read;
-	int fail_write;
-	int closed, destroyed;
-};
-
-static int mem_write(struct layer *l, const void *buf, size_t n)
-{
-	struct mem *m = (struct mem *)l;
-
-	if (m->fail_write)
-		return err_msg(EIO, "mem: write failed");
-	if (m->len + n > m->cap) {
-		size_t cap = m->cap ? m->cap : 4096;
-
-		while (cap < m->len + n)
-			cap *= 2;
-		m->buf = realloc(m->buf, cap);
-		assert_non_null(m->buf);
-		m->cap = cap;
-	}
-	if (n > 0)
-		memcpy(m->buf + m->len, buf, n);
-	m->len += n;
-	return 0;
-}
-
-static ssize_t mem_read(struct layer *l, void *buf, size_t n)
-{
-	struct mem *m = (struct mem *)l;
-	size_t k = m->len - m->pos;
-
-	assert_true(n > 0);
-	if (k > n)
-		k = n;
-	if (m->max_read && k > m->max_read)
-		k = m->max_read;
-	if (k > 0)
-		memcpy(buf, m->buf + m->pos, k);
-	m->pos += k;
-	return (ssize_t)k;
-}
-
-static int mem_close(struct layer *l)
-{
-	((struct mem *)l)->closed++;
-	return 0;
-}
-
-static void mem_destroy(struct layer *l)
-{
-	((struct mem *)l)->destroyed++;
-}
-
-static const struct layer_ops mem_ops = {
-	.name = "mem",
-	.write = mem_write,
-	.read = mem_read,
-	.close = mem_close,
-	.destroy = mem_destroy,
-};
-
-static void mem_init(struct mem *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->l.ops = &mem_ops;
-}
-
-static void mem_set(struct mem *m, const void *data, size_t n)
-{
-	mem_init(m);
-	mem_write(&m->l, data, n);
-}
 
 static const size_t write_sizes[] = {
 	1, 7, 4096, 65535, 65536, 65537, MIB, 3, 300000,
@@ -341,7 +264,7 @@ static void truncate_at(int algo, const struct mem *full, size_t cut)
 
 	if (algo == COMPRESS_SNAPPY && cut > 0 && snappy_boundary(full, cut))
 		return;
-	mem_set(&m, full->buf, cut);
+	mem_over(&m, full->buf, cut, 0);
 	expect_error(algo, &m, cut % 2 ? 100 : 0, "truncation");
 	if (!strstr(err_last(), "truncated"))
 		fail_msg("cut at %zu of %zu: \"%s\"", cut, full->len, err_last());
@@ -381,7 +304,7 @@ static void flip_at(int algo, const struct mem *full, size_t off,
 	size_t len;
 	char prefix[32];
 
-	mem_set(&m, full->buf, full->len);
+	mem_over(&m, full->buf, full->len, 0);
 	m.buf[off] ^= mask;
 	if (get(algo, &m, 0, 1, &back, &len) == 0) {
 		if (len != n || memcmp(back, data, n) != 0)
@@ -474,14 +397,14 @@ static void destroy_and_failures(void **state)
 		mem_init(&m);
 		assert_int_equal(layer_compress_open(&m.l, algos[a], -1, &l), 0);
 		assert_int_equal(layer_write(l, text, 1000), 0);
-		m.fail_write = 1;
+		m.fail_write = EIO;
 		assert_int_equal(layer_close(l), -EIO);
 		assert_string_equal(err_last(), "mem: write failed");
 		assert_int_equal(m.closed, 0);
 		assert_int_equal(m.destroyed, 1);
 		free(m.buf);
 
-		mem_set(&m, "abc", 3);
+		mem_over(&m, "abc", 3, 0);
 		assert_int_equal(layer_decompress_open(&m.l, algos[a], &l), 0);
 		assert_true(layer_write(l, "x", 1) < 0);
 		layer_destroy(l);
@@ -743,7 +666,7 @@ static void snappy_reader(void **state)
 	put_le32(s + n + 4, masked(0xe3069283));
 	memcpy(s + n + 8, "123456789", 9);
 	n += 17;
-	mem_set(&m, s, n);
+	mem_over(&m, s, n, 0);
 	assert_int_equal(get(COMPRESS_SNAPPY, &m, 3, 1, &back, &len), 0);
 	assert_int_equal(len, 29);
 	assert_memory_equal(back, "aaaaaaaaaaaaaaaaaaaa123456789", 29);
@@ -752,13 +675,13 @@ static void snappy_reader(void **state)
 
 	/* A reserved unskippable chunk is refused. */
 	memcpy(s + 10, "\x02\x01\x00\x00x", 5);
-	mem_set(&m, s, 15);
+	mem_over(&m, s, 15, 0);
 	expect_error(COMPRESS_SNAPPY, &m, 0, "reserved chunk");
 	assert_string_equal(err_last(), "snappy: corrupt data: reserved chunk type 0x02");
 	free(m.buf);
 
 	/* No stream identifier first. */
-	mem_set(&m, "\x01\x05\x00\x00\x00\x00\x00\x00x", 9);
+	mem_over(&m, "\x01\x05\x00\x00\x00\x00\x00\x00x", 9, 0);
 	expect_error(COMPRESS_SNAPPY, &m, 0, "missing identifier");
 	assert_non_null(strstr(err_last(), "no stream identifier"));
 	free(m.buf);
@@ -767,14 +690,14 @@ static void snappy_reader(void **state)
 	memcpy(s + 10, "\x01\x0d\x00\x00", 4);
 	put_le32(s + 14, masked(0xe3069283) ^ 1);
 	memcpy(s + 18, "123456789", 9);
-	mem_set(&m, s, 27);
+	mem_over(&m, s, 27, 0);
 	expect_error(COMPRESS_SNAPPY, &m, 0, "bad checksum");
 	assert_string_equal(err_last(), "snappy: corrupt data: checksum mismatch");
 	free(m.buf);
 
 	/* An uncompressed chunk over 64 KiB. */
 	memcpy(s + 10, "\x01\x05\x00\x01", 4);
-	mem_set(&m, s, 14);
+	mem_over(&m, s, 14, 0);
 	mem_write(&m.l, zeros, 64 * KIB + 1);
 	expect_error(COMPRESS_SNAPPY, &m, 0, "oversized chunk");
 	free(m.buf);

@@ -21,82 +21,10 @@
 #include "crypt_seal.h"
 #include "err.h"
 #include "layer.h"
+#include "memlayer.h"
 
 #define CHUNK	((size_t)CRYPT_CHUNK)
 #define MIB	((size_t)1 << 20)
-
-/* An in-memory layer at the bottom of the chain.  It is owned by the
- * test, so close() and destroy() only record that they happened. */
-struct mem {
-	struct layer l;
-	unsigned char *buf;
-	size_t len, cap, pos;
-	size_t maxread;		/* largest read() answer; 0: no limit */
-	int fail_write;		/* write() fails from now on */
-	int closed, destroyed;
-};
-
-static int mem_write(struct layer *l, const void *buf, size_t n)
-{
-	struct mem *m = (struct mem *)l;
-
-	if (m->fail_write)
-		return err_msg(EPIPE, "mem: write refused");
-	if (m->len + n > m->cap) {
-		m->cap = (m->len + n) * 2;
-		m->buf = realloc(m->buf, m->cap);
-		assert_non_null(m->buf);
-	}
-	memcpy(m->buf + m->len, buf, n);
-	m->len += n;
-	return 0;
-}
-
-static ssize_t mem_read(struct layer *l, void *buf, size_t n)
-{
-	struct mem *m = (struct mem *)l;
-
-	if (m->maxread && n > m->maxread)
-		n = m->maxread;
-	if (n > m->len - m->pos)
-		n = m->len - m->pos;
-	if (n == 0)
-		return 0;
-	memcpy(buf, m->buf + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
-static int mem_close(struct layer *l)
-{
-	((struct mem *)l)->closed++;
-	return 0;
-}
-
-static void mem_destroy(struct layer *l)
-{
-	((struct mem *)l)->destroyed++;
-}
-
-static const struct layer_ops mem_ops = {
-	.name = "mem",
-	.write = mem_write,
-	.read = mem_read,
-	.close = mem_close,
-	.destroy = mem_destroy,
-};
-
-static void mem_init(struct mem *m, const unsigned char *data, size_t len)
-{
-	memset(m, 0, sizeof(*m));
-	m->l.ops = &mem_ops;
-	if (len) {
-		m->buf = malloc(len);
-		assert_non_null(m->buf);
-		memcpy(m->buf, data, len);
-	}
-	m->len = m->cap = len;
-}
 
 static const enum crypt_mode modes[] = {
 	CRYPT_AES_GCM, CRYPT_AES_CTR, CRYPT_AES_CFB, CRYPT_AES_OFB,
@@ -145,7 +73,7 @@ static void encrypt_to(enum crypt_mode m, const unsigned char *k, size_t klen,
 	struct layer *l;
 	size_t off = 0;
 
-	mem_init(out, NULL, 0);
+	mem_init(out);
 	assert_int_equal(layer_encrypt_open(&out->l, m, k, klen, salt, sizeof(salt),
 					    hdr, strlen(hdr), &l), 0);
 	while (off < n) {
@@ -183,8 +111,7 @@ static struct got decrypt_from(enum crypt_mode m, const unsigned char *k, size_t
 	struct mem in;
 
 	assert_non_null(rbuf);
-	mem_init(&in, stream, slen);
-	in.maxread = maxread;
+	mem_over(&in, stream, slen, maxread);
 	err_clear();
 	assert_int_equal(layer_decrypt_open(&in.l, m, k, klen, salt, sizeof(salt),
 					    aad, aadlen, &l), 0);
@@ -512,7 +439,7 @@ static void writer_lifecycle(void **state)
 		struct mem s;
 
 		/* An aborted capture: destroy() writes no final chunk. */
-		mem_init(&s, NULL, 0);
+		mem_init(&s);
 		assert_int_equal(layer_encrypt_open(&s.l, m, key, 32, salt, sizeof(salt),
 						    hdr, strlen(hdr), &l), 0);
 		assert_int_equal(layer_write(l, data, 3 * CHUNK + 5), 0);
@@ -526,10 +453,11 @@ static void writer_lifecycle(void **state)
 
 		/* A failing sink: the error sticks, close() reports it and
 		 * frees the chain without sealing. */
-		mem_init(&s, NULL, 0);
+		mem_init(&s);
 		assert_int_equal(layer_encrypt_open(&s.l, m, key, 32, salt, sizeof(salt),
 						    hdr, strlen(hdr), &l), 0);
-		s.fail_write = 1;
+		s.fail_write = EPIPE;
+		s.fail_msg = "mem: write refused";
 		assert_int_equal(layer_write(l, data, 2 * CHUNK), -EPIPE);
 		assert_non_null(strstr(err_last(), "write refused"));
 		assert_int_equal(layer_write(l, data, 10), -EPIPE);
@@ -546,7 +474,7 @@ static void writer_lifecycle(void **state)
 			unsigned char buf[10];
 			struct mem in;
 
-			mem_init(&in, s.buf, s.len);
+			mem_over(&in, s.buf, s.len, 0);
 			if (bad)
 				in.buf[in.len - 1] ^= 1;
 			assert_int_equal(layer_decrypt_open(&in.l, m, key, 32, salt, sizeof(salt),
@@ -572,7 +500,7 @@ static void writer_lifecycle(void **state)
 			ssize_t r;
 
 			assert_non_null(buf);
-			mem_init(&in, s.buf, s.len - 1);
+			mem_over(&in, s.buf, s.len - 1, 0);
 			assert_int_equal(layer_decrypt_open(&in.l, m, key, 32, salt, sizeof(salt),
 							    hdr, strlen(hdr), &l), 0);
 			while ((r = layer_read(l, buf, 4 * CHUNK)) > 0)
@@ -596,7 +524,7 @@ static void open_args(void **state)
 	struct mem s;
 
 	(void)state;
-	mem_init(&s, NULL, 0);
+	mem_init(&s);
 	assert_int_equal(layer_encrypt_open(&s.l, CRYPT_NONE, NULL, 0, NULL, 0, hdr, 3, &l), 0);
 	assert_ptr_equal(l, &s.l);
 	assert_int_equal(layer_decrypt_open(&s.l, CRYPT_NONE, NULL, 0, NULL, 0, hdr, 3, &l), 0);
@@ -651,7 +579,7 @@ static void known_answer(void **state)
 		for (size_t kl = 16; kl <= 32 + 8; kl += 8) {
 			int empty = kl > 32;
 
-			mem_init(&s, NULL, 0);
+			mem_init(&s);
 			assert_int_equal(layer_encrypt_open(&s.l, modes[i], k, empty ? 32 : kl,
 							    sl, sizeof(sl), "hdr\n\n",
 							    empty ? 0 : 5, &l), 0);

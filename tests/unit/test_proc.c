@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "layer.h"
+#include "memlayer.h"
 #include "proc.h"
 #include "record.h"
 #include "snap.h"
@@ -259,49 +260,6 @@ static void status(void **state)
 
 /* ---- snapshot metadata ---- */
 
-struct mem {
-	struct layer l;
-	unsigned char *buf;
-	size_t len, cap, pos;
-};
-
-static int mem_write(struct layer *l, const void *buf, size_t n)
-{
-	struct mem *m = (struct mem *)l;
-
-	if (m->len + n > m->cap) {
-		m->cap = (m->len + n) * 2;
-		m->buf = realloc(m->buf, m->cap);
-		assert_non_null(m->buf);
-	}
-	memcpy(m->buf + m->len, buf, n);
-	m->len += n;
-	return 0;
-}
-
-static ssize_t mem_read(struct layer *l, void *buf, size_t n)
-{
-	struct mem *m = (struct mem *)l;
-	size_t k = m->len - m->pos < n ? m->len - m->pos : n;
-
-	memcpy(buf, m->buf + m->pos, k);
-	m->pos += k;
-	return (ssize_t)k;
-}
-
-static int mem_close(struct layer *l)
-{
-	(void)l;
-	return 0;
-}
-
-static void mem_destroy(struct layer *l)
-{
-	(void)l;
-}
-
-static const struct layer_ops mem_ops = { "mem", mem_write, mem_read, mem_close, mem_destroy };
-
 static unsigned char xsave[576];
 static const uint64_t auxv[4] = { 6, 4096, 0, 0 };	/* AT_PAGESZ, AT_NULL */
 
@@ -379,8 +337,7 @@ static void write_sample(struct mem *m, struct snap *s)
 {
 	struct rec_writer w = { &m->l, 0, 0 };
 
-	memset(m, 0, sizeof(*m));
-	m->l.ops = &mem_ops;
+	mem_init(m);
 	assert_int_equal(snap_write_meta(s, &w), 0);
 	assert_int_equal(rec_write_end(&w), 0);
 }
@@ -479,8 +436,7 @@ static void snap_round_trip(void **state)
 	{
 		struct rec_writer w = { &m.l, 0, 0 };
 
-		memset(&m, 0, sizeof(m));
-		m.l.ops = &mem_ops;
+		mem_init(&m);
 		assert_int_equal(snap_write_meta(&a, &w), -ENAMETOOLONG);
 		assert_int_equal(m.len, 0);
 		free(m.buf);

@@ -15,82 +15,8 @@
 #include "err.h"
 #include "header.h"
 #include "layer.h"
+#include "memlayer.h"
 #include "record.h"
-
-/* A layer over memory: writes append to buf, reads serve it from pos, at
- * most max_read bytes at a time (0: no limit) to mimic short reads. */
-struct mem {
-	struct layer l;
-	unsigned char *buf;
-	size_t len, cap, pos, max_read;
-};
-
-static int mem_write(struct layer *l, const void *buf, size_t n)
-{
-	struct mem *m = (struct mem *)l;
-
-	if (m->len + n > m->cap) {
-		size_t cap = m->cap ? m->cap : 4096;
-
-		while (cap < m->len + n)
-			cap *= 2;
-		m->buf = realloc(m->buf, cap);
-		assert_non_null(m->buf);
-		m->cap = cap;
-	}
-	if (n > 0)
-		memcpy(m->buf + m->len, buf, n);
-	m->len += n;
-	return 0;
-}
-
-static ssize_t mem_read(struct layer *l, void *buf, size_t n)
-{
-	struct mem *m = (struct mem *)l;
-	size_t k = m->len - m->pos;
-
-	assert_true(n > 0);
-	if (k > n)
-		k = n;
-	if (m->max_read && k > m->max_read)
-		k = m->max_read;
-	if (k > 0)
-		memcpy(buf, m->buf + m->pos, k);
-	m->pos += k;
-	return (ssize_t)k;
-}
-
-static int mem_close(struct layer *l)
-{
-	(void)l;
-	return 0;
-}
-
-static void mem_destroy(struct layer *l)
-{
-	(void)l;
-}
-
-static const struct layer_ops mem_ops = {
-	"mem", mem_write, mem_read, mem_close, mem_destroy,
-};
-
-static void mem_init(struct mem *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->l.ops = &mem_ops;
-}
-
-/* A reading layer over the first len bytes of data. */
-static void mem_over(struct mem *m, const void *data, size_t len, size_t max_read)
-{
-	mem_init(m);
-	m->buf = malloc(len ? len : 1);
-	assert_non_null(m->buf);
-	memcpy(m->buf, data, len);
-	m->len = m->cap = len;
-	m->max_read = max_read;
-}
 
 static void has(const char *what)
 {
