@@ -63,15 +63,21 @@ static void layer_crypt_free(struct layer_crypt *c)
 	free(c);
 }
 
-static int layer_crypt_new(const struct layer_ops *ops, struct layer *below,
-			   enum crypt_mode m, const unsigned char *key, size_t keylen,
-			   const unsigned char *salt, size_t saltlen,
-			   const void *aad, size_t aadlen, int encrypt,
-			   struct layer_crypt **out)
+/* The encrypt or decrypt layer over below (ops says which); with
+ * CRYPT_NONE there is no layer and *out is below itself. */
+static int layer_crypt_open(const struct layer_ops *ops, struct layer *below,
+			    enum crypt_mode m, const unsigned char *key, size_t keylen,
+			    const unsigned char *salt, size_t saltlen,
+			    const void *aad, size_t aadlen, int encrypt,
+			    struct layer **out)
 {
 	struct layer_crypt *c;
 	int rc;
 
+	if (m == CRYPT_NONE) {
+		*out = below;
+		return 0;
+	}
 	if (keylen != 16 && keylen != 24 && keylen != 32)
 		return err_msg(EINVAL, "%s: key of %zu bytes, want 16, 24 or 32",
 			       crypt_name(m), keylen);
@@ -96,7 +102,7 @@ static int layer_crypt_new(const struct layer_ops *ops, struct layer *below,
 		goto fail;
 	}
 	SHA256(aad, aadlen, c->hdr_hash);
-	*out = c;
+	*out = &c->l;
 	return 0;
 fail:
 	layer_crypt_free(c);
@@ -214,19 +220,8 @@ int layer_encrypt_open(struct layer *below, enum crypt_mode m,
 		       const unsigned char *salt, size_t saltlen,
 		       const void *aad, size_t aadlen, struct layer **out)
 {
-	struct layer_crypt *c;
-	int rc;
-
-	if (m == CRYPT_NONE) {
-		*out = below;
-		return 0;
-	}
-	rc = layer_crypt_new(&layer_encrypt_ops, below, m, key, keylen, salt,
-			     saltlen, aad, aadlen, 1, &c);
-	if (rc)
-		return rc;
-	*out = &c->l;
-	return 0;
+	return layer_crypt_open(&layer_encrypt_ops, below, m, key, keylen, salt,
+				saltlen, aad, aadlen, 1, out);
 }
 
 /* Reading */
@@ -379,17 +374,6 @@ int layer_decrypt_open(struct layer *below, enum crypt_mode m,
 		       const unsigned char *salt, size_t saltlen,
 		       const void *aad, size_t aadlen, struct layer **out)
 {
-	struct layer_crypt *c;
-	int rc;
-
-	if (m == CRYPT_NONE) {
-		*out = below;
-		return 0;
-	}
-	rc = layer_crypt_new(&layer_decrypt_ops, below, m, key, keylen, salt,
-			     saltlen, aad, aadlen, 0, &c);
-	if (rc)
-		return rc;
-	*out = &c->l;
-	return 0;
+	return layer_crypt_open(&layer_decrypt_ops, below, m, key, keylen, salt,
+				saltlen, aad, aadlen, 0, out);
 }
