@@ -64,6 +64,16 @@ static int fd_layer(struct xport *x)
 	return 0;
 }
 
+/* stdin or stdout (fd 0 or 1), which the transport never closes. */
+static int stdio_open(struct xport *x, int fd, const char *name)
+{
+	x->kind = XPORT_STDIO;
+	x->fd = fd;
+	strcpy(x->desc, name);
+	grow_pipe(x->fd);
+	return fd_layer(x);
+}
+
 /* Where the symlink path points, even when nothing is there yet. */
 static char *link_target(const char *path)
 {
@@ -155,11 +165,7 @@ int xport_open_dest(const char *spec, const struct xport_opts *o,
 
 	reset(x, o);
 	if (is_stdio(spec, "stdout")) {
-		x->kind = XPORT_STDIO;
-		x->fd = 1;
-		strcpy(x->desc, "stdout");
-		grow_pipe(x->fd);
-		rc = fd_layer(x);
+		rc = stdio_open(x, 1, "stdout");
 	} else if ((rest = after(spec, "tcp:"))) {
 		x->kind = XPORT_TCP;
 		x->two_way = 1;
@@ -201,11 +207,7 @@ int xport_listen(const char *spec, const struct xport_opts *o,
 
 	reset(x, o);
 	if (is_stdio(spec, "stdin")) {
-		x->kind = XPORT_STDIO;
-		x->fd = 0;
-		strcpy(x->desc, "stdin");
-		grow_pipe(x->fd);
-		rc = fd_layer(x);
+		rc = stdio_open(x, 0, "stdin");
 	} else if ((rest = after(spec, "tcp:"))) {
 		x->kind = XPORT_TCP;
 		x->two_way = 1;
