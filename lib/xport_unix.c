@@ -34,6 +34,22 @@ static int unix_addr(const char *spec, const char *path,
 	return 0;
 }
 
+/* The address of path in *sa and a new stream socket to use it with:
+ * the socket, or -errno. */
+static int unix_socket(const char *spec, const char *path,
+		       struct sockaddr_un *sa, socklen_t *len)
+{
+	int fd, rc;
+
+	rc = unix_addr(spec, path, sa, len);
+	if (rc)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_sys(errno, "%s: socket", spec);
+	return fd;
+}
+
 static int set_sndtimeo(int fd, int64_t ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
@@ -48,12 +64,9 @@ int xport_unix_dial(const char *spec, const char *path,
 	socklen_t len;
 	int fd, rc;
 
-	rc = unix_addr(spec, path, &sa, &len);
-	if (rc)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = unix_socket(spec, path, &sa, &len);
 	if (fd < 0)
-		return err_sys(errno, "%s: socket", spec);
+		return fd;
 	/* A unix connect waits for room in a full backlog for as long as
 	 * the send timeout says: that is the dial timeout here. */
 	if (o->dial_timeout_ms > 0)
@@ -104,12 +117,9 @@ int xport_unix_listen(const char *spec, const char *path, int *fdp,
 	socklen_t len;
 	int fd, rc;
 
-	rc = unix_addr(spec, path, &sa, &len);
-	if (rc)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = unix_socket(spec, path, &sa, &len);
 	if (fd < 0)
-		return err_sys(errno, "%s: socket", spec);
+		return fd;
 	if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
 		int e = errno;
 
