@@ -160,31 +160,41 @@ int proc_read_file(const char *path, void *buf, size_t max, size_t *len)
 	return 0;
 }
 
-int proc_stat_read(pid_t pid, struct proc_stat *st)
+/* /proc/PID/NAME as a string in buf[0..size), NUL included. */
+static int proc_read_text(pid_t pid, const char *name, char *buf, size_t size)
 {
-	char path[64], buf[4096];
+	char path[64];
 	size_t len;
 	int rc;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	rc = proc_read_file(path, buf, sizeof(buf) - 1, &len);
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	rc = proc_read_file(path, buf, size - 1, &len);
 	if (rc)
 		return rc;
 	buf[len] = '\0';
+	return 0;
+}
+
+int proc_stat_read(pid_t pid, struct proc_stat *st)
+{
+	char buf[4096];
+	int rc;
+
+	rc = proc_read_text(pid, "stat", buf, sizeof(buf));
+	if (rc)
+		return rc;
 	return proc_stat_parse(buf, st);
 }
 
 int proc_status_field(pid_t pid, const char *key, char *out, size_t len)
 {
-	char path[64], buf[8192], *p;
-	size_t n, klen = strlen(key);
+	char buf[8192], *p;
+	size_t klen = strlen(key);
 	int rc;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	rc = proc_read_file(path, buf, sizeof(buf) - 1, &n);
+	rc = proc_read_text(pid, "status", buf, sizeof(buf));
 	if (rc)
 		return rc;
-	buf[n] = '\0';
 	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
 			p += klen + 1;
@@ -194,7 +204,7 @@ int proc_status_field(pid_t pid, const char *key, char *out, size_t len)
 			return 0;
 		}
 	}
-	return err_msg(ENOENT, "%s: no field %s", path, key);
+	return err_msg(ENOENT, "/proc/%d/status: no field %s", pid, key);
 }
 
 int proc_readlink(const char *path, char *out, size_t len)
