@@ -122,6 +122,22 @@ gone()
 	! alive "$1"
 }
 
+# The start time of PID (field 22 of its stat), to tell a process from a
+# later one that was given the same PID back (pthaw does that).
+starttime()
+{
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	echo "$s" | awk '{ print $20 }'
+}
+
+# orig_gone PID STARTTIME: that process is gone, whatever now has its PID.
+orig_gone()
+{
+	gone "$1" || [ "$(starttime "$1")" != "$2" ]
+}
+
 # wait_until SECS COMMAND...: polls COMMAND every 50 ms until it succeeds.
 wait_until()
 {
@@ -439,22 +455,25 @@ flow_clone_pipe()
 
 _gone_or_failed()
 {
-	gone "$1" || { [ -s "$D/$2.pfrez.rc" ] && [ "$(cat "$D/$2.pfrez.rc")" != 0 ]; }
+	orig_gone "$1" "$3" || { [ -s "$D/$2.pfrez.rc" ] && [ "$(cat "$D/$2.pfrez.rc")" != 0 ]; }
 }
 
 # -halt over a pipe: the original ends, the copy continues from exactly
 # where it stopped.
 flow_halt_pipe()
 {
-	local pid last first
+	local pid last first t0
 	start orig "$@"
 	pid=$LAST
 	wait_seq orig.out 8 "$pid" || fail "the original printed $(nseq orig.out) lines"
+	t0=$(starttime "$pid")
 	pipe_thaw moved "$pid" -halt
-	wait_until "$WAIT" _gone_or_failed "$pid" moved
+	# A small stream fits in the pipe: pfrez may end the original before
+	# pthaw starts, and pthaw then gives the copy the original's PID.
+	wait_until "$WAIT" _gone_or_failed "$pid" moved "$t0"
 	[ "$(cat moved.pfrez.rc 2>/dev/null || echo 0)" = 0 ] ||
 		fail "pfrez -halt exited $(cat moved.pfrez.rc): $(head -1 moved.pfrez.err)"
-	gone "$pid" || fail "the original still runs after pfrez -halt"
+	orig_gone "$pid" "$t0" || fail "the original still runs after pfrez -halt"
 	wait "$pid" 2>/dev/null
 	last=$(last_seq orig.out)
 	wait_seq moved.out 8 "${JOB[moved]}" ||
