@@ -175,6 +175,14 @@ int main(int argc, char **argv)
 		snprintf(why, sizeof(why), "%s", err_last());
 		capture_release(&c);
 		capture_free(&c);
+		/* pthaw may have stopped reading because it refused the
+		 * stream: its reply says why better than a broken pipe. */
+		if (opt_halt && x.two_way && xport_status_recv(&x, 2000, msg, sizeof(msg)) == 0) {
+			xport_close(&x);
+			fprintf(stderr, "pfrez: restore on %s failed: %s; the original process %ld was resumed\n",
+				x.desc, msg, opt_pid);
+			return 1;
+		}
 		xport_abort(&x);
 		fprintf(stderr, "pfrez: writing the snapshot to %s: %s%s\n", x.desc, why,
 			opt_halt ? " (the process was left running)" : "");

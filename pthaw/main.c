@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,21 @@ static const struct flag flags[] = {
 };
 
 static const char *usage = "pthaw [-src=SRC] [-keydir=DIR | -key=FILE] [flags]";
+
+/* After a failure reply, read what pfrez still sends: closing a socket
+ * with unread data would reset the link and could lose the reply. */
+static void drain(int fd)
+{
+	char buf[65536];
+	time_t end = time(NULL) + 30;
+
+	while (time(NULL) < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 5000) <= 0 || read(fd, buf, sizeof(buf)) <= 0)
+			break;
+	}
+}
 
 static const char *find_loader(char *buf, size_t len)
 {
@@ -172,7 +189,8 @@ int main(int argc, char **argv)
 
 		snprintf(why, sizeof(why), "%s", err_last());
 		fprintf(stderr, "pthaw: %s\n", why);
-		xport_status_send(&x, 0, why);
+		if (x.two_way && xport_status_send(&x, 0, why) == 0)
+			drain(x.fd);
 	} else if (!opt_debug) {
 		xport_status_send(&x, 1, "restored process running");
 		if (opt_progress)
