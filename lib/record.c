@@ -85,6 +85,7 @@ size_t rec_min_len(uint32_t type)
 	case REC_REGS: return sizeof(struct rec_regs);
 	case REC_XSTATE: return sizeof(struct rec_xstate);
 	case REC_RSEQ: return sizeof(struct rec_rseq);
+	case REC_SIGINFO: return sizeof(struct rec_siginfo);
 	case REC_PAGES: return sizeof(struct rec_pages);
 	case REC_END: return sizeof(struct rec_end);
 	}
@@ -103,6 +104,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_REGS: return "regs";
 	case REC_XSTATE: return "xstate";
 	case REC_RSEQ: return "rseq";
+	case REC_SIGINFO: return "siginfo";
 	case REC_PAGES: return "pages";
 	case REC_END: return "end";
 	}

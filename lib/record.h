@@ -25,6 +25,7 @@ enum rec_type {
 	REC_XSTATE = 8,	/* struct rec_xstate + xsave area */
 	REC_RSEQ = 9,	/* struct rec_rseq */
 	REC_PAGES = 10,	/* struct rec_pages + npages * 4096 bytes (none if zero) */
+	REC_SIGINFO = 11,/* struct rec_siginfo: one pending signal */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -134,6 +135,12 @@ struct rec_rseq {
 	uint32_t sig;
 	uint32_t flags;
 	uint32_t pad;
+} __attribute__((packed));
+
+struct rec_siginfo {
+	uint32_t shared;	/* 1: pending for the process, 0: for the thread */
+	uint32_t pad;
+	uint8_t info[128];	/* the kernel's siginfo_t */
 } __attribute__((packed));
 
 enum rec_pages_flag {

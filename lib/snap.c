@@ -43,6 +43,20 @@ int snap_add_fd(struct snap *s, const struct rec_fd *r, const char *path)
 	return 0;
 }
 
+int snap_add_pending(struct snap *s, const struct rec_siginfo *r)
+{
+	struct rec_siginfo *p;
+
+	if (s->npending >= 1024)
+		return err_msg(E2BIG, "too many pending signals");
+	p = realloc(s->pending, (s->npending + 1) * sizeof(*p));
+	if (!p)
+		return err_sys(ENOMEM, "pending signals");
+	s->pending = p;
+	s->pending[s->npending++] = *r;
+	return 0;
+}
+
 int snap_write_meta(const struct snap *s, struct rec_writer *w)
 {
 	unsigned char buf[sizeof(struct rec_proc) + 3 * 4096];
@@ -82,6 +96,8 @@ int snap_write_meta(const struct snap *s, struct rec_writer *w)
 		rc = rec_write(w, REC_XSTATE, &s->xs, sizeof(s->xs), s->xsave, s->xs.size);
 	if (!rc && s->has_rseq)
 		rc = rec_write(w, REC_RSEQ, &s->rseq, sizeof(s->rseq), NULL, 0);
+	for (size_t i = 0; !rc && i < s->npending; i++)
+		rc = rec_write(w, REC_SIGINFO, &s->pending[i], sizeof(s->pending[i]), NULL, 0);
 	return rc;
 }
 
@@ -207,6 +223,17 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		memcpy(&s->rseq, p, sizeof(s->rseq));
 		s->has_rseq = 1;
 		return 0;
+	case REC_SIGINFO: {
+		struct rec_siginfo si;
+		int32_t signo;
+
+		memcpy(&si, p, sizeof(si));
+		memcpy(&signo, si.info, sizeof(signo));
+		if (len != sizeof(si) || si.shared > 1 || signo < 1 || signo > 64 ||
+		    signo == SIGKILL || signo == SIGSTOP)
+			return bad(type, "malformed");
+		return snap_add_pending(s, &si);
+	}
 	}
 	return 1;	/* unknown: the caller warns and skips */
 }
@@ -262,6 +289,12 @@ void snap_print(FILE *f, const struct snap *s)
 	fprintf(f, "\n");
 	if (s->has_rseq)
 		fprintf(f, "rseq: 0x%llx, %u bytes\n", (unsigned long long)s->rseq.addr, s->rseq.len);
+	for (size_t i = 0; i < s->npending; i++) {
+		int32_t signo;
+
+		memcpy(&signo, s->pending[i].info, sizeof(signo));
+		fprintf(f, "Pending signal: %d (%s)\n", signo, s->pending[i].shared ? "process" : "thread");
+	}
 	fprintf(f, "Mappings:\n");
 	for (size_t i = 0; i < s->nvmas; i++) {
 		const struct rec_vma *v = &s->vmas[i].r;
@@ -295,5 +328,6 @@ void snap_free(struct snap *s)
 		free(s->vmas[i].name);
 	free(s->vmas);
 	free(s->xsave);
+	free(s->pending);
 	memset(s, 0, sizeof(*s));
 }

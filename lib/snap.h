@@ -36,6 +36,8 @@ struct snap {
 	unsigned char *xsave;
 	struct rec_rseq rseq;
 	int has_rseq;
+	struct rec_siginfo *pending;	/* signals queued at the capture */
+	size_t npending;
 	int has_proc, has_mm;
 };
 
@@ -50,6 +52,7 @@ int snap_check(const struct snap *s);
 
 int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name);
 int snap_add_fd(struct snap *s, const struct rec_fd *r, const char *path);
+int snap_add_pending(struct snap *s, const struct rec_siginfo *r);
 
 /* The state in readable form: registers, mappings, fds (for -debug). */
 void snap_print(FILE *f, const struct snap *s);

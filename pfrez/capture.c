@@ -195,6 +195,38 @@ static int capture_regs(struct capture *c)
 	return 0;
 }
 
+/* Signals queued but not delivered (blocked ones, mostly): the copy must
+ * find them pending too. */
+static int capture_pending(struct capture *c)
+{
+	for (int shared = 0; shared <= 1; shared++) {
+		struct __ptrace_peeksiginfo_args a = { 0, shared ? PTRACE_PEEKSIGINFO_SHARED : 0, 32 };
+		siginfo_t si[32];
+
+		for (;;) {
+			long n = ptrace(PTRACE_PEEKSIGINFO, c->pid, &a, si);
+
+			if (n < 0)
+				return err_sys(errno, "process %d: reading pending signals", c->pid);
+			for (long i = 0; i < n; i++) {
+				struct rec_siginfo r = { .shared = (uint32_t)shared };
+				int rc;
+
+				if (si[i].si_signo == SIGKILL || si[i].si_signo == SIGSTOP)
+					continue;
+				memcpy(r.info, &si[i], sizeof(r.info));
+				rc = snap_add_pending(&c->snap, &r);
+				if (rc)
+					return rc;
+			}
+			if (n < a.nr)
+				break;
+			a.off += (uint64_t)n;
+		}
+	}
+	return 0;
+}
+
 static int capture_limits(struct capture *c)
 {
 	for (int r = 0; r < REC_NLIMITS; r++) {
@@ -466,6 +498,8 @@ int capture_state(struct capture *c)
 	int rc;
 
 	rc = capture_regs(c);
+	if (!rc)
+		rc = capture_pending(c);
 	if (rc)
 		return rc;
 	/* Signals that arrive now stay pending, to be delivered once the

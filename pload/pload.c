@@ -147,7 +147,8 @@ void pload_main(unsigned long *sp)
 	if ((unsigned long)__pload_start != PLOAD_BASE)
 		die("pload: linked at the wrong address\n", 125);
 	/* A signal now would run a handler in a half-built process. */
-	sys3(NR_rt_sigprocmask, SIG_SETMASK, &all, 8);
+	if (sys6(NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0) < 0)
+		die("pload: cannot block signals\n", 125);
 	stack = sys6(NR_mmap, (long)PLOAD_STACK, (long)PLOAD_STACK_SIZE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (stack != (long)PLOAD_STACK)

@@ -490,6 +490,20 @@ static int restore_signals(struct restore *r)
 	}
 	if (sg->clear_tid)
 		PCALL(r, SYS_set_tid_address, sg->clear_tid, 0, 0, 0, 0, 0);
+	/* Queued now, with every signal blocked in pload, they wait for the
+	 * process's own mask, set with its registers. */
+	for (size_t i = 0; i < r->snap.npending; i++) {
+		const struct rec_siginfo *q = &r->snap.pending[i];
+		int32_t signo;
+
+		memcpy(&signo, q->info, sizeof(signo));
+		ret = q->shared ? pload_call(&r->pl, SYS_rt_sigqueueinfo, r->pl.pid, signo,
+					     (long)r->pl.hello.scratch, 0, 0, 0, q->info, sizeof(q->info))
+				: pload_call(&r->pl, SYS_rt_tgsigqueueinfo, r->pl.pid, r->pl.pid, signo,
+					     (long)r->pl.hello.scratch, 0, 0, q->info, sizeof(q->info));
+		if (ret < 0)
+			return err_sys((int)-ret, "queueing pending signal %d", signo);
+	}
 	return 0;
 }
 
