@@ -517,6 +517,17 @@ int capture_state(struct capture *c)
 	c->nmaps = 0;
 	if (!rc)
 		rc = capture_injected(c, gadget);
+	/* From here on only memory is read: put the process back as it will
+	 * resume, so that if pfrez dies (the kernel then detaches it) it
+	 * carries on correctly.  capture_release() does the same again. */
+	if (!rc) {
+		struct user_regs_struct r = c->regs;
+
+		regs_restart_fixup(&r, 0);
+		if (ptrace(PTRACE_SETREGS, c->pid, 0, &r) < 0 ||
+		    ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask) < 0)
+			rc = err_sys(errno, "process %d: putting its registers back", c->pid);
+	}
 	c->snap.has_sig = 1;
 	c->snap.has_regs = 1;
 	if (!rc)

@@ -106,6 +106,7 @@ int main(int argc, char **argv)
 	struct stream_cfg cfg;
 	struct progress prog;
 	struct timespec stopped;
+	sigset_t fatal, oldmask;
 	char msg[XPORT_STATUS_MAX];
 	int rest, rc;
 
@@ -141,6 +142,14 @@ int main(int argc, char **argv)
 	if (!opt_debug && xport_open_dest(opt_dest, &xo, &x) < 0)
 		return fail(NULL);
 
+	/* While system calls run inside the process its registers are not
+	 * its own: a Ctrl-C now waits until they are put back. */
+	sigemptyset(&fatal);
+	sigaddset(&fatal, SIGINT);
+	sigaddset(&fatal, SIGTERM);
+	sigaddset(&fatal, SIGHUP);
+	sigaddset(&fatal, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &fatal, &oldmask);
 	clock_gettime(CLOCK_MONOTONIC, &stopped);
 	rc = capture_attach(&c, (pid_t)opt_pid);
 	if (!rc) {
@@ -154,6 +163,7 @@ int main(int argc, char **argv)
 			drop_dest(&x);
 		return fail(NULL);
 	}
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	if (opt_debug) {
 		capture_hash_maps(&c);
 		snap_print(stdout, &c.snap);
