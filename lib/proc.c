@@ -160,10 +160,9 @@ int proc_read_file(const char *path, void *buf, size_t max, size_t *len)
 	return 0;
 }
 
-/* /proc/PID/NAME as a string in buf[0..size), NUL included. */
-static int proc_read_text(pid_t pid, const char *name, char *buf, size_t size)
+int proc_read_text(pid_t pid, const char *name, char *buf, size_t size)
 {
-	char path[64];
+	char path[96];
 	size_t len;
 	int rc;
 

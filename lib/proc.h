@@ -39,6 +39,9 @@ int proc_stat_read(pid_t pid, struct proc_stat *st);
 /* The value of "Key:" in /proc/PID/status, trimmed. */
 int proc_status_field(pid_t pid, const char *key, char *out, size_t len);
 
+/* /proc/PID/NAME (e.g. "comm", "fdinfo/3") as a NUL-terminated string. */
+int proc_read_text(pid_t pid, const char *name, char *buf, size_t size);
+
 /* Reads a whole small file; *len gets its size.  -E2BIG past max. */
 int proc_read_file(const char *path, void *buf, size_t max, size_t *len);
 

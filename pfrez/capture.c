@@ -250,11 +250,9 @@ static int capture_proc(struct capture *c)
 	int rc;
 
 	s->proc.pid = (uint32_t)c->pid;
-	snprintf(path, sizeof(path), "/proc/%d/comm", c->pid);
-	rc = proc_read_file(path, buf, sizeof(buf) - 1, &len);
+	rc = proc_read_text(c->pid, "comm", buf, sizeof(buf));
 	if (rc)
 		return rc;
-	buf[len] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	s->comm = strdup(buf);
 	snprintf(path, sizeof(path), "/proc/%d/exe", c->pid);
@@ -322,7 +320,6 @@ static int capture_fd(struct capture *c, int fd)
 	char path[96], link[4096], info[4096];
 	struct rec_fd r = { .fd = fd };
 	struct stat sb;
-	size_t len;
 	int rc;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
@@ -331,11 +328,10 @@ static int capture_fd(struct capture *c, int fd)
 		return rc == -ENOENT ? 0 : rc;	/* closed meanwhile */
 	if (stat(path, &sb) < 0)
 		return err_sys(errno, "process %d: fd %d", c->pid, fd);
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", c->pid, fd);
-	rc = proc_read_file(path, info, sizeof(info) - 1, &len);
+	snprintf(path, sizeof(path), "fdinfo/%d", fd);
+	rc = proc_read_text(c->pid, path, info, sizeof(info));
 	if (rc)
 		return rc;
-	info[len] = '\0';
 	{
 		uint64_t pos;
 		uint32_t fl;

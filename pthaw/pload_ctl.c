@@ -2,6 +2,7 @@
  * over two pipes. */
 #include "pload_ctl.h"
 #include "err.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,18 +103,12 @@ static int write_full(int fd, const void *buf, size_t n)
  * which can take a while when that parent is init. */
 static int pid_is_zombie(pid_t pid)
 {
-	char path[64], buf[512], *q;
-	FILE *f;
-	int z = 0;
+	struct proc_stat st;
+	int rc = proc_stat_read(pid, &st);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT;	/* gone between the tries: try again */
-	if (fgets(buf, sizeof(buf), f) && (q = strrchr(buf, ')')) && q[1] == ' ')
-		z = q[2] == 'Z' || q[2] == 'X';
-	fclose(f);
-	return z;
+	if (rc)
+		return rc == -ENOENT;	/* gone between the tries: try again */
+	return st.state == 'Z' || st.state == 'X';
 }
 
 static pid_t clone_with_pid(pid_t want)

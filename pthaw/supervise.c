@@ -8,6 +8,7 @@
  * tracer every trapped call would fail with ENOSYS, and a process getting
  * wrong answers silently is worse than one that is gone. */
 #include "supervise.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <linux/audit.h>
@@ -69,19 +70,9 @@ static void forward(int sig, siginfo_t *si, void *ctx)
 
 static pid_t tgid_of(pid_t tid)
 {
-	char path[64], line[128];
-	FILE *f;
-	pid_t tgid = -1;
+	char v[32];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
+	return proc_status_field(tid, "Tgid", v, sizeof(v)) ? -1 : (pid_t)atoi(v);
 }
 
 struct remap {
