@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name)
 {
@@ -78,6 +79,9 @@ int snap_write_meta(const struct snap *s, struct rec_writer *w)
 	memcpy(buf + off, s->cwd, p.cwd_len);
 	off += p.cwd_len;
 	rc = rec_write(w, REC_PROC, buf, off, NULL, 0);
+	if (!rc)
+		rc = rec_write(w, REC_CREDS, &s->creds, sizeof(s->creds), s->groups,
+			       s->creds.ngroups * sizeof(*s->groups));
 	if (!rc)
 		rc = rec_write(w, REC_MM, &s->mm, sizeof(s->mm), s->auxv, s->mm.auxv_len);
 	if (!rc)
@@ -176,7 +180,8 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		memcpy(&r, p, sizeof(r));
 		off = sizeof(r);
 		path = take_str(p, len, &off, r.path_len);
-		if (!path || off != len || r.fd < 0 || r.kind < FD_FILE || r.kind > FD_STDIO)
+		if (!path || off != len || r.fd < 0 || r.kind < FD_FILE || r.kind > FD_STDIO ||
+		    (r.fd_flags & ~(uint32_t)(FDF_PROC_SELF | FDF_PSEUDO)))
 			return free(path), bad(type, "malformed");
 		for (size_t i = 0; i < s->nfds; i++)
 			if (s->fds[i].r.fd == r.fd)
@@ -223,6 +228,19 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		memcpy(&s->rseq, p, sizeof(s->rseq));
 		s->has_rseq = 1;
 		return 0;
+	case REC_CREDS:
+		if (s->has_creds)
+			return bad(type, "duplicate");
+		memcpy(&s->creds, p, sizeof(s->creds));
+		if (s->creds.ngroups > REC_NGROUPS_MAX ||
+		    len != sizeof(s->creds) + (size_t)s->creds.ngroups * sizeof(*s->groups))
+			return bad(type, "bad group count");
+		s->groups = malloc(s->creds.ngroups * sizeof(*s->groups) + 1);
+		if (!s->groups)
+			return err_sys(ENOMEM, "groups");
+		memcpy(s->groups, p + sizeof(s->creds), s->creds.ngroups * sizeof(*s->groups));
+		s->has_creds = 1;
+		return 0;
 	case REC_SIGINFO: {
 		struct rec_siginfo si;
 		int32_t signo;
@@ -240,10 +258,10 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 
 int snap_check(const struct snap *s)
 {
-	if (!s->has_proc || !s->has_mm || !s->has_regs || !s->xsave || !s->has_sig)
+	if (!s->has_proc || !s->has_mm || !s->has_regs || !s->xsave || !s->has_sig || !s->has_creds)
 		return err_msg(EBADMSG, "incomplete snapshot: %s record missing",
 			       !s->has_proc ? "proc" : !s->has_mm ? "mm" : !s->has_regs ? "regs" :
-			       !s->xsave ? "xstate" : "signals");
+			       !s->xsave ? "xstate" : !s->has_sig ? "signals" : "creds");
 	if (!s->nvmas)
 		return err_msg(EBADMSG, "incomplete snapshot: no mappings");
 	return 0;
@@ -260,6 +278,20 @@ static const char *fd_kind_name(uint32_t k)
 	return "?";
 }
 
+void snap_print_ident(FILE *f, const char *what, const struct rec_ident *id)
+{
+	fprintf(f, "%s: device %llu:%llu inode %llu, mode 0%o", what,
+		(unsigned long long)major(id->dev), (unsigned long long)minor(id->dev),
+		(unsigned long long)id->ino, id->mode);
+	if (S_ISREG(id->mode))
+		fprintf(f, ", %llu bytes, mtime %lld.%09u", (unsigned long long)id->size,
+			(long long)id->mtime_sec, id->mtime_nsec);
+	if (S_ISCHR(id->mode) || S_ISBLK(id->mode))
+		fprintf(f, ", device %llu:%llu", (unsigned long long)major(id->rdev),
+			(unsigned long long)minor(id->rdev));
+	fprintf(f, "\n");
+}
+
 void snap_print(FILE *f, const struct snap *s)
 {
 	const struct rec_regs *r = &s->regs;
@@ -273,6 +305,14 @@ void snap_print(FILE *f, const struct snap *s)
 	memcpy(rv, r, sizeof(rv));
 	fprintf(f, "Process: %s (pid %u)\nExecutable: %s\nWorking directory: %s\nUmask: %04o\n",
 		s->comm, s->proc.pid, s->exe, s->cwd, s->proc.umask);
+	fprintf(f, "Credentials: uid %u/%u/%u/%u, gid %u/%u/%u/%u (real/effective/saved/fs), groups",
+		s->creds.uid, s->creds.euid, s->creds.suid, s->creds.fsuid,
+		s->creds.gid, s->creds.egid, s->creds.sgid, s->creds.fsgid);
+	for (uint32_t i = 0; i < s->creds.ngroups; i++)
+		fprintf(f, "%s%u", i ? "," : " ", s->groups[i]);
+	fprintf(f, "%s\n", s->creds.ngroups ? "" : " none");
+	snap_print_ident(f, "  executable", &s->proc.exe);
+	snap_print_ident(f, "  working directory", &s->proc.cwd);
 	fprintf(f, "Registers:\n");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		fprintf(f, "  %-8s 0x%016llx%s", names[i], (unsigned long long)rv[i],
@@ -309,9 +349,12 @@ void snap_print(FILE *f, const struct snap *s)
 	for (size_t i = 0; i < s->nfds; i++) {
 		const struct rec_fd *d = &s->fds[i].r;
 
-		fprintf(f, "  fd %d: %s \"%s\", flags 0%o%s, offset %llu\n", d->fd,
+		fprintf(f, "  fd %d: %s \"%s\", flags 0%o%s, offset %llu%s\n", d->fd,
 			fd_kind_name(d->kind), s->fds[i].path, d->flags,
-			d->cloexec ? " cloexec" : "", (unsigned long long)d->pos);
+			d->cloexec ? " cloexec" : "", (unsigned long long)d->pos,
+			d->fd_flags & FDF_PROC_SELF ? ", names the process itself in /proc" : "");
+		if (d->kind != FD_STDIO)
+			snap_print_ident(f, "    identity", &d->id);
 	}
 }
 
@@ -329,5 +372,6 @@ void snap_free(struct snap *s)
 	free(s->vmas);
 	free(s->xsave);
 	free(s->pending);
+	free(s->groups);
 	memset(s, 0, sizeof(*s));
 }

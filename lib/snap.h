@@ -39,6 +39,9 @@ struct snap {
 	struct rec_siginfo *pending;	/* signals queued at the capture */
 	size_t npending;
 	int has_proc, has_mm;
+	struct rec_creds creds;
+	uint32_t *groups;		/* creds.ngroups supplementary groups */
+	int has_creds;
 };
 
 /* Writes every record but pages and end. */
@@ -53,6 +56,9 @@ int snap_check(const struct snap *s);
 int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name);
 int snap_add_fd(struct snap *s, const struct rec_fd *r, const char *path);
 int snap_add_pending(struct snap *s, const struct rec_siginfo *r);
+
+/* One line: a file identity, after what ("fd 3", ...). */
+void snap_print_ident(FILE *f, const char *what, const struct rec_ident *id);
 
 /* The state in readable form: registers, mappings, fds (for -debug). */
 void snap_print(FILE *f, const struct snap *s);

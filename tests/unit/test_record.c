@@ -212,7 +212,7 @@ static void bad_lengths(void **state)
 	free(m.buf);
 
 	/* shorter than the fixed part of its type, with a good checksum */
-	for (uint32_t t = REC_PROC; t <= REC_PAGES; t++) {
+	for (uint32_t t = REC_PROC; t <= REC_CREDS; t++) {
 		unsigned char pay[4096] = { 0 };
 
 		assert_true(rec_min_len(t) > 0 && rec_min_len(t) <= sizeof(pay));
