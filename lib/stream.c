@@ -168,13 +168,44 @@ int stream_reader_open(struct layer *bottom, const char *keydir, const char *key
 	return layer_decompress_open(dec, algo, top);
 }
 
+/* This boot of this machine: a random id the kernel makes at each boot,
+ * nothing secret.  Device and inode numbers mean the same only where it
+ * matches. */
+static void boot_id(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	buf[0] = '\0';
+	if (f) {
+		if (!fgets(buf, (int)len, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strspn(buf, "0123456789abcdef-") != strlen(buf))
+		buf[0] = '\0';
+}
+
+int stream_same_host(const struct header *h)
+{
+	const char *theirs = hdr_get(h, "boot-id");
+	char ours[64];
+
+	boot_id(ours, sizeof(ours));
+	return theirs && ours[0] && strcmp(theirs, ours) == 0;
+}
+
 int stream_header_basics(struct header *h)
 {
 	struct utsname u;
+	char id[64];
 	int rc;
 
 	uname(&u);
+	boot_id(id, sizeof(id));
 	rc = hdr_set(h, "arch", "x86_64");
+	if (!rc && id[0])
+		rc = hdr_set(h, "boot-id", "%s", id);
 	if (!rc)
 		rc = hdr_set(h, "kernel", "%s", u.release);
 	if (!rc)
