@@ -230,11 +230,42 @@ static int capture_pending(struct capture *c)
 	return 0;
 }
 
+/* /proc/PID/limits: one line per limit in their numeric order, the soft
+ * and hard values in fixed columns (26 and 47). */
+static int limits_from_proc(struct capture *c)
+{
+	char buf[4096], *line = buf;
+	int rc = proc_read_text(c->pid, "limits", buf, sizeof(buf));
+
+	for (int r = -1; !rc && r < REC_NLIMITS; r++) {
+		char *nl = strchr(line, '\n');
+		uint64_t v[2];
+
+		if (!nl || nl - line < 60)
+			return err_msg(EIO, "/proc/%d/limits: line %d is malformed", c->pid, r + 2);
+		for (int k = 0; r >= 0 && k < 2; k++) {
+			const char *f = line + (k ? 47 : 26);
+
+			v[k] = strncmp(f, "unlimited", 9) == 0 ? RLIM_INFINITY : strtoull(f, NULL, 10);
+		}
+		if (r >= 0) {
+			c->snap.rlim.cur[r] = v[0];
+			c->snap.rlim.max[r] = v[1];
+		}
+		line = nl + 1;
+	}
+	return rc;
+}
+
 static int capture_limits(struct capture *c)
 {
 	for (int r = 0; r < REC_NLIMITS; r++) {
 		struct rlimit rl;
 
+		/* Another user's limits need CAP_SYS_RESOURCE, which a root in
+		 * a container may lack; /proc shows them to a tracer. */
+		if (prlimit(c->pid, r, NULL, &rl) < 0 && errno == EPERM)
+			return limits_from_proc(c);
 		if (prlimit(c->pid, r, NULL, &rl) < 0)
 			return err_sys(errno, "process %d: reading limit %d", c->pid, r);
 		c->snap.rlim.cur[r] = rl.rlim_cur;
@@ -450,7 +481,7 @@ static long proc_pid_of(const char *path)
 	if (strncmp(path, "/proc/", 6) != 0 || *p < '1' || *p > '9')
 		return 0;
 	v = strtol(p, &end, 10);
-	return *end == '/' || *end == '\0' ? v : 0;
+	return *end == '/' || *end == '\0' || strcmp(end, " (deleted)") == 0 ? v : 0;
 }
 
 static int is_pseudo_fs(const char *held)
