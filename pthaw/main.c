@@ -36,7 +36,7 @@ static const struct flag flags[] = {
 	{ "read-timeout", FLAG_DURATION, &opt_read_timeout, "DURATION", "give up when no data arrives for DURATION (default: none)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the received state and check the whole stream; restore nothing" },
-	{ "check", FLAG_BOOL, &opt_check, NULL, "check the whole stream and that this host can restore it (files, vdso, CPU, privileges); restore nothing" },
+	{ "check", FLAG_BOOL, &opt_check, NULL, "check the whole stream and that this host can restore it; restore nothing" },
 	{ "version", FLAG_BOOL, &opt_version, NULL, "print the version and exit" },
 	{ 0 },
 };
