@@ -554,6 +554,52 @@ static void header_bad(void **state)
 	assert_true(h.len > 32000);
 }
 
+/* hdr_parse gets the header in a buffer of exactly its length, with no
+ * terminator after it (hdr_read allocates it so): nothing may read past
+ * it, whether the header is good or its last line is malformed.  ASan
+ * (make SAN=1) catches a read of one byte too many here. */
+static void header_exact_buffer(void **state)
+{
+	static const char *lines[] = {
+		"a: b\n",			/* good */
+		"bad line\n",			/* malformed, shorter than the quote */
+		"x\x1b[2J\n",			/* malformed, control bytes */
+	};
+	char text[HDR_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		size_t len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", lines[i]);
+		char *exact = malloc(len);
+
+		assert_non_null(exact);
+		memcpy(exact, text, len);
+		assert_int_equal(hdr_parse(&h, exact, len), i == 0 ? 0 : -EBADMSG);
+		if (i) {
+			has("malformed line");
+			/* the quote stops at the end of the line */
+			if (strstr(err_last(), "crc"))
+				fail_msg("message \"%s\" quotes past the line", err_last());
+		}
+		free(exact);
+	}
+	/* the numbers of the first line are plain digits: no sign, no space */
+	{
+		static const char *firsts[] = {
+			"PFREZ-STREAM +1.0 %06zu\n", "PFREZ-STREAM 1.0 +%05zu\n",
+			"PFREZ-STREAM 1.0  %05zu\n", "PFREZ-STREAM 1.-0 %06zu\n",
+			"PFREZ-STREAM 1.0 %07zu\n",
+		};
+
+		for (size_t i = 0; i < sizeof(firsts) / sizeof(firsts[0]); i++) {
+			size_t len = make_hdr(text, firsts[i], "a: b\n");
+
+			if (hdr_parse(&h, text, len) != -EBADMSG)
+				fail_msg("first line \"%s\" accepted", firsts[i]);
+		}
+	}
+}
+
 static void header_read_bad(void **state)
 {
 	struct mem in;
@@ -646,6 +692,7 @@ int main(void)
 		cmocka_unit_test(header_round_trip),
 		cmocka_unit_test(header_flipped),
 		cmocka_unit_test(header_bad),
+		cmocka_unit_test(header_exact_buffer),
 		cmocka_unit_test(header_read_bad),
 		cmocka_unit_test(xfeature_names),
 	};
