@@ -42,7 +42,7 @@ PLOAD_SRCS := pload/start.S pload/pload.c
 UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
-PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop
+PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop highfd
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
