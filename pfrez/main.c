@@ -19,7 +19,9 @@ static const char *opt_dest;
 static const char *opt_compress;
 static const char *opt_encrypt;
 static int opt_halt, opt_debug, opt_progress, opt_version, opt_self_contained;
-static int64_t opt_dial_timeout, opt_write_timeout, opt_halt_timeout = 60000;
+/* A reader that stops keeps the original stopped until a write gives up:
+ * 60 s of no progress is far beyond any live link's stall. */
+static int64_t opt_dial_timeout, opt_write_timeout = 60000, opt_halt_timeout = 60000;
 
 /* 4194304 is PID_MAX_LIMIT, the most pid_max can be on 64-bit. */
 static struct flag_int pid_range = { &opt_pid, 1, 4194304 };
@@ -32,7 +34,7 @@ static const struct flag flags[] = {
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
-	{ "write-timeout", FLAG_DURATION, &opt_write_timeout, "DURATION", "give up when a write blocks for DURATION (default: none)" },
+	{ "write-timeout", FLAG_DURATION, &opt_write_timeout, "DURATION", "give up when a write makes no progress for DURATION (default 60s; 0: never)" },
 	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt over tcp/unix: wait this long for pthaw's verdict (default 60s)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the captured state instead of writing a snapshot" },
