@@ -34,7 +34,7 @@ static void hex(char *out, const unsigned char *in, size_t n)
 
 static int hexdigit(char c)
 {
-	const char *d = strchr("0123456789abcdef", c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+	const char *d = strchr("0123456789abcdef", c);
 
 	return c && d ? (int)(d - "0123456789abcdef") : -1;
 }
