@@ -218,7 +218,7 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 			return free(path), bad(type, "malformed");
 		rc = snap_add_fd(s, &r, path);
 		free(path);
-		return rc < 0 ? err_wrap(rc, "fd record") : rc;
+		return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "fd record") : rc;
 	}
 	case REC_VMA: {
 		struct rec_vma r;
@@ -237,7 +237,7 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 			return free(name), bad(type, "mappings out of order or overlapping");
 		rc = snap_add_vma(s, &r, name);
 		free(name);
-		return rc < 0 ? err_wrap(rc, "vma record") : rc;
+		return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "vma record") : rc;
 	}
 	case REC_REGS:
 		if (s->has_regs)
@@ -271,7 +271,7 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		    signo == SIGKILL || signo == SIGSTOP)
 			return bad(type, "malformed");
 		rc = snap_add_pending(s, &si);
-		return rc < 0 ? err_wrap(rc, "siginfo record") : rc;
+		return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "siginfo record") : rc;
 	}
 	}
 	return 1;	/* unknown: the caller warns and skips */
