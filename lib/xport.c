@@ -64,6 +64,36 @@ static int fd_layer(struct xport *x)
 	return 0;
 }
 
+/* A pipe whose reader stops reading would block pfrez, and keep the
+ * original stopped, for ever: writes to a pipe or fifo go through a
+ * non-blocking descriptor and wait at most write_timeout for progress.
+ * The pipe gets a file description of its own (opened again through
+ * /proc/self/fd), so O_NONBLOCK does not reach the shell or the other
+ * holders of the one we were given.  Sockets have SO_SNDTIMEO instead,
+ * regular files never stall. */
+static int pipe_timeout(struct xport *x)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	if (x->o.write_timeout_ms <= 0 || fstat(x->fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", x->fd);
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* no reader yet or no /proc: writes block */
+	if (x->own_fd)
+		close(x->fd);
+	x->fd = fd;
+	x->own_fd = 1;
+	layer_destroy(x->layer);	/* the fd layer alone: it closes nothing */
+	if (fd_layer(x))
+		return -ENOMEM;
+	layer_fd_write_timeout(x->layer, x->o.write_timeout_ms);
+	return 0;
+}
+
 /* stdin or stdout (fd 0 or 1), which the transport never closes. */
 static int stdio_open(struct xport *x, int fd, const char *name)
 {
@@ -181,6 +211,8 @@ int xport_open_dest(const char *spec, const struct xport_opts *o,
 	} else {
 		rc = file_dest(x, spec);
 	}
+	if (!rc && (x->kind == XPORT_STDIO || x->kind == XPORT_FILE))
+		rc = pipe_timeout(x);
 	if (rc)
 		xport_close(x);
 	return rc;

@@ -151,6 +151,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&r, 0, sizeof(r));
+	/* Freed at the end whether or not rec_reader_init ran. */
+	memset(&rd, 0, sizeof(rd));
 	if (strcmp(opt_remap, "auto") == 0)
 		r.remap = REMAP_AUTO;
 	else if (strcmp(opt_remap, "always") == 0)

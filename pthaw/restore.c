@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -642,6 +643,16 @@ static int restore_proc(struct restore *r)
 	if (ret < 0)
 		return err_sys((int)-ret, "working directory %s", s->cwd);
 	PCALL(r, SYS_umask, s->proc.umask, 0, 0, 0, 0, 0);
+	return 0;
+}
+
+/* After the fds: the process's own RLIMIT_NOFILE may be below what pload
+ * needed to place them (fit_fds raised it). */
+static int restore_rlimits(struct restore *r)
+{
+	const struct snap *s = &r->snap;
+	long ret;
+
 	for (int i = 0; s->has_rlim && i < REC_NLIMITS; i++) {
 		uint64_t lim[2] = { s->rlim.cur[i], s->rlim.max[i] };
 
@@ -843,6 +854,44 @@ static int hand_over(struct restore *r)
 	return 0;
 }
 
+/* pload inherits pthaw's RLIMIT_NOFILE, and its control pipes go just
+ * above the highest fd of the snapshot (pload_ctl.c), so that limit must
+ * let top (the highest number pload uses) exist: raise the soft limit up
+ * to the hard one, and as root the hard one too (the kernel caps it at
+ * fs.nr_open).  The process's own limits come back after its fds. */
+static int fit_fds(int max, int top)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)top + 1;
+	unsigned long long nr_open = 0;
+	FILE *f;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return err_sys(errno, "getrlimit RLIMIT_NOFILE");
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		struct rlimit up = { need, rl.rlim_max };
+
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+			up.rlim_max = need;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return 0;
+		f = fopen("/proc/sys/fs/nr_open", "r");
+		if (f && fscanf(f, "%llu", &nr_open) != 1)
+			nr_open = 0;
+		if (f)
+			fclose(f);
+		if (nr_open && need > nr_open)
+			return err_msg(EMFILE, "fd %d is above fs.nr_open %llu of this host (with the %d pthaw needs above it)",
+				       max, nr_open, top - max);
+		if (max >= (int)rl.rlim_max)
+			return err_msg(EMFILE, "fd %d is above the hard limit RLIMIT_NOFILE %llu of pthaw",
+				       max, (unsigned long long)rl.rlim_max);
+		return err_msg(EMFILE, "fd %d leaves no room under the hard limit RLIMIT_NOFILE %llu of pthaw for the %d it needs above it",
+			       max, (unsigned long long)rl.rlim_max, top - max);
+	}
+	return 0;
+}
+
 static int max_fd(const struct snap *s)
 {
 	int m = 2;
@@ -864,7 +913,10 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	int rc;
 
 	r->old_pid = r->snap.proc.pid;
-	rc = pload_spawn(&r->pl, &o);
+	/* pload_ctl.c's child dups its pipes from first_free_fd + 2 up. */
+	rc = fit_fds(o.first_free_fd - 1, o.first_free_fd + 3);
+	if (!rc)
+		rc = pload_spawn(&r->pl, &o);
 	if (rc)
 		return rc;
 	r->remapped = !r->pl.got_pid;
@@ -888,6 +940,8 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		rc = restore_proc(r);
 	if (!rc)
 		rc = restore_fds(r);
+	if (!rc)
+		rc = restore_rlimits(r);
 	if (!rc)
 		rc = restore_signals(r);
 	if (!rc)

@@ -634,7 +634,7 @@ static void snap_bad_vma_fd_xstate(void **state)
 	/* fds */
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/etc", 4), 0);
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
-	has("duplicate fd number");
+	has("fd 3 appears twice");
 	f.fd = 4;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tm", 3), -EBADMSG);
 	has("malformed");
@@ -642,6 +642,14 @@ static void snap_bad_vma_fd_xstate(void **state)
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/t\0p", 4), -EBADMSG);
 	f.fd = -1;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
+	f.fd = SNAP_FD_MAX;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
+	has("fd 1048576 is out of range");
+	f.fd = SNAP_FD_MAX - 1;
+	f.path_len = SNAP_PATH_MAX;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
+	has("path too long");
+	f.path_len = 4;
 	f.fd = 4;
 	f.kind = 0;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
