@@ -60,6 +60,7 @@ int main(int argc, char **argv)
 	struct layer *out = layer_fd_open(1, 0), *top;
 	struct rec_proc p = { .pid = 4000000, .umask = 022 };
 	struct rec_mm mm = { 0 };
+	struct rec_creds creds = { 0 };	/* root's: pthaw runs as root here */
 	struct rec_rlimits rl;
 	struct rec_signals sig = { 0 };
 	struct rec_regs regs = { 0 };
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
 	memcpy(buf + off, "/bin/true/", 10);
 	off += 10;
 	check(rec_write(&w, REC_PROC, buf, off, NULL, 0));
+	check(rec_write(&w, REC_CREDS, &creds, sizeof(creds), NULL, 0));
 	check(rec_write(&w, REC_MM, &mm, sizeof(mm), NULL, 0));
 	check(rec_write(&w, REC_RLIMITS, &rl, sizeof(rl), NULL, 0));
 	check(rec_write(&w, REC_SIGNALS, &sig, sizeof(sig), NULL, 0));
