@@ -237,6 +237,7 @@ int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struc
 	static const long idle[6];
 	struct user_regs_struct resume = *regs, r;
 	struct sigframe_image img;
+	char feat[128] = "";
 	uint64_t all = ~0ull;
 	struct vma *maps = NULL;
 	size_t n = 0;
@@ -246,6 +247,13 @@ int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struc
 	ctx->pid = pid;
 	ctx->regs = *regs;
 	ctx->sigmask = sigmask;
+	/* With a CET shadow stack, the `ret` into the trampoline and the
+	 * frame (which has no shadow-stack token) would kill the process
+	 * instead of restoring it. */
+	if (proc_status_field(pid, "x86_Thread_features", feat, sizeof(feat)) == 0 &&
+	    strstr(feat, "shstk"))
+		return err_msg(ENOTSUP, "process %d uses a shadow stack: cannot query it safely", pid);
+	err_clear();
 	rc = maps_read(pid, &maps, &n);
 	if (!rc)
 		rc = find_code(pid, maps, n, &ctx->syscall_ret, &ctx->sigreturn);
