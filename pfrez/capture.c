@@ -101,52 +101,46 @@ static int read_remote(pid_t pid, uint64_t addr, void *buf, size_t len)
 }
 
 /* The state only the process itself can report: asked for by running
- * system calls inside it, with a scratch page mapped for the answers. */
-static int capture_injected(struct capture *c, uint64_t gadget)
+ * system calls inside it (lib/inject.h says how that stays safe if pfrez
+ * dies meanwhile), their answers written to the frame's scratch area. */
+static int capture_injected(struct capture *c, struct inject_ctx *ctx)
 {
 	struct rec_signals *sig = &c->snap.sig;
-	const struct user_regs_struct *base = &c->regs;
-	long mm[6] = { 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0 };
-	long scratch, ret;
-	int rc;
+	long scratch = (long)ctx->scratch, ret;
+	int rc = 0;
 
-	rc = inject_syscall(c->pid, gadget, base, SYS_mmap, mm, &scratch);
-	if (rc)
-		return rc;
-	if (scratch < 0 && scratch > -4096)
-		return err_sys((int)-scratch, "process %d: mmap of a scratch page", c->pid);
 	for (int i = 1; i <= 64 && !rc; i++) {
+		long a[6] = { i, 0, scratch, 8 };
+
 		if (i == SIGKILL || i == SIGSTOP)
 			continue;
-		rc = inject_call(c->pid, gadget, base, SYS_rt_sigaction, i, 0, scratch, 8, &ret);
+		rc = inject_query(ctx, SYS_rt_sigaction, a, &ret);
 		if (!rc && ret == 0)
-			rc = read_remote(c->pid, (uint64_t)scratch, &sig->act[i - 1], sizeof(sig->act[0]));
+			rc = inject_read_scratch(ctx, &sig->act[i - 1], sizeof(sig->act[0]));
 	}
 	if (!rc)
-		rc = inject_call(c->pid, gadget, base, SYS_sigaltstack, 0, scratch, 0, 0, &ret);
+		rc = inject_query(ctx, SYS_sigaltstack, (long[6]){ 0, scratch }, &ret);
 	if (!rc && ret == 0) {
 		struct { uint64_t sp; int32_t flags, pad; uint64_t size; } ss;
 
-		rc = read_remote(c->pid, (uint64_t)scratch, &ss, sizeof(ss));
+		rc = inject_read_scratch(ctx, &ss, sizeof(ss));
 		sig->ss_sp = ss.sp;
 		sig->ss_flags = ss.flags;
 		sig->ss_size = ss.size;
 	}
 	for (int w = 0; w < 3 && !rc; w++) {
-		rc = inject_call(c->pid, gadget, base, SYS_getitimer, w, scratch, 0, 0, &ret);
+		rc = inject_query(ctx, SYS_getitimer, (long[6]){ w, scratch }, &ret);
 		if (!rc && ret == 0)
-			rc = read_remote(c->pid, (uint64_t)scratch, sig->itimer[w], sizeof(sig->itimer[w]));
+			rc = inject_read_scratch(ctx, sig->itimer[w], sizeof(sig->itimer[w]));
 	}
 	if (!rc)
-		rc = inject_call(c->pid, gadget, base, SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &ret);
+		rc = inject_query(ctx, SYS_prctl, (long[6]){ PR_GET_TID_ADDRESS, scratch }, &ret);
 	if (!rc && ret == 0)
-		rc = read_remote(c->pid, (uint64_t)scratch, &sig->clear_tid, sizeof(sig->clear_tid));
+		rc = inject_read_scratch(ctx, &sig->clear_tid, sizeof(sig->clear_tid));
 	if (!rc)
-		rc = inject_call(c->pid, gadget, base, SYS_brk, 0, 0, 0, 0, &ret);
+		rc = inject_query(ctx, SYS_brk, (long[6]){ 0 }, &ret);
 	if (!rc)
 		c->snap.mm.brk = (uint64_t)ret;
-	if (!rc)
-		rc = inject_call(c->pid, gadget, base, SYS_munmap, scratch, 4096, 0, 0, &ret);
 	return rc;
 }
 
@@ -690,40 +684,23 @@ static int capture_maps(struct capture *c)
 
 int capture_state(struct capture *c)
 {
-	uint64_t all = ~0ull, gadget = 0;
-	int rc;
+	struct inject_ctx ctx;
+	int rc, rc2;
 
 	rc = capture_regs(c);
 	if (!rc)
 		rc = capture_pending(c);
+	if (!rc)
+		rc = inject_begin(&ctx, c->pid, &c->regs, c->sigmask, c->snap.xsave, c->snap.xs.size);
 	if (rc)
 		return rc;
-	/* Signals that arrive now stay pending, to be delivered once the
-	 * process goes on, instead of stopping the injected calls. */
-	if (ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(all), &all) < 0)
-		return err_sys(errno, "process %d: blocking signals", c->pid);
-	rc = maps_read(c->pid, &c->maps, &c->nmaps);
-	for (size_t i = 0; !rc && i < c->nmaps; i++)
-		if (strcmp(c->maps[i].path, "[vdso]") == 0)
-			rc = inject_find_gadget(c->pid, c->maps[i].start, c->maps[i].end, &gadget);
-	if (!rc && !gadget)
-		rc = err_msg(ENOTSUP, "process %d has no vdso", c->pid);
-	maps_free(c->maps, c->nmaps);
-	c->maps = NULL;
-	c->nmaps = 0;
-	if (!rc)
-		rc = capture_injected(c, gadget);
+	rc = capture_injected(c, &ctx);
 	/* From here on only memory is read: put the process back as it will
 	 * resume, so that if pfrez dies (the kernel then detaches it) it
 	 * carries on correctly.  capture_release() does the same again. */
-	if (!rc) {
-		struct user_regs_struct r = c->regs;
-
-		regs_restart_fixup(&r, 0);
-		if (ptrace(PTRACE_SETREGS, c->pid, 0, &r) < 0 ||
-		    ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask) < 0)
-			rc = err_sys(errno, "process %d: putting its registers back", c->pid);
-	}
+	rc2 = inject_finish(&ctx);
+	if (!rc)
+		rc = rc2;
 	c->snap.has_sig = 1;
 	c->snap.has_regs = 1;
 	if (!rc)
@@ -774,10 +751,12 @@ void capture_release(struct capture *c)
 		return;
 	}
 	/* The injected calls took the process out of the kernel's signal
-	 * path, which would have restarted an interrupted call: do it. */
+	 * path, which would have restarted an interrupted call: do it.  The
+	 * mask before the registers: if pfrez dies in between, registers
+	 * still at the injection frame put the mask back themselves. */
 	regs_restart_fixup(&r, 0);
-	ptrace(PTRACE_SETREGS, c->pid, 0, &r);
 	ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask);
+	ptrace(PTRACE_SETREGS, c->pid, 0, &r);
 	ptrace(PTRACE_DETACH, c->pid, 0, 0);
 	c->attached = 0;
 }
