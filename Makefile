@@ -43,7 +43,9 @@ UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_re
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
-	      rmdir_open cwd_deleted dev_deleted proc_dead proc_self heldfiles
+	      rmdir_open cwd_deleted dev_deleted proc_dead proc_self heldfiles \
+	      fd_log fd_shared fd_cloexec creds seccomp thp_disable subreaper pdeathsig dumpable \
+	      prname timerslack membarrier personality oom_adj sched madvise
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
