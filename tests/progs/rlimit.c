@@ -1,5 +1,6 @@
-/* rlimit: non-default soft and hard limits for a few resources, checked
- * with getrlimit each round. */
+/* rlimit: non-default soft and hard limits for a few resources (lowered
+ * only: raising a hard limit needs privilege), checked with getrlimit
+ * each round. */
 #include <sys/resource.h>
 
 #define KIND "rlimit"
@@ -11,10 +12,11 @@ static struct {
 	struct rlimit want;
 } lims[] = {
 	{ RLIMIT_NOFILE, "NOFILE", { 213, 317 } },
-	{ RLIMIT_CORE, "CORE", { 4096, 1 << 20 } },
+	{ RLIMIT_FSIZE, "FSIZE", { 1 << 30, 3LL << 30 } },
 	{ RLIMIT_MSGQUEUE, "MSGQUEUE", { 12345, 54321 } },
 	{ RLIMIT_SIGPENDING, "SIGPENDING", { 77, 99 } },
-	{ RLIMIT_CPU, "CPU", { 3600, RLIM_INFINITY } },
+	{ RLIMIT_LOCKS, "LOCKS", { 1234, 4321 } },
+	{ RLIMIT_CPU, "CPU", { 3600, 7200 } },
 };
 #define NLIMS (sizeof(lims) / sizeof(lims[0]))
 
