@@ -40,6 +40,12 @@ KINDS=(
 	"pipe_fd3        pipe_fd3     -      pipe3"
 )
 
+# Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
+kind_wanted()
+{
+	[ -z "$KIND_ONLY" ] || case " $KIND_ONLY " in *" $1 "*) ;; *) return 1 ;; esac
+}
+
 # The fields of the KINDS line of case NAME: KPROG, KCLONE, KHOW (an array).
 kind_get()
 {
@@ -76,7 +82,14 @@ kind_start()
 	case ${KHOW[0]} in
 	plain) start "$name" "$cmd" ;;
 	file) start "$name" "$cmd" "$D/$KFILE" ;;
-	setpriv) start "$name" "$(command -v setpriv)" "${KHOW[@]:1}" "$cmd" ;;
+	setpriv)
+		# Another user must reach its working directory (and pthaw
+		# reopens it as that user): the test directories are 0700.
+		case " ${KHOW[*]} " in
+		*" --reuid="*) chmod o+x "$D" "$T" "${T%/*}" ;;
+		esac
+		start "$name" "$(command -v setpriv)" "${KHOW[@]:1}" "$cmd"
+		;;
 	log)
 		(close_fds; cd "$D" && exec env --default-signal=INT,QUIT "$cmd") \
 			> "$D/$name.out" 2>&1 < /dev/null &

@@ -42,6 +42,8 @@ static const char *check(void)
 	close(fd);
 	if (r)
 		return zdtm_why("F_OFD_GETLK: %s", strerror(errno));
+	if (fl.l_type == F_UNLCK)
+		return "F_OFD_GETLK through a second open of FILE sees no lock";
 	if (fl.l_type != F_WRLCK || fl.l_start != 0 || fl.l_len != 100)
 		return zdtm_why("F_OFD_GETLK sees type %d at %lld+%lld, not the write lock on 0+100",
 				fl.l_type, (long long)fl.l_start, (long long)fl.l_len);
