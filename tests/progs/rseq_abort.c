@@ -69,6 +69,8 @@ abort:
 	return 1;
 }
 
+/* Registering the same area again says EBUSY while it is registered; an
+ * unregistered thread is registered by the call (and is then no proof). */
 static int registered(unsigned len)
 {
 	return syscall(SYS_rseq, area, len, 0, RSEQ_SIG) < 0 && errno == EBUSY;
@@ -136,8 +138,9 @@ static const char *check(void)
 	if (held_commit_ns)
 		return zdtm_why("a section held up %lld ms committed instead of aborting",
 				held_commit_ns / 1000000);
+	errno = 0;
 	if (!registered(area_len))
-		return zdtm_why("the thread is no longer registered for rseq (rseq(2): %s)",
-				errno ? strerror(errno) : "registered it now");
+		return zdtm_why("the thread is no longer registered for rseq (rseq(2) %s)",
+				errno ? strerror(errno) : "registered it anew");
 	return NULL;
 }
