@@ -61,8 +61,7 @@ PLOAD_CFLAGS := -std=gnu11 $(WARN) -O2 -g -ffreestanding -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Ilib
 PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id=none -Wl,-z,noexecstack
 
-.PHONY: all check unit e2e bench install uninstall clean deb deb-check man-check install-check \
-	fuzz fuzz-check fuzz-tools
+.PHONY: all check unit e2e bench install uninstall clean deb deb-check man-check install-check
 all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%)
 
 $(B)/obj/%.o: %.c $(wildcard lib/*.h pfrez/*.h pthaw/*.h)
@@ -93,6 +92,7 @@ $(B)/progs/%: tests/progs/%.c
 # The fuzz harness (tests/fuzz/) over what pthaw does before pload: the
 # libFuzzer program in the FUZZ=1 build, a replay program elsewhere.
 FUZZ_TIME  ?= 600
+.PHONY: fuzz fuzz-check fuzz-tools
 FUZZ_OBJS  := $(filter-out $(B)/obj/pthaw/main.o,$(PTHAW_OBJS)) $(B)/libpfrez.a
 
 $(B)/fuzz-pthaw: tests/fuzz/harness.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
