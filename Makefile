@@ -2,6 +2,8 @@
 # `make install PREFIX=/usr/local DESTDIR=`, `make uninstall`, `make clean`.
 # `make SAN=1` builds into build-san/ with AddressSanitizer and UBSan
 # (everything but pload, which is freestanding); `make check` uses that.
+# `make fuzz FUZZ_TIME=600` fuzzes pthaw's stream parsing for that many
+# seconds with libFuzzer (clang, `FUZZ=1` build in build-fuzz/).
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
