@@ -50,7 +50,8 @@ PLOAD_SRCS := pload/start.S pload/pload.c
 UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
-PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop
+PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
+	      rmdir_open cwd_deleted dev_deleted proc_dead proc_self heldfiles highfd
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
@@ -64,7 +65,8 @@ PLOAD_CFLAGS := -std=gnu11 $(WARN) -O2 -g -ffreestanding -fno-stack-protector \
 PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id=none -Wl,-z,noexecstack
 
 .PHONY: all check unit e2e bench install uninstall clean deb deb-check man-check install-check
-all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%)
+all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%) \
+	$(B)/progs/craft
 
 $(B)/obj/%.o: %.c $(wildcard lib/*.h pfrez/*.h pthaw/*.h)
 	@mkdir -p $(dir $@)
@@ -86,6 +88,11 @@ $(B)/pload: $(PLOAD_SRCS) linker/pload.ld $(wildcard pload/*.h) lib/pload_proto.
 
 $(B)/test_%: tests/unit/test_%.c tests/unit/memlayer.c $(B)/libpfrez.a tests/unit/memlayer.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) -lcmocka $(LDLIBS)
+
+# craft writes hostile streams for the tests: it needs the library.
+$(B)/progs/craft: tests/e2e/craft.c $(B)/libpfrez.a
+	@mkdir -p $(B)/progs
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(B)/progs
