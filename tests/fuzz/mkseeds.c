@@ -75,7 +75,7 @@ static int build_snap(struct snap *s, uint64_t *page_at)
 	struct proc_stat st;
 	struct vma *m;
 	size_t n, auxv_len;
-	int rc;
+	int ngroups, rc;
 
 	memset(s, 0, sizeof(*s));
 	s->proc.pid = (uint32_t)getpid();
@@ -149,6 +149,14 @@ static int build_snap(struct snap *s, uint64_t *page_at)
 	s->xsave = calloc(1, s->xs.size);
 	if (!s->xsave)
 		return -ENOMEM;
+	s->creds = (struct rec_creds){ getuid(), geteuid(), getuid(), geteuid(),
+				       getgid(), getegid(), getgid(), getegid(), 0, 0 };
+	ngroups = getgroups(0, NULL);
+	s->groups = calloc(ngroups > 0 ? (size_t)ngroups : 1, sizeof(*s->groups));
+	if (!s->groups || (ngroups > 0 && getgroups(ngroups, (gid_t *)s->groups) != ngroups))
+		return err_sys(errno, "getgroups");
+	s->creds.ngroups = ngroups > 0 ? (uint32_t)ngroups : 0;
+	s->has_creds = 1;
 	s->has_rseq = 1;
 	s->rseq = (struct rec_rseq){ .addr = *page_at + 64, .len = 32, .sig = 0x53053053 };
 	memcpy(si.info, &signo, sizeof(signo));
