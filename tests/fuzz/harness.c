@@ -164,13 +164,17 @@ void fuzz_fix_stream(unsigned char *b, size_t n)
 	}
 }
 
-/* The rest of the stream, as pthaw -debug reads it (pthaw/main.c). */
+/* The rest of the stream, as pthaw -debug or -check reads it
+ * (pthaw/main.c). */
 static int read_rest(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
 {
 	unsigned long long pages = 0;
 	int rc = 1;
 
-	snap_print(devnull, &r->snap);
+	if (r->check_only)
+		restore_check(r, devnull);
+	else
+		snap_print(devnull, &r->snap);
 	while (rc == 1) {
 		if (type == REC_PAGES) {
 			struct rec_pages h;
@@ -207,13 +211,17 @@ int fuzz_one(const uint8_t *data, size_t size, int fixcrc)
 		fuzz_fix_stream(copy, size);
 		m.p = copy;
 	}
-	/* Readers must cope with any split of the bytes: vary it. */
+	/* Readers must cope with any split of the bytes: vary it; and
+	 * take turns at -debug and -check. */
 	m.max_read = max_reads[size % 3];
 	memset(&r, 0, sizeof(r));
+	r.check_only = size / 3 % 2;
 	h = malloc(sizeof(*h));
 	rc = h ? 0 : -ENOMEM;
 	if (!rc)
 		rc = stream_reader_open(&m.l, keydir, NULL, h, &top, warn, sizeof(warn));
+	if (!rc)
+		r.same_host = stream_same_host(h);
 	if (!rc)
 		rc = rec_reader_init(&rd, top);
 	r.rd = &rd;
