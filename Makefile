@@ -2,6 +2,8 @@
 # `make install PREFIX=/usr/local DESTDIR=`, `make uninstall`, `make clean`.
 # `make SAN=1` builds into build-san/ with AddressSanitizer and UBSan
 # (everything but pload, which is freestanding); `make check` uses that.
+# `make fuzz FUZZ_TIME=600` fuzzes pthaw's stream parsing for that many
+# seconds with libFuzzer (clang, `FUZZ=1` build in build-fuzz/).
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
@@ -17,7 +19,13 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ilib \
 	     -DPFREZ_VERSION='"$(VERSION)"' -DPFREZ_LIBEXEC='"$(LIBEXEC)"'
 LDLIBS   := -lzstd -lsnappy -lz -lcrypto
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# make fuzz's build: clang, coverage for libFuzzer, ASan and UBSan.
+B        := build-fuzz
+CC       := clang
+ALL_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+else ifeq ($(SAN),1)
 B        := build-san
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -95,10 +103,27 @@ $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(B)/progs
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE $(if $(filter $*,$(PROGS_STATIC)),-static) -o $@ $< -lm
 
+# The fuzz harness (tests/fuzz/) over what pthaw does before pload: the
+# libFuzzer program in the FUZZ=1 build, a replay program elsewhere.
+FUZZ_TIME  ?= 600
+.PHONY: fuzz fuzz-check fuzz-tools
+FUZZ_OBJS  := $(filter-out $(B)/obj/pthaw/main.o,$(PTHAW_OBJS)) $(B)/libpfrez.a
+
+$(B)/fuzz-pthaw: tests/fuzz/harness.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(CC) $(ALL_CFLAGS) -Ipthaw -DFUZZ_LIBFUZZER -fsanitize=fuzzer $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
+
+$(B)/fuzz-replay: tests/fuzz/replay.c tests/fuzz/harness.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(CC) $(ALL_CFLAGS) -Ipthaw $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
+
+$(B)/mkseeds: tests/fuzz/mkseeds.c tests/fuzz/fuzz.h $(B)/libpfrez.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+fuzz-tools: $(B)/mkseeds $(if $(filter 1,$(FUZZ)),$(B)/fuzz-pthaw,$(B)/fuzz-replay)
+
 unit: $(UNIT_TESTS:%=$(B)/%)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/$$t; done
 
-check: man-check install-check
+check: man-check install-check fuzz-check
 	$(MAKE) SAN=1 all unit
 	tests/e2e/run build-san
 
@@ -107,6 +132,18 @@ e2e: all
 
 bench: all
 	scripts/bench $(B)
+
+# libFuzzer for FUZZ_TIME seconds, half with checksums repaired; crashes
+# land in build-fuzz/fuzz/crashes/ and fail the target.
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-tools
+	tests/fuzz/run build-fuzz $(FUZZ_TIME)
+
+# The seeds and tests/fuzz/regress/ through the harness under ASan/UBSan,
+# and through pthaw -debug under valgrind.
+fuzz-check: all
+	$(MAKE) SAN=1 fuzz-tools
+	tests/fuzz/check build-san build
 
 # The man pages and -h agree, and so does the bash completion.
 man-check: all
@@ -144,4 +181,4 @@ deb-check: deb all
 	tests/deb-check build/deb $(B)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -843,7 +843,7 @@ static int hand_over(struct restore *r)
 		rc = err_sys(errno, "loading the registers");
 	else if (ptrace(PTRACE_SETREGSET, r->pl.pid, NT_X86_XSTATE, &iov) < 0)
 		rc = err_sys(errno, "loading the extended (AVX) state");
-	else if (ptrace(PTRACE_SETSIGMASK, r->pl.pid, sizeof(uint64_t), &s->sig.blocked) < 0)
+	else if (ptrace(PTRACE_SETSIGMASK, r->pl.pid, sizeof(uint64_t), &(uint64_t){ s->sig.blocked }) < 0)
 		rc = err_sys(errno, "loading the signal mask");
 	free(xs);
 	if (rc)
