@@ -425,8 +425,11 @@ int main(int argc, char **argv)
 		xport_abort(&x);
 		if (halt_sig)
 			halt_why(why, sizeof(why), opt_halt_timeout);
-		fprintf(stderr, "pfrez: writing the snapshot to %s: %s%s\n", x.desc, why,
-			opt_halt ? "; the original process was resumed" : "");
+		if (opt_halt)
+			fprintf(stderr, "pfrez: writing the snapshot to %s: %s; the original process %ld was resumed\n",
+				x.desc, why, opt_pid);
+		else
+			fprintf(stderr, "pfrez: writing the snapshot to %s: %s\n", x.desc, why);
 		return 1;
 	}
 	if (handover) {
