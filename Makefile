@@ -32,17 +32,19 @@ LIB_COMP  := lib/compress.c lib/layer_gzip.c lib/layer_snappy.c lib/layer_zstd.c
 LIB_CRYPT := lib/crypt.c lib/layer_crypt.c lib/crypt_gcm.c lib/crypt_ctrmac.c
 LIB_XPORT := lib/xport.c lib/xport_inet.c lib/xport_unix.c lib/xport_udp.c lib/progress.c
 LIB_PROC  := lib/proc.c lib/inject.c lib/snap.c lib/stream.c
-LIB_SRCS  := $(LIB_CORE) $(LIB_REC) $(LIB_COMP) $(LIB_CRYPT) $(LIB_XPORT) $(LIB_PROC)
+LIB_ARCH  := lib/arch/x86_64/sigframe.c
+LIB_SRCS  := $(LIB_CORE) $(LIB_REC) $(LIB_COMP) $(LIB_CRYPT) $(LIB_XPORT) $(LIB_PROC) $(LIB_ARCH)
 
 PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/pages.c
 PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pload_ctl.c pthaw/pagepipe.c pthaw/supervise.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
-UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc
+UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc test_sigframe
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
-PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop
+PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
+	      rmdir_open cwd_deleted dev_deleted proc_dead proc_self heldfiles highfd victim
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
@@ -56,9 +58,10 @@ PLOAD_CFLAGS := -std=gnu11 $(WARN) -O2 -g -ffreestanding -fno-stack-protector \
 PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id=none -Wl,-z,noexecstack
 
 .PHONY: all check unit e2e bench install uninstall clean deb deb-check man-check install-check
-all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%)
+all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%) \
+	$(B)/progs/craft
 
-$(B)/obj/%.o: %.c $(wildcard lib/*.h pfrez/*.h pthaw/*.h)
+$(B)/obj/%.o: %.c $(wildcard lib/*.h lib/arch/x86_64/*.h pfrez/*.h pthaw/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -78,6 +81,11 @@ $(B)/pload: $(PLOAD_SRCS) linker/pload.ld $(wildcard pload/*.h) lib/pload_proto.
 
 $(B)/test_%: tests/unit/test_%.c tests/unit/memlayer.c $(B)/libpfrez.a tests/unit/memlayer.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) -lcmocka $(LDLIBS)
+
+# craft writes hostile streams for the tests: it needs the library.
+$(B)/progs/craft: tests/e2e/craft.c $(B)/libpfrez.a
+	@mkdir -p $(B)/progs
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(B)/progs

@@ -6,6 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Plain decimal digits with an optional fraction ("12", "1.5"): strtod
+ * would also take "1e3", "0x10", "inf", " 5" and "+5". */
+static const char *decimal(const char *p, double *v)
+{
+	const char *start = p;
+	double scale = 1;
+
+	*v = 0;
+	while (*p >= '0' && *p <= '9' && p - start < 18)
+		*v = *v * 10 + (*p++ - '0');
+	if (p == start || (*p >= '0' && *p <= '9'))
+		return NULL;
+	if (*p != '.')
+		return p;
+	start = ++p;
+	while (*p >= '0' && *p <= '9' && p - start < 9) {
+		scale /= 10;
+		*v += (*p++ - '0') * scale;
+	}
+	return p == start || (*p >= '0' && *p <= '9') ? NULL : p;
+}
+
 int flags_duration(const char *s, int64_t *ms)
 {
 	static const struct { const char *unit; double ms; } units[] = {
@@ -22,12 +44,12 @@ int flags_duration(const char *s, int64_t *ms)
 		return 0;
 	}
 	while (*p) {
-		char *end;
-		double v = strtod(p, &end);
+		double v;
+		const char *end = decimal(p, &v);
 		size_t best = 0;
 		double mult = 0;
 
-		if (end == p || v < 0 || (*p != '.' && (*p < '0' || *p > '9')))
+		if (!end)
 			return err_msg(EINVAL, "invalid duration \"%s\"", s);
 		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 			size_t n = strlen(units[i].unit);
@@ -42,8 +64,9 @@ int flags_duration(const char *s, int64_t *ms)
 		total += v * mult;
 		p = end + best;
 	}
-	if (total > 9e15)
-		return err_msg(EINVAL, "invalid duration \"%s\": too long", s);
+	if (total > FLAGS_DURATION_MAX)
+		return err_msg(EINVAL, "invalid duration \"%s\": longer than %dh", s,
+			       FLAGS_DURATION_MAX / 3600000);
 	*ms = (int64_t)(total + 0.5);
 	return 0;
 }
@@ -69,12 +92,24 @@ static int flag_set(const struct flag *f, const char *val)
 		else
 			return err_msg(EINVAL, "invalid value \"%s\" for flag -%s: want true or false", val, f->name);
 		return 0;
-	case FLAG_INT:
+	case FLAG_INT: {
+		const struct flag_int *fi = f->value;
+		long v;
+
+		/* Digits only, in range, or an error naming the flag: strtol
+		 * takes " 5" and "+5", and a cast of what it returns to the
+		 * flag's real type (pid_t) would cut 4294967296+N to N. */
 		errno = 0;
-		*(long *)f->value = strtol(val, &end, 10);
-		if (errno || end == val || *end)
+		v = strtol(val, &end, 10);
+		if (!((val[0] >= '0' && val[0] <= '9') || (val[0] == '-' && val[1] >= '0' && val[1] <= '9')) ||
+		    *end || (errno && errno != ERANGE))
 			return err_msg(EINVAL, "invalid value \"%s\" for flag -%s: want an integer", val, f->name);
+		if (errno == ERANGE || v < fi->min || v > fi->max)
+			return err_msg(ERANGE, "invalid value \"%s\" for flag -%s: want an integer from %ld to %ld",
+				       val, f->name, fi->min, fi->max);
+		*fi->value = v;
 		return 0;
+	}
 	case FLAG_STRING:
 		*(const char **)f->value = val;
 		return 0;

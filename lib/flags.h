@@ -8,7 +8,7 @@
 
 enum flag_kind {
 	FLAG_BOOL,	/* int: 0/1; "-x", "-x=true", "-x=false" */
-	FLAG_INT,	/* long */
+	FLAG_INT,	/* struct flag_int: a long from min to max */
 	FLAG_STRING,	/* const char * (points into argv) */
 	FLAG_DURATION,	/* int64_t milliseconds; Go syntax "1m30s", "500ms" */
 };
@@ -20,6 +20,15 @@ struct flag {
 	const char *arg;	/* name of the value in help ("PID"); NULL for bool */
 	const char *help;
 };
+
+/* What a FLAG_INT's value points to: every integer flag has a range. */
+struct flag_int {
+	long *value;
+	long min, max;
+};
+
+/* Durations are at most a day: a longer timeout is a mistake. */
+#define FLAGS_DURATION_MAX	(24 * 3600000)
 
 /* Parses argv[1..] against tab (terminated by a zero entry).  Returns 0,
  * 1 when -h/--help was given, or -EINVAL with the message set.  *rest

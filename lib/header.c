@@ -105,21 +105,71 @@ const char *hdr_get(const struct header *h, const char *key)
 	return NULL;
 }
 
+/* 8 lowercase hex digits; -1 otherwise. */
+static int hex8(const char *p, unsigned *v)
+{
+	*v = 0;
+	for (int i = 0; i < 8; i++) {
+		const char *d = memchr("0123456789abcdef", p[i], 16);
+
+		if (!d || !p[i])
+			return -1;
+		*v = *v << 4 | (unsigned)(d - "0123456789abcdef");
+	}
+	return 0;
+}
+
+/* Up to max decimal digits (no sign, no space) at *p, advanced past them. */
+static int digits(const char **p, const char *end, int max, size_t *v)
+{
+	int n = 0;
+
+	*v = 0;
+	while (*p < end && **p >= '0' && **p <= '9' && n < max) {
+		*v = *v * 10 + (size_t)(**p - '0');
+		(*p)++;
+		n++;
+	}
+	return n && (*p == end || **p < '0' || **p > '9') ? 0 : -1;
+}
+
+/* "PFREZ-STREAM MAJOR.MINOR LENGTH\n", each number plain decimal digits
+ * (a sign or a space would let a corrupt line through), LENGTH exactly 6
+ * digits as hdr_format writes it.  Returns the line's length without the
+ * newline, or -1. */
+static int first_line(const char *text, size_t len, unsigned *major, unsigned *minor,
+		      size_t *declared)
+{
+	const char *p = text + sizeof(HDR_MAGIC), *end = text + len, *q;
+	size_t v;
+
+	if (len < sizeof(HDR_MAGIC) || memcmp(text, HDR_MAGIC " ", sizeof(HDR_MAGIC)) != 0)
+		return -1;
+	if (digits(&p, end, 3, &v) || p == end || *p++ != '.')
+		return -1;
+	*major = (unsigned)v;
+	if (digits(&p, end, 3, &v) || p == end || *p++ != ' ')
+		return -1;
+	*minor = (unsigned)v;
+	q = p;
+	if (digits(&p, end, 6, declared) || p - q != 6 || p == end || *p != '\n')
+		return -1;
+	return (int)(p - text);
+}
+
 int hdr_parse(struct header *h, const char *text, size_t len)
 {
-	char magic[16], first[64];
 	unsigned major, minor;
 	size_t declared, pos;
-	int n = 0;
+	int n;
 
 	hdr_init(h);
 	if (len >= HDR_MAX || len < 2)
 		return err_msg(EBADMSG, "header: bad length");
 	memcpy(h->text, text, len);
 	h->len = len;
-	snprintf(first, sizeof(first), "%.*s", (int)(len < 63 ? len : 63), text);
-	if (sscanf(first, "%15s %u.%u %zu%n", magic, &major, &minor, &declared, &n) != 4 ||
-	    strcmp(magic, HDR_MAGIC) != 0 || first[n] != '\n')
+	n = first_line(text, len, &major, &minor, &declared);
+	if (n < 0)
 		return err_msg(EBADMSG, "not a pfrez stream (bad magic)");
 	if (major != HDR_MAJOR)
 		return err_msg(EPROTONOSUPPORT, "stream format version %u.%u is not supported (this pthaw reads %d.x)",
@@ -133,11 +183,11 @@ int hdr_parse(struct header *h, const char *text, size_t len)
 		const char *crcline = len >= HDR_CRC_LINE + 1 + (size_t)n ? text + len - 1 - HDR_CRC_LINE : NULL;
 		unsigned want;
 
-		/* Exactly 8 lowercase hex digits: sscanf alone would also take
-		 * " 123abcd" or "0123ABCD", letting a flipped byte through. */
+		/* Exactly 8 lowercase hex digits, read by hand: the text has no
+		 * terminator, and sscanf would also take " 123abcd" or
+		 * "0123ABCD", letting a flipped byte through. */
 		if (!crcline || strncmp(crcline, "crc: ", 5) != 0 ||
-		    strspn(crcline + 5, "0123456789abcdef") < 8 ||
-		    sscanf(crcline + 5, "%8x", &want) != 1 ||
+		    hex8(crcline + 5, &want) < 0 ||
 		    want != crc32c(0, text, (size_t)(crcline - text)))
 			return err_msg(EBADMSG, "header: checksum mismatch (corrupt header)");
 		len -= HDR_CRC_LINE;	/* the fields end before the crc line */
@@ -153,7 +203,8 @@ int hdr_parse(struct header *h, const char *text, size_t len)
 		colon = memmem(line, ll, ": ", 2);
 		if (!colon || !key_ok(line, (size_t)(colon - line)) ||
 		    !value_ok(colon + 2, (size_t)(nl - colon - 2)))
-			return err_msg(EBADMSG, "header: malformed line \"%.40s\"", line);
+			return err_msg(EBADMSG, "header: malformed line \"%.*s\"",
+				       (int)(ll < 40 ? ll : 40), line);
 		for (int i = 0; i < h->nfields; i++)
 			if (strlen(h->key[i]) == (size_t)(colon - line) &&
 			    memcmp(h->key[i], line, (size_t)(colon - line)) == 0)
@@ -171,7 +222,7 @@ int hdr_read(struct header *h, struct layer *in)
 	unsigned major, minor;
 	size_t declared;
 	char *buf;
-	int rc, n = 0;
+	int rc;
 
 	/* "PFREZ-STREAM 1.0 000412\n" is 24 bytes for any 1-digit version. */
 	rc = layer_read_full(in, first, 24);
@@ -180,8 +231,8 @@ int hdr_read(struct header *h, struct layer *in)
 	first[24] = '\0';
 	if (memcmp(first, HDR_MAGIC " ", sizeof(HDR_MAGIC)) != 0)
 		return err_msg(EBADMSG, "not a pfrez stream (bad magic)");
-	if (sscanf(first, "%*s %u.%u %zu%n", &major, &minor, &declared, &n) != 3 || first[n] != '\n' ||
-	    declared < 26 || declared >= HDR_MAX)
+	if (first_line(first, 24, &major, &minor, &declared) < 0 || declared < 26 ||
+	    declared >= HDR_MAX)
 		return err_msg(EBADMSG, "bad header line (corrupt stream)");
 	buf = malloc(declared);
 	if (!buf)

@@ -1,5 +1,6 @@
 /* inject.c: ptrace attach and system-call injection. */
 #include "inject.h"
+#include "arch/x86_64/sigframe.h"
 #include "err.h"
 #include "proc.h"
 
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -75,36 +77,6 @@ int ptrace_seize_stop(pid_t pid)
 	}
 }
 
-int inject_find_gadget(pid_t pid, uint64_t start, uint64_t end, uint64_t *gadget)
-{
-	size_t len = (size_t)(end - start);
-	unsigned char *buf;
-	struct iovec l, r;
-
-	if (len > (1 << 20))
-		len = 1 << 20;
-	buf = malloc(len);
-	if (!buf)
-		return err_sys(ENOMEM, "gadget");
-	l.iov_base = buf;
-	l.iov_len = len;
-	r.iov_base = (void *)start;
-	r.iov_len = len;
-	if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)len) {
-		free(buf);
-		return err_sys(errno, "reading the vdso of process %d", pid);
-	}
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
-			*gadget = start + i;
-			free(buf);
-			return 0;
-		}
-	}
-	free(buf);
-	return err_msg(ENOENT, "no syscall instruction found in the vdso of process %d", pid);
-}
-
 static int wait_syscall_stop(pid_t pid)
 {
 	int st;
@@ -168,6 +140,218 @@ int inject_call(pid_t pid, uint64_t gadget, const struct user_regs_struct *base,
 		return rc;
 	if (ptrace(PTRACE_SETREGS, pid, 0, base) < 0)
 		return err_sys(errno, "ptrace setregs %d", pid);
+	return 0;
+}
+
+/* Looks for `syscall; ret` and an rt_sigreturn trampoline in the readable
+ * executable mappings of pid: the vdso first (every process has one,
+ * though recent ones lack both sequences), then its own code and
+ * libraries (libc's and Go's sigreturn trampolines). */
+static int find_code(pid_t pid, const struct vma *maps, size_t n, uint64_t *sc, uint64_t *sr)
+{
+	const size_t chunk = 1 << 20, overlap = sizeof(sigframe_restorer_long) - 1;
+	unsigned char *buf = malloc(chunk);
+	int pass;
+
+	if (!buf)
+		return err_sys(ENOMEM, "gadget search");
+	*sc = *sr = 0;
+	for (pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n && !(*sc && *sr); i++) {
+			const struct vma *v = &maps[i];
+			int vdso = strcmp(v->path, "[vdso]") == 0;
+
+			if (vdso != (pass == 0) || !(v->prot & PROT_EXEC) || !(v->prot & PROT_READ) ||
+			    strcmp(v->path, "[vsyscall]") == 0)
+				continue;
+			for (uint64_t a = v->start; a < v->end && !(*sc && *sr); a += chunk - overlap) {
+				size_t len = v->end - a < chunk ? (size_t)(v->end - a) : chunk;
+				struct iovec l = { buf, len }, r = { (void *)a, len };
+
+				/* Unreadable code (gone meanwhile, or guarded) is
+				 * just not searched. */
+				if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)len)
+					break;
+				for (size_t k = 0; k < len; k++) {
+					if (!*sc && k + sizeof(sigframe_syscall_ret) <= len &&
+					    !memcmp(buf + k, sigframe_syscall_ret, sizeof(sigframe_syscall_ret)))
+						*sc = a + k;
+					if (!*sr && ((k + sizeof(sigframe_restorer_long) <= len &&
+						      !memcmp(buf + k, sigframe_restorer_long, sizeof(sigframe_restorer_long))) ||
+						     (k + sizeof(sigframe_restorer_short) <= len &&
+						      !memcmp(buf + k, sigframe_restorer_short, sizeof(sigframe_restorer_short)))))
+						*sr = a + k;
+				}
+				if (len < chunk)
+					break;
+			}
+		}
+	}
+	free(buf);
+	if (!*sc)
+		return err_msg(ENOTSUP, "process %d: no `syscall; ret` instruction sequence in its code: cannot query it safely", pid);
+	if (!*sr)
+		return err_msg(ENOTSUP, "process %d: no rt_sigreturn trampoline in its code: cannot query it safely", pid);
+	return 0;
+}
+
+/* The frame must lie in one writable mapping: writing it must not need
+ * the stack to grow (remote writes no longer grow it), nor touch
+ * anything but memory below the stack pointer. */
+static int check_stack(pid_t pid, const struct vma *maps, size_t n, const struct sigframe_image *img)
+{
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].start <= img->addr && img->addr + img->len <= maps[i].end &&
+		    (maps[i].prot & PROT_WRITE))
+			return 0;
+	return err_msg(ENOSPC, "process %d: not enough stack below rsp to capture safely", pid);
+}
+
+static int set_regs(pid_t pid, const struct user_regs_struct *r)
+{
+	if (ptrace(PTRACE_SETREGS, pid, 0, r) < 0)
+		return err_sys(errno, "process %d: setting registers", pid);
+	return 0;
+}
+
+/* Registers that run nr(a) from the frame. */
+static void call_regs(const struct inject_ctx *ctx, long nr, const long a[6], struct user_regs_struct *r)
+{
+	*r = ctx->regs;
+	r->rax = (unsigned long long)nr;
+	/* orig_rax = -1 keeps the kernel's restart logic away from regs
+	 * that no longer belong to the interrupted call. */
+	r->orig_rax = (unsigned long long)-1;
+	r->rdi = (unsigned long long)a[0];
+	r->rsi = (unsigned long long)a[1];
+	r->rdx = (unsigned long long)a[2];
+	r->r10 = (unsigned long long)a[3];
+	r->r8 = (unsigned long long)a[4];
+	r->r9 = (unsigned long long)a[5];
+	r->rip = ctx->syscall_ret;
+	r->rsp = ctx->frame;
+}
+
+int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struct *regs,
+		 uint64_t sigmask, const void *xsave, size_t xlen)
+{
+	static const long idle[6];
+	struct user_regs_struct resume = *regs, r;
+	struct sigframe_image img;
+	char feat[128] = "";
+	uint64_t all = ~0ull;
+	struct vma *maps = NULL;
+	size_t n = 0;
+	int rc;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->pid = pid;
+	ctx->regs = *regs;
+	ctx->sigmask = sigmask;
+	/* With a CET shadow stack, the `ret` into the trampoline and the
+	 * frame (which has no shadow-stack token) would kill the process
+	 * instead of restoring it. */
+	if (proc_status_field(pid, "x86_Thread_features", feat, sizeof(feat)) == 0 &&
+	    strstr(feat, "shstk"))
+		return err_msg(ENOTSUP, "process %d uses a shadow stack: cannot query it safely", pid);
+	err_clear();
+	rc = maps_read(pid, &maps, &n);
+	if (!rc)
+		rc = find_code(pid, maps, n, &ctx->syscall_ret, &ctx->sigreturn);
+	/* rt_sigreturn leaves the restart block at "no restart": a call
+	 * the stop interrupted returns EINTR then, as after any signal. */
+	regs_restart_fixup(&resume, 1);
+	if (!rc)
+		rc = sigframe_build(&resume, sigmask, xsave, xlen, ctx->sigreturn, &img);
+	if (!rc) {
+		rc = check_stack(pid, maps, n, &img);
+		if (!rc) {
+			struct iovec l = { img.buf, img.len }, rv = { (void *)img.addr, img.len };
+
+			if (process_vm_writev(pid, &l, 1, &rv, 1, 0) != (ssize_t)img.len)
+				rc = err_sys(errno ? errno : EIO, "process %d: writing a signal frame at 0x%llx",
+					     pid, (unsigned long long)img.addr);
+		}
+		ctx->frame = img.addr;
+		ctx->scratch = img.scratch;
+		sigframe_free(&img);
+	}
+	maps_free(maps, n);
+	if (rc)
+		return rc;
+	/*
+	 * Order matters, for a pfrez that dies between two steps: first the
+	 * registers go to the frame (running an idle getpid() if let go),
+	 * and only then are all signals blocked, so that at no moment can
+	 * the process run its own code with registers or a mask not its own.
+	 * Blocked signals stay pending instead of stopping the calls; the
+	 * frame holds the mask that rt_sigreturn or inject_finish() restores.
+	 */
+	call_regs(ctx, SYS_getpid, idle, &r);
+	rc = set_regs(pid, &r);
+	if (rc)
+		return rc;
+	ctx->armed = 1;
+	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(all), &all) < 0)
+		return err_sys(errno, "process %d: blocking signals", pid);
+	return 0;
+}
+
+int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret)
+{
+	struct user_regs_struct r;
+	int rc;
+
+	call_regs(ctx, nr, a, &r);
+	rc = set_regs(ctx->pid, &r);
+	if (rc)
+		return rc;
+	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
+		return err_sys(errno, "ptrace syscall %d", ctx->pid);
+	if (wait_syscall_stop(ctx->pid))	/* entry */
+		return -ESRCH;
+	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
+		return err_sys(errno, "ptrace syscall %d", ctx->pid);
+	/* Stopped at the exit: let go now, it would `ret` into the
+	 * trampoline and restore itself. */
+	if (wait_syscall_stop(ctx->pid))	/* exit */
+		return -ESRCH;
+	if (ptrace(PTRACE_GETREGS, ctx->pid, 0, &r) < 0)
+		return err_sys(errno, "ptrace getregs %d", ctx->pid);
+	*ret = (long)r.rax;
+	return 0;
+}
+
+int inject_read_scratch(struct inject_ctx *ctx, void *buf, size_t len)
+{
+	struct iovec l = { buf, len }, r = { (void *)ctx->scratch, len };
+
+	if (len > INJECT_SCRATCH_SIZE)
+		return err_msg(EINVAL, "scratch read of %zu bytes", len);
+	if (process_vm_readv(ctx->pid, &l, 1, &r, 1, 0) != (ssize_t)len)
+		return err_sys(errno ? errno : EIO, "process %d: reading answers at 0x%llx", ctx->pid,
+			       (unsigned long long)ctx->scratch);
+	return 0;
+}
+
+int inject_finish(struct inject_ctx *ctx)
+{
+	struct user_regs_struct r = ctx->regs;
+	int rc;
+
+	if (!ctx->armed)
+		return 0;
+	/* The mask first: until the registers are back too, the process,
+	 * if let go, still returns through the frame. */
+	if (ptrace(PTRACE_SETSIGMASK, ctx->pid, sizeof(ctx->sigmask), &ctx->sigmask) < 0)
+		return err_sys(errno, "process %d: putting its signal mask back", ctx->pid);
+	/* The calls took the process out of the kernel's signal path, which
+	 * would have restarted an interrupted call: do it here. */
+	regs_restart_fixup(&r, 0);
+	rc = set_regs(ctx->pid, &r);
+	if (rc)
+		return rc;
+	ctx->armed = 0;
 	return 0;
 }
 

@@ -12,9 +12,6 @@
  * why (permission, Yama, another tracer, no such process, zombie). */
 int ptrace_seize_stop(pid_t pid);
 
-/* Finds a `syscall` instruction (0f 05) in [start, end) of pid. */
-int inject_find_gadget(pid_t pid, uint64_t start, uint64_t end, uint64_t *gadget);
-
 /* Runs nr(a[0..5]) in pid at gadget.  The tracee is left at the system
  * call's exit stop with its registers as the call left them; *ret gets
  * the call's return value.  Callers put back the registers they want. */
@@ -24,6 +21,51 @@ int inject_syscall(pid_t pid, uint64_t gadget, const struct user_regs_struct *ba
 /* inject_syscall, then puts back *base. */
 int inject_call(pid_t pid, uint64_t gadget, const struct user_regs_struct *base,
 		long nr, long a0, long a1, long a2, long a3, long *ret);
+
+/*
+ * Queries that cannot harm the process if pfrez dies at any instant.
+ *
+ * inject_begin() writes below the red zone of the stopped process (where
+ * the kernel would put a signal frame: dead memory by the ABI) an
+ * rt_sigframe holding its original registers, FPU state and signal mask,
+ * whose return address is an rt_sigreturn trampoline of its own code.
+ * Every call then runs with rsp at that frame from a `syscall; ret`
+ * sequence found in its code, all signals blocked.  Should pfrez die at
+ * any point, the kernel lets the process go: it finishes the (read-only)
+ * call, returns into the trampoline, and rt_sigreturn puts back every
+ * register, the FPU state and the mask.  No memory is mapped: answers
+ * go to the frame's siginfo (ctx->scratch, 128 bytes), which
+ * rt_sigreturn never reads.  inject_finish() puts the registers and
+ * mask back directly, leaving the process at a syscall-exit stop.
+ */
+struct inject_ctx {
+	pid_t pid;
+	uint64_t syscall_ret;		/* `syscall; ret` */
+	uint64_t sigreturn;		/* rt_sigreturn trampoline */
+	uint64_t frame;			/* rsp while calls run */
+	uint64_t scratch;		/* answers, INJECT_SCRATCH_SIZE bytes */
+	struct user_regs_struct regs;	/* as found */
+	uint64_t sigmask;		/* as found */
+	int armed;			/* registers point at the frame */
+};
+
+#define INJECT_SCRATCH_SIZE 128
+
+/* regs and sigmask as found at the stop, xsave as PTRACE_GETREGSET
+ * NT_X86_XSTATE gave it.  Refuses (without having changed anything) a
+ * process with no `syscall; ret` or rt_sigreturn trampoline in its code
+ * or too little stack below rsp. */
+int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struct *regs,
+		 uint64_t sigmask, const void *xsave, size_t xlen);
+
+/* Runs nr(a[0..5]) inside the process; *ret gets what it returned. */
+int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret);
+
+/* Reads len bytes of ctx->scratch (what the last query wrote there). */
+int inject_read_scratch(struct inject_ctx *ctx, void *buf, size_t len);
+
+/* Puts back the signal mask, then the registers (restart fixup done). */
+int inject_finish(struct inject_ctx *ctx);
 
 /* What the kernel's signal path does to a task stopped inside a system
  * call when no handler runs: restart it.  With lost_restart_block, a call

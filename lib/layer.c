@@ -3,6 +3,8 @@
 #include "err.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,6 +32,7 @@ struct layer_fd {
 	int fd;
 	int close_fd;
 	int wrote;
+	int64_t write_timeout_ms;	/* fd is non-blocking: poll this long */
 	unsigned long long bytes;
 };
 
@@ -45,6 +48,18 @@ static int fd_write(struct layer *l, const void *buf, size_t n)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && f->write_timeout_ms) {
+				struct pollfd pfd = { .fd = f->fd, .events = POLLOUT };
+				int64_t ms = f->write_timeout_ms;
+				int rc = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+
+				if (rc > 0 || (rc < 0 && errno == EINTR))
+					continue;
+				if (rc < 0)
+					return err_sys(errno, "poll");
+				return err_msg(ETIMEDOUT, "write timed out: the reader took nothing for %lld ms",
+					       (long long)ms);
+			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return err_msg(ETIMEDOUT, "write timed out");
 			return err_sys(errno, "write");
@@ -118,6 +133,12 @@ struct layer *layer_fd_open(int fd, int close_fd)
 	f->fd = fd;
 	f->close_fd = close_fd;
 	return &f->l;
+}
+
+void layer_fd_write_timeout(struct layer *l, int64_t ms)
+{
+	if (l->ops == &fd_ops)
+		((struct layer_fd *)l)->write_timeout_ms = ms;
 }
 
 unsigned long long layer_fd_bytes(const struct layer *l)

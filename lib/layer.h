@@ -13,6 +13,7 @@
 #define PFREZ_LAYER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct layer;
@@ -65,6 +66,10 @@ int layer_read_full(struct layer *l, void *buf, size_t n);
  * the sending side so the peer sees the end while replies can still come
  * back (-halt uses that). */
 struct layer *layer_fd_open(int fd, int close_fd);
+
+/* For an fd opened O_NONBLOCK: a write waits at most ms (> 0) for the
+ * reader to take something, then fails with ETIMEDOUT. */
+void layer_fd_write_timeout(struct layer *l, int64_t ms);
 
 /* Optional per-layer byte counting for -progress: the fd layer counts the
  * bytes it moved; 0 for other layers. */

@@ -86,6 +86,7 @@ size_t rec_min_len(uint32_t type)
 	case REC_XSTATE: return sizeof(struct rec_xstate);
 	case REC_RSEQ: return sizeof(struct rec_rseq);
 	case REC_SIGINFO: return sizeof(struct rec_siginfo);
+	case REC_CREDS: return sizeof(struct rec_creds);
 	case REC_PAGES: return sizeof(struct rec_pages);
 	case REC_END: return sizeof(struct rec_end);
 	}
@@ -105,6 +106,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_XSTATE: return "xstate";
 	case REC_RSEQ: return "rseq";
 	case REC_SIGINFO: return "siginfo";
+	case REC_CREDS: return "creds";
 	case REC_PAGES: return "pages";
 	case REC_END: return "end";
 	}

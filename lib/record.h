@@ -26,6 +26,7 @@ enum rec_type {
 	REC_RSEQ = 9,	/* struct rec_rseq */
 	REC_PAGES = 10,	/* struct rec_pages + npages * 4096 bytes (none if zero) */
 	REC_SIGINFO = 11,/* struct rec_siginfo: one pending signal */
+	REC_CREDS = 12,	/* struct rec_creds + ngroups u32 group ids */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -33,15 +34,35 @@ enum rec_type {
 #define REC_PAGE_SIZE	4096u
 #define REC_PAGES_MAX	256u		/* pages per REC_PAGES: 1 MiB */
 
+/* What a file opened by path was at the capture, so that pthaw reopens
+ * the same one: dev and ino compare only on the same host (same boot-id
+ * header field), the rest anywhere. */
+struct rec_ident {
+	uint64_t dev, ino;	/* st_dev, st_ino */
+	uint64_t rdev;		/* devices: st_rdev */
+	uint64_t size;		/* regular files: st_size */
+	int64_t mtime_sec;	/* regular files: st_mtim */
+	uint32_t mtime_nsec;
+	uint32_t mode;		/* st_mode: the file type is compared */
+} __attribute__((packed));
+
 struct rec_proc {
 	uint32_t pid;
 	uint32_t umask;
-	uint64_t exe_size;	/* identity of the executable, for the check */
-	int64_t exe_mtime_sec;
-	uint32_t exe_mtime_nsec;
+	struct rec_ident exe;	/* the executable */
+	struct rec_ident cwd;	/* the working directory */
+	struct rec_ident root;	/* the root directory: the host's / */
 	uint16_t comm_len, exe_len, cwd_len;
 	uint16_t pad;
 	/* then comm, exe, cwd bytes (no terminators) */
+} __attribute__((packed));
+
+#define REC_NGROUPS_MAX	65536u	/* the kernel's NGROUPS_MAX */
+struct rec_creds {
+	uint32_t uid, euid, suid, fsuid;
+	uint32_t gid, egid, sgid, fsgid;
+	uint32_t ngroups;	/* supplementary group ids that follow */
+	uint32_t pad;
 } __attribute__((packed));
 
 struct rec_mm {
@@ -73,6 +94,11 @@ struct rec_signals {
 	uint64_t clear_tid;	/* set_tid_address() */
 } __attribute__((packed));
 
+enum rec_fd_flag {
+	FDF_PROC_SELF = 1u << 0,/* path under /proc/PID of the process itself */
+	FDF_PSEUDO = 1u << 1,	/* on proc or sysfs: size and mtime mean nothing */
+};
+
 enum rec_fd_kind {
 	FD_FILE = 1,	/* regular file: reopened by path at pos */
 	FD_DIR = 2,	/* directory: reopened by path */
@@ -88,6 +114,9 @@ struct rec_fd {
 	uint64_t pos;
 	uint32_t mode;		/* st_mode of the target */
 	uint32_t path_len;
+	uint32_t fd_flags;	/* enum rec_fd_flag */
+	uint32_t pad;
+	struct rec_ident id;	/* FD_FILE, FD_DIR, FD_DEV: what to reopen */
 	/* then path */
 } __attribute__((packed));
 

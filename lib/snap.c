@@ -8,15 +8,36 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+/* Room for one more element in a growing array: doubling keeps n
+ * additions linear. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 16;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*arr, c * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = c;
+	return 0;
+}
 
 int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name)
 {
-	struct snap_vma *v = realloc(s->vmas, (s->nvmas + 1) * sizeof(*v));
+	struct snap_vma *v;
 
-	if (!v)
+	if (s->nvmas >= SNAP_NVMAS_MAX)
+		return err_msg(E2BIG, "more than %d mappings", SNAP_NVMAS_MAX);
+	if (strlen(name) >= SNAP_PATH_MAX)
+		return err_msg(ENAMETOOLONG, "mapping name longer than %d bytes", SNAP_PATH_MAX - 1);
+	if (grow((void **)&s->vmas, &s->vmas_cap, s->nvmas, sizeof(*v)))
 		return err_sys(ENOMEM, "vma list");
-	s->vmas = v;
-	v += s->nvmas;
+	v = s->vmas + s->nvmas;
 	v->r = *r;
 	v->r.name_len = (uint32_t)strlen(name);
 	v->name = strdup(name);
@@ -28,17 +49,25 @@ int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name)
 
 int snap_add_fd(struct snap *s, const struct rec_fd *r, const char *path)
 {
-	struct snap_fd *f = realloc(s->fds, (s->nfds + 1) * sizeof(*f));
+	struct snap_fd *f;
 
-	if (!f)
+	if (r->fd < 0 || r->fd >= SNAP_FD_MAX)
+		return err_msg(EMFILE, "fd %d is out of range (0-%d)", r->fd, SNAP_FD_MAX - 1);
+	if (strlen(path) >= SNAP_PATH_MAX)
+		return err_msg(ENAMETOOLONG, "fd %d: path longer than %d bytes", r->fd, SNAP_PATH_MAX - 1);
+	if (!s->fd_used && !(s->fd_used = calloc(SNAP_FD_MAX / 8, 1)))
 		return err_sys(ENOMEM, "fd list");
-	s->fds = f;
-	f += s->nfds;
+	if (s->fd_used[r->fd / 8] & (1u << (r->fd % 8)))
+		return err_msg(EBADMSG, "fd %d appears twice", r->fd);
+	if (grow((void **)&s->fds, &s->fds_cap, s->nfds, sizeof(*f)))
+		return err_sys(ENOMEM, "fd list");
+	f = s->fds + s->nfds;
 	f->r = *r;
 	f->r.path_len = (uint32_t)strlen(path);
 	f->path = strdup(path);
 	if (!f->path)
 		return err_sys(ENOMEM, "fd list");
+	s->fd_used[r->fd / 8] |= (unsigned char)(1u << (r->fd % 8));
 	s->nfds++;
 	return 0;
 }
@@ -47,8 +76,8 @@ int snap_add_pending(struct snap *s, const struct rec_siginfo *r)
 {
 	struct rec_siginfo *p;
 
-	if (s->npending >= 1024)
-		return err_msg(E2BIG, "too many pending signals");
+	if (s->npending >= SNAP_PENDING_MAX)
+		return err_msg(E2BIG, "more than %d pending signals", SNAP_PENDING_MAX);
 	p = realloc(s->pending, (s->npending + 1) * sizeof(*p));
 	if (!p)
 		return err_sys(ENOMEM, "pending signals");
@@ -78,6 +107,9 @@ int snap_write_meta(const struct snap *s, struct rec_writer *w)
 	memcpy(buf + off, s->cwd, p.cwd_len);
 	off += p.cwd_len;
 	rc = rec_write(w, REC_PROC, buf, off, NULL, 0);
+	if (!rc)
+		rc = rec_write(w, REC_CREDS, &s->creds, sizeof(s->creds), s->groups,
+			       s->creds.ngroups * sizeof(*s->groups));
 	if (!rc)
 		rc = rec_write(w, REC_MM, &s->mm, sizeof(s->mm), s->auxv, s->mm.auxv_len);
 	if (!rc)
@@ -125,12 +157,20 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 	/* rec_read checks this too; the fixed parts below are copied blind. */
 	if (len < rec_min_len(type))
 		return bad(type, "too short");
+	/* Unknown records count too: they cost reading time all the same. */
+	s->meta_bytes += len;
+	if (s->meta_bytes > SNAP_META_MAX)
+		return err_msg(E2BIG, "more than %u MiB of metadata before the pages (corrupt or hostile stream)",
+			       SNAP_META_MAX >> 20);
 	switch (type) {
 	case REC_PROC:
 		if (s->has_proc)
 			return bad(type, "duplicate");
 		memcpy(&s->proc, p, sizeof(s->proc));
 		off = sizeof(s->proc);
+		if (s->proc.comm_len > SNAP_COMM_MAX || s->proc.exe_len >= SNAP_PATH_MAX ||
+		    s->proc.cwd_len >= SNAP_PATH_MAX)
+			return bad(type, "name too long");
 		s->comm = take_str(p, len, &off, s->proc.comm_len);
 		s->exe = s->comm ? take_str(p, len, &off, s->proc.exe_len) : NULL;
 		s->cwd = s->exe ? take_str(p, len, &off, s->proc.cwd_len) : NULL;
@@ -175,15 +215,15 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 
 		memcpy(&r, p, sizeof(r));
 		off = sizeof(r);
+		if (r.path_len >= SNAP_PATH_MAX)
+			return bad(type, "path too long");
 		path = take_str(p, len, &off, r.path_len);
-		if (!path || off != len || r.fd < 0 || r.kind < FD_FILE || r.kind > FD_STDIO)
+		if (!path || off != len || r.kind < FD_FILE || r.kind > FD_STDIO ||
+		    (r.fd_flags & ~(uint32_t)(FDF_PROC_SELF | FDF_PSEUDO)))
 			return free(path), bad(type, "malformed");
-		for (size_t i = 0; i < s->nfds; i++)
-			if (s->fds[i].r.fd == r.fd)
-				return free(path), bad(type, "duplicate fd number");
 		rc = snap_add_fd(s, &r, path);
 		free(path);
-		return rc;
+		return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "fd record") : rc;
 	}
 	case REC_VMA: {
 		struct rec_vma r;
@@ -192,6 +232,8 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 
 		memcpy(&r, p, sizeof(r));
 		off = sizeof(r);
+		if (r.name_len >= SNAP_PATH_MAX)
+			return bad(type, "name too long");
 		name = take_str(p, len, &off, r.name_len);
 		if (!name || off != len || r.start >= r.end || (r.start | r.end) % REC_PAGE_SIZE ||
 		    (r.prot & ~7u))
@@ -200,7 +242,7 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 			return free(name), bad(type, "mappings out of order or overlapping");
 		rc = snap_add_vma(s, &r, name);
 		free(name);
-		return rc;
+		return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "vma record") : rc;
 	}
 	case REC_REGS:
 		if (s->has_regs)
@@ -223,16 +265,31 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		memcpy(&s->rseq, p, sizeof(s->rseq));
 		s->has_rseq = 1;
 		return 0;
+	case REC_CREDS:
+		if (s->has_creds)
+			return bad(type, "duplicate");
+		memcpy(&s->creds, p, sizeof(s->creds));
+		if (s->creds.ngroups > REC_NGROUPS_MAX ||
+		    len != sizeof(s->creds) + (size_t)s->creds.ngroups * sizeof(*s->groups))
+			return bad(type, "bad group count");
+		s->groups = malloc(s->creds.ngroups * sizeof(*s->groups) + 1);
+		if (!s->groups)
+			return err_sys(ENOMEM, "groups");
+		memcpy(s->groups, p + sizeof(s->creds), s->creds.ngroups * sizeof(*s->groups));
+		s->has_creds = 1;
+		return 0;
 	case REC_SIGINFO: {
 		struct rec_siginfo si;
 		int32_t signo;
+		int rc;
 
 		memcpy(&si, p, sizeof(si));
 		memcpy(&signo, si.info, sizeof(signo));
 		if (len != sizeof(si) || si.shared > 1 || signo < 1 || signo > 64 ||
 		    signo == SIGKILL || signo == SIGSTOP)
 			return bad(type, "malformed");
-		return snap_add_pending(s, &si);
+		rc = snap_add_pending(s, &si);
+		return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "siginfo record") : rc;
 	}
 	}
 	return 1;	/* unknown: the caller warns and skips */
@@ -240,10 +297,10 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 
 int snap_check(const struct snap *s)
 {
-	if (!s->has_proc || !s->has_mm || !s->has_regs || !s->xsave || !s->has_sig)
+	if (!s->has_proc || !s->has_mm || !s->has_regs || !s->xsave || !s->has_sig || !s->has_creds)
 		return err_msg(EBADMSG, "incomplete snapshot: %s record missing",
 			       !s->has_proc ? "proc" : !s->has_mm ? "mm" : !s->has_regs ? "regs" :
-			       !s->xsave ? "xstate" : "signals");
+			       !s->xsave ? "xstate" : !s->has_sig ? "signals" : "creds");
 	if (!s->nvmas)
 		return err_msg(EBADMSG, "incomplete snapshot: no mappings");
 	return 0;
@@ -260,8 +317,30 @@ static const char *fd_kind_name(uint32_t k)
 	return "?";
 }
 
+void snap_print_ident(FILE *f, const char *what, const struct rec_ident *id)
+{
+	fprintf(f, "%s: device %llu:%llu inode %llu, mode 0%o", what,
+		(unsigned long long)major(id->dev), (unsigned long long)minor(id->dev),
+		(unsigned long long)id->ino, id->mode);
+	if (S_ISREG(id->mode))
+		fprintf(f, ", %llu bytes, mtime %lld.%09u", (unsigned long long)id->size,
+			(long long)id->mtime_sec, id->mtime_nsec);
+	if (S_ISCHR(id->mode) || S_ISBLK(id->mode))
+		fprintf(f, ", device %llu:%llu", (unsigned long long)major(id->rdev),
+			(unsigned long long)minor(id->rdev));
+	fprintf(f, "\n");
+}
+
+/* s, escaped for the terminal into buf (names come from the stream). */
+static const char *esc(char *buf, size_t len, const char *s)
+{
+	err_escape(buf, len, s, strlen(s));
+	return buf;
+}
+
 void snap_print(FILE *f, const struct snap *s)
 {
+	static char e1[4 * SNAP_PATH_MAX + 1], e2[4 * SNAP_PATH_MAX + 1], e3[4 * SNAP_PATH_MAX + 1];
 	const struct rec_regs *r = &s->regs;
 	static const char *names[] = {
 		"r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
@@ -272,7 +351,16 @@ void snap_print(FILE *f, const struct snap *s)
 
 	memcpy(rv, r, sizeof(rv));
 	fprintf(f, "Process: %s (pid %u)\nExecutable: %s\nWorking directory: %s\nUmask: %04o\n",
-		s->comm, s->proc.pid, s->exe, s->cwd, s->proc.umask);
+		esc(e1, sizeof(e1), s->comm), s->proc.pid, esc(e2, sizeof(e2), s->exe),
+		esc(e3, sizeof(e3), s->cwd), s->proc.umask);
+	fprintf(f, "Credentials: uid %u/%u/%u/%u, gid %u/%u/%u/%u (real/effective/saved/fs), groups",
+		s->creds.uid, s->creds.euid, s->creds.suid, s->creds.fsuid,
+		s->creds.gid, s->creds.egid, s->creds.sgid, s->creds.fsgid);
+	for (uint32_t i = 0; i < s->creds.ngroups; i++)
+		fprintf(f, "%s%u", i ? "," : " ", s->groups[i]);
+	fprintf(f, "%s\n", s->creds.ngroups ? "" : " none");
+	snap_print_ident(f, "  executable", &s->proc.exe);
+	snap_print_ident(f, "  working directory", &s->proc.cwd);
 	fprintf(f, "Registers:\n");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		fprintf(f, "  %-8s 0x%016llx%s", names[i], (unsigned long long)rv[i],
@@ -303,15 +391,19 @@ void snap_print(FILE *f, const struct snap *s)
 			(unsigned long long)v->start, (unsigned long long)v->end,
 			v->prot & PROT_READ ? 'r' : '-', v->prot & PROT_WRITE ? 'w' : '-',
 			v->prot & PROT_EXEC ? 'x' : '-', v->flags & VMA_SHARED ? 's' : 'p',
-			(unsigned long long)v->pgoff, s->vmas[i].name, v->content_crc);
+			(unsigned long long)v->pgoff, esc(e1, sizeof(e1), s->vmas[i].name),
+			v->content_crc);
 	}
 	fprintf(f, "File descriptors:\n");
 	for (size_t i = 0; i < s->nfds; i++) {
 		const struct rec_fd *d = &s->fds[i].r;
 
-		fprintf(f, "  fd %d: %s \"%s\", flags 0%o%s, offset %llu\n", d->fd,
-			fd_kind_name(d->kind), s->fds[i].path, d->flags,
-			d->cloexec ? " cloexec" : "", (unsigned long long)d->pos);
+		fprintf(f, "  fd %d: %s \"%s\", flags 0%o%s, offset %llu%s\n", d->fd,
+			fd_kind_name(d->kind), esc(e1, sizeof(e1), s->fds[i].path), d->flags,
+			d->cloexec ? " cloexec" : "", (unsigned long long)d->pos,
+			d->fd_flags & FDF_PROC_SELF ? ", names the process itself in /proc" : "");
+		if (d->kind != FD_STDIO)
+			snap_print_ident(f, "    identity", &d->id);
 	}
 }
 
@@ -324,10 +416,12 @@ void snap_free(struct snap *s)
 	for (size_t i = 0; i < s->nfds; i++)
 		free(s->fds[i].path);
 	free(s->fds);
+	free(s->fd_used);
 	for (size_t i = 0; i < s->nvmas; i++)
 		free(s->vmas[i].name);
 	free(s->vmas);
 	free(s->xsave);
 	free(s->pending);
+	free(s->groups);
 	memset(s, 0, sizeof(*s));
 }

@@ -7,6 +7,17 @@
 
 #include "record.h"
 
+/* Bounds on what a stream may make pthaw hold, checked as each record
+ * arrives (before the end record verifies the stream): memory in
+ * proportion to what a real process has, and linear work.  pfrez checks
+ * the same bounds, so that it never writes a stream pthaw refuses. */
+#define SNAP_PATH_MAX	4096		/* PATH_MAX: exe, cwd, fd paths, vma names */
+#define SNAP_COMM_MAX	64		/* comm is 16 bytes in the kernel */
+#define SNAP_NVMAS_MAX	65530		/* vm.max_map_count's default */
+#define SNAP_FD_MAX	(1 << 20)	/* fd numbers: fs.nr_open's default */
+#define SNAP_PENDING_MAX 1024		/* queued signals */
+#define SNAP_META_MAX	(64u << 20)	/* bytes of records before the pages */
+
 struct snap_vma {
 	struct rec_vma r;
 	char *name;
@@ -27,9 +38,10 @@ struct snap {
 	struct rec_signals sig;
 	int has_sig;
 	struct snap_fd *fds;
-	size_t nfds;
+	size_t nfds, fds_cap;
+	unsigned char *fd_used;		/* SNAP_FD_MAX bits: duplicates in O(1) */
 	struct snap_vma *vmas;
-	size_t nvmas;
+	size_t nvmas, vmas_cap;
 	struct rec_regs regs;
 	int has_regs;
 	struct rec_xstate xs;
@@ -39,6 +51,10 @@ struct snap {
 	struct rec_siginfo *pending;	/* signals queued at the capture */
 	size_t npending;
 	int has_proc, has_mm;
+	struct rec_creds creds;
+	uint32_t *groups;		/* creds.ngroups supplementary groups */
+	int has_creds;
+	size_t meta_bytes;		/* of the records taken, for SNAP_META_MAX */
 };
 
 /* Writes every record but pages and end. */
@@ -53,6 +69,9 @@ int snap_check(const struct snap *s);
 int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name);
 int snap_add_fd(struct snap *s, const struct rec_fd *r, const char *path);
 int snap_add_pending(struct snap *s, const struct rec_siginfo *r);
+
+/* One line: a file identity, after what ("fd 3", ...). */
+void snap_print_ident(FILE *f, const char *what, const struct rec_ident *id);
 
 /* The state in readable form: registers, mappings, fds (for -debug). */
 void snap_print(FILE *f, const struct snap *s);

@@ -32,18 +32,44 @@ static void hex(char *out, const unsigned char *in, size_t n)
 		sprintf(out + 2 * i, "%02x", in[i]);
 }
 
+static int hexdigit(char c)
+{
+	const char *d = strchr("0123456789abcdef", c);
+
+	return c && d ? (int)(d - "0123456789abcdef") : -1;
+}
+
+/* Exactly 2n hex digits: sscanf("%2x") would also take " f" or "+f". */
 static int unhex(unsigned char *out, size_t n, const char *in)
 {
 	if (!in || strlen(in) != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		unsigned v;
+		int hi = hexdigit(in[2 * i]), lo = hexdigit(in[2 * i + 1]);
 
-		if (sscanf(in + 2 * i, "%2x", &v) != 1)
+		if (hi < 0 || lo < 0)
 			return -1;
-		out[i] = (unsigned char)v;
+		out[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return 0;
+}
+
+/* "0x" and 1 to 16 hex digits, as stream_header_basics writes it. */
+static int parse_xmask(const char *s, uint64_t *v)
+{
+	size_t n = 0;
+
+	*v = 0;
+	if (strncmp(s, "0x", 2) != 0)
+		return -1;
+	for (s += 2; *s; s++, n++) {
+		int d = hexdigit(*s);
+
+		if (d < 0 || n == 16)
+			return -1;
+		*v = *v << 4 | (uint64_t)d;
+	}
+	return n ? 0 : -1;
 }
 
 int stream_writer_open(struct layer *bottom, struct stream_cfg *cfg, struct header *h,
@@ -103,15 +129,18 @@ static int check_machine(const struct header *h)
 		return err_msg(EBADMSG, "header: no arch field");
 	if (strcmp(arch, "x86_64") != 0)
 		return err_msg(ENOEXEC, "snapshot is for %s; this machine is x86_64", arch);
-	if (feat) {
-		want = strtoull(feat, NULL, 0);
-		if (want & ~have) {
-			char names[256];
+	/* Missing or garbage must not read as "no features": the check
+	 * would pass and the process die of SIGILL. */
+	if (!feat)
+		return err_msg(EBADMSG, "header: no xsave-features field");
+	if (parse_xmask(feat, &want) < 0)
+		return err_msg(EBADMSG, "header: bad xsave-features value \"%s\"", feat);
+	if (want & ~have) {
+		char names[256];
 
-			hdr_xfeature_names(want & ~have, names, sizeof(names));
-			return err_msg(ENOEXEC, "this CPU lacks %s, which the snapshot's process uses (it would die with SIGILL)",
-				       names);
-		}
+		hdr_xfeature_names(want & ~have, names, sizeof(names));
+		return err_msg(ENOEXEC, "this CPU lacks %s, which the snapshot's process uses (it would die with SIGILL)",
+			       names);
 	}
 	return 0;
 }
@@ -168,13 +197,44 @@ int stream_reader_open(struct layer *bottom, const char *keydir, const char *key
 	return layer_decompress_open(dec, algo, top);
 }
 
+/* This boot of this machine: a random id the kernel makes at each boot,
+ * nothing secret.  Device and inode numbers mean the same only where it
+ * matches. */
+static void boot_id(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	buf[0] = '\0';
+	if (f) {
+		if (!fgets(buf, (int)len, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strspn(buf, "0123456789abcdef-") != strlen(buf))
+		buf[0] = '\0';
+}
+
+int stream_same_host(const struct header *h)
+{
+	const char *theirs = hdr_get(h, "boot-id");
+	char ours[64];
+
+	boot_id(ours, sizeof(ours));
+	return theirs && ours[0] && strcmp(theirs, ours) == 0;
+}
+
 int stream_header_basics(struct header *h)
 {
 	struct utsname u;
+	char id[64];
 	int rc;
 
 	uname(&u);
+	boot_id(id, sizeof(id));
 	rc = hdr_set(h, "arch", "x86_64");
+	if (!rc && id[0])
+		rc = hdr_set(h, "boot-id", "%s", id);
 	if (!rc)
 		rc = hdr_set(h, "kernel", "%s", u.release);
 	if (!rc)

@@ -39,4 +39,8 @@ int stream_writer_open(struct layer *bottom, struct stream_cfg *cfg, struct head
 int stream_reader_open(struct layer *bottom, const char *keydir, const char *keypath,
 		       struct header *h, struct layer **top, char *warn, size_t warnlen);
 
+/* Whether the stream was written during this boot of this machine (its
+ * boot-id field): only then do device and inode numbers compare. */
+int stream_same_host(const struct header *h);
+
 #endif

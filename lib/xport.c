@@ -67,6 +67,36 @@ static int fd_layer(struct xport *x)
 	return 0;
 }
 
+/* A pipe whose reader stops reading would block pfrez, and keep the
+ * original stopped, for ever: writes to a pipe or fifo go through a
+ * non-blocking descriptor and wait at most write_timeout for progress.
+ * The pipe gets a file description of its own (opened again through
+ * /proc/self/fd), so O_NONBLOCK does not reach the shell or the other
+ * holders of the one we were given.  Sockets have SO_SNDTIMEO instead,
+ * regular files never stall. */
+static int pipe_timeout(struct xport *x)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	if (x->o.write_timeout_ms <= 0 || fstat(x->fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", x->fd);
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* no reader yet or no /proc: writes block */
+	if (x->own_fd)
+		close(x->fd);
+	x->fd = fd;
+	x->own_fd = 1;
+	layer_destroy(x->layer);	/* the fd layer alone: it closes nothing */
+	if (fd_layer(x))
+		return -ENOMEM;
+	layer_fd_write_timeout(x->layer, x->o.write_timeout_ms);
+	return 0;
+}
+
 /* stdin or stdout (fd 0 or 1), which the transport never closes. */
 static int stdio_open(struct xport *x, int fd, const char *name)
 {
@@ -77,38 +107,17 @@ static int stdio_open(struct xport *x, int fd, const char *name)
 	return fd_layer(x);
 }
 
-/* Where the symlink path points, even when nothing is there yet. */
-static char *link_target(const char *path)
-{
-	char *t = realpath(path, NULL), *out = NULL;
-	const char *slash = strrchr(path, '/');
-	char buf[4096];
-	ssize_t n;
-
-	if (t)
-		return t;
-	n = readlink(path, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	if (buf[0] == '/' || !slash)
-		return strdup(buf);
-	if (asprintf(&out, "%.*s%s", (int)(slash + 1 - path), path, buf) < 0)
-		return NULL;
-	return out;
-}
-
+/* The snapshot goes to a new file beside the destination, made by
+ * mkostemp: a random name, O_CREAT | O_EXCL (nothing already there is
+ * opened, a symbolic link planted at a guessable name included), mode
+ * 0600 while it is incomplete; xport_commit() renames it over the
+ * destination name, which replaces a symbolic link there instead of
+ * writing where it points; a failure removes it. */
 static int file_tmp(struct xport *x, const char *path)
 {
 	const char *slash, *base;
-	struct stat st;
 
-	/* Rename would replace a symlink by the snapshot: write where it
-	 * points instead. */
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-		x->path = link_target(path);
-	if (!x->path)
-		x->path = strdup(path);
+	x->path = strdup(path);
 	if (!x->path)
 		return err_msg(ENOMEM, "%s: out of memory", path);
 	slash = strrchr(x->path, '/');
@@ -133,9 +142,13 @@ static int file_tmp(struct xport *x, const char *path)
 	return 0;
 }
 
+/* A FIFO or a device is written as it is (-dest=/dev/stdout, a named
+ * pipe).  Through a symbolic link only if pfrez's user or root owns the
+ * link (as the kernel's protected_symlinks rule has it): a link another
+ * user planted is replaced by the file instead. */
 static int file_dest(struct xport *x, const char *path)
 {
-	struct stat st;
+	struct stat st, lst;
 	int rc;
 
 	x->kind = XPORT_FILE;
@@ -144,11 +157,16 @@ static int file_dest(struct xport *x, const char *path)
 		return err_msg(EINVAL, "empty destination path");
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return err_msg(EISDIR, "%s: is a directory", path);
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		x->fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (lstat(path, &lst) == 0 && !S_ISREG(lst.st_mode) &&
+	    (!S_ISLNK(lst.st_mode) ||
+	     (stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+	      (lst.st_uid == geteuid() || lst.st_uid == 0)))) {
+		x->fd = open(path, O_WRONLY | O_CLOEXEC | (S_ISLNK(lst.st_mode) ? 0 : O_NOFOLLOW));
 		if (x->fd < 0)
 			return err_sys(errno, "%s", path);
 		x->own_fd = 1;
+		if (fstat(x->fd, &st) == 0 && S_ISREG(st.st_mode))
+			return err_msg(EEXIST, "%s: changed into a regular file while opened", path);
 		grow_pipe(x->fd);
 	} else {
 		rc = file_tmp(x, path);
@@ -196,6 +214,8 @@ int xport_open_dest(const char *spec, const struct xport_opts *o,
 	} else {
 		rc = file_dest(x, spec);
 	}
+	if (!rc && (x->kind == XPORT_STDIO || x->kind == XPORT_FILE))
+		rc = pipe_timeout(x);
 	if (rc)
 		xport_close(x);
 	return rc;

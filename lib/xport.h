@@ -27,7 +27,9 @@
  * dial_timeout bounds connect() on the dialing side and the wait for the
  * peer (the accept, or udp's first datagram) on the listening side;
  * write_timeout and read_timeout bound how long a single write or read
- * may make no progress.
+ * may make no progress.  write_timeout also bounds writes to a pipe or
+ * fifo dest (stdout or a path), through a non-blocking descriptor of
+ * its own.
  *
  * UDP carries the stream one way in datagrams, each with a 16-byte
  * header (all integers little-endian):

@@ -19,7 +19,10 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -98,52 +101,46 @@ static int read_remote(pid_t pid, uint64_t addr, void *buf, size_t len)
 }
 
 /* The state only the process itself can report: asked for by running
- * system calls inside it, with a scratch page mapped for the answers. */
-static int capture_injected(struct capture *c, uint64_t gadget)
+ * system calls inside it (lib/inject.h says how that stays safe if pfrez
+ * dies meanwhile), their answers written to the frame's scratch area. */
+static int capture_injected(struct capture *c, struct inject_ctx *ctx)
 {
 	struct rec_signals *sig = &c->snap.sig;
-	const struct user_regs_struct *base = &c->regs;
-	long mm[6] = { 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0 };
-	long scratch, ret;
-	int rc;
+	long scratch = (long)ctx->scratch, ret;
+	int rc = 0;
 
-	rc = inject_syscall(c->pid, gadget, base, SYS_mmap, mm, &scratch);
-	if (rc)
-		return rc;
-	if (scratch < 0 && scratch > -4096)
-		return err_sys((int)-scratch, "process %d: mmap of a scratch page", c->pid);
 	for (int i = 1; i <= 64 && !rc; i++) {
+		long a[6] = { i, 0, scratch, 8 };
+
 		if (i == SIGKILL || i == SIGSTOP)
 			continue;
-		rc = inject_call(c->pid, gadget, base, SYS_rt_sigaction, i, 0, scratch, 8, &ret);
+		rc = inject_query(ctx, SYS_rt_sigaction, a, &ret);
 		if (!rc && ret == 0)
-			rc = read_remote(c->pid, (uint64_t)scratch, &sig->act[i - 1], sizeof(sig->act[0]));
+			rc = inject_read_scratch(ctx, &sig->act[i - 1], sizeof(sig->act[0]));
 	}
 	if (!rc)
-		rc = inject_call(c->pid, gadget, base, SYS_sigaltstack, 0, scratch, 0, 0, &ret);
+		rc = inject_query(ctx, SYS_sigaltstack, (long[6]){ 0, scratch }, &ret);
 	if (!rc && ret == 0) {
 		struct { uint64_t sp; int32_t flags, pad; uint64_t size; } ss;
 
-		rc = read_remote(c->pid, (uint64_t)scratch, &ss, sizeof(ss));
+		rc = inject_read_scratch(ctx, &ss, sizeof(ss));
 		sig->ss_sp = ss.sp;
 		sig->ss_flags = ss.flags;
 		sig->ss_size = ss.size;
 	}
 	for (int w = 0; w < 3 && !rc; w++) {
-		rc = inject_call(c->pid, gadget, base, SYS_getitimer, w, scratch, 0, 0, &ret);
+		rc = inject_query(ctx, SYS_getitimer, (long[6]){ w, scratch }, &ret);
 		if (!rc && ret == 0)
-			rc = read_remote(c->pid, (uint64_t)scratch, sig->itimer[w], sizeof(sig->itimer[w]));
+			rc = inject_read_scratch(ctx, sig->itimer[w], sizeof(sig->itimer[w]));
 	}
 	if (!rc)
-		rc = inject_call(c->pid, gadget, base, SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &ret);
+		rc = inject_query(ctx, SYS_prctl, (long[6]){ PR_GET_TID_ADDRESS, scratch }, &ret);
 	if (!rc && ret == 0)
-		rc = read_remote(c->pid, (uint64_t)scratch, &sig->clear_tid, sizeof(sig->clear_tid));
+		rc = inject_read_scratch(ctx, &sig->clear_tid, sizeof(sig->clear_tid));
 	if (!rc)
-		rc = inject_call(c->pid, gadget, base, SYS_brk, 0, 0, 0, 0, &ret);
+		rc = inject_query(ctx, SYS_brk, (long[6]){ 0 }, &ret);
 	if (!rc)
 		c->snap.mm.brk = (uint64_t)ret;
-	if (!rc)
-		rc = inject_call(c->pid, gadget, base, SYS_munmap, scratch, 4096, 0, 0, &ret);
 	return rc;
 }
 
@@ -227,17 +224,172 @@ static int capture_pending(struct capture *c)
 	return 0;
 }
 
+/* /proc/PID/limits: one line per limit in their numeric order, the soft
+ * and hard values in fixed columns (26 and 47). */
+static int limits_from_proc(struct capture *c)
+{
+	char buf[4096], *line = buf;
+	int rc = proc_read_text(c->pid, "limits", buf, sizeof(buf));
+
+	for (int r = -1; !rc && r < REC_NLIMITS; r++) {
+		char *nl = strchr(line, '\n');
+		uint64_t v[2];
+
+		if (!nl || nl - line < 60)
+			return err_msg(EIO, "/proc/%d/limits: line %d is malformed", c->pid, r + 2);
+		for (int k = 0; r >= 0 && k < 2; k++) {
+			const char *f = line + (k ? 47 : 26);
+
+			v[k] = strncmp(f, "unlimited", 9) == 0 ? RLIM_INFINITY : strtoull(f, NULL, 10);
+		}
+		if (r >= 0) {
+			c->snap.rlim.cur[r] = v[0];
+			c->snap.rlim.max[r] = v[1];
+		}
+		line = nl + 1;
+	}
+	return rc;
+}
+
 static int capture_limits(struct capture *c)
 {
 	for (int r = 0; r < REC_NLIMITS; r++) {
 		struct rlimit rl;
 
+		/* Another user's limits need CAP_SYS_RESOURCE, which a root in
+		 * a container may lack; /proc shows them to a tracer. */
+		if (prlimit(c->pid, r, NULL, &rl) < 0 && errno == EPERM)
+			return limits_from_proc(c);
 		if (prlimit(c->pid, r, NULL, &rl) < 0)
 			return err_sys(errno, "process %d: reading limit %d", c->pid, r);
 		c->snap.rlim.cur[r] = rl.rlim_cur;
 		c->snap.rlim.max[r] = rl.rlim_max;
 	}
 	return 0;
+}
+
+static void capture_ident(struct rec_ident *id, const struct stat *sb)
+{
+	memset(id, 0, sizeof(*id));
+	id->dev = sb->st_dev;
+	id->ino = sb->st_ino;
+	id->mode = sb->st_mode;
+	if (S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode))
+		id->rdev = sb->st_rdev;
+	if (S_ISREG(sb->st_mode)) {
+		id->size = (uint64_t)sb->st_size;
+		id->mtime_sec = sb->st_mtim.tv_sec;
+		id->mtime_nsec = (uint32_t)sb->st_mtim.tv_nsec;
+	}
+}
+
+/* pthaw reopens what the process holds by its name, following no symbolic
+ * link: that name must lead, here and now, to the very file the process
+ * holds, or the snapshot could not be restored (and with -halt the
+ * process would be lost).  what names it in the message ("fd 3"). */
+static int reopenable(struct capture *c, const char *what, const char *path,
+		      const struct stat *held)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	struct stat sb;
+	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	int e = errno;
+
+	if (fd < 0)
+		return err_msg(ENOTSUP, "process %d: %s (%s): %s, so a restore could not reopen it",
+			       c->pid, what, path,
+			       e == ELOOP ? "a symbolic link is on its path" :
+			       e == ENOENT ? "its name leads nowhere (another mount namespace?)" : strerror(e));
+	if (fstat((int)fd, &sb) < 0)
+		e = errno;
+	close((int)fd);
+	if (sb.st_dev != held->st_dev || sb.st_ino != held->st_ino)
+		return err_msg(ENOTSUP, "process %d: %s (%s): its name leads to another file (another mount namespace?), so a restore could not reopen it",
+			       c->pid, what, path);
+	return 0;
+}
+
+static int capture_creds(struct capture *c)
+{
+	struct rec_creds *cr = &c->snap.creds;
+	char val[8192], *p, *end;
+	uint32_t *g = NULL;
+	int rc;
+
+	rc = proc_status_field(c->pid, "Uid", val, sizeof(val));
+	if (!rc && sscanf(val, "%u %u %u %u", &cr->uid, &cr->euid, &cr->suid, &cr->fsuid) != 4)
+		rc = err_msg(EIO, "/proc/%d/status: bad Uid line", c->pid);
+	if (!rc)
+		rc = proc_status_field(c->pid, "Gid", val, sizeof(val));
+	if (!rc && sscanf(val, "%u %u %u %u", &cr->gid, &cr->egid, &cr->sgid, &cr->fsgid) != 4)
+		rc = err_msg(EIO, "/proc/%d/status: bad Gid line", c->pid);
+	if (!rc)
+		rc = proc_status_field(c->pid, "Groups", val, sizeof(val));
+	if (rc)
+		return rc;
+	cr->ngroups = 0;
+	for (p = val; *p; p = end) {
+		unsigned long v;
+		uint32_t *n;
+
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (end == p || errno || v > UINT32_MAX || cr->ngroups >= REC_NGROUPS_MAX) {
+			free(g);
+			return err_msg(EIO, "/proc/%d/status: bad Groups line", c->pid);
+		}
+		n = realloc(g, (cr->ngroups + 1) * sizeof(*g));
+		if (!n) {
+			free(g);
+			return err_sys(ENOMEM, "groups");
+		}
+		g = n;
+		g[cr->ngroups++] = (uint32_t)v;
+	}
+	c->snap.groups = g;
+	c->snap.has_creds = 1;
+	return 0;
+}
+
+/* The working directory and the root are reopened by name too. */
+static int capture_dirs(struct capture *c, char *buf, size_t len)
+{
+	struct snap *s = &c->snap;
+	struct stat sb, host;
+	char path[64];
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/root", c->pid);
+	rc = proc_readlink(path, buf, len);
+	if (rc)
+		return rc;
+	if (stat(path, &sb) < 0)
+		return err_sys(errno, "process %d: its root directory", c->pid);
+	capture_ident(&s->proc.root, &sb);
+	/* pthaw restores no chroot: the process must see the host's /. */
+	if (strcmp(buf, "/") != 0 || stat("/", &host) < 0 || host.st_dev != sb.st_dev ||
+	    host.st_ino != sb.st_ino)
+		return err_msg(ENOTSUP, "process %d: its root directory is %s, not this system's /: chroots and other mount namespaces are not supported yet",
+			       c->pid, buf);
+	snprintf(path, sizeof(path), "/proc/%d/cwd", c->pid);
+	rc = proc_readlink(path, buf, len);
+	if (rc)
+		return rc;
+	if (stat(path, &sb) < 0)
+		return err_sys(errno, "process %d: its working directory", c->pid);
+	/* A removed directory cannot be entered again by any name. */
+	if (sb.st_nlink == 0)
+		return err_msg(ENOTSUP, "process %d: its working directory %s was removed: it cannot be restored",
+			       c->pid, buf);
+	capture_ident(&s->proc.cwd, &sb);
+	return reopenable(c, "working directory", buf, &sb);
 }
 
 static int capture_proc(struct capture *c)
@@ -260,13 +412,11 @@ static int capture_proc(struct capture *c)
 	if (rc)
 		return rc;
 	s->exe = strdup(buf);
-	if (stat(path, &sb) == 0) {
-		s->proc.exe_size = (uint64_t)sb.st_size;
-		s->proc.exe_mtime_sec = sb.st_mtim.tv_sec;
-		s->proc.exe_mtime_nsec = (uint32_t)sb.st_mtim.tv_nsec;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/cwd", c->pid);
-	rc = proc_readlink(path, buf, sizeof(buf));
+	if (stat(path, &sb) == 0)
+		capture_ident(&s->proc.exe, &sb);
+	rc = capture_dirs(c, buf, sizeof(buf));
+	if (!rc)
+		rc = capture_creds(c);
 	if (rc)
 		return rc;
 	s->cwd = strdup(buf);
@@ -315,11 +465,32 @@ static int is_terminal(const struct stat *sb)
 	return maj == 136 || maj == 4 || (maj == 5 && minor(sb->st_rdev) <= 2);
 }
 
+/* A path under /proc/PID: the number, or 0 for any other path. */
+static long proc_pid_of(const char *path)
+{
+	const char *p = path + 6;
+	char *end;
+	long v;
+
+	if (strncmp(path, "/proc/", 6) != 0 || *p < '1' || *p > '9')
+		return 0;
+	v = strtol(p, &end, 10);
+	return *end == '/' || *end == '\0' || strcmp(end, " (deleted)") == 0 ? v : 0;
+}
+
+static int is_pseudo_fs(const char *held)
+{
+	struct statfs f;
+
+	return statfs(held, &f) == 0 && (f.f_type == PROC_SUPER_MAGIC || f.f_type == SYSFS_MAGIC);
+}
+
 static int capture_fd(struct capture *c, int fd)
 {
-	char path[96], link[4096], info[4096];
+	char path[96], link[4096], info[4096], what[32];
 	struct rec_fd r = { .fd = fd };
 	struct stat sb;
+	long owner;
 	int rc;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
@@ -353,21 +524,44 @@ static int capture_fd(struct capture *c, int fd)
 					 S_ISSOCK(sb.st_mode) ? "sockets are supported only as stdin/stdout/stderr" :
 					 "terminals are supported only as stdin/stdout/stderr");
 		r.kind = FD_STDIO;
-	} else if (S_ISREG(sb.st_mode)) {
+		return snap_add_fd(&c->snap, &r, link);
+	}
+	if (S_ISREG(sb.st_mode)) {
 		size_t n = strlen(link);
 
 		if (link[0] != '/' || strncmp(link, "/memfd:", 7) == 0)
 			return refuse_fd(c, fd, link, "memfd and anonymous files are not supported yet");
-		if (n > 10 && strcmp(link + n - 10, " (deleted)") == 0)
+		if (sb.st_nlink == 0 || (n > 10 && strcmp(link + n - 10, " (deleted)") == 0))
 			return refuse_fd(c, fd, link, "the file was deleted; it cannot be reopened");
 		r.kind = FD_FILE;
 	} else if (S_ISDIR(sb.st_mode)) {
+		if (sb.st_nlink == 0)
+			return refuse_fd(c, fd, link, "the directory was removed; it cannot be reopened");
 		r.kind = FD_DIR;
 	} else if (S_ISCHR(sb.st_mode) && major(sb.st_rdev) == 1) {
+		if (sb.st_nlink == 0)
+			return refuse_fd(c, fd, link, "the device node was deleted; it cannot be reopened");
 		r.kind = FD_DEV;	/* null, zero, full, random, urandom */
 	} else {
 		return refuse_fd(c, fd, link, "this kind of descriptor is not supported yet");
 	}
+	capture_ident(&r.id, &sb);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
+	if (is_pseudo_fs(path))
+		r.fd_flags |= FDF_PSEUDO;
+	/* The process's own /proc directory is the copy's in the restore;
+	 * another process's is not there to be reopened. */
+	owner = proc_pid_of(link);
+	if (owner && owner == c->pid) {
+		r.fd_flags |= FDF_PROC_SELF;
+		return snap_add_fd(&c->snap, &r, link);
+	}
+	if (owner)
+		return refuse_fd(c, fd, link, "it belongs to another process, which a restore cannot reopen");
+	snprintf(what, sizeof(what), "fd %d", fd);
+	rc = reopenable(c, what, link, &sb);
+	if (rc)
+		return rc;
 	return snap_add_fd(&c->snap, &r, link);
 }
 
@@ -490,40 +684,23 @@ static int capture_maps(struct capture *c)
 
 int capture_state(struct capture *c)
 {
-	uint64_t all = ~0ull, gadget = 0;
-	int rc;
+	struct inject_ctx ctx;
+	int rc, rc2;
 
 	rc = capture_regs(c);
 	if (!rc)
 		rc = capture_pending(c);
+	if (!rc)
+		rc = inject_begin(&ctx, c->pid, &c->regs, c->sigmask, c->snap.xsave, c->snap.xs.size);
 	if (rc)
 		return rc;
-	/* Signals that arrive now stay pending, to be delivered once the
-	 * process goes on, instead of stopping the injected calls. */
-	if (ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(all), &all) < 0)
-		return err_sys(errno, "process %d: blocking signals", c->pid);
-	rc = maps_read(c->pid, &c->maps, &c->nmaps);
-	for (size_t i = 0; !rc && i < c->nmaps; i++)
-		if (strcmp(c->maps[i].path, "[vdso]") == 0)
-			rc = inject_find_gadget(c->pid, c->maps[i].start, c->maps[i].end, &gadget);
-	if (!rc && !gadget)
-		rc = err_msg(ENOTSUP, "process %d has no vdso", c->pid);
-	maps_free(c->maps, c->nmaps);
-	c->maps = NULL;
-	c->nmaps = 0;
-	if (!rc)
-		rc = capture_injected(c, gadget);
+	rc = capture_injected(c, &ctx);
 	/* From here on only memory is read: put the process back as it will
 	 * resume, so that if pfrez dies (the kernel then detaches it) it
 	 * carries on correctly.  capture_release() does the same again. */
-	if (!rc) {
-		struct user_regs_struct r = c->regs;
-
-		regs_restart_fixup(&r, 0);
-		if (ptrace(PTRACE_SETREGS, c->pid, 0, &r) < 0 ||
-		    ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask) < 0)
-			rc = err_sys(errno, "process %d: putting its registers back", c->pid);
-	}
+	rc2 = inject_finish(&ctx);
+	if (!rc)
+		rc = rc2;
 	c->snap.has_sig = 1;
 	c->snap.has_regs = 1;
 	if (!rc)
@@ -574,10 +751,12 @@ void capture_release(struct capture *c)
 		return;
 	}
 	/* The injected calls took the process out of the kernel's signal
-	 * path, which would have restarted an interrupted call: do it. */
+	 * path, which would have restarted an interrupted call: do it.  The
+	 * mask before the registers: if pfrez dies in between, registers
+	 * still at the injection frame put the mask back themselves. */
 	regs_restart_fixup(&r, 0);
-	ptrace(PTRACE_SETREGS, c->pid, 0, &r);
 	ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(c->sigmask), &c->sigmask);
+	ptrace(PTRACE_SETREGS, c->pid, 0, &r);
 	ptrace(PTRACE_DETACH, c->pid, 0, 0);
 	c->attached = 0;
 }

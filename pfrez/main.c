@@ -23,17 +23,22 @@ static const char *opt_dest;
 static const char *opt_compress;
 static const char *opt_encrypt;
 static int opt_halt, opt_debug, opt_progress, opt_version, opt_self_contained;
-static int64_t opt_dial_timeout, opt_write_timeout, opt_halt_timeout = 60000;
+/* A reader that stops keeps the original stopped until a write gives up:
+ * 60 s of no progress is far beyond any live link's stall. */
+static int64_t opt_dial_timeout, opt_write_timeout = 60000, opt_halt_timeout = 60000;
+
+/* 4194304 is PID_MAX_LIMIT, the most pid_max can be on 64-bit. */
+static struct flag_int pid_range = { &opt_pid, 1, 4194304 };
 
 static const struct flag flags[] = {
-	{ "pid", FLAG_INT, &opt_pid, "PID", "process to freeze (required)" },
+	{ "pid", FLAG_INT, &pid_range, "PID", "process to freeze (required)" },
 	{ "dest", FLAG_STRING, &opt_dest, "DEST", "where the snapshot goes: stdout (default), FILE, tcp:HOST:PORT, unix:PATH, udp:HOST:PORT" },
 	{ "halt", FLAG_BOOL, &opt_halt, NULL, "end the process once the snapshot is safe (migration)" },
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
-	{ "write-timeout", FLAG_DURATION, &opt_write_timeout, "DURATION", "give up when a write blocks for DURATION (default: none)" },
+	{ "write-timeout", FLAG_DURATION, &opt_write_timeout, "DURATION", "give up when a write makes no progress for DURATION (default 60s; 0: never)" },
 	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt over tcp/unix: bound the whole hand-over, writing included (default 60s; 0: none)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the captured state instead of writing a snapshot" },
@@ -196,17 +201,19 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 	struct header h;
 	struct layer *top = x->layer;
 	struct rec_writer w;
-	char created[32];
+	char created[32], esc_comm[4 * SNAP_COMM_MAX + 1];
 	time_t now = time(NULL);
 	int rc;
 
 	hdr_init(&h);
+	/* A header value is one printable line; comm can be anything. */
+	err_escape(esc_comm, sizeof(esc_comm), c->snap.comm, strlen(c->snap.comm));
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	rc = stream_header_basics(&h);
 	if (!rc)
 		rc = hdr_set(&h, "pid", "%d", c->pid);
 	if (!rc)
-		rc = hdr_set(&h, "comm", "%s", c->snap.comm);
+		rc = hdr_set(&h, "comm", "%s", esc_comm);
 	if (!rc)
 		rc = hdr_set(&h, "created", "%s", created);
 	if (!rc)

@@ -23,7 +23,7 @@ static const char *opt_loader;
 static const char *opt_keydir;
 static const char *opt_key;
 static const char *opt_remap = "auto";
-static int opt_debug, opt_progress, opt_version, opt_detach, opt_insecure;
+static int opt_debug, opt_check, opt_progress, opt_version, opt_detach, opt_insecure;
 static int64_t opt_read_timeout;
 
 static const struct flag flags[] = {
@@ -37,6 +37,7 @@ static const struct flag flags[] = {
 	{ "read-timeout", FLAG_DURATION, &opt_read_timeout, "DURATION", "give up when no data arrives for DURATION (default: none)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the received state and check the whole stream; restore nothing" },
+	{ "check", FLAG_BOOL, &opt_check, NULL, "check the whole stream and that this host can restore it; restore nothing" },
 	{ "version", FLAG_BOOL, &opt_version, NULL, "print the version and exit" },
 	{ 0 },
 };
@@ -87,13 +88,17 @@ static void on_progress(void *arg, unsigned long long bytes)
 	progress_update(arg, bytes);
 }
 
-/* -debug: show what arrived and verify the rest of the stream. */
+/* -debug: show what arrived and verify the rest of the stream.  -check:
+ * say what this host could not restore, then verify the stream. */
 static int debug_stream(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
 {
 	unsigned long long pages = 0, records = 0;
-	int rc = 1;
+	int rc = 1, problems = 0;
 
-	snap_print(stdout, &r->snap);
+	if (opt_check)
+		problems = restore_check(r, stdout);
+	else
+		snap_print(stdout, &r->snap);
 	while (rc == 1) {
 		if (type == REC_PAGES) {
 			struct rec_pages h;
@@ -106,7 +111,13 @@ static int debug_stream(struct restore *r, uint32_t type, const unsigned char *p
 	}
 	if (rc < 0)
 		return rc;
-	printf("Pages: %llu in %llu records; stream verified\n", pages, records);
+	if (opt_check && problems)
+		return err_msg(ENOEXEC, "%d problem%s: the snapshot cannot be restored here", problems,
+			       problems > 1 ? "s" : "");
+	if (opt_check)
+		printf("stream verified; the snapshot can be restored here\n");
+	else
+		printf("Pages: %llu in %llu records; stream verified\n", pages, records);
 	return 0;
 }
 
@@ -211,6 +222,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&r, 0, sizeof(r));
+	/* Freed at the end whether or not rec_reader_init ran. */
+	memset(&rd, 0, sizeof(rd));
 	if (strcmp(opt_remap, "auto") == 0)
 		r.remap = REMAP_AUTO;
 	else if (strcmp(opt_remap, "always") == 0)
@@ -261,6 +274,9 @@ int main(int argc, char **argv)
 		memset(key, 0, sizeof(key));
 	}
 	if (!rc)
+		r.same_host = stream_same_host(h);
+	r.check_only = opt_check;
+	if (!rc)
 		rc = rec_reader_init(&rd, top);
 	r.rd = &rd;
 	progress_init(&prog, "pthaw: received", opt_progress);
@@ -270,8 +286,8 @@ int main(int argc, char **argv)
 		rc = restore_read_meta(&r, &type, &p, &len);
 	/* Records came out of the decryption: the peer holds the key. */
 	authed = !rc && encrypted;
-	r.hold = handover && !opt_debug;
-	if (!rc && opt_debug) {
+	r.hold = handover && !opt_debug && !opt_check;
+	if (!rc && (opt_debug || opt_check)) {
 		rc = debug_stream(&r, type, p, len);
 		pid = 0;
 	} else if (!rc) {
@@ -289,10 +305,10 @@ int main(int argc, char **argv)
 		    xport_handover_send(&x, &ho, XPORT_HO_FAIL, authed ? why : fail_class(rc),
 					xport_deadline(5000)) == 0)
 			drain(x.fd);
-	} else if (opt_debug && handover) {
-		xport_handover_send(&x, &ho, XPORT_HO_FAIL, "pthaw -debug restores nothing",
+	} else if ((opt_debug || opt_check) && handover) {
+		xport_handover_send(&x, &ho, XPORT_HO_FAIL, "pthaw -debug or -check restores nothing",
 				    xport_deadline(5000));
-	} else if (!opt_debug) {
+	} else if (!opt_debug && !opt_check) {
 		if (handover && hand_over_copy(&x, &ho, &r) < 0) {
 			fprintf(stderr, "pthaw: %s\n", err_last());
 			rc = 1;
@@ -310,7 +326,7 @@ int main(int argc, char **argv)
 	restore_free(&r);
 	if (rc)
 		return 1;
-	if (opt_debug)
+	if (opt_debug || opt_check)
 		return 0;
 	if (opt_detach) {
 		fprintf(stderr, "pthaw: process %d restored and detached\n", pid);

@@ -16,7 +16,9 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -82,6 +85,8 @@ int restore_read_meta(struct restore *r, uint32_t *type, const unsigned char **p
 	rc = snap_check(s);
 	if (rc)
 		return rc;
+	if (r->check_only)
+		return 0;	/* restore_check() reports every problem */
 	for (size_t i = 0; i < s->nvmas; i++)
 		if (overlaps_pload(s->vmas[i].r.start, s->vmas[i].r.end))
 			return err_msg(EADDRINUSE, "the snapshot has a mapping at 0x%llx-0x%llx, inside the range pload needs (0x%llx-0x%llx): cannot restore it",
@@ -200,10 +205,241 @@ static int prepare_space(struct restore *r)
 	return 0;
 }
 
-static long open_in_pload(struct restore *r, const char *path, int flags)
+/* ---- reopening files as the process would, and checking them ---- */
+
+/* Why the file found (sb) is not the one recorded, or NULL.  Device and
+ * inode numbers mean something only on the same boot of the same machine
+ * (by_inode); size and mtime only where nothing may have written the file
+ * since the capture (content). */
+static const char *ident_differs(const struct rec_ident *want, const struct stat *sb,
+				 int by_inode, int content)
 {
-	return pload_call(&r->pl, SYS_openat, AT_FDCWD, (long)r->pl.hello.scratch, flags, 0, 0, 0,
-			  path, strlen(path) + 1);
+	if ((sb->st_mode & S_IFMT) != (want->mode & S_IFMT))
+		return "file type changed";
+	if (by_inode && (sb->st_dev != want->dev || sb->st_ino != want->ino))
+		return "inode changed";
+	if ((S_ISCHR(want->mode) || S_ISBLK(want->mode)) && sb->st_rdev != want->rdev)
+		return "device number changed";
+	if (content && (uint64_t)sb->st_size != want->size)
+		return "size changed";
+	if (content && (sb->st_mtim.tv_sec != want->mtime_sec ||
+			(uint32_t)sb->st_mtim.tv_nsec != want->mtime_nsec))
+		return "modification time changed";
+	return NULL;
+}
+
+struct reopen {
+	const char *what;		/* "fd 3", "working directory", ... */
+	const char *path;
+	const struct rec_ident *id;
+	int flags;			/* how the process had it open; O_PATH: keep the path fd */
+	int by_inode, content;		/* what must be as recorded (ident_differs) */
+};
+
+/* Opens o->path the way the restored process would: with its credentials
+ * (as_process() set them in pload, check_as_process() in pthaw) and
+ * following no symbolic link on any component, so that a name replaced by
+ * a link since the capture leads nowhere.  The first open is O_PATH: it
+ * pins the inode without opening it (no side effect of a device, no wait
+ * on a FIFO planted there), and the file is checked to be the one that was
+ * open before it is reopened, through its /proc/self/fd entry, with the
+ * process's flags.  In pload, returns the fd there; for -check (in_pload
+ * 0), opens in pthaw and returns 0.  -errno with the message set. */
+static long reopen(struct restore *r, const struct reopen *o, int in_pload)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | (o->flags & O_DIRECTORY),
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	unsigned char buf[sizeof(how) + 4096];
+	size_t n = strlen(o->path);
+	char fdpath[64];
+	const char *why;
+	struct stat sb;
+	long t, fd;
+	int rc = 0;
+
+	if (n >= sizeof(buf) - sizeof(how))
+		return err_msg(ENAMETOOLONG, "%s: %s: name too long", o->what, o->path);
+	if (in_pload) {
+		memcpy(buf, &how, sizeof(how));
+		memcpy(buf + sizeof(how), o->path, n + 1);
+		t = pload_call(&r->pl, SYS_openat2, AT_FDCWD, (long)(r->pl.hello.scratch + sizeof(how)),
+			       (long)r->pl.hello.scratch, sizeof(how), 0, 0, buf, sizeof(how) + n + 1);
+		snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/%ld", r->pl.pid, t);
+		if (t >= 0 && stat(fdpath, &sb) < 0)
+			rc = err_sys(errno, "%s: %s: stat", o->what, o->path);
+	} else {
+		t = syscall(SYS_openat2, AT_FDCWD, o->path, &how, sizeof(how));
+		if (t < 0)
+			t = -errno;
+		else if (fstat((int)t, &sb) < 0)
+			rc = err_sys(errno, "%s: %s: stat", o->what, o->path);
+	}
+	if (t == -ELOOP)
+		return err_msg(ELOOP, "%s: %s is not the file that was open (a symbolic link is on its path)",
+			       o->what, o->path);
+	if (t < 0)
+		return err_sys((int)-t, "%s: %s", o->what, o->path);
+	if (!rc && (why = ident_differs(o->id, &sb, o->by_inode && r->same_host, o->content)))
+		rc = err_msg(ESTALE, "%s: %s is not the file that was open (%s)", o->what, o->path, why);
+	if (!in_pload) {
+		close((int)t);
+		return rc;
+	}
+	if (rc || (o->flags & O_PATH)) {
+		if (rc)
+			PCALL(r, SYS_close, t, 0, 0, 0, 0, 0);
+		return rc ? rc : t;
+	}
+	/* The magic link opens the pinned inode itself, not a name. */
+	n = (size_t)snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%ld", t);
+	fd = pload_call(&r->pl, SYS_openat, AT_FDCWD, (long)r->pl.hello.scratch,
+			o->flags & ~(O_PATH | O_NOFOLLOW | O_CREAT | O_TRUNC | O_EXCL), 0, 0, 0,
+			fdpath, n + 1);
+	PCALL(r, SYS_close, t, 0, 0, 0, 0, 0);
+	if (fd < 0)
+		return err_sys((int)-fd, "%s: %s", o->what, o->path);
+	return fd;
+}
+
+static int same_groups(const struct snap *s)
+{
+	gid_t g[256];
+	int n = getgroups(256, g);
+
+	if (n < 0 || (uint32_t)n != s->creds.ngroups)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (g[i] != s->groups[i])
+			return 0;
+	return 1;
+}
+
+/* Whether pthaw (and so pload, its child) already has the process's
+ * credentials: then nothing needs changing, and no privilege either. */
+static int has_process_creds(const struct snap *s)
+{
+	const struct rec_creds *c = &s->creds;
+	uid_t u[3];
+	gid_t g[3];
+
+	getresuid(&u[0], &u[1], &u[2]);
+	getresgid(&g[0], &g[1], &g[2]);
+	return u[0] == c->uid && u[1] == c->euid && u[2] == c->suid && u[1] == c->fsuid &&
+	       g[0] == c->gid && g[1] == c->egid && g[2] == c->sgid && g[1] == c->fsgid &&
+	       same_groups(s);
+}
+
+static int needs_root(const struct snap *s)
+{
+	return err_msg(EPERM, "the process ran as uid %u gid %u: restoring it needs root (or pthaw running with exactly those credentials)",
+		       s->creds.uid, s->creds.gid);
+}
+
+/* From here on pload opens files with the process's credentials: its
+ * groups, and its fsuid/fsgid, which are what the kernel checks on path
+ * lookup and open (a non-zero fsuid also takes root's file capabilities,
+ * CAP_DAC_OVERRIDE and the like, out of the effective set, while the
+ * other capabilities pthaw still needs stay).  restore_creds() makes them
+ * the whole of the process's credentials at the end. */
+static int as_process(struct restore *r)
+{
+	const struct snap *s = &r->snap;
+	long ret;
+
+	if (has_process_creds(s))
+		return 0;
+	ret = pload_call(&r->pl, SYS_setgroups, s->creds.ngroups, (long)r->pl.hello.scratch, 0, 0, 0, 0,
+			 s->groups, s->creds.ngroups * sizeof(*s->groups));
+	if (ret == -EPERM)
+		return needs_root(s);
+	if (ret < 0)
+		return err_sys((int)-ret, "loader: setgroups");
+	/* setfsuid and setfsgid answer with the old value, never an error:
+	 * asking again with -1 (no change) tells whether it took. */
+	PCALL(r, SYS_setfsgid, s->creds.fsgid, 0, 0, 0, 0, 0);
+	PCALL(r, SYS_setfsuid, s->creds.fsuid, 0, 0, 0, 0, 0);
+	if (PCALL(r, SYS_setfsgid, -1, 0, 0, 0, 0, 0) != s->creds.fsgid ||
+	    PCALL(r, SYS_setfsuid, -1, 0, 0, 0, 0, 0) != s->creds.fsuid)
+		return needs_root(s);
+	return 0;
+}
+
+/* The process's credentials, last of all that needs pthaw's privileges
+ * (limits, the memory layout fields) and before the seccomp filter.
+ * Groups first, gids next: both need CAP_SETGID, which setresuid away
+ * from root takes.  Capabilities are what setresuid leaves. */
+static int restore_creds(struct restore *r)
+{
+	const struct rec_creds *c = &r->snap.creds;
+	long ret;
+
+	if (has_process_creds(&r->snap))
+		return 0;
+	ret = PCALL(r, SYS_setresgid, c->gid, c->egid, c->sgid, 0, 0, 0);
+	if (!ret)
+		PCALL(r, SYS_setfsgid, c->fsgid, 0, 0, 0, 0, 0);
+	if (!ret)
+		ret = PCALL(r, SYS_setresuid, c->uid, c->euid, c->suid, 0, 0, 0);
+	if (!ret)
+		PCALL(r, SYS_setfsuid, c->fsuid, 0, 0, 0, 0, 0);
+	if (ret == -EPERM)
+		return needs_root(&r->snap);
+	if (ret < 0)
+		return err_sys((int)-ret, "loader: restoring the credentials");
+	if (PCALL(r, SYS_setfsgid, -1, 0, 0, 0, 0, 0) != c->fsgid ||
+	    PCALL(r, SYS_setfsuid, -1, 0, 0, 0, 0, 0) != c->fsuid)
+		return err_msg(EPERM, "loader: fsuid %u / fsgid %u could not be restored", c->fsuid, c->fsgid);
+	/* Changing the effective ids made the process non-dumpable: its owner
+	 * could no longer read its /proc files or debug it.  Its owner could
+	 * before, unless it ran with mixed ids (setuid), which stays so. */
+	if (c->uid == c->euid && c->euid == c->suid && c->gid == c->egid && c->egid == c->sgid)
+		PCALL(r, SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0, 0);
+	return 0;
+}
+
+/* A mapped file: its pages come from it, so its contents must be as they
+ * were (mappings carry no inode numbers). */
+static void vma_reopen(const struct snap_vma *v, struct rec_ident *id, struct reopen *o)
+{
+	memset(id, 0, sizeof(*id));
+	id->mode = S_IFREG;
+	id->size = v->r.file_size;
+	id->mtime_sec = v->r.mtime_sec;
+	id->mtime_nsec = v->r.mtime_nsec;
+	*o = (struct reopen){ "mapped file", v->name, id, O_RDONLY | O_CLOEXEC, 0, 1 };
+}
+
+static int written_by_process(const struct snap *s, const struct rec_ident *id)
+{
+	for (size_t i = 0; i < s->nfds; i++)
+		if (s->fds[i].r.kind == FD_FILE && s->fds[i].r.id.dev == id->dev &&
+		    s->fds[i].r.id.ino == id->ino && (s->fds[i].r.flags & O_ACCMODE) != O_RDONLY)
+			return 1;
+	return 0;
+}
+
+/* What reopening fd f means: its path (a path under /proc/OLDPID names
+ * the copy's own directory, pid), and what must be as recorded: the inode
+ * always (on the same host), the contents of a file the process only
+ * reads (nothing of its own may have written it since). */
+static void fd_reopen(const struct snap *s, const struct snap_fd *f, pid_t pid, char *what,
+		      size_t wlen, char *path, size_t plen, struct reopen *o)
+{
+	const struct rec_fd *d = &f->r;
+	int flags = (int)d->flags & ~(O_CREAT | O_TRUNC | O_EXCL);
+
+	snprintf(what, wlen, "fd %d", d->fd);
+	if (d->fd_flags & FDF_PROC_SELF)
+		snprintf(path, plen, "/proc/%d%s", (int)pid, f->path + 6 + strspn(f->path + 6, "0123456789"));
+	else
+		snprintf(path, plen, "%s", f->path);
+	if (d->kind == FD_DIR)
+		flags |= O_DIRECTORY;
+	*o = (struct reopen){ what, path, &d->id, flags | O_NOCTTY, !(d->fd_flags & FDF_PROC_SELF), 0 };
+	o->content = d->kind == FD_FILE && !(d->fd_flags & (FDF_PROC_SELF | FDF_PSEUDO)) &&
+		     (d->flags & O_ACCMODE) == O_RDONLY && !written_by_process(s, &d->id);
 }
 
 static int map_vmas(struct restore *r)
@@ -227,9 +463,13 @@ static int map_vmas(struct restore *r)
 			r->added_write[i] = 1;
 		}
 		if ((fl & VMA_FILE) && !(fl & VMA_EMBED)) {
-			fd = open_in_pload(r, v->name, O_RDONLY | O_CLOEXEC);
+			struct rec_ident id;
+			struct reopen o;
+
+			vma_reopen(v, &id, &o);
+			fd = reopen(r, &o, 1);
 			if (fd < 0)
-				return err_sys((int)-fd, "loader: open %s", v->name);
+				return (int)fd;
 			mflags |= (fl & VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE;
 		} else {
 			mflags |= MAP_PRIVATE | MAP_ANONYMOUS;
@@ -356,11 +596,12 @@ static int restore_mm(struct restore *r)
 	unsigned char buf[sizeof(map) + 4096];
 	long exe_fd, ret;
 
-	/* The executable must be the same file, or /proc/PID/exe would lie. */
-	exe_fd = open_in_pload(r, s->exe, O_RDONLY | O_CLOEXEC);
+	/* The executable must be the same file, or /proc/PID/exe would lie;
+	 * its pages may have travelled (-self-contained): a missing or other
+	 * file only leaves /proc/PID/exe unset. */
+	exe_fd = reopen(r, &(struct reopen){ "executable", s->exe, &s->proc.exe, O_RDONLY | O_CLOEXEC, 1, 1 }, 1);
 	if (exe_fd < 0)
-		fprintf(stderr, "pthaw: warning: %s: %s; /proc/PID/exe will not name it\n", s->exe,
-			strerror((int)-exe_fd));
+		fprintf(stderr, "pthaw: warning: %s; /proc/PID/exe will not name it\n", err_last());
 	memset(&map, 0, sizeof(map));
 	map.start_code = s->mm.start_code;
 	map.end_code = s->mm.end_code;
@@ -394,11 +635,24 @@ static int restore_proc(struct restore *r)
 	const struct snap *s = &r->snap;
 	long ret;
 
-	ret = pload_call(&r->pl, SYS_chdir, (long)r->pl.hello.scratch, 0, 0, 0, 0, 0, s->cwd,
-			 strlen(s->cwd) + 1);
+	ret = reopen(r, &(struct reopen){ "working directory", s->cwd, &s->proc.cwd,
+					  O_PATH | O_DIRECTORY | O_CLOEXEC, 1, 0 }, 1);
+	if (ret < 0)
+		return (int)ret;
+	ret = PCALL(r, SYS_fchdir, ret, 0, 0, 0, 0, 0) ?: PCALL(r, SYS_close, ret, 0, 0, 0, 0, 0);
 	if (ret < 0)
 		return err_sys((int)-ret, "working directory %s", s->cwd);
 	PCALL(r, SYS_umask, s->proc.umask, 0, 0, 0, 0, 0);
+	return 0;
+}
+
+/* After the fds: the process's own RLIMIT_NOFILE may be below what pload
+ * needed to place them (fit_fds raised it). */
+static int restore_rlimits(struct restore *r)
+{
+	const struct snap *s = &r->snap;
+	long ret;
+
 	for (int i = 0; s->has_rlim && i < REC_NLIMITS; i++) {
 		uint64_t lim[2] = { s->rlim.cur[i], s->rlim.max[i] };
 
@@ -429,16 +683,16 @@ static int restore_fds(struct restore *r)
 			PCALL(r, SYS_close, fd, 0, 0, 0, 0, 0);
 	for (size_t i = 0; i < s->nfds; i++) {
 		const struct snap_fd *f = &s->fds[i];
-		int flags = (int)f->r.flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
+		char what[32], path[4200];
+		struct reopen o;
 		long t, ret;
 
 		if (f->r.kind == FD_STDIO)
 			continue;	/* pthaw's own, inherited at that number */
-		if (f->r.kind == FD_DIR)
-			flags |= O_DIRECTORY;
-		t = open_in_pload(r, f->path, flags | O_NOCTTY);
+		fd_reopen(s, f, r->pl.pid, what, sizeof(what), path, sizeof(path), &o);
+		t = reopen(r, &o, 1);
 		if (t < 0)
-			return err_sys((int)-t, "fd %d: %s", f->r.fd, f->path);
+			return (int)t;
 		if (f->r.kind == FD_FILE && f->r.pos) {
 			ret = PCALL(r, SYS_lseek, t, f->r.pos, SEEK_SET, 0, 0, 0);
 			if (ret < 0)
@@ -619,6 +873,44 @@ void restore_discard(struct restore *r)
 	pload_kill(&r->pl);
 }
 
+/* pload inherits pthaw's RLIMIT_NOFILE, and its control pipes go just
+ * above the highest fd of the snapshot (pload_ctl.c), so that limit must
+ * let top (the highest number pload uses) exist: raise the soft limit up
+ * to the hard one, and as root the hard one too (the kernel caps it at
+ * fs.nr_open).  The process's own limits come back after its fds. */
+static int fit_fds(int max, int top)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)top + 1;
+	unsigned long long nr_open = 0;
+	FILE *f;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return err_sys(errno, "getrlimit RLIMIT_NOFILE");
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		struct rlimit up = { need, rl.rlim_max };
+
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+			up.rlim_max = need;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return 0;
+		f = fopen("/proc/sys/fs/nr_open", "r");
+		if (f && fscanf(f, "%llu", &nr_open) != 1)
+			nr_open = 0;
+		if (f)
+			fclose(f);
+		if (nr_open && need > nr_open)
+			return err_msg(EMFILE, "fd %d is above fs.nr_open %llu of this host (with the %d pthaw needs above it)",
+				       max, nr_open, top - max);
+		if (max >= (int)rl.rlim_max)
+			return err_msg(EMFILE, "fd %d is above the hard limit RLIMIT_NOFILE %llu of pthaw",
+				       max, (unsigned long long)rl.rlim_max);
+		return err_msg(EMFILE, "fd %d leaves no room under the hard limit RLIMIT_NOFILE %llu of pthaw for the %d it needs above it",
+			       max, (unsigned long long)rl.rlim_max, top - max);
+	}
+	return 0;
+}
+
 static int max_fd(const struct snap *s)
 {
 	int m = 2;
@@ -640,7 +932,10 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	int rc;
 
 	r->old_pid = r->snap.proc.pid;
-	rc = pload_spawn(&r->pl, &o);
+	/* pload_ctl.c's child dups its pipes from first_free_fd + 2 up. */
+	rc = fit_fds(o.first_free_fd - 1, o.first_free_fd + 3);
+	if (!rc)
+		rc = pload_spawn(&r->pl, &o);
 	if (rc)
 		return rc;
 	r->remapped = !r->pl.got_pid;
@@ -650,6 +945,8 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 			       r->old_pid, r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
 	}
 	rc = prepare_space(r);
+	if (!rc)
+		rc = as_process(r);
 	if (!rc)
 		rc = map_vmas(r);
 	if (!rc)
@@ -663,9 +960,13 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (!rc)
 		rc = restore_fds(r);
 	if (!rc)
+		rc = restore_rlimits(r);
+	if (!rc)
 		rc = restore_signals(r);
 	if (!rc)
 		rc = PCALL(r, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0 ? -EPIPE : 0;
+	if (!rc)
+		rc = restore_creds(r);
 	if (!rc && r->remapped)
 		rc = install_filter(r);
 	if (!rc)
@@ -675,6 +976,72 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		return rc;
 	}
 	return r->pl.pid;
+}
+
+static void problem(FILE *out, int *n)
+{
+	fprintf(out, "%s\n", err_last());
+	err_clear();
+	(*n)++;
+}
+
+/* The checks restore_run makes on its way, made in pthaw: what it would
+ * open is opened (O_PATH, nothing read or written) with the process's
+ * file credentials, set for this thread only by the raw system calls
+ * (glibc's setgroups would change every thread) and put back at the
+ * end. */
+int restore_check(struct restore *r, FILE *out)
+{
+	const struct snap *s = &r->snap;
+	gid_t groups[256];
+	int ngroups = getgroups(256, groups), n = 0, switched = 0;
+	char what[32], path[4200];
+
+	for (size_t i = 0; i < s->nvmas; i++)
+		if ((s->vmas[i].r.flags & VMA_VDSO) && check_vdso(&s->vmas[i]))
+			problem(out, &n);
+	if (!has_process_creds(s)) {
+		if (geteuid() != 0) {
+			needs_root(s);
+			problem(out, &n);
+		} else if (ngroups >= 0 &&
+			   syscall(SYS_setgroups, s->creds.ngroups, s->groups) == 0) {
+			syscall(SYS_setfsgid, s->creds.fsgid);
+			syscall(SYS_setfsuid, s->creds.fsuid);
+			switched = 1;
+		}
+	}
+	for (size_t i = 0; i < s->nvmas; i++) {
+		struct rec_ident id;
+		struct reopen o;
+
+		if (!(s->vmas[i].r.flags & VMA_FILE) || (s->vmas[i].r.flags & VMA_EMBED))
+			continue;
+		vma_reopen(&s->vmas[i], &id, &o);
+		if (reopen(r, &o, 0))
+			problem(out, &n);
+	}
+	if (reopen(r, &(struct reopen){ "executable", s->exe, &s->proc.exe, O_RDONLY, 1, 1 }, 0)) {
+		fprintf(out, "warning: %s; /proc/PID/exe will not name it\n", err_last());
+		err_clear();
+	}
+	if (reopen(r, &(struct reopen){ "working directory", s->cwd, &s->proc.cwd, O_DIRECTORY, 1, 0 }, 0))
+		problem(out, &n);
+	for (size_t i = 0; i < s->nfds; i++) {
+		struct reopen o;
+
+		if (s->fds[i].r.kind == FD_STDIO)
+			continue;
+		fd_reopen(s, &s->fds[i], getpid(), what, sizeof(what), path, sizeof(path), &o);
+		if (reopen(r, &o, 0))
+			problem(out, &n);
+	}
+	if (switched) {
+		syscall(SYS_setfsuid, geteuid());
+		syscall(SYS_setfsgid, getegid());
+		syscall(SYS_setgroups, ngroups, groups);
+	}
+	return n;
 }
 
 void restore_free(struct restore *r)

@@ -2,6 +2,7 @@
 #ifndef PTHAW_RESTORE_H
 #define PTHAW_RESTORE_H
 
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "pload_ctl.h"
@@ -20,6 +21,8 @@ struct restore {
 	struct rec_reader *rd;
 	const char *loader;
 	int stdin_is_stream;
+	int same_host;		/* the stream's boot-id is this boot's: dev/ino compare */
+	int check_only;		/* pthaw -check: restore_check() reports the files */
 	struct pload pl;
 	unsigned char *added_write;	/* per vma: PROT_WRITE added for filling */
 	unsigned long long pages;
@@ -43,6 +46,12 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
  * kills it.  0 or -errno (the process then killed). */
 int restore_release(struct restore *r);
 void restore_discard(struct restore *r);
+
+/* pthaw -check: everything restore_run would need from this host (the
+ * vdso, mapped files, the files, cwd and executable it reopens, as the
+ * process, and the privileges for its credentials), one line per problem
+ * on out.  Returns the number of problems. */
+int restore_check(struct restore *r, FILE *out);
 
 void restore_free(struct restore *r);
 

@@ -462,6 +462,11 @@ static void parse(void **state)
 	assert_int_equal(compress_parse("zstd:-1", &algo, &level), -EINVAL);
 	assert_int_equal(compress_parse("zstd:3x", &algo, &level), -EINVAL);
 	assert_int_equal(compress_parse("zstd:99999999999999999999", &algo, &level), -EINVAL);
+	/* strict: no sign, space or base prefix, nothing cut to fit an int */
+	assert_int_equal(compress_parse("zstd:+3", &algo, &level), -EINVAL);
+	assert_int_equal(compress_parse("zstd: 3", &algo, &level), -EINVAL);
+	assert_int_equal(compress_parse("zstd:0x3", &algo, &level), -EINVAL);
+	assert_int_equal(compress_parse("zstd:4294967299", &algo, &level), -EINVAL);
 	assert_int_equal(compress_parse("snappy:1", &algo, &level), -EINVAL);
 	assert_non_null(strstr(err_last(), "snappy takes no level"));
 	assert_int_equal(compress_parse("none:1", &algo, &level), -EINVAL);

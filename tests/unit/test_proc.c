@@ -271,9 +271,15 @@ static void sample_snap(struct snap *s)
 	memset(s, 0, sizeof(*s));
 	s->proc.pid = 4242;
 	s->proc.umask = 022;
-	s->proc.exe_size = 35280;
-	s->proc.exe_mtime_sec = 1700000000;
-	s->proc.exe_mtime_nsec = 123;
+	s->proc.exe.size = 35280;
+	s->proc.exe.mtime_sec = 1700000000;
+	s->proc.exe.mtime_nsec = 123;
+	s->proc.cwd.ino = 77;
+	s->creds = (struct rec_creds){ 1000, 1001, 1002, 1003, 100, 101, 102, 103, 2, 0 };
+	s->groups = malloc(2 * sizeof(*s->groups));
+	s->groups[0] = 24;
+	s->groups[1] = 27;
+	s->has_creds = 1;
 	s->comm = strdup("cat x");
 	s->exe = strdup("/usr/bin/cat");
 	s->cwd = strdup("/tmp/a dir");
@@ -301,6 +307,10 @@ static void sample_snap(struct snap *s)
 	f.kind = FD_FILE;
 	f.flags = 02000000;
 	f.pos = 17;
+	f.fd_flags = FDF_PSEUDO;
+	f.id.dev = 0x803;
+	f.id.ino = 12345;
+	f.id.mtime_nsec = 999;
 	assert_int_equal(snap_add_fd(s, &f, "/etc/pass wd"), 0);
 	v.start = 0x555555554000;
 	v.end = 0x555555556000;
@@ -373,7 +383,7 @@ static int take_all(struct mem *m, struct snap *s, uint32_t skip, uint32_t *type
 static void snap_round_trip(void **state)
 {
 	static const uint32_t order[] = {
-		REC_PROC, REC_MM, REC_RLIMITS, REC_SIGNALS, REC_FD, REC_FD,
+		REC_PROC, REC_CREDS, REC_MM, REC_RLIMITS, REC_SIGNALS, REC_FD, REC_FD,
 		REC_VMA, REC_VMA, REC_VMA, REC_REGS, REC_XSTATE, REC_RSEQ,
 	};
 	struct snap a, b;
@@ -390,7 +400,13 @@ static void snap_round_trip(void **state)
 	assert_int_equal(snap_check(&b), 0);
 	assert_int_equal(b.proc.pid, 4242);
 	assert_int_equal(b.proc.umask, 022);
-	assert_int_equal(b.proc.exe_mtime_nsec, 123);
+	assert_memory_equal(&b.proc.exe, &a.proc.exe, sizeof(a.proc.exe));
+	assert_int_equal(b.proc.cwd.ino, 77);
+	assert_memory_equal(&b.creds, &a.creds, sizeof(a.creds));
+	assert_int_equal(b.groups[0], 24);
+	assert_int_equal(b.groups[1], 27);
+	assert_memory_equal(&b.fds[1].r.id, &a.fds[1].r.id, sizeof(a.fds[1].r.id));
+	assert_int_equal(b.fds[1].r.fd_flags, FDF_PSEUDO);
 	assert_int_equal(b.proc.comm_len, 5);
 	assert_string_equal(b.comm, "cat x");
 	assert_string_equal(b.exe, "/usr/bin/cat");
@@ -452,6 +468,7 @@ static void snap_missing(void **state)
 		{ REC_SIGNALS, "signals record missing" },
 		{ REC_REGS, "regs record missing" },
 		{ REC_XSTATE, "xstate record missing" },
+		{ REC_CREDS, "creds record missing" },
 		{ REC_VMA, "no mappings" },
 	};
 	struct snap a, b;
@@ -617,7 +634,7 @@ static void snap_bad_vma_fd_xstate(void **state)
 	/* fds */
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/etc", 4), 0);
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
-	has("duplicate fd number");
+	has("fd 3 appears twice");
 	f.fd = 4;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tm", 3), -EBADMSG);
 	has("malformed");
@@ -625,12 +642,23 @@ static void snap_bad_vma_fd_xstate(void **state)
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/t\0p", 4), -EBADMSG);
 	f.fd = -1;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
+	f.fd = SNAP_FD_MAX;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
+	has("fd 1048576 is out of range");
+	f.fd = SNAP_FD_MAX - 1;
+	f.path_len = SNAP_PATH_MAX;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
+	has("path too long");
+	f.path_len = 4;
 	f.fd = 4;
 	f.kind = 0;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
 	f.kind = FD_STDIO + 1;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
 	f.kind = FD_DIR;
+	f.fd_flags = 4;		/* unknown flag */
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
+	f.fd_flags = FDF_PROC_SELF;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f) - 1, NULL, 0), -EBADMSG);
 	assert_int_equal(s.nfds, 1);
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), 0);
@@ -651,6 +679,23 @@ static void snap_bad_vma_fd_xstate(void **state)
 	assert_int_equal(take(&s, REC_XSTATE, &x, sizeof(x), area, 2696), 0);
 	assert_non_null(s.xsave);
 	assert_int_equal(take(&s, REC_XSTATE, &x, sizeof(x), area, 2696), -EBADMSG);
+
+	/* creds: the group count must match the payload and stay bounded */
+	{
+		struct rec_creds c = { .uid = 1000, .ngroups = 2 };
+		uint32_t g[3] = { 1, 2, 3 };
+
+		assert_int_equal(take(&s, REC_CREDS, &c, sizeof(c), g, 12), -EBADMSG);
+		has("bad group count");
+		assert_int_equal(take(&s, REC_CREDS, &c, sizeof(c), g, 4), -EBADMSG);
+		c.ngroups = REC_NGROUPS_MAX + 1;
+		assert_int_equal(take(&s, REC_CREDS, &c, sizeof(c), g, 12), -EBADMSG);
+		c.ngroups = 3;
+		assert_int_equal(take(&s, REC_CREDS, &c, sizeof(c), g, 12), 0);
+		assert_int_equal(s.groups[2], 3);
+		assert_int_equal(take(&s, REC_CREDS, &c, sizeof(c), g, 12), -EBADMSG);
+		has("duplicate");
+	}
 	snap_free(&s);
 }
 

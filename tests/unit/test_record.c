@@ -212,7 +212,7 @@ static void bad_lengths(void **state)
 	free(m.buf);
 
 	/* shorter than the fixed part of its type, with a good checksum */
-	for (uint32_t t = REC_PROC; t <= REC_PAGES; t++) {
+	for (uint32_t t = REC_PROC; t <= REC_CREDS; t++) {
 		unsigned char pay[4096] = { 0 };
 
 		assert_true(rec_min_len(t) > 0 && rec_min_len(t) <= sizeof(pay));
@@ -554,6 +554,52 @@ static void header_bad(void **state)
 	assert_true(h.len > 32000);
 }
 
+/* hdr_parse gets the header in a buffer of exactly its length, with no
+ * terminator after it (hdr_read allocates it so): nothing may read past
+ * it, whether the header is good or its last line is malformed.  ASan
+ * (make SAN=1) catches a read of one byte too many here. */
+static void header_exact_buffer(void **state)
+{
+	static const char *lines[] = {
+		"a: b\n",			/* good */
+		"bad line\n",			/* malformed, shorter than the quote */
+		"x\x1b[2J\n",			/* malformed, control bytes */
+	};
+	char text[HDR_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		size_t len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", lines[i]);
+		char *exact = malloc(len);
+
+		assert_non_null(exact);
+		memcpy(exact, text, len);
+		assert_int_equal(hdr_parse(&h, exact, len), i == 0 ? 0 : -EBADMSG);
+		if (i) {
+			has("malformed line");
+			/* the quote stops at the end of the line */
+			if (strstr(err_last(), "crc"))
+				fail_msg("message \"%s\" quotes past the line", err_last());
+		}
+		free(exact);
+	}
+	/* the numbers of the first line are plain digits: no sign, no space */
+	{
+		static const char *firsts[] = {
+			"PFREZ-STREAM +1.0 %06zu\n", "PFREZ-STREAM 1.0 +%05zu\n",
+			"PFREZ-STREAM 1.0  %05zu\n", "PFREZ-STREAM 1.-0 %06zu\n",
+			"PFREZ-STREAM 1.0 %07zu\n",
+		};
+
+		for (size_t i = 0; i < sizeof(firsts) / sizeof(firsts[0]); i++) {
+			size_t len = make_hdr(text, firsts[i], "a: b\n");
+
+			if (hdr_parse(&h, text, len) != -EBADMSG)
+				fail_msg("first line \"%s\" accepted", firsts[i]);
+		}
+	}
+}
+
 static void header_read_bad(void **state)
 {
 	struct mem in;
@@ -604,6 +650,38 @@ static void header_read_bad(void **state)
 	free(in.buf);
 }
 
+/* Names from a stream print as one harmless line (err_escape). */
+static void escapes(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "plain /a b:c", "plain /a b:c" },
+		{ "\x1b[31mred\a", "\\x1b[31mred\\x07" },
+		{ "a\nb\rc\td\x7f", "a\\x0ab\\x0dc\\x09d\\x7f" },
+		{ "back\\slash", "back\\\\slash" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "\xc2\x9b" "2J", "\\xc2\\x9b2J" },		/* C1 CSI as UTF-8 */
+		{ "\x9b" "2J", "\\x9b2J" },			/* C1 CSI raw */
+		{ "\xff\xc3", "\\xff\\xc3" },		/* invalid, cut sequence */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },	/* a surrogate */
+		{ "\xc0\xaf", "\\xc0\\xaf" },		/* overlong "/" */
+	};
+	char out[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err_escape(out, sizeof(out), cases[i].in, strlen(cases[i].in));
+		assert_string_equal(out, cases[i].out);
+	}
+	/* cut before a whole escape, never inside one */
+	assert_int_equal(err_escape(out, 6, "ab\x1b", 3), 2);
+	assert_string_equal(out, "ab");
+	/* messages go through it too */
+	err_msg(EBADMSG, "name \"%s\"", "\x1b]0;owned\a");
+	assert_string_equal(err_last(), "name \"\\x1b]0;owned\\x07\"");
+	err_wrap(-EBADMSG, "fd %s", "\x1b");
+	assert_string_equal(err_last(), "fd \\x1b: name \"\\x1b]0;owned\\x07\"");
+}
+
 static void xfeature_names(void **state)
 {
 	char buf[256];
@@ -646,8 +724,10 @@ int main(void)
 		cmocka_unit_test(header_round_trip),
 		cmocka_unit_test(header_flipped),
 		cmocka_unit_test(header_bad),
+		cmocka_unit_test(header_exact_buffer),
 		cmocka_unit_test(header_read_bad),
 		cmocka_unit_test(xfeature_names),
+		cmocka_unit_test(escapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

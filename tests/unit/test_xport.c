@@ -220,19 +220,44 @@ static void file_dest_special(void **state)
 	assert_int_equal(stat("/dev/null", &st), 0);
 	assert_true(S_ISCHR(st.st_mode));
 
-	/* Through a symlink: the target is written, the link stays. */
+	/* A symlink planted at the destination, and at the names a temporary
+	 * file could be guessed to have, is never written through: the
+	 * snapshot replaces the link, the file it points to stays as it was. */
 	mksub(sub, sizeof(sub), "link");
-	snprintf(path, sizeof(path), "%s/l.snap", sub);
-	assert_int_equal(symlink("t.snap", path), 0);
-	assert_int_equal(xport_open_dest(path, &o, &x), 0);
-	assert_int_equal(layer_write(x.layer, "abc", 3), 0);
-	assert_int_equal(layer_close(x.layer), 0);
-	assert_int_equal(xport_commit(&x), 0);
-	xport_close(&x);
-	assert_int_equal(lstat(path, &st), 0);
-	assert_true(S_ISLNK(st.st_mode));
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_size, 3);
+	{
+		static const char *const planted[] = { ".l.snap.XXXXXX", ".l.snap.tmp", "l.snap.tmp", "l.snap~" };
+		char victim[200], p2[200], buf[16] = "";
+		int fd;
+
+		snprintf(victim, sizeof(victim), "%s/victim", sub);
+		fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_int_equal(write(fd, "secret", 6), 6);
+		close(fd);
+		snprintf(path, sizeof(path), "%s/l.snap", sub);
+		assert_int_equal(symlink(victim, path), 0);
+		for (size_t i = 0; i < sizeof(planted) / sizeof(planted[0]); i++) {
+			snprintf(p2, sizeof(p2), "%s/%s", sub, planted[i]);
+			assert_int_equal(symlink(victim, p2), 0);
+		}
+		assert_int_equal(xport_open_dest(path, &o, &x), 0);
+		assert_int_equal(layer_write(x.layer, "abc", 3), 0);
+		assert_int_equal(layer_close(x.layer), 0);
+		assert_int_equal(xport_commit(&x), 0);
+		xport_close(&x);
+		assert_int_equal(lstat(path, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+		assert_int_equal(st.st_size, 3);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		fd = open(victim, O_RDONLY);
+		assert_int_equal(read(fd, buf, sizeof(buf)), 6);
+		close(fd);
+		assert_string_equal(buf, "secret");
+		for (size_t i = 0; i < sizeof(planted) / sizeof(planted[0]); i++) {
+			snprintf(p2, sizeof(p2), "%s/%s", sub, planted[i]);
+			assert_int_equal(lstat(p2, &st), 0);
+			assert_true(S_ISLNK(st.st_mode));
+		}
+	}
 
 	assert_int_equal(xport_open_dest(dir, &o, &x), -EISDIR);
 	assert_non_null(strstr(err_last(), "is a directory"));
