@@ -448,7 +448,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (opt_halt)
-		end_original(&c);
+		capture_kill(&c);
 	else
 		capture_release(&c);
 	if (opt_progress) {
