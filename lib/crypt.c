@@ -15,6 +15,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -221,4 +222,38 @@ int crypt_subkey(enum crypt_mode m, const char *purpose,
 
 	snprintf(info, sizeof(info), "pfrez v1 %s %s", crypt_name(m), purpose);
 	return crypt_hkdf(key, keylen, salt, CRYPT_SALT_LEN, info, out, outlen);
+}
+
+int crypt_handover_key(const unsigned char *key, size_t keylen,
+		       const unsigned char salt[CRYPT_SALT_LEN],
+		       unsigned char out[CRYPT_HMAC_LEN])
+{
+	return crypt_hkdf(key, keylen, salt, CRYPT_SALT_LEN, "pfrez v1 handover",
+			  out, CRYPT_HMAC_LEN);
+}
+
+int crypt_hmac_sha256(const unsigned char *key, size_t keylen,
+		      const void *data, size_t len, unsigned char out[CRYPT_HMAC_LEN])
+{
+	size_t outl = 0;
+
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, data, len,
+		       out, CRYPT_HMAC_LEN, &outl) || outl != CRYPT_HMAC_LEN)
+		return crypt_ossl_err("HMAC-SHA256");
+	return 0;
+}
+
+int crypt_sha256(const void *data, size_t len, unsigned char out[CRYPT_HMAC_LEN])
+{
+	size_t outl = 0;
+
+	if (!EVP_Q_digest(NULL, "SHA256", NULL, data, len, out, &outl) ||
+	    outl != CRYPT_HMAC_LEN)
+		return crypt_ossl_err("SHA-256");
+	return 0;
+}
+
+int crypt_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
 }

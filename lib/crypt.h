@@ -117,6 +117,23 @@ size_t crypt_tag_len(enum crypt_mode m);
 /* Fills buf with n bytes from the CSPRNG. */
 int crypt_random(unsigned char *buf, size_t n);
 
+/* The -halt hand-over's messages (xport.h): their HMAC-SHA256 key is
+ * HKDF-SHA256 with IKM = K, salt = S (the stream's salt) and info
+ * "pfrez v1 handover", 32 bytes: fresh for every stream, and a key of
+ * its own, used for nothing else. */
+#define CRYPT_HMAC_LEN	32u
+int crypt_handover_key(const unsigned char *key, size_t keylen,
+		       const unsigned char salt[CRYPT_SALT_LEN],
+		       unsigned char out[CRYPT_HMAC_LEN]);
+
+/* HMAC-SHA256(key, data) and SHA-256(data) into out (32 bytes). */
+int crypt_hmac_sha256(const unsigned char *key, size_t keylen,
+		      const void *data, size_t len, unsigned char out[CRYPT_HMAC_LEN]);
+int crypt_sha256(const void *data, size_t len, unsigned char out[CRYPT_HMAC_LEN]);
+
+/* 1 when the n bytes at a and b are equal, in time independent of them. */
+int crypt_equal(const void *a, const void *b, size_t n);
+
 /* Pushes the encrypting layer on top of below.  salt is the stream's
  * salt (crypt_salt_len(m) bytes, as written in the header), aad the
  * exact header bytes.  For CRYPT_NONE *out is below itself.  On failure

@@ -2,13 +2,16 @@
  * accepting the one connection, and the -halt status reply. */
 #include "xport.h"
 #include "xport_int.h"
+#include "crypt.h"
 #include "err.h"
+#include "header.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +270,228 @@ int xport_listen(const char *spec, const struct xport_opts *o,
 	return rc;
 }
 
+/* The hand-over needs the link after the stream, so the end of the
+ * stream cannot be the end of the link (a shutdown): with a hand-over
+ * the stream is framed, and a frame of length 0 is its end. */
+static const char frame_magic[] = "PFREZ-FRAMES 1\n";
+#define FRAME_MAGIC_LEN	(sizeof(frame_magic) - 1)
+/* The plain stream's magic is as long: a reader tells them apart from
+ * the same first bytes. */
+#define FRAME_PEEK	12
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+struct frame_writer {
+	struct layer l;		/* l.below: the fd layer of the socket */
+};
+
+static int frame_write(struct layer *l, const void *buf, size_t n)
+{
+	const char *p = buf;
+	unsigned char len[4];
+	int rc;
+
+	while (n > 0) {
+		size_t k = n > XPORT_FRAME_MAX ? XPORT_FRAME_MAX : n;
+
+		put_le32(len, (uint32_t)k);
+		rc = layer_write(l->below, len, sizeof(len));
+		if (!rc)
+			rc = layer_write(l->below, p, k);
+		if (rc)
+			return rc;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static ssize_t frame_writer_read(struct layer *l, void *buf, size_t n)
+{
+	(void)l;
+	(void)buf;
+	(void)n;
+	return err_msg(EBADF, "framing: writer cannot read");
+}
+
+static void frame_destroy(struct layer *l)
+{
+	layer_destroy(l->below);
+	free(l);
+}
+
+/* The end frame, and no shutdown: the link stays open for the messages. */
+static int frame_writer_close(struct layer *l)
+{
+	unsigned char end[4] = { 0 };
+	int rc = layer_write(l->below, end, sizeof(end));
+
+	frame_destroy(l);
+	return rc;
+}
+
+static const struct layer_ops frame_writer_ops = {
+	.name = "framing",
+	.write = frame_write,
+	.read = frame_writer_read,
+	.close = frame_writer_close,
+	.destroy = frame_destroy,
+};
+
+int xport_frame_dest(struct xport *x)
+{
+	struct layer *f;
+	int rc;
+
+	if (!x->two_way || !x->layer)
+		return err_msg(EINVAL, "%s: a hand-over needs a tcp or unix link", x->desc);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return err_msg(ENOMEM, "%s: out of memory", x->desc);
+	rc = layer_write(x->layer, frame_magic, FRAME_MAGIC_LEN);
+	if (rc) {
+		free(f);
+		return err_wrap(rc, "%s", x->desc);
+	}
+	f->ops = &frame_writer_ops;
+	f->below = x->layer;
+	x->layer = f;
+	x->framed = 1;
+	return 0;
+}
+
+/* The reading side of a tcp or unix source: plain or framed, as the
+ * first bytes say. */
+struct unframe {
+	struct layer l;		/* l.below: the fd layer of the socket */
+	int *framed;		/* the xport's flag, set once it is known */
+	int state;		/* 0 first read, 1 plain, 2 framed, 3 ended */
+	unsigned char peek[FRAME_PEEK];
+	size_t peek_off, peek_len;
+	uint32_t left;		/* bytes left in the current frame */
+	char desc[128];
+};
+
+static ssize_t unframe_read(struct layer *l, void *buf, size_t n)
+{
+	struct unframe *u = (struct unframe *)l;
+	unsigned char len[4], rest[FRAME_MAGIC_LEN - FRAME_PEEK];
+	ssize_t got;
+	int rc;
+
+	if (u->state == 0) {
+		/* A stream shorter than the magic is still read as it is. */
+		while (u->peek_len < FRAME_PEEK) {
+			got = layer_read(l->below, u->peek + u->peek_len,
+					 FRAME_PEEK - u->peek_len);
+			if (got < 0)
+				return got;
+			if (got == 0)
+				break;
+			u->peek_len += (size_t)got;
+		}
+		u->state = 1;
+		if (u->peek_len == FRAME_PEEK && !memcmp(u->peek, frame_magic, FRAME_PEEK)) {
+			rc = layer_read_full(l->below, rest, sizeof(rest));
+			if (rc)
+				return rc;
+			if (memcmp(rest, frame_magic + FRAME_PEEK, sizeof(rest)))
+				return err_msg(EBADMSG, "%s: unknown framing version",
+					       u->desc);
+			u->state = 2;
+			u->peek_len = 0;
+			*u->framed = 1;
+		}
+	}
+	if (u->state == 1) {
+		if (u->peek_off < u->peek_len) {
+			size_t k = u->peek_len - u->peek_off;
+
+			if (k > n)
+				k = n;
+			memcpy(buf, u->peek + u->peek_off, k);
+			u->peek_off += k;
+			return (ssize_t)k;
+		}
+		return layer_read(l->below, buf, n);
+	}
+	if (u->state == 3)
+		return 0;
+	if (u->left == 0) {
+		rc = layer_read_full(l->below, len, sizeof(len));
+		if (rc)
+			return rc;
+		u->left = (uint32_t)len[0] | (uint32_t)len[1] << 8 |
+			  (uint32_t)len[2] << 16 | (uint32_t)len[3] << 24;
+		if (u->left > XPORT_FRAME_MAX)
+			return err_msg(EBADMSG, "%s: frame of %u bytes (at most %u)",
+				       u->desc, u->left, XPORT_FRAME_MAX);
+		if (u->left == 0) {
+			/* Never read past the end frame: what follows are
+			 * the hand-over's messages. */
+			u->state = 3;
+			return 0;
+		}
+	}
+	if (n > u->left)
+		n = u->left;
+	got = layer_read(l->below, buf, n);
+	if (got == 0)
+		return err_msg(EPIPE, "%s: stream truncated inside a frame", u->desc);
+	if (got > 0)
+		u->left -= (uint32_t)got;
+	return got;
+}
+
+static int unframe_write(struct layer *l, const void *buf, size_t n)
+{
+	(void)l;
+	(void)buf;
+	(void)n;
+	return err_msg(EBADF, "framing: reader cannot write");
+}
+
+static int unframe_close(struct layer *l)
+{
+	frame_destroy(l);
+	return 0;
+}
+
+static const struct layer_ops unframe_ops = {
+	.name = "unframe",
+	.write = unframe_write,
+	.read = unframe_read,
+	.close = unframe_close,
+	.destroy = frame_destroy,
+};
+
+static int unframe_layer(struct xport *x)
+{
+	struct unframe *u;
+	int rc = fd_layer(x);
+
+	if (rc)
+		return rc;
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		layer_destroy(x->layer);
+		x->layer = NULL;
+		return err_msg(ENOMEM, "%s: out of memory", x->desc);
+	}
+	u->l.ops = &unframe_ops;
+	u->l.below = x->layer;
+	u->framed = &x->framed;
+	snprintf(u->desc, sizeof(u->desc), "%s", x->desc);
+	x->layer = &u->l;
+	return 0;
+}
+
 int xport_accept(struct xport *x)
 {
 	int64_t deadline = xport_deadline(x->o.dial_timeout_ms);
@@ -292,6 +517,14 @@ int xport_accept(struct xport *x)
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			return err_sys(errno, "%s: accept", x->desc);
 	}
+	if (x->kind == XPORT_TCP && x->o.local_only && !xport_is_loopback(&ss)) {
+		char a[80];
+
+		xport_addr_str((struct sockaddr *)&ss, a, sizeof(a));
+		close(fd);
+		return err_msg(EACCES, "%s: refused a stream from %s: not a loopback address, and no key to authenticate it (give -key or -keydir, or -insecure to accept it)",
+			       x->desc, a);
+	}
 	close(x->listen_fd);
 	x->listen_fd = -1;
 	if (x->path) {
@@ -309,7 +542,7 @@ int xport_accept(struct xport *x)
 	rc = xport_sock_timeouts(fd, &x->o);
 	if (rc)
 		return err_wrap(rc, "%s", x->desc);
-	return fd_layer(x);
+	return unframe_layer(x);
 }
 
 int xport_open_src(const char *spec, const struct xport_opts *o,
@@ -406,39 +639,119 @@ void xport_close(struct xport *x)
 	x->path = NULL;
 }
 
-int xport_status_send(struct xport *x, int ok, const char *msg)
+static const char *const ho_names[] = {
+	[XPORT_HO_READY] = "READY",
+	[XPORT_HO_COMMIT] = "COMMIT",
+	[XPORT_HO_ABORT] = "ABORT",
+	[XPORT_HO_DONE] = "DONE",
+	[XPORT_HO_FAIL] = "FAIL",
+};
+#define HO_NTYPES	(sizeof(ho_names) / sizeof(ho_names[0]))
+#define HO_MAGIC	"pfrez-handover "
+
+const char *xport_ho_name(enum xport_ho type)
 {
-	char line[XPORT_STATUS_MAX], junk[4096];
-	size_t n, off = 0;
-	int drained = 0;
+	return (size_t)type < HO_NTYPES ? ho_names[type] : "?";
+}
 
-	if (!x->two_way)
-		return 0;
-	n = (size_t)snprintf(line, sizeof(line), "PTHAW %s ", ok ? "OK" : "FAIL");
-	for (const char *p = msg ? msg : ""; *p && n < sizeof(line) - 1; p++)
-		line[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
-	line[n++] = '\n';
-	while (off < n) {
-		ssize_t w = send(x->fd, line + off, n - off, MSG_NOSIGNAL);
+/* Which side may send a message type: 1 pfrez (the writer), 0 pthaw. */
+static int ho_from_writer(enum xport_ho type)
+{
+	return type == XPORT_HO_COMMIT || type == XPORT_HO_ABORT;
+}
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return err_msg(ETIMEDOUT, "%s: sending the status: timed out",
-				       x->desc);
-		if (w < 0)
-			return err_sys(errno, "%s: sending the status", x->desc);
-		off += (size_t)w;
+int xport_handover_init(struct xport_handover *ho, int writer,
+			const struct header *h,
+			const unsigned char *key, size_t keylen)
+{
+	unsigned char salt[CRYPT_SALT_LEN];
+	const char *hex = h ? hdr_get(h, "salt") : NULL;
+	int rc = 0;
+
+	memset(ho, 0, sizeof(*ho));
+	ho->writer = writer;
+	if (h)
+		rc = crypt_sha256(h->text, h->len, ho->hdr_hash);
+	if (rc || !key)
+		return rc;
+	if (!hex || strlen(hex) != 2 * CRYPT_SALT_LEN)
+		return err_msg(EBADMSG, "header: bad or missing salt");
+	for (size_t i = 0; i < CRYPT_SALT_LEN; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return err_msg(EBADMSG, "header: bad or missing salt");
+		salt[i] = (unsigned char)v;
 	}
-	shutdown(x->fd, SHUT_WR);
-	/* Closing a socket with unread input resets the connection, and a
-	 * reset may overtake the status on its way: read what is there. */
-	while (drained < (1 << 20)) {
-		ssize_t r = recv(x->fd, junk, sizeof(junk), MSG_DONTWAIT);
+	ho->keyed = 1;
+	return crypt_handover_key(key, keylen, salt, ho->mac_key);
+}
 
-		if (r <= 0)
-			break;
-		drained += (int)r;
+/* The tag of a message as sent by the writer (from_writer) or the reader. */
+static int ho_tag(const struct xport_handover *ho, int from_writer, uint64_t seq,
+		  const char *type, const char *text, size_t textlen,
+		  char hex[2 * CRYPT_HMAC_LEN + 1])
+{
+	unsigned char m[32 + 1 + 8 + 8 + 1 + XPORT_HO_TEXT_MAX], tag[CRYPT_HMAC_LEN];
+	size_t n = 0, tl = strlen(type);
+	int rc;
+
+	if (textlen > XPORT_HO_TEXT_MAX || tl > 8)
+		return err_msg(EINVAL, "hand-over message too long");
+	memcpy(m, ho->hdr_hash, 32);
+	n = 32;
+	m[n++] = from_writer ? 'W' : 'R';
+	for (int i = 0; i < 8; i++)
+		m[n++] = (unsigned char)(seq >> (8 * i));
+	memcpy(m + n, type, tl);
+	n += tl;
+	m[n++] = ' ';
+	memcpy(m + n, text, textlen);
+	n += textlen;
+	rc = crypt_hmac_sha256(ho->mac_key, sizeof(ho->mac_key), m, n, tag);
+	for (size_t i = 0; !rc && i < sizeof(tag); i++)
+		sprintf(hex + 2 * i, "%02x", tag[i]);
+	return rc;
+}
+
+int xport_handover_send(struct xport *x, struct xport_handover *ho,
+			enum xport_ho type, const char *text, int64_t deadline)
+{
+	char line[XPORT_HO_LINE_MAX], clean[XPORT_HO_TEXT_MAX + 1];
+	char tag[2 * CRYPT_HMAC_LEN + 1] = "-";
+	size_t tl = 0, n, off = 0;
+	int rc;
+
+	if (!x->two_way || x->fd < 0)
+		return err_msg(ENOTCONN, "%s: no way back on this transport", x->desc);
+	if (ho_from_writer(type) != ho->writer)
+		return err_msg(EINVAL, "%s may not come from this side", xport_ho_name(type));
+	for (const char *p = text ? text : ""; *p && tl < XPORT_HO_TEXT_MAX; p++)
+		clean[tl++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+	clean[tl] = '\0';
+	if (ho->keyed) {
+		rc = ho_tag(ho, ho->writer, ho->next_out, xport_ho_name(type), clean, tl, tag);
+		if (rc)
+			return rc;
+	}
+	n = (size_t)snprintf(line, sizeof(line), HO_MAGIC "%s %llu %s %s\n",
+			     xport_ho_name(type), (unsigned long long)ho->next_out, tag, clean);
+	ho->next_out++;
+	while (off < n) {
+		ssize_t w;
+
+		rc = xport_poll(x->fd, POLLOUT, deadline);
+		if (rc < 0)
+			return err_wrap(rc, "%s: sending %s", x->desc, xport_ho_name(type));
+		if (rc == 0)
+			return err_msg(ETIMEDOUT, "%s: sending %s: timed out", x->desc,
+				       xport_ho_name(type));
+		w = send(x->fd, line + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (w < 0)
+			return err_sys(errno, "%s: sending %s", x->desc, xport_ho_name(type));
+		off += (size_t)w;
 	}
 	return 0;
 }
@@ -454,88 +767,124 @@ static void printable(char *dst, size_t dstlen, const char *src, size_t n)
 	dst[i] = '\0';
 }
 
-static int status_parse(struct xport *x, const char *buf, size_t n,
-			char *msg, size_t msglen)
+static int is_digits(const char *s, size_t n)
 {
-	static const char ok[] = "PTHAW OK", fail[] = "PTHAW FAIL";
-	const char *text;
-	int rc;
-
-	if (n >= sizeof(ok) - 1 && !memcmp(buf, ok, sizeof(ok) - 1)) {
-		text = buf + sizeof(ok) - 1;
-		rc = 1;
-	} else if (n >= sizeof(fail) - 1 && !memcmp(buf, fail, sizeof(fail) - 1)) {
-		text = buf + sizeof(fail) - 1;
-		rc = 0;
-	} else {
-		char shown[48];
-
-		printable(shown, sizeof(shown), buf, n);
-		return err_msg(EPROTO, "%s: garbled status from the reader: \"%s\"",
-			       x->desc, shown);
-	}
-	if (*text != ' ' && *text != '\n')
-		return err_msg(EPROTO, "%s: garbled status from the reader",
-			       x->desc);
-	if (*text == ' ')
-		text++;
-	printable(msg, msglen, text, (size_t)(buf + n - text));
-	return rc;
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
 }
 
-static int status_read(struct xport *x, int64_t timeout_ms, char *msg,
-		       size_t msglen)
+/* Checks one line (n bytes, without its newline) strictly. */
+static int ho_parse(struct xport *x, struct xport_handover *ho, const char *line,
+		    size_t n, char *text, size_t textlen)
 {
-	int64_t deadline = xport_deadline(timeout_ms);
-	char buf[XPORT_STATUS_MAX];
-	size_t n = 0;
+	const char *p = line, *end = line + n, *type, *seq, *tag, *t;
+	size_t typelen, seqlen, taglen;
+	char want[2 * CRYPT_HMAC_LEN + 1], shown[48], seqbuf[24];
+	int k = -1, rc;
+
+	printable(shown, sizeof(shown), line, n);
+	if (n < sizeof(HO_MAGIC) - 1 || memcmp(p, HO_MAGIC, sizeof(HO_MAGIC) - 1))
+		goto garbled;
+	for (const char *q = line; q < end; q++)
+		if (*q < 0x20 || *q >= 0x7f)
+			goto garbled;
+	type = p + sizeof(HO_MAGIC) - 1;
+	seq = memchr(type, ' ', (size_t)(end - type));
+	if (!seq)
+		goto garbled;
+	typelen = (size_t)(seq - type);
+	seq++;
+	tag = memchr(seq, ' ', (size_t)(end - seq));
+	if (!tag)
+		goto garbled;
+	seqlen = (size_t)(tag - seq);
+	tag++;
+	t = memchr(tag, ' ', (size_t)(end - tag));
+	if (!t)
+		goto garbled;
+	taglen = (size_t)(t - tag);
+	t++;
+	for (size_t i = 0; i < HO_NTYPES; i++)
+		if (strlen(ho_names[i]) == typelen && !memcmp(ho_names[i], type, typelen))
+			k = (int)i;
+	if (k < 0 || !is_digits(seq, seqlen) || (size_t)(end - t) > XPORT_HO_TEXT_MAX)
+		goto garbled;
+	memcpy(seqbuf, seq, seqlen);
+	seqbuf[seqlen] = '\0';
+	if (strtoull(seqbuf, NULL, 10) != ho->next_in)
+		return err_msg(EBADMSG, "%s: hand-over message %s out of sequence (replayed?): refused",
+			       x->desc, seqbuf);
+	ho->authentic = 0;
+	if (ho->keyed && ho->writer && k == XPORT_HO_FAIL && taglen == 1 && *tag == '-') {
+		/* An unsigned FAIL: see xport.h. */
+	} else if (ho->keyed) {
+		if (taglen != 2 * CRYPT_HMAC_LEN)
+			return err_msg(EBADMSG, "%s: %s message not authenticated on an encrypted stream (forged?): refused",
+				       x->desc, ho_names[k]);
+		rc = ho_tag(ho, !ho->writer, ho->next_in, ho_names[k], t, (size_t)(end - t), want);
+		if (rc)
+			return rc;
+		if (!crypt_equal(want, tag, taglen))
+			return err_msg(EBADMSG, "%s: %s message fails authentication (forged, or another key): refused",
+				       x->desc, ho_names[k]);
+		ho->authentic = 1;
+	} else if (taglen != 1 || *tag != '-') {
+		return err_msg(EBADMSG, "%s: an authenticated %s message on a plain stream: refused",
+			       x->desc, ho_names[k]);
+	}
+	if (ho_from_writer((enum xport_ho)k) == ho->writer)
+		return err_msg(EPROTO, "%s: %s may not come from the other side: refused",
+			       x->desc, ho_names[k]);
+	ho->next_in++;
+	printable(text, textlen, t, (size_t)(end - t));
+	return k;
+garbled:
+	return err_msg(EBADMSG, "%s: garbled hand-over message: \"%s\"", x->desc, shown);
+}
+
+int xport_handover_recv(struct xport *x, struct xport_handover *ho,
+			int64_t deadline, char *text, size_t textlen)
+{
 	char *nl;
 	int rc;
 
+	if (textlen)
+		text[0] = '\0';
 	if (!x->two_way || x->fd < 0)
-		return err_msg(ENOTCONN, "%s: no way back from the reader on this transport",
-			       x->desc);
+		return err_msg(ENOTCONN, "%s: no way back on this transport", x->desc);
 	for (;;) {
 		ssize_t r;
 
+		nl = memchr(ho->buf, '\n', ho->have);
+		if (nl) {
+			size_t n = (size_t)(nl - ho->buf);
+
+			rc = ho_parse(x, ho, ho->buf, n, text, textlen);
+			memmove(ho->buf, nl + 1, ho->have - n - 1);
+			ho->have -= n + 1;
+			return rc;
+		}
+		if (ho->have == sizeof(ho->buf))
+			return err_msg(EBADMSG, "%s: hand-over message too long", x->desc);
 		rc = xport_poll(x->fd, POLLIN, deadline);
 		if (rc < 0)
 			return err_wrap(rc, "%s", x->desc);
 		if (rc == 0)
-			return err_msg(ETIMEDOUT, "%s: no status from the reader within %lld ms",
-				       x->desc, (long long)timeout_ms);
-		r = recv(x->fd, buf + n, sizeof(buf) - n, MSG_DONTWAIT);
+			return err_msg(ETIMEDOUT, "%s: no answer in time", x->desc);
+		r = recv(x->fd, ho->buf + ho->have, sizeof(ho->buf) - ho->have, MSG_DONTWAIT);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			return err_sys(errno, "%s: link to the reader dropped",
-				       x->desc);
+			return err_sys(errno == EPIPE ? ECONNRESET : errno,
+				       "%s: the link broke", x->desc);
 		}
-		if (r == 0 && n == 0)
-			return err_msg(ECONNRESET, "%s: the reader closed the link without reporting a result",
-				       x->desc);
 		if (r == 0)
-			return err_msg(EPROTO, "%s: status from the reader cut short",
-				       x->desc);
-		nl = memchr(buf + n, '\n', (size_t)r);
-		n += (size_t)r;
-		if (nl)
-			return status_parse(x, buf, (size_t)(nl - buf), msg, msglen);
-		if (n == sizeof(buf))
-			return err_msg(EPROTO, "%s: status from the reader too long",
-				       x->desc);
+			return err_msg(ECONNRESET, "%s: the link closed%s", x->desc,
+				       ho->have ? " in the middle of a message" : "");
+		ho->have += (size_t)r;
 	}
-}
-
-int xport_status_recv(struct xport *x, int64_t timeout_ms, char *msg,
-		      size_t msglen)
-{
-	int rc;
-
-	if (msglen)
-		msg[0] = '\0';
-	rc = status_read(x, timeout_ms, msg, msglen);
-	if (rc < 0 && msglen)
-		snprintf(msg, msglen, "%s", err_last());
-	return rc;
 }

@@ -52,14 +52,31 @@
  * the writer paces itself to udp_rate; once the stream has begun, the
  * reader gives up after read_timeout (30 s when 0) without a datagram.
  *
- * The status reply (tcp and unix only), sent by pthaw after the stream
- * and read by pfrez, is one line of at most XPORT_STATUS_MAX bytes:
+ * The -halt hand-over (tcp and unix only; man/pfrez-stream.5 is the
+ * normative text).  pfrez asks for it with the header field "handover"
+ * and frames the stream, so that the link stays open both ways after it:
  *
- *   "PTHAW OK <text>\n"      the restored process is running
- *   "PTHAW FAIL <text>\n"    the restore failed, <text> says why
+ *   "PFREZ-FRAMES 1\n"      15 bytes, before the stream
+ *   le32 L, then L bytes     1 <= L <= XPORT_FRAME_MAX, repeated
+ *   le32 0                   the stream ends here
  *
- * <text> is printable ASCII (other bytes are sent as '?').  The reply is
- * not authenticated. */
+ * A reader of a tcp or unix source sees whether the first bytes are this
+ * preamble and unframes; otherwise the stream is read as it comes.  After
+ * the stream, each side sends one-line messages:
+ *
+ *   "pfrez-handover TYPE SEQ TAG TEXT\n"
+ *
+ *   TYPE  READY, DONE, FAIL (pthaw -> pfrez); COMMIT, ABORT (pfrez -> pthaw)
+ *   SEQ   decimal, from 0 in each direction, one more per message
+ *   TAG   "-" on a plain stream; on an encrypted one, the lowercase hex of
+ *         HMAC-SHA256(KH, SHA-256(header) || DIR || le64(SEQ) || TYPE ||
+ *         " " || TEXT), DIR "R" from pthaw, "W" from pfrez, KH as
+ *         crypt_handover_key() derives it
+ *   TEXT  printable ASCII (others are sent as '?'), at most
+ *         XPORT_HO_TEXT_MAX bytes, may be empty
+ *
+ * A line that does not parse, has the wrong SEQ or DIR, lacks a tag when
+ * one is due, or whose tag does not verify, is refused (-EBADMSG). */
 #ifndef PFREZ_XPORT_H
 #define PFREZ_XPORT_H
 
@@ -69,6 +86,9 @@
 #include "layer.h"
 
 #define XPORT_STATUS_MAX	1024
+#define XPORT_HO_TEXT_MAX	400
+#define XPORT_HO_LINE_MAX	(XPORT_HO_TEXT_MAX + 128)
+#define XPORT_FRAME_MAX		(1u << 20)
 /* Bytes per second a udp writer sends at most unless told otherwise. */
 #define XPORT_UDP_RATE		(128ull << 20)
 
@@ -77,6 +97,9 @@ struct xport_opts {
 	int64_t write_timeout_ms;
 	int64_t read_timeout_ms;
 	uint64_t udp_rate;	/* bytes/s; 0 = XPORT_UDP_RATE */
+	/* pthaw without a key: refuse a tcp or udp peer that is not on a
+	 * loopback address (the -insecure flag clears it). */
+	int local_only;
 };
 
 enum xport_kind {
@@ -96,6 +119,7 @@ struct xport {
 	 * by the caller, before xport_close(), which never touches it. */
 	struct layer *layer;
 	char desc[128];		/* for messages: "tcp:host:port" */
+	int framed;		/* the stream came framed (a hand-over) */
 
 	/* Private to xport*.c. */
 	enum xport_kind kind;
@@ -134,18 +158,61 @@ int xport_commit(struct xport *x);
 /* Gives up: a file dest's temporary file is removed, and x is closed. */
 void xport_abort(struct xport *x);
 
-/* pthaw -> pfrez after the stream: ok = 1 "restored process running",
- * ok = 0 and msg says why it failed.  Shuts down the sending side.  0, or
- * -errno; a no-op returning 0 on one-way transports. */
-int xport_status_send(struct xport *x, int ok, const char *msg);
+/* pfrez: frames what is written from now on (call before the header)
+ * and keeps the link open after it.  tcp and unix only. */
+int xport_frame_dest(struct xport *x);
 
-/* pfrez: waits up to timeout_ms (0 = forever) for pthaw's reply.  1 when
- * pthaw reports success, 0 when it reports failure (msg holds its
- * text), or -errno with the message set: -ETIMEDOUT, -ECONNRESET when
- * the link dropped without a reply, -EPROTO for a garbled reply,
- * -ENOTCONN on a one-way transport.  msg is filled in every case. */
-int xport_status_recv(struct xport *x, int64_t timeout_ms, char *msg,
-		      size_t msglen);
+enum xport_ho {
+	XPORT_HO_READY,		/* pthaw: the copy is built and held stopped */
+	XPORT_HO_COMMIT,	/* pfrez: the original is held; start the copy */
+	XPORT_HO_ABORT,		/* pfrez: discard the copy */
+	XPORT_HO_DONE,		/* pthaw: the copy runs */
+	XPORT_HO_FAIL,		/* pthaw: no copy runs; TEXT says why */
+};
+
+struct header;
+
+struct xport_handover {
+	int writer;		/* 1 on pfrez's side */
+	int keyed;		/* messages carry and need a tag */
+	int authentic;		/* the last message received carried a good tag */
+	unsigned char mac_key[32];
+	unsigned char hdr_hash[32];
+	uint64_t next_out, next_in;
+	char buf[XPORT_HO_LINE_MAX];
+	size_t have;
+};
+
+/* Sets up one side of the hand-over of the stream whose header is h
+ * (NULL before there is one).  key (keylen bytes) is the stream's key
+ * when it is encrypted (the salt is read from h), NULL for plain
+ * messages. */
+int xport_handover_init(struct xport_handover *ho, int writer,
+			const struct header *h,
+			const unsigned char *key, size_t keylen);
+
+/* Sends one message, text may be NULL; deadline as xport_deadline()
+ * makes it (0 = none).  0 once the whole line was handed to the kernel,
+ * or -errno. */
+int xport_handover_send(struct xport *x, struct xport_handover *ho,
+			enum xport_ho type, const char *text, int64_t deadline);
+
+/* Waits until deadline for the next message: its type (>= 0) with its
+ * text in text, or -errno with the message set: -ETIMEDOUT, -ECONNRESET
+ * (the link closed or broke), -EBADMSG (garbled, out of sequence, or
+ * not authenticated), -EPROTO (a message that may not come from that
+ * side).  One exception: on a keyed link, a FAIL without a tag is
+ * returned with ho->authentic = 0 (a reader that could not check the
+ * stream cannot sign; before COMMIT any FAIL ends the hand-over anyway,
+ * after it only an authentic one may). */
+int xport_handover_recv(struct xport *x, struct xport_handover *ho,
+			int64_t deadline, char *text, size_t textlen);
+
+/* The name of a message type ("READY"). */
+const char *xport_ho_name(enum xport_ho type);
+
+/* Absolute deadline timeout_ms from now (0 when timeout_ms is 0). */
+int64_t xport_deadline(int64_t timeout_ms);
 
 /* Closes everything still open.  An uncommitted file dest is removed.
  * Safe after a failed open, twice, and on a zeroed xport (it closes

@@ -22,6 +22,9 @@ int xport_poll(int fd, short events, int64_t deadline);
 /* Sets SO_SNDTIMEO/SO_RCVTIMEO from o (0 leaves them unset). */
 int xport_sock_timeouts(int fd, const struct xport_opts *o);
 
+/* 1 when ss is a loopback address (127/8, ::1, IPv4-mapped 127/8). */
+int xport_is_loopback(const struct sockaddr_storage *ss);
+
 /* "127.0.0.1:25088", "[::1]:25088" (IPv4-mapped addresses as IPv4). */
 void xport_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 

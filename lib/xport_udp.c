@@ -210,19 +210,6 @@ static const struct layer_ops udp_writer_ops = {
 	.destroy = udp_writer_destroy,
 };
 
-static int is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-	if (ss->ss_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return 0;
-}
-
 int xport_udp_open_dest(struct xport *x, const char *spec)
 {
 	struct sockaddr_storage peer;
@@ -245,7 +232,7 @@ int xport_udp_open_dest(struct xport *x, const char *spec)
 	w->l.ops = &udp_writer_ops;
 	w->fd = x->fd;
 	snprintf(w->desc, sizeof(w->desc), "%s", x->desc);
-	w->mtu = is_loopback(&peer) ? UDP_MTU_LO : UDP_MTU_NET;
+	w->mtu = xport_is_loopback(&peer) ? UDP_MTU_LO : UDP_MTU_NET;
 	w->rate = x->o.udp_rate ? x->o.udp_rate : XPORT_UDP_RATE;
 	x->layer = &w->l;
 	return 0;
@@ -256,6 +243,7 @@ struct udp_reader {
 	int fd;
 	char desc[128];
 	int started, ended;
+	int local_only;		/* refuse a first sender off the loopback */
 	int err;		/* once failed, always failed */
 	char errmsg[256];
 	uint64_t next;		/* the sequence number expected */
@@ -318,6 +306,13 @@ static int udp_next(struct udp_reader *r)
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return err_sys(errno, "%s: recv", r->desc);
+		}
+		if (!r->started && r->local_only && !xport_is_loopback(&from)) {
+			char a[80];
+
+			xport_addr_str((struct sockaddr *)&from, a, sizeof(a));
+			return err_msg(EACCES, "%s: refused a stream from %s: not a loopback address, and no key to authenticate it (give -key or -keydir, or -insecure to accept it)",
+				       r->desc, a);
 		}
 		if (!r->started) {
 			/* From now on the kernel drops other senders' datagrams;
@@ -437,6 +432,7 @@ int xport_udp_open_src(struct xport *x, const char *spec)
 	r->fd = x->fd;
 	snprintf(r->desc, sizeof(r->desc), "%s", x->desc);
 	r->first_ms = x->o.dial_timeout_ms;
+	r->local_only = x->o.local_only;
 	r->idle_ms = x->o.read_timeout_ms ? x->o.read_timeout_ms : UDP_IDLE_MS;
 	x->layer = &r->l;
 	return 0;

@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,7 +39,7 @@ static const struct flag flags[] = {
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
 	{ "write-timeout", FLAG_DURATION, &opt_write_timeout, "DURATION", "give up when a write makes no progress for DURATION (default 60s; 0: never)" },
-	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt over tcp/unix: wait this long for pthaw's verdict (default 60s)" },
+	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt over tcp/unix: bound the whole hand-over, writing included (default 60s; 0: none)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the captured state instead of writing a snapshot" },
 	{ "version", FLAG_BOOL, &opt_version, NULL, "print the version and exit" },
@@ -66,7 +70,133 @@ static void on_progress(void *arg, unsigned long long bytes)
 	progress_update(arg, bytes);
 }
 
-static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg *cfg)
+/* The -halt hand-over over tcp/unix (man pfrez, "Migration"). */
+#define EXIT_UNDECIDED	3
+
+static volatile sig_atomic_t halt_sig;
+static int halt_fd = -1;
+
+/* Ctrl-C, SIGTERM, SIGHUP, SIGQUIT or the -halt-timeout alarm before the
+ * commit: the hand-over fails.  Shutting the socket down wakes whatever
+ * waits on it, in any thread (a blocked write fails, a poll sees the end);
+ * main then resumes the original. */
+static void on_halt_signal(int sig)
+{
+	if (!halt_sig)
+		halt_sig = sig;
+	if (halt_fd >= 0)
+		shutdown(halt_fd, SHUT_RDWR);
+}
+
+static void halt_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGALRM);
+}
+
+static void halt_catch(int fd, int64_t timeout_ms)
+{
+	struct sigaction sa = { .sa_handler = on_halt_signal };
+	struct itimerval it = { 0 };
+	int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM };
+
+	halt_fd = fd;
+	halt_signals(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	it.it_value.tv_sec = timeout_ms / 1000;
+	it.it_value.tv_usec = (timeout_ms % 1000) * 1000;
+	if (timeout_ms > 0)
+		setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Why the hand-over failed, when a signal or the alarm ended it. */
+static const char *halt_why(char *buf, size_t len, int64_t timeout_ms)
+{
+	if (halt_sig == SIGALRM)
+		snprintf(buf, len, "no hand-over within -halt-timeout (%lld ms)",
+			 (long long)timeout_ms);
+	else
+		snprintf(buf, len, "interrupted by SIG%s", sigabbrev_np(halt_sig) ?
+			 sigabbrev_np(halt_sig) : "?");
+	return buf;
+}
+
+/* Puts the original in a group stop (a real stop) while pfrez still
+ * traces it: if pfrez dies now, the kernel's detach leaves a task of a
+ * stopped group in TASK_STOPPED (__ptrace_unlink), where only SIGCONT
+ * moves it, instead of letting it run beside a copy that may start.
+ * The SIGSTOP goes through the signal path as for any process: signals
+ * pending before it are delivered first, as the kernel would. */
+static int hold_stopped(struct capture *c)
+{
+	int st;
+
+	if (kill(c->pid, SIGSTOP) < 0 || ptrace(PTRACE_CONT, c->pid, 0, 0) < 0)
+		return err_sys(errno, "process %d: stopping it", c->pid);
+	for (;;) {
+		if (waitpid(c->pid, &st, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys(errno, "process %d: waiting for it to stop", c->pid);
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			c->attached = 0;
+			return err_msg(ESRCH, "process %d ended while it was being stopped", c->pid);
+		}
+		if (!WIFSTOPPED(st))
+			continue;
+		/* A seized task reports its group stop as PTRACE_EVENT_STOP
+		 * with the stop signal (SIGTRAP would be an interrupt). */
+		if ((st >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(st) != SIGTRAP)
+			return 0;
+		ptrace(PTRACE_CONT, c->pid, 0,
+		       (st >> 16) ? 0 : WSTOPSIG(st));
+	}
+}
+
+/* Ends the group stop, then lets go: SIGCONT first, so that a pfrez that
+ * dies in between leaves it running, not stopped. */
+static void resume_held(struct capture *c)
+{
+	kill(c->pid, SIGCONT);
+	ptrace(PTRACE_DETACH, c->pid, 0, 0);
+	c->attached = 0;
+}
+
+/* The undecided case: detached during its group stop, the process stays
+ * in TASK_STOPPED, for the user to resume or kill. */
+static void leave_stopped(struct capture *c)
+{
+	ptrace(PTRACE_DETACH, c->pid, 0, 0);
+	c->attached = 0;
+}
+
+/* SIGKILL, and its death seen: as its tracer pfrez collects it first,
+ * then the kernel reports it to its real parent, killed by SIGKILL. */
+static void end_original(struct capture *c)
+{
+	int st;
+
+	kill(c->pid, SIGKILL);
+	while (c->attached) {
+		if (waitpid(c->pid, &st, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			break;
+	}
+	c->attached = 0;
+}
+
+static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg *cfg,
+			  struct xport_handover *ho)
 {
 	struct header h;
 	struct layer *top = x->layer;
@@ -88,8 +218,13 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 		rc = hdr_set(&h, "created", "%s", created);
 	if (!rc)
 		rc = hdr_set(&h, "pfrez", "%s", PFREZ_VERSION);
+	if (!rc && ho)
+		rc = hdr_set(&h, "handover", "1");
 	if (!rc)
 		rc = stream_writer_open(x->layer, cfg, &h, &top);
+	if (!rc && ho)
+		rc = xport_handover_init(ho, 1, &h, cfg->mode == CRYPT_NONE ? NULL : cfg->key,
+					 cfg->keylen);
 	w.out = top;
 	w.count = w.bytes = 0;
 	if (!rc)
@@ -105,6 +240,83 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 	return layer_close(top);
 }
 
+/* Hand-over failed before the commit: pthaw discards its copy (it is
+ * told so when the link still works), the original goes on. */
+static int halt_abort(struct capture *c, struct xport *x, struct xport_handover *ho,
+		      int held, const char *why)
+{
+	xport_handover_send(x, ho, XPORT_HO_ABORT, why, xport_deadline(1000));
+	if (held)
+		resume_held(c);
+	else
+		capture_release(c);
+	fprintf(stderr, "pfrez: %s; the original process %d was resumed\n", why, c->pid);
+	return 1;
+}
+
+/* The stream is written; the original is in a ptrace stop.  Two phases:
+ * pthaw builds the copy and holds it (READY), pfrez holds the original in
+ * a real stop and says COMMIT, pthaw starts the copy (DONE), pfrez ends
+ * the original.  Before COMMIT every failure resumes the original; after
+ * it, only DONE or an authentic FAIL decides, and anything else leaves
+ * the original stopped (the one undecided window). */
+static int halt_handover(struct capture *c, struct xport *x, struct xport_handover *ho,
+			 int64_t deadline)
+{
+	char text[XPORT_HO_TEXT_MAX + 1], why[1024];
+	sigset_t block;
+	int m, rc;
+
+	rc = hold_stopped(c);
+	if (rc && !c->attached) {
+		xport_handover_send(x, ho, XPORT_HO_ABORT, "the original ended", xport_deadline(1000));
+		fprintf(stderr, "pfrez: %s during the hand-over; pthaw discards the copy\n", err_last());
+		return 1;
+	}
+	if (rc)
+		return halt_abort(c, x, ho, 0, err_last());
+	m = xport_handover_recv(x, ho, deadline, text, sizeof(text));
+	if (m != XPORT_HO_READY) {
+		if (halt_sig)
+			halt_why(why, sizeof(why), opt_halt_timeout);
+		else if (m == XPORT_HO_FAIL)
+			snprintf(why, sizeof(why), "restore on %s failed: %s%s", x->desc, text,
+				 ho->keyed && !ho->authentic ? " (answer not authenticated)" : "");
+		else if (m >= 0)
+			snprintf(why, sizeof(why), "%s: %s instead of READY", x->desc, xport_ho_name(m));
+		else
+			snprintf(why, sizeof(why), "%s", err_last());
+		return halt_abort(c, x, ho, 1, why);
+	}
+	/* The decision.  From here no signal and no alarm may change it:
+	 * they stay blocked, and only the deadline bounds the wait. */
+	halt_signals(&block);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	setitimer(ITIMER_REAL, &(struct itimerval){ 0 }, NULL);
+	if (halt_sig)
+		return halt_abort(c, x, ho, 1, halt_why(why, sizeof(why), opt_halt_timeout));
+	rc = xport_handover_send(x, ho, XPORT_HO_COMMIT, "the original is held stopped", deadline);
+	/* Not all of COMMIT reached the kernel: pthaw cannot have it. */
+	if (rc)
+		return halt_abort(c, x, ho, 1, err_last());
+	m = xport_handover_recv(x, ho, deadline, text, sizeof(text));
+	if (m == XPORT_HO_DONE) {
+		end_original(c);
+		return 0;
+	}
+	if (m == XPORT_HO_FAIL && (!ho->keyed || ho->authentic)) {
+		resume_held(c);
+		fprintf(stderr, "pfrez: restore on %s failed after the commit: %s; the original process %d was resumed\n",
+			x->desc, text, c->pid);
+		return 1;
+	}
+	snprintf(why, sizeof(why), "%s", m >= 0 ? xport_ho_name(m) : err_last());
+	leave_stopped(c);
+	fprintf(stderr, "pfrez: outcome undecided: %s after COMMIT; the original process %d is kept stopped; if the copy on %s is not running, resume the original with kill -CONT %d, otherwise kill it with kill -KILL %d\n",
+		why, c->pid, x->desc, c->pid, c->pid);
+	return EXIT_UNDECIDED;
+}
+
 int main(int argc, char **argv)
 {
 	struct xport_opts xo = { 0 };
@@ -113,9 +325,11 @@ int main(int argc, char **argv)
 	struct stream_cfg cfg;
 	struct progress prog;
 	struct timespec stopped;
+	struct xport_handover ho;
 	sigset_t fatal, oldmask;
-	char msg[XPORT_STATUS_MAX];
-	int rest, rc;
+	char msg[XPORT_HO_TEXT_MAX + 1];
+	int64_t deadline = 0;
+	int rest, rc, handover;
 
 	rc = flags_parse(flags, argc, argv, &rest);
 	if (rc == 1) {
@@ -148,6 +362,12 @@ int main(int argc, char **argv)
 	xo.write_timeout_ms = opt_write_timeout;
 	if (!opt_debug && xport_open_dest(opt_dest, &xo, &x) < 0)
 		return fail(NULL);
+	handover = !opt_debug && opt_halt && x.two_way;
+	if (handover && (xport_frame_dest(&x) < 0 ||
+			 xport_handover_init(&ho, 1, NULL, NULL, 0) < 0)) {
+		drop_dest(&x);
+		return fail(NULL);
+	}
 
 	/* While system calls run inside the process its registers are not
 	 * its own: a Ctrl-C now waits until they are put back. */
@@ -157,6 +377,8 @@ int main(int argc, char **argv)
 	sigaddset(&fatal, SIGHUP);
 	sigaddset(&fatal, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &fatal, &oldmask);
+	if (handover)
+		halt_catch(x.fd, 0);
 	clock_gettime(CLOCK_MONOTONIC, &stopped);
 	rc = capture_attach(&c, (pid_t)opt_pid);
 	if (!rc) {
@@ -181,7 +403,12 @@ int main(int argc, char **argv)
 	progress_init(&prog, "pfrez: sent", opt_progress);
 	c.progress = on_progress;
 	c.progress_arg = &prog;
-	rc = write_snapshot(&c, &x, &cfg);
+	/* -halt-timeout runs from here: writes, READY, COMMIT, DONE. */
+	if (handover) {
+		deadline = xport_deadline(opt_halt_timeout);
+		halt_catch(x.fd, opt_halt_timeout);
+	}
+	rc = write_snapshot(&c, &x, &cfg, handover ? &ho : NULL);
 	x.layer = NULL;		/* closed or destroyed with the chain */
 	if (!rc)
 		rc = xport_commit(&x);
@@ -194,27 +421,31 @@ int main(int argc, char **argv)
 		capture_free(&c);
 		/* pthaw may have stopped reading because it refused the
 		 * stream: its reply says why better than a broken pipe. */
-		if (opt_halt && x.two_way && xport_status_recv(&x, 2000, msg, sizeof(msg)) == 0) {
+		if (handover && !halt_sig &&
+		    xport_handover_recv(&x, &ho, xport_deadline(2000), msg, sizeof(msg)) == XPORT_HO_FAIL) {
 			xport_close(&x);
-			fprintf(stderr, "pfrez: restore on %s failed: %s; the original process %ld was resumed\n",
-				x.desc, msg, opt_pid);
+			fprintf(stderr, "pfrez: restore on %s failed: %s%s; the original process %ld was resumed\n",
+				x.desc, msg, ho.keyed && !ho.authentic ? " (answer not authenticated)" : "",
+				opt_pid);
 			return 1;
 		}
 		xport_abort(&x);
-		fprintf(stderr, "pfrez: writing the snapshot to %s: %s%s\n", x.desc, why,
-			opt_halt ? " (the process was left running)" : "");
+		if (halt_sig)
+			halt_why(why, sizeof(why), opt_halt_timeout);
+		if (opt_halt)
+			fprintf(stderr, "pfrez: writing the snapshot to %s: %s; the original process %ld was resumed\n",
+				x.desc, why, opt_pid);
+		else
+			fprintf(stderr, "pfrez: writing the snapshot to %s: %s\n", x.desc, why);
 		return 1;
 	}
-	if (opt_halt && x.two_way) {
-		rc = xport_status_recv(&x, opt_halt_timeout, msg, sizeof(msg));
-		if (rc != 1) {
-			capture_release(&c);
-			capture_free(&c);
-			xport_close(&x);
-			fprintf(stderr, "pfrez: restore on %s failed: %s; the original process %ld was resumed\n",
-				x.desc, rc == 0 ? msg : err_last(), opt_pid);
-			return 1;
-		}
+	if (handover) {
+		rc = halt_handover(&c, &x, &ho, deadline);
+		capture_free(&c);
+		xport_close(&x);
+		if (rc == 0 && opt_progress)
+			fprintf(stderr, "pfrez: process %ld handed over and ended\n", opt_pid);
+		return rc;
 	}
 	if (opt_halt)
 		capture_kill(&c);

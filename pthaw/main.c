@@ -23,7 +23,7 @@ static const char *opt_loader;
 static const char *opt_keydir;
 static const char *opt_key;
 static const char *opt_remap = "auto";
-static int opt_debug, opt_check, opt_progress, opt_version, opt_detach;
+static int opt_debug, opt_check, opt_progress, opt_version, opt_detach, opt_insecure;
 static int64_t opt_read_timeout;
 
 static const struct flag flags[] = {
@@ -33,6 +33,7 @@ static const struct flag flags[] = {
 	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then in ../libexec/pfrez from there, then " PFREZ_LIBEXEC "/pload)" },
 	{ "remap", FLAG_STRING, &opt_remap, "WHEN", "auto (default): keep the PID by remapping when it cannot be given back; always; never: fail instead" },
 	{ "detach", FLAG_BOOL, &opt_detach, NULL, "leave the restored process running on its own; pthaw exits at once" },
+	{ "insecure", FLAG_BOOL, &opt_insecure, NULL, "without a key: accept unauthenticated streams from the network (not only from loopback)" },
 	{ "read-timeout", FLAG_DURATION, &opt_read_timeout, "DURATION", "give up when no data arrives for DURATION (default: none)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the received state and check the whole stream; restore nothing" },
@@ -120,6 +121,73 @@ static int debug_stream(struct restore *r, uint32_t type, const unsigned char *p
 	return 0;
 }
 
+/* What an unauthenticated peer is told of a failure: a class, nothing
+ * about this host's files (the details go to stderr only). */
+static const char *fail_class(int rc)
+{
+	switch (-rc) {
+	case EBADMSG:
+		return "the stream was refused (authentication failed or damaged data)";
+	case ENOKEY:
+		return "the stream was refused (no key for it)";
+	case EACCES:
+		return "the stream was refused (not authenticated)";
+	case ENOEXEC:
+		return "the stream was refused (made for another machine)";
+	default:
+		return "restore failed on the receiving host (pthaw printed why)";
+	}
+}
+
+/* The key an encrypted stream was read with, for the hand-over's tags:
+ * loaded again as stream_reader_open() found it. */
+static int stream_key(const struct header *h, unsigned char *key, size_t *keylen)
+{
+	int rc;
+
+	if (opt_key)
+		rc = crypt_load_key(opt_key, key, keylen);
+	else
+		rc = crypt_find_key(opt_keydir, hdr_get(h, "key") ? hdr_get(h, "key") : "", key, keylen);
+	return rc < 0 ? rc : 0;
+}
+
+/* The copy is built and held stopped: READY, then only pfrez's COMMIT
+ * starts it.  Without COMMIT (ABORT, the link closing, the timeout, a
+ * bad message) the copy is discarded.  After COMMIT the copy runs even
+ * if DONE cannot be sent: pfrez then keeps the original stopped. */
+static int hand_over_copy(struct xport *x, struct xport_handover *ho, struct restore *r)
+{
+	char text[XPORT_HO_TEXT_MAX + 1];
+	int64_t deadline = xport_deadline(opt_read_timeout ? opt_read_timeout : 60000);
+	int m, rc;
+
+	rc = xport_handover_send(x, ho, XPORT_HO_READY, "the copy is built and held stopped", deadline);
+	if (!rc) {
+		m = xport_handover_recv(x, ho, deadline, text, sizeof(text));
+		if (m == XPORT_HO_ABORT)
+			rc = err_msg(ECANCELED, "pfrez aborted the hand-over: %s", text);
+		else if (m >= 0 && m != XPORT_HO_COMMIT)
+			rc = err_msg(EPROTO, "%s: %s instead of COMMIT", x->desc, xport_ho_name(m));
+		else if (m < 0)
+			rc = m;
+	}
+	if (rc) {
+		restore_discard(r);
+		return err_msg(-rc, "hand-over: %s; the restored copy was discarded", err_last());
+	}
+	rc = restore_release(r);
+	if (rc) {
+		xport_handover_send(x, ho, XPORT_HO_FAIL, "the copy could not be started",
+				    xport_deadline(5000));
+		return rc;
+	}
+	if (xport_handover_send(x, ho, XPORT_HO_DONE, "the copy is running", deadline) < 0)
+		fprintf(stderr, "pthaw: warning: the copy runs, but pfrez was not told (%s): it keeps the original stopped and says what to do\n",
+			err_last());
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct xport_opts xo = { 0 };
@@ -133,7 +201,10 @@ int main(int argc, char **argv)
 	const unsigned char *p;
 	uint32_t type;
 	size_t len;
-	int rest, rc;
+	struct xport_handover ho;
+	unsigned char key[CRYPT_KEY_MAX];
+	size_t keylen = 0;
+	int rest, rc, encrypted = 0, handover = 0, authed = 0;
 	pid_t pid = 0;
 
 	rc = flags_parse(flags, argc, argv, &rest);
@@ -171,6 +242,10 @@ int main(int argc, char **argv)
 	r.loader = find_loader(loader, sizeof(loader));
 	r.stdin_is_stream = !opt_src || strcmp(opt_src, "-") == 0 || strcmp(opt_src, "stdin") == 0;
 	xo.read_timeout_ms = opt_read_timeout;
+	/* Without a key nothing authenticates the stream: only a peer on
+	 * this host's loopback may send one, unless the user chose more. */
+	xo.local_only = !opt_key && !opt_keydir && !opt_insecure;
+	xport_handover_init(&ho, 0, NULL, NULL, 0);
 	if (xport_open_src(opt_src, &xo, &x) < 0) {
 		fprintf(stderr, "pthaw: %s\n", err_last());
 		return 1;
@@ -181,6 +256,23 @@ int main(int argc, char **argv)
 		rc = stream_reader_open(x.layer, opt_keydir, opt_key, h, &top, warn, sizeof(warn));
 	if (!rc && warn[0])
 		fprintf(stderr, "pthaw: warning: %s\n", warn);
+	if (!rc) {
+		encrypted = strcmp(hdr_get(h, "encrypt"), "none") != 0;
+		handover = hdr_get(h, "handover") != NULL;
+	}
+	if (!rc && !encrypted && (opt_key || opt_keydir))
+		rc = err_msg(EACCES, "the stream is not encrypted, and with -key or -keydir only streams authenticated with the key are accepted: refused");
+	if (!rc && handover && strcmp(hdr_get(h, "handover"), "1") != 0)
+		rc = err_msg(EBADMSG, "header: handover \"%s\" is not 1", hdr_get(h, "handover"));
+	if (!rc && handover && !x.framed)
+		rc = err_msg(EPROTO, "the stream asks for a -halt hand-over, which %s cannot carry: refused",
+			     x.desc);
+	if (!rc && handover) {
+		rc = encrypted ? stream_key(h, key, &keylen) : 0;
+		if (!rc)
+			rc = xport_handover_init(&ho, 0, h, encrypted ? key : NULL, keylen);
+		memset(key, 0, sizeof(key));
+	}
 	if (!rc)
 		r.same_host = stream_same_host(h);
 	r.check_only = opt_check;
@@ -192,6 +284,9 @@ int main(int argc, char **argv)
 	r.progress_arg = &prog;
 	if (!rc)
 		rc = restore_read_meta(&r, &type, &p, &len);
+	/* Records came out of the decryption: the peer holds the key. */
+	authed = !rc && encrypted;
+	r.hold = handover && !opt_debug && !opt_check;
 	if (!rc && (opt_debug || opt_check)) {
 		rc = debug_stream(&r, type, p, len);
 		pid = 0;
@@ -205,11 +300,20 @@ int main(int argc, char **argv)
 
 		snprintf(why, sizeof(why), "%s", err_last());
 		fprintf(stderr, "pthaw: %s\n", why);
-		if (x.two_way && xport_status_send(&x, 0, why) == 0)
+		ho.keyed = ho.keyed && authed;
+		if (x.two_way && x.fd >= 0 &&
+		    xport_handover_send(&x, &ho, XPORT_HO_FAIL, authed ? why : fail_class(rc),
+					xport_deadline(5000)) == 0)
 			drain(x.fd);
+	} else if ((opt_debug || opt_check) && handover) {
+		xport_handover_send(&x, &ho, XPORT_HO_FAIL, "pthaw -debug or -check restores nothing",
+				    xport_deadline(5000));
 	} else if (!opt_debug && !opt_check) {
-		xport_status_send(&x, 1, "restored process running");
-		if (opt_progress)
+		if (handover && hand_over_copy(&x, &ho, &r) < 0) {
+			fprintf(stderr, "pthaw: %s\n", err_last());
+			rc = 1;
+		}
+		if (!rc && opt_progress)
 			fprintf(stderr, "pthaw: process %d running (%s)\n", pid,
 				r.remapped ? "PID remapped" : "same PID");
 	}

@@ -848,10 +848,29 @@ static int hand_over(struct restore *r)
 	free(xs);
 	if (rc)
 		return rc;
+	/* Held for a -halt hand-over: it stays in this ptrace stop, which
+	 * only pthaw can end, and PTRACE_O_EXITKILL kills it if pthaw dies
+	 * before pfrez committed. */
+	if (r->hold)
+		return 0;
+	return restore_release(r);
+}
+
+int restore_release(struct restore *r)
+{
 	/* A remapped process stays traced: pthaw answers its PID calls. */
-	if (ptrace(r->remapped ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
-		return err_sys(errno, "ptrace detach");
+	if (ptrace(r->remapped ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0) {
+		int rc = err_sys(errno, "starting the restored process (ptrace)");
+
+		pload_kill(&r->pl);
+		return rc;
+	}
 	return 0;
+}
+
+void restore_discard(struct restore *r)
+{
+	pload_kill(&r->pl);
 }
 
 /* pload inherits pthaw's RLIMIT_NOFILE, and its control pipes go just

@@ -14,6 +14,7 @@ enum remap_mode { REMAP_AUTO, REMAP_ALWAYS, REMAP_NEVER };
 struct restore {
 	enum remap_mode remap;
 	int detach;		/* the process must run without pthaw */
+	int hold;		/* -halt hand-over: built, kept stopped */
 	int remapped;		/* out: pthaw must answer its PID calls */
 	uint32_t old_pid;	/* out: its PID in the snapshot */
 	struct snap snap;
@@ -39,6 +40,12 @@ int restore_read_meta(struct restore *r, uint32_t *type, const unsigned char **p
  * end record verified, restores the rest and hands over the registers.
  * Returns the running process's PID, or -errno with nothing left running. */
 pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size_t len);
+
+/* With r->hold, restore_run() leaves the process stopped under pthaw's
+ * ptrace (killed with pthaw if it dies): release lets it run, discard
+ * kills it.  0 or -errno (the process then killed). */
+int restore_release(struct restore *r);
+void restore_discard(struct restore *r);
 
 /* pthaw -check: everything restore_run would need from this host (the
  * vdso, mapped files, the files, cwd and executable it reopens, as the

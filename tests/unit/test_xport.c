@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "header.h"
 #include "layer.h"
 #include "progress.h"
 #include "xport.h"
@@ -314,12 +315,15 @@ static void writer_child(const char *spec, size_t total, int want_status)
 	 * an unprivileged receive buffer, keeps up with this udp rate. */
 	struct xport_opts o = { .dial_timeout_ms = 5000, .write_timeout_ms = 10000,
 				.udp_rate = 32 * MIB };
+	struct xport_handover ho;
 	struct xport x;
 	struct layer *l;
-	char msg[256];
+	char msg[XPORT_HO_TEXT_MAX + 1];
 	int rc;
 
 	rc = xport_open_dest(spec, &o, &x);
+	if (!rc && want_status)
+		rc = xport_frame_dest(&x);
 	if (rc)
 		goto fail;
 	l = x.layer;
@@ -333,8 +337,9 @@ static void writer_child(const char *spec, size_t total, int want_status)
 	if (!rc)
 		rc = xport_commit(&x);
 	if (!rc && want_status) {
-		rc = xport_status_recv(&x, 10000, msg, sizeof(msg));
-		if (rc != 1 || strcmp(msg, RUNNING)) {
+		xport_handover_init(&ho, 1, NULL, NULL, 0);
+		rc = xport_handover_recv(&x, &ho, xport_deadline(10000), msg, sizeof(msg));
+		if (rc != XPORT_HO_READY || strcmp(msg, RUNNING)) {
 			fprintf(stderr, "writer: status %d \"%s\"\n", rc, msg);
 			_exit(3);
 		}
@@ -381,7 +386,13 @@ static void roundtrip(const char *listen_spec, const char *dest, size_t total)
 		fprintf(stderr, "reader: %s\n", err_last());
 	assert_int_equal(got, (long long)total);
 	assert_int_equal(layer_close(x.layer), 0);
-	assert_int_equal(xport_status_send(&x, 1, RUNNING), 0);
+	assert_int_equal(x.framed, x.two_way);
+	if (x.two_way) {
+		struct xport_handover ho;
+
+		xport_handover_init(&ho, 0, NULL, NULL, 0);
+		assert_int_equal(xport_handover_send(&x, &ho, XPORT_HO_READY, RUNNING, 0), 0);
+	}
 	xport_close(&x);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
@@ -463,113 +474,255 @@ static void small_stream(struct xport *d, struct xport *s)
 	s->layer = NULL;
 }
 
-static void status_ok_fail(void **state)
+/* d sends "hello" framed, as pfrez does with a hand-over; s reads it to
+ * its end frame, and the link stays open both ways. */
+static void framed_stream(struct xport *d, struct xport *s)
 {
+	assert_int_equal(xport_frame_dest(d), 0);
+	small_stream(d, s);
+	assert_int_equal(s->framed, 1);
+}
+
+static void ho_pair(struct xport_handover *w, struct xport_handover *r,
+		    const struct header *h, const unsigned char *key)
+{
+	assert_int_equal(xport_handover_init(w, 1, h, key, 32), 0);
+	assert_int_equal(xport_handover_init(r, 0, h, key, 32), 0);
+}
+
+/* A header with a salt, as an encrypted stream has. */
+static void keyed_header(struct header *h)
+{
+	hdr_init(h);
+	assert_int_equal(hdr_set(h, "encrypt", "AES-GCM"), 0);
+	assert_int_equal(hdr_set(h, "salt", "%064x", 7), 0);
+	assert_int_equal(hdr_format(h), 0);
+}
+
+/* Reads one raw line from fd (what the peer put on the wire). */
+static size_t raw_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len - 1 && read(fd, buf + n, 1) == 1)
+		if (buf[n++] == '\n')
+			break;
+	buf[n] = '\0';
+	return n;
+}
+
+static void ho_plain(void **state)
+{
+	struct xport_handover w, r;
 	struct xport d, s;
-	char msg[64];
+	char text[XPORT_HO_TEXT_MAX + 1];
 
 	(void)state;
 	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
-	small_stream(&d, &s);
-	assert_int_equal(xport_status_send(&s, 1, RUNNING), 0);
-	assert_int_equal(xport_status_recv(&d, 2000, msg, sizeof(msg)), 1);
-	assert_string_equal(msg, RUNNING);
+	framed_stream(&d, &s);
+	ho_pair(&w, &r, NULL, NULL);
+	assert_int_equal(xport_handover_send(&s, &r, XPORT_HO_READY, "held\nstopped", 0), 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 XPORT_HO_READY);
+	assert_string_equal(text, "held?stopped");
+	assert_int_equal(xport_handover_send(&d, &w, XPORT_HO_COMMIT, NULL, 0), 0);
+	assert_int_equal(xport_handover_recv(&s, &r, xport_deadline(2000), text, sizeof(text)),
+			 XPORT_HO_COMMIT);
+	assert_int_equal(xport_handover_send(&s, &r, XPORT_HO_DONE, RUNNING, 0), 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 XPORT_HO_DONE);
+	assert_string_equal(text, RUNNING);
+	/* A side never sends the other side's messages. */
+	assert_int_equal(xport_handover_send(&s, &r, XPORT_HO_COMMIT, NULL, 0), -EINVAL);
 	xport_close(&s);
 	xport_close(&d);
 
-	pair(&d, &s, "tcp:[::1]:0", "tcp:[::1]:%d");
-	small_stream(&d, &s);
-	assert_int_equal(xport_status_send(&s, 0, "pload: mmap at 0x1000:\n EPERM"), 0);
+	snprintf(text, sizeof(text), "unix:%s/ho.sock", dir);
+	pair(&d, &s, text, text);
+	framed_stream(&d, &s);
+	ho_pair(&w, &r, NULL, NULL);
+	assert_int_equal(xport_handover_send(&s, &r, XPORT_HO_FAIL, "no room", 0), 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 XPORT_HO_FAIL);
+	assert_string_equal(text, "no room");
 	xport_close(&s);
-	assert_int_equal(xport_status_recv(&d, 2000, msg, sizeof(msg)), 0);
-	assert_string_equal(msg, "pload: mmap at 0x1000:? EPERM");
 	xport_close(&d);
 }
 
-static void status_unix(void **state)
+static void ho_keyed(void **state)
 {
-	char spec[128];
+	static struct header h, h2;
+	unsigned char key[32] = { 1 }, other[32] = { 2 };
+	struct xport_handover w, r, forger;
 	struct xport d, s;
-	char msg[64];
+	char text[XPORT_HO_TEXT_MAX + 1], line[XPORT_HO_LINE_MAX + 1];
 
 	(void)state;
-	snprintf(spec, sizeof(spec), "unix:%s/status.sock", dir);
-	pair(&d, &s, spec, spec);
-	small_stream(&d, &s);
-	assert_int_equal(xport_status_send(&s, 0, "no room"), 0);
-	assert_int_equal(xport_status_recv(&d, 2000, msg, sizeof(msg)), 0);
-	assert_string_equal(msg, "no room");
+	keyed_header(&h);
+	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
+	framed_stream(&d, &s);
+	ho_pair(&w, &r, &h, key);
+	assert_int_equal(xport_handover_send(&s, &r, XPORT_HO_READY, "held", 0), 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 XPORT_HO_READY);
+	assert_int_equal(w.authentic, 1);
+	xport_close(&s);
+	xport_close(&d);
+
+	/* pfrez's COMMIT reflected back to it, in sequence: the direction
+	 * is in the tag. */
+	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
+	framed_stream(&d, &s);
+	ho_pair(&w, &r, &h, key);
+	assert_int_equal(xport_handover_send(&d, &w, XPORT_HO_COMMIT, "", 0), 0);
+	raw_line(s.fd, line, sizeof(line));
+	assert_non_null(strstr(line, "pfrez-handover COMMIT 0 "));
+	assert_int_equal(write(s.fd, line, strlen(line)), (ssize_t)strlen(line));
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 -EBADMSG);
+	assert_non_null(strstr(err_last(), "fails authentication"));
+	xport_close(&s);
+	xport_close(&d);
+
+	/* Another key; no tag at all; a replay; another stream. */
+	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
+	framed_stream(&d, &s);
+	ho_pair(&w, &r, &h, key);
+	assert_int_equal(xport_handover_init(&forger, 0, &h, other, 32), 0);
+	assert_int_equal(xport_handover_send(&s, &forger, XPORT_HO_READY, "", 0), 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 -EBADMSG);
+	assert_non_null(strstr(err_last(), "READY message fails authentication"));
+	xport_close(&s);
+	xport_close(&d);
+
+	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
+	framed_stream(&d, &s);
+	ho_pair(&w, &r, &h, key);
+	assert_int_equal(xport_handover_init(&forger, 0, NULL, NULL, 0), 0);
+	assert_int_equal(xport_handover_send(&s, &forger, XPORT_HO_READY, "", 0), 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 -EBADMSG);
+	assert_non_null(strstr(err_last(), "not authenticated"));
+	xport_close(&s);
+	xport_close(&d);
+
+	/* The same READY twice: the second is out of sequence. */
+	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
+	framed_stream(&d, &s);
+	ho_pair(&w, &r, &h, key);
+	assert_int_equal(xport_handover_send(&s, &r, XPORT_HO_READY, "", 0), 0);
+	r.next_out = 0;
+	assert_int_equal(xport_handover_send(&s, &r, XPORT_HO_READY, "", 0), 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 XPORT_HO_READY);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 -EBADMSG);
+	assert_non_null(strstr(err_last(), "out of sequence"));
+	xport_close(&s);
+	xport_close(&d);
+
+	/* A message of another stream (other salt and header). */
+	hdr_init(&h2);
+	assert_int_equal(hdr_set(&h2, "salt", "%064x", 8), 0);
+	assert_int_equal(hdr_format(&h2), 0);
+	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
+	framed_stream(&d, &s);
+	ho_pair(&w, &r, &h, key);
+	assert_int_equal(xport_handover_init(&forger, 0, &h2, key, 32), 0);
+	assert_int_equal(xport_handover_send(&s, &forger, XPORT_HO_DONE, "", 0), 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 -EBADMSG);
+	xport_close(&s);
+	xport_close(&d);
+
+	/* An unsigned FAIL comes through, marked as such. */
+	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
+	framed_stream(&d, &s);
+	ho_pair(&w, &r, &h, key);
+	assert_int_equal(xport_handover_init(&forger, 0, NULL, NULL, 0), 0);
+	assert_int_equal(xport_handover_send(&s, &forger, XPORT_HO_FAIL, "refused", 0), 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 XPORT_HO_FAIL);
+	assert_int_equal(w.authentic, 0);
 	xport_close(&s);
 	xport_close(&d);
 }
 
-static void status_timeout(void **state)
+static void ho_timeout(void **state)
 {
+	struct xport_handover w;
 	struct xport d, s;
-	char msg[128];
+	char text[128];
 	int64_t t;
 
 	(void)state;
 	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
-	small_stream(&d, &s);
+	framed_stream(&d, &s);
+	xport_handover_init(&w, 1, NULL, NULL, 0);
 	t = now_ms();
-	assert_int_equal(xport_status_recv(&d, 300, msg, sizeof(msg)), -ETIMEDOUT);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(300), text, sizeof(text)),
+			 -ETIMEDOUT);
 	t = now_ms() - t;
 	assert_true(t >= 290 && t < 3000);
-	assert_non_null(strstr(err_last(), "no status from the reader within 300 ms"));
-	assert_string_equal(msg, err_last());
 	xport_close(&s);
 	xport_close(&d);
 }
 
-static void status_link_dropped(void **state)
+static void ho_link_dropped(void **state)
 {
+	struct xport_handover w;
 	struct xport d, s;
-	char msg[128];
+	char text[128];
 
 	(void)state;
 	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
-	small_stream(&d, &s);
+	framed_stream(&d, &s);
 	xport_close(&s);
-	assert_int_equal(xport_status_recv(&d, 2000, msg, sizeof(msg)), -ECONNRESET);
-	assert_non_null(strstr(msg, "closed the link without reporting"));
+	xport_handover_init(&w, 1, NULL, NULL, 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 -ECONNRESET);
+	assert_non_null(strstr(err_last(), "closed"));
 	xport_close(&d);
 
-	/* Reset while the stream still flows. */
+	/* Garbage is not a message. */
 	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
-	assert_int_equal(layer_write(d.layer, "unread", 6), 0);
-	assert_int_equal(layer_close(d.layer), 0);
-	usleep(50000);
-	layer_destroy(s.layer);
-	xport_close(&s);
-	assert_true(xport_status_recv(&d, 2000, msg, sizeof(msg)) < 0);
-	assert_true(strstr(msg, "link to the reader dropped") ||
-		    strstr(msg, "without reporting"));
-	xport_close(&d);
-
-	/* Garbage is not a verdict. */
-	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
-	small_stream(&d, &s);
+	framed_stream(&d, &s);
 	assert_int_equal(write(s.fd, "HTTP/1.0 200 OK\n", 16), 16);
-	assert_int_equal(xport_status_recv(&d, 2000, msg, sizeof(msg)), -EPROTO);
-	assert_non_null(strstr(msg, "garbled status"));
+	xport_handover_init(&w, 1, NULL, NULL, 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 -EBADMSG);
+	assert_non_null(strstr(err_last(), "garbled"));
 	xport_close(&s);
+	xport_close(&d);
+
+	/* Half a message, then the end. */
+	pair(&d, &s, "tcp:127.0.0.1:0", "tcp:127.0.0.1:%d");
+	framed_stream(&d, &s);
+	assert_int_equal(write(s.fd, "pfrez-handover DO", 17), 17);
+	xport_close(&s);
+	xport_handover_init(&w, 1, NULL, NULL, 0);
+	assert_int_equal(xport_handover_recv(&d, &w, xport_deadline(2000), text, sizeof(text)),
+			 -ECONNRESET);
+	assert_non_null(strstr(err_last(), "in the middle of a message"));
 	xport_close(&d);
 }
 
-static void status_one_way(void **state)
+static void ho_one_way(void **state)
 {
 	struct xport_opts o = { 0 };
-	char path[128], msg[128];
+	struct xport_handover w;
+	char path[128], text[128];
 	struct xport x;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/oneway.snap", dir);
 	assert_int_equal(xport_open_dest(path, &o, &x), 0);
+	assert_int_equal(xport_frame_dest(&x), -EINVAL);
+	xport_handover_init(&w, 1, NULL, NULL, 0);
+	assert_int_equal(xport_handover_recv(&x, &w, xport_deadline(100), text, sizeof(text)),
+			 -ENOTCONN);
 	layer_destroy(x.layer);
-	assert_int_equal(xport_status_send(&x, 1, RUNNING), 0);
-	assert_int_equal(xport_status_recv(&x, 100, msg, sizeof(msg)), -ENOTCONN);
-	assert_non_null(strstr(msg, "no way back"));
 	xport_close(&x);
 }
 
@@ -1018,11 +1171,11 @@ int main(void)
 		cmocka_unit_test(tcp_name),
 		cmocka_unit_test(unix_roundtrip),
 		cmocka_unit_test(udp_roundtrip),
-		cmocka_unit_test(status_ok_fail),
-		cmocka_unit_test(status_unix),
-		cmocka_unit_test(status_timeout),
-		cmocka_unit_test(status_link_dropped),
-		cmocka_unit_test(status_one_way),
+		cmocka_unit_test(ho_plain),
+		cmocka_unit_test(ho_keyed),
+		cmocka_unit_test(ho_timeout),
+		cmocka_unit_test(ho_link_dropped),
+		cmocka_unit_test(ho_one_way),
 		cmocka_unit_test(dial_refused),
 		cmocka_unit_test(dial_timeout),
 		cmocka_unit_test(accept_and_io_timeouts),
