@@ -15,7 +15,9 @@ BASHCOMP ?= $(PREFIX)/share/bash-completion/completions
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ilib \
+# lib/ has one folder per concern (DESIGN.md); headers are included by name.
+LIB_INC  := -Ilib -Ilib/stream -Ilib/layer -Ilib/xport -Ilib/ptrace -Ilib/kind
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE $(LIB_INC) \
 	     -DPFREZ_VERSION='"$(VERSION)"' -DPFREZ_LIBEXEC='"$(LIBEXEC)"'
 LDLIBS   := -lzstd -lsnappy -lz -lcrypto
 
@@ -34,14 +36,16 @@ B        := build
 endif
 
 # Library sources, one line per concern.
-LIB_CORE  := lib/err.c lib/layer.c lib/layer_thread.c lib/crc32c.c lib/flags.c
-LIB_REC   := lib/record.c lib/header.c
-LIB_COMP  := lib/compress.c lib/layer_gzip.c lib/layer_snappy.c lib/layer_zstd.c
-LIB_CRYPT := lib/crypt.c lib/layer_crypt.c lib/crypt_gcm.c lib/crypt_ctrmac.c
-LIB_XPORT := lib/xport.c lib/xport_inet.c lib/xport_unix.c lib/xport_udp.c lib/progress.c
-LIB_PROC  := lib/proc.c lib/inject.c lib/snap.c lib/stream.c
+LIB_CORE  := lib/err.c lib/crc32c.c lib/flags.c lib/progress.c
+LIB_STREAM := lib/stream/record.c lib/stream/header.c lib/stream/stream.c
+LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
+	     lib/layer/compress.c lib/layer/layer_gzip.c lib/layer/layer_snappy.c lib/layer/layer_zstd.c \
+	     lib/layer/crypt.c lib/layer/layer_crypt.c lib/layer/crypt_gcm.c lib/layer/crypt_ctrmac.c
+LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
+LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c
+LIB_KIND  := lib/kind/snap.c
 LIB_ARCH  := lib/arch/x86_64/sigframe.c
-LIB_SRCS  := $(LIB_CORE) $(LIB_REC) $(LIB_COMP) $(LIB_CRYPT) $(LIB_XPORT) $(LIB_PROC) $(LIB_ARCH)
+LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 
 PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/pages.c
 PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pload_ctl.c pthaw/pagepipe.c pthaw/supervise.c
@@ -73,7 +77,7 @@ PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id
 all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%) \
 	$(B)/progs/craft
 
-$(B)/obj/%.o: %.c $(wildcard lib/*.h lib/arch/x86_64/*.h pfrez/*.h pthaw/*.h)
+$(B)/obj/%.o: %.c $(wildcard lib/*.h lib/*/*.h lib/arch/x86_64/*.h pfrez/*.h pthaw/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
