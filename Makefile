@@ -42,13 +42,13 @@ LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
 	     lib/layer/compress.c lib/layer/layer_gzip.c lib/layer/layer_snappy.c lib/layer/layer_zstd.c \
 	     lib/layer/crypt.c lib/layer/layer_crypt.c lib/layer/crypt_gcm.c lib/layer/crypt_ctrmac.c
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
-LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c
-LIB_KIND  := lib/kind/snap.c
+LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c
+LIB_KIND  := lib/kind/snap.c lib/kind/kind.c lib/kind/prctl.c
 LIB_ARCH  := lib/arch/x86_64/sigframe.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 
 PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/pages.c
-PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pload_ctl.c pthaw/pagepipe.c pthaw/supervise.c
+PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME

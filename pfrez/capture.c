@@ -6,6 +6,7 @@
 #include "crc32c.h"
 #include "header.h"
 #include "inject.h"
+#include "kind.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -695,12 +696,6 @@ int capture_state(struct capture *c)
 	if (rc)
 		return rc;
 	rc = capture_injected(c, &ctx);
-	/* From here on only memory is read: put the process back as it will
-	 * resume, so that if pfrez dies (the kernel then detaches it) it
-	 * carries on correctly.  capture_release() does the same again. */
-	rc2 = inject_finish(&ctx);
-	if (!rc)
-		rc = rc2;
 	c->snap.has_sig = 1;
 	c->snap.has_regs = 1;
 	if (!rc)
@@ -709,6 +704,19 @@ int capture_state(struct capture *c)
 		rc = capture_fds(c);
 	if (!rc)
 		rc = capture_maps(c);
+	/* The kinds of the table come last: they may look at the fds and
+	 * mappings, and may still run calls inside the process (the frame
+	 * keeps that safe if pfrez dies meanwhile). */
+	if (!rc) {
+		struct kind_capture kc = { .pid = c->pid, .inj = &ctx, .snap = &c->snap };
+
+		rc = kinds_capture(&kc, c->snap.kind);
+	}
+	/* From here on only memory is read: put the process back as it will
+	 * resume.  capture_release() does the same again. */
+	rc2 = inject_finish(&ctx);
+	if (!rc)
+		rc = rc2;
 	return rc;
 }
 

@@ -79,8 +79,12 @@ int restore_read_meta(struct restore *r, uint32_t *type, const unsigned char **p
 		rc = snap_take(s, *type, *p, *len);
 		if (rc < 0)
 			return rc;
-		if (rc == 1)
-			fprintf(stderr, "pthaw: warning: skipping unknown record type %u\n", *type);
+		if (rc == 1) {
+			rc = rec_unknown(*type);
+			if (rc < 0)
+				return rc;
+			fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", *type);
+		}
 	}
 	rc = snap_check(s);
 	if (rc)
@@ -554,8 +558,10 @@ static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p
 		} else if (rec_min_len(type)) {
 			rc = err_msg(EBADMSG, "%s record after the pages", rec_type_name(type));
 			break;
+		} else if ((rc = rec_unknown(type)) < 0) {
+			break;
 		} else {
-			fprintf(stderr, "pthaw: warning: skipping unknown record type %u\n", type);
+			fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", type);
 		}
 		if (r->progress)
 			r->progress(r->progress_arg, r->rd->bytes);
@@ -929,6 +935,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		.first_free_fd = max_fd(&r->snap) + 1,
 		.stdin_is_stream = r->stdin_is_stream && fd_in_snapshot(&r->snap, 0),
 	};
+	struct kind_restore kr;
 	int rc;
 
 	r->old_pid = r->snap.proc.pid;
@@ -939,6 +946,8 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (rc)
 		return rc;
 	r->remapped = !r->pl.got_pid;
+	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .old_pid = r->old_pid,
+				      .detach = r->detach, .snap = &r->snap };
 	if (r->remapped && (r->remap == REMAP_NEVER || r->detach)) {
 		pload_kill(&r->pl);
 		return err_msg(EBUSY, "PID %u is in use, so the restored process cannot keep it%s",
@@ -956,19 +965,29 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (!rc)
 		rc = restore_mm(r);
 	if (!rc)
+		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_MM);
+	if (!rc)
 		rc = restore_proc(r);
 	if (!rc)
 		rc = restore_fds(r);
 	if (!rc)
 		rc = restore_rlimits(r);
 	if (!rc)
+		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_FILES);
+	if (!rc)
 		rc = restore_signals(r);
 	if (!rc)
 		rc = PCALL(r, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0 ? -EPIPE : 0;
 	if (!rc)
+		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_TASK);
+	if (!rc)
 		rc = restore_creds(r);
+	if (!rc)
+		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_CREDS);
 	if (!rc && r->remapped)
 		rc = install_filter(r);
+	if (!rc)
+		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_LAST);
 	if (!rc)
 		rc = hand_over(r);
 	if (rc) {

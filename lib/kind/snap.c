@@ -1,6 +1,7 @@
 /* snap.c: encodes, decodes, checks and prints a snapshot's metadata. */
 #include "snap.h"
 #include "err.h"
+#include "kind.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -130,6 +131,8 @@ int snap_write_meta(const struct snap *s, struct rec_writer *w)
 		rc = rec_write(w, REC_RSEQ, &s->rseq, sizeof(s->rseq), NULL, 0);
 	for (size_t i = 0; !rc && i < s->npending; i++)
 		rc = rec_write(w, REC_SIGINFO, &s->pending[i], sizeof(s->pending[i]), NULL, 0);
+	if (!rc)
+		rc = kinds_write(s->kind, w);
 	return rc;
 }
 
@@ -292,7 +295,8 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "siginfo record") : rc;
 	}
 	}
-	return 1;	/* unknown: the caller warns and skips */
+	/* The kinds of the table own their records. */
+	return kinds_take(s->kind, type, p, len);
 }
 
 int snap_check(const struct snap *s)
@@ -405,6 +409,7 @@ void snap_print(FILE *f, const struct snap *s)
 		if (d->kind != FD_STDIO)
 			snap_print_ident(f, "    identity", &d->id);
 	}
+	kinds_print(f, s->kind);
 }
 
 void snap_free(struct snap *s)
@@ -423,5 +428,6 @@ void snap_free(struct snap *s)
 	free(s->xsave);
 	free(s->pending);
 	free(s->groups);
+	kinds_free(s->kind);
 	memset(s, 0, sizeof(*s));
 }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "kind.h"
 #include "record.h"
 
 /* Bounds on what a stream may make pthaw hold, checked as each record
@@ -54,6 +55,7 @@ struct snap {
 	struct rec_creds creds;
 	uint32_t *groups;		/* creds.ngroups supplementary groups */
 	int has_creds;
+	void *kind[KIND_NR];		/* each kind of the table's own state */
 	size_t meta_bytes;		/* of the records taken, for SNAP_META_MAX */
 };
 

@@ -73,6 +73,14 @@ void rec_reader_free(struct rec_reader *r)
 	r->buf = NULL;
 }
 
+int rec_unknown(uint32_t type)
+{
+	if (type & REC_OPTIONAL)
+		return 0;
+	return err_msg(EBADMSG, "record type %u is unknown to this pthaw and the process cannot be restored without it (a newer pfrez wrote it?)",
+		       type);
+}
+
 size_t rec_min_len(uint32_t type)
 {
 	switch (type) {
@@ -107,6 +115,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_RSEQ: return "rseq";
 	case REC_SIGINFO: return "siginfo";
 	case REC_CREDS: return "creds";
+	case REC_PRCTL: return "prctl";
 	case REC_PAGES: return "pages";
 	case REC_END: return "end";
 	}

@@ -27,8 +27,18 @@ enum rec_type {
 	REC_PAGES = 10,	/* struct rec_pages + npages * 4096 bytes (none if zero) */
 	REC_SIGINFO = 11,/* struct rec_siginfo: one pending signal */
 	REC_CREDS = 12,	/* struct rec_creds + ngroups u32 group ids */
+	REC_PRCTL = 13,	/* lib/kind/prctl.c */
 	REC_END = 0xffff,/* struct rec_end */
 };
+
+/* A reader that does not know a record type refuses the stream, unless
+ * the type has this bit: then the record is a hint or a statistic whose
+ * loss cannot break the process, and it is skipped with a warning. */
+#define REC_OPTIONAL	0x40000000u
+
+/* What to do with a record of a type nobody knows: 0 (skip it: the
+ * caller warns) when it is optional, -EBADMSG naming it otherwise. */
+int rec_unknown(uint32_t type);
 
 #define REC_MAX_PAYLOAD	(1u << 22)	/* 4 MiB: bounds the reader's buffer */
 #define REC_PAGE_SIZE	4096u
