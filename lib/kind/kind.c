@@ -14,7 +14,7 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 int kinds_capture(struct kind_capture *c, void **data)
 {
 	for (int i = 0; i < KIND_NR; i++) {
-		int rc = kind_table[i]->capture ? kind_table[i]->capture(c, &data[i]) : 0;
+		int rc = kind_table[i] && kind_table[i]->capture ? kind_table[i]->capture(c, &data[i]) : 0;
 
 		if (rc)
 			return rc;
@@ -36,7 +36,7 @@ int kinds_write(void *const *data, struct rec_writer *w)
 int kinds_take(void **data, uint32_t type, const unsigned char *p, size_t len)
 {
 	for (int i = 0; i < KIND_NR; i++) {
-		if (kind_table[i]->type != type)
+		if (!kind_table[i] || kind_table[i]->type != type)
 			continue;
 		if (data[i])
 			return err_msg(EBADMSG, "%s record: more than one", kind_table[i]->name);
@@ -50,7 +50,7 @@ int kinds_restore(struct kind_restore *r, void *const *data, enum kind_stage sta
 	for (int i = 0; i < KIND_NR; i++) {
 		int rc;
 
-		if (kind_table[i]->stage != stage || !data[i] || !kind_table[i]->restore)
+		if (!data[i] || kind_table[i]->stage != stage || !kind_table[i]->restore)
 			continue;
 		rc = kind_table[i]->restore(r, data[i]);
 		if (rc)
@@ -62,14 +62,14 @@ int kinds_restore(struct kind_restore *r, void *const *data, enum kind_stage sta
 void kinds_print(FILE *f, void *const *data)
 {
 	for (int i = 0; i < KIND_NR; i++)
-		if (data[i] && kind_table[i]->print)
+		if (data[i] && kind_table[i] && kind_table[i]->print)
 			kind_table[i]->print(f, data[i]);
 }
 
 void kinds_free(void **data)
 {
 	for (int i = 0; i < KIND_NR; i++) {
-		if (data[i] && kind_table[i]->free)
+		if (data[i] && kind_table[i] && kind_table[i]->free)
 			kind_table[i]->free(data[i]);
 		else
 			free(data[i]);

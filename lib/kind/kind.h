@@ -20,7 +20,14 @@ struct snap;
 /* One line of the table per kind; the order of the lines is the order of
  * capture, of the records in the stream and of restore within a stage. */
 enum kind_id {
-	KIND_PRCTL,		/* prctl attributes, personality, oom_score_adj, scheduling */
+	KIND_PRCTL,		/* prctl attributes and personality */
+	KIND_CAPS,		/* capabilities, securebits, no_new_privs */
+	KIND_SCHED,		/* scheduling policy, nice, oom_score_adj */
+	KIND_MEMBARRIER,	/* membarrier registrations */
+	KIND_MADVISE,		/* madvise flags of the mappings */
+	KIND_TIMERS,		/* POSIX timers */
+	KIND_LOCKS,		/* flock, POSIX and OFD locks, leases */
+	KIND_SECCOMP,		/* seccomp filters: restored last */
 	KIND_NR
 };
 
@@ -67,6 +74,7 @@ struct kind_ops {
 	void (*free)(void *data);
 };
 
+/* A NULL line is a kind not built yet: the loops skip it. */
 extern const struct kind_ops *const kind_table[KIND_NR];
 
 /* The loops, each over the table in order.  data is struct snap's

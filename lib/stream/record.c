@@ -116,6 +116,14 @@ const char *rec_type_name(uint32_t type)
 	case REC_SIGINFO: return "siginfo";
 	case REC_CREDS: return "creds";
 	case REC_PRCTL: return "prctl";
+	case REC_CAPS: return "caps";
+	case REC_SECCOMP: return "seccomp";
+	case REC_SCHED: return "sched";
+	case REC_MEMBARRIER: return "membarrier";
+	case REC_MADVISE: return "madvise";
+	case REC_TIMERS: return "timers";
+	case REC_LOCKS: return "locks";
+	case REC_FILE: return "file";
 	case REC_PAGES: return "pages";
 	case REC_END: return "end";
 	}

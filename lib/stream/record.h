@@ -28,6 +28,14 @@ enum rec_type {
 	REC_SIGINFO = 11,/* struct rec_siginfo: one pending signal */
 	REC_CREDS = 12,	/* struct rec_creds + ngroups u32 group ids */
 	REC_PRCTL = 13,	/* lib/kind/prctl.c */
+	REC_CAPS = 14,	/* lib/kind/caps.c */
+	REC_SECCOMP = 15,/* lib/kind/seccomp.c */
+	REC_SCHED = 16,	/* lib/kind/sched.c */
+	REC_MEMBARRIER = 17,/* lib/kind/membarrier.c */
+	REC_MADVISE = 18,/* lib/kind/madvise.c */
+	REC_TIMERS = 19,/* lib/kind/timers.c */
+	REC_LOCKS = 20,	/* lib/kind/locks.c */
+	REC_FILE = 21,	/* lib/kind/files.c: an open file description */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
