@@ -112,12 +112,7 @@ int err_wrap(int rc, const char *fmt, ...)
 	err_escape(prefix, sizeof(prefix), old, strlen(old));
 	memcpy(old, err_buf, sizeof(old));
 	/* Truncating a long message is fine: it is for a human. */
-	size_t n = strnlen(prefix, sizeof(prefix) - 1);
-
-	memcpy(err_buf, prefix, n);
-	err_buf[n] = '\0';
-	strncat(err_buf, ": ", sizeof(err_buf) - strlen(err_buf) - 1);
-	strncat(err_buf, old, sizeof(err_buf) - strlen(err_buf) - 1);
+	snprintf(err_buf, sizeof(err_buf), "%s: %.*s", prefix, (int)strnlen(old, sizeof(old) - 1), old);
 	return rc;
 }
 
