@@ -21,6 +21,7 @@
 #include <linux/openat2.h>
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
+#include <linux/securebits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,16 +372,24 @@ static int as_process(struct restore *r)
 }
 
 /* The process's credentials, last of all that needs pthaw's privileges
- * (limits, the memory layout fields) and before the seccomp filter.
+ * (limits, the memory layout fields) and before the seccomp filters.
  * Groups first, gids next: both need CAP_SETGID, which setresuid away
- * from root takes.  Capabilities are what setresuid leaves. */
+ * from root takes.  With a caps record, setresuid must take nothing:
+ * lib/kind/caps.c sets the exact capability sets next, and needs
+ * cap_setpcap for the bounding set and securebits.  SECBIT_NO_SETUID_FIXUP
+ * keeps the kernel from clearing them on the uid change (caps.c then sets
+ * the process's own securebits); if pthaw cannot set it, the sets are
+ * what setresuid leaves and caps.c refuses what it cannot give. */
 static int restore_creds(struct restore *r)
 {
 	const struct rec_creds *c = &r->snap.creds;
-	long ret;
+	long ret, bits;
 
 	if (has_process_creds(&r->snap))
 		return 0;
+	bits = r->snap.kind[KIND_CAPS] ? PCALL(r, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0) : -1;
+	if (bits >= 0)
+		PCALL(r, SYS_prctl, PR_SET_SECUREBITS, bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0, 0);
 	ret = PCALL(r, SYS_setresgid, c->gid, c->egid, c->sgid, 0, 0, 0);
 	if (!ret)
 		PCALL(r, SYS_setfsgid, c->fsgid, 0, 0, 0, 0, 0);
