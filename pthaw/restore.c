@@ -776,9 +776,13 @@ static int restore_signals(struct restore *r)
 	return 0;
 }
 
-/* The remapping filter goes in last, from inside the process (a filter
- * applies to the process that installs it).  Root may install one without
- * no_new_privs; others need it. */
+/* The remapping filter goes in first, from inside the process (a filter
+ * applies to the process that installs it), while pload still has
+ * pthaw's capabilities: with CAP_SYS_ADMIN the kernel needs no
+ * no_new_privs for it, so a pthaw run as root adds none.  Without it, no
+ * filter goes in unless no_new_privs is set: then the remapped process
+ * has it too (pthaw(1), -remap).  It lets pload's own calls through
+ * (supervise.c), so the rest of the restore runs as without it. */
 static int install_filter(struct restore *r)
 {
 	struct sock_filter f[64];
@@ -962,7 +966,9 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		return err_msg(EBUSY, "PID %u is in use, so the restored process cannot keep it%s",
 			       r->old_pid, r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
 	}
-	rc = prepare_space(r);
+	rc = r->remapped ? install_filter(r) : 0;
+	if (!rc)
+		rc = prepare_space(r);
 	if (!rc)
 		rc = as_process(r);
 	if (!rc)
@@ -993,8 +999,6 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		rc = restore_creds(r);
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_CREDS);
-	if (!rc && r->remapped)
-		rc = install_filter(r);
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_LAST);
 	if (!rc)
