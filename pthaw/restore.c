@@ -807,15 +807,22 @@ static int install_filter(struct restore *r)
 }
 
 /* The last steps, under ptrace: register rseq as the process's own
- * thread, unmap pload, and at that call's exit load the registers. */
-static int hand_over(struct restore *r)
+ * thread, restore the kinds of the last stage (seccomp filters) by
+ * injection, unmap pload, and at that call's exit load the registers.
+ * The filters go in here, with pload parked, so that of pload's own
+ * calls only the munmap runs under them (not its pipe reads and writes,
+ * nor the close and pause of the park); with CAP_SYS_ADMIN pthaw even
+ * suspends them for it (PTRACE_O_SUSPEND_SECCOMP, dropped again before
+ * the process runs).  The filters may still forbid the seccomp() that
+ * installs the next one, as they did the process's own. */
+static int hand_over(struct restore *r, struct kind_restore *kr)
 {
 	const struct snap *s = &r->snap;
 	struct user_regs_struct base, regs;
 	unsigned char *xs;
 	struct iovec iov;
 	long a[6] = { (long)PLOAD_BASE, (long)PLOAD_SPAN, 0, 0, 0, 0 };
-	long ret;
+	long ret, opts;
 	int rc;
 
 	rc = pload_park(&r->pl);
@@ -823,9 +830,11 @@ static int hand_over(struct restore *r)
 		rc = ptrace_seize_stop(r->pl.pid);
 	if (rc)
 		return rc;
-	ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL |
+	opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL |
 	       (r->remapped ? PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
-				PTRACE_O_TRACECLONE : 0));
+				PTRACE_O_TRACECLONE : 0);
+	if (ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, opts | PTRACE_O_SUSPEND_SECCOMP) < 0)
+		ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, opts);
 	if (ptrace(PTRACE_GETREGS, r->pl.pid, 0, &base) < 0)
 		return err_sys(errno, "ptrace getregs");
 	if (s->has_rseq) {
@@ -836,6 +845,11 @@ static int hand_over(struct restore *r)
 		if (rc)
 			return rc;
 	}
+	r->pl.parked = 1;
+	r->pl.parked_regs = base;
+	rc = kinds_restore(kr, s->kind, KIND_STAGE_LAST);
+	if (rc)
+		return rc;
 	xs = calloc(1, 65536);
 	if (!xs)
 		return err_sys(ENOMEM, "xstate");
@@ -850,7 +864,10 @@ static int hand_over(struct restore *r)
 	memcpy(xs, s->xsave, s->xs.size < iov.iov_len ? s->xs.size : iov.iov_len);
 	rc = inject_syscall(r->pl.pid, r->pl.hello.gadget, &base, SYS_munmap, a, &ret);
 	if (!rc && ret < 0)
-		rc = err_sys((int)-ret, "unmapping the loader");
+		rc = err_sys((int)-ret, "unmapping the loader%s",
+			     s->kind[KIND_SECCOMP] ? " (the process's seccomp filters forbid munmap)" : "");
+	if (!rc && ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, opts) < 0)
+		rc = err_sys(errno, "ptrace setoptions");
 	if (rc) {
 		free(xs);
 		return rc;
@@ -1000,9 +1017,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_CREDS);
 	if (!rc)
-		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_LAST);
-	if (!rc)
-		rc = hand_over(r);
+		rc = hand_over(r, &kr);
 	if (rc) {
 		pload_kill(&r->pl);
 		return rc;
