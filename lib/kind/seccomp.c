@@ -186,13 +186,49 @@ static int seccomp_write(const void *data, struct rec_writer *w)
 	return rc;
 }
 
+/* The filters after the record's head, into st (freed by the caller on
+ * failure). */
+static int take_filters(struct seccomp_state *st, const struct rec_seccomp *h,
+			const unsigned char *p, size_t len)
+{
+	size_t off = sizeof(*h);
+
+	for (uint32_t i = 0; i < h->nfilters; i++) {
+		struct seccomp_filter *f = &st->f[i];
+		struct rec_seccomp_filter fh;
+		const char *why;
+
+		if (len - off < sizeof(fh))
+			break;
+		memcpy(&fh, p + off, sizeof(fh));
+		off += sizeof(fh);
+		if (fh.len == 0 || fh.len > SECCOMP_INSNS_MAX || (fh.flags & ~(uint32_t)SECCOMP_FILTER_FLAG_LOG) ||
+		    (len - off) / sizeof(struct sock_filter) < fh.len)
+			return err_msg(EBADMSG, "seccomp record: filter %u malformed", i);
+		f->flags = fh.flags;
+		f->len = fh.len;
+		f->insns = malloc(fh.len * sizeof(struct sock_filter));
+		if (!f->insns)
+			return err_sys(ENOMEM, "seccomp");
+		st->nfilters++;
+		memcpy(f->insns, p + off, fh.len * sizeof(struct sock_filter));
+		off += fh.len * sizeof(struct sock_filter);
+		why = unrepeatable(f);
+		if (why)
+			return err_msg(EBADMSG, "seccomp record: filter %u %s", i, why);
+	}
+	if (st->nfilters != h->nfilters || off != len)
+		return err_msg(EBADMSG, "seccomp record: %zu bytes for %u filters", len, h->nfilters);
+	return 0;
+}
+
 /* The instructions themselves are checked by the kernel when pthaw
  * installs them (as for any unprivileged program); here only the shape. */
 static int seccomp_take(void **data, const unsigned char *p, size_t len)
 {
 	struct seccomp_state *st;
 	struct rec_seccomp h;
-	size_t off = sizeof(h);
+	int rc;
 
 	if (len < sizeof(h))
 		return err_msg(EBADMSG, "seccomp record: %zu bytes", len);
@@ -204,42 +240,12 @@ static int seccomp_take(void **data, const unsigned char *p, size_t len)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return err_sys(ENOMEM, "seccomp");
-	for (; st->nfilters < h.nfilters; st->nfilters++) {
-		struct seccomp_filter *f = &st->f[st->nfilters];
-		struct rec_seccomp_filter fh;
-		const char *why;
-
-		if (len - off < sizeof(fh))
-			break;
-		memcpy(&fh, p + off, sizeof(fh));
-		off += sizeof(fh);
-		if (fh.len == 0 || fh.len > SECCOMP_INSNS_MAX || (fh.flags & ~(uint32_t)SECCOMP_FILTER_FLAG_LOG) ||
-		    (len - off) / sizeof(struct sock_filter) < fh.len) {
-			seccomp_free(st);
-			return err_msg(EBADMSG, "seccomp record: filter %u malformed", st->nfilters);
-		}
-		f->flags = fh.flags;
-		f->len = fh.len;
-		f->insns = malloc(fh.len * sizeof(struct sock_filter));
-		if (!f->insns) {
-			seccomp_free(st);
-			return err_sys(ENOMEM, "seccomp");
-		}
-		memcpy(f->insns, p + off, fh.len * sizeof(struct sock_filter));
-		off += fh.len * sizeof(struct sock_filter);
-		why = unrepeatable(f);
-		if (why) {
-			st->nfilters++;
-			seccomp_free(st);
-			return err_msg(EBADMSG, "seccomp record: filter %u %s", st->nfilters - 1, why);
-		}
-	}
-	if (st->nfilters != h.nfilters || off != len) {
+	rc = take_filters(st, &h, p, len);
+	if (rc)
 		seccomp_free(st);
-		return err_msg(EBADMSG, "seccomp record: %zu bytes for %u filters", len, h.nfilters);
-	}
-	*data = st;
-	return 0;
+	else
+		*data = st;
+	return rc;
 }
 
 /* Oldest first, as the process installed them: each later one must pass
