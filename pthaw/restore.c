@@ -865,7 +865,7 @@ static int hand_over(struct restore *r, struct kind_restore *kr)
 	rc = inject_syscall(r->pl.pid, r->pl.hello.gadget, &base, SYS_munmap, a, &ret);
 	if (!rc && ret < 0)
 		rc = err_sys((int)-ret, "unmapping the loader%s",
-			     s->kind[KIND_SECCOMP] ? " (the process's seccomp filters forbid munmap)" : "");
+			     s->kind[KIND_SECCOMP] ? " (the process's seccomp filters may forbid munmap)" : "");
 	if (!rc && ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, opts) < 0)
 		rc = err_sys(errno, "ptrace setoptions");
 	if (rc) {
