@@ -57,6 +57,30 @@ static int count_threads(pid_t pid)
 	return n;
 }
 
+/* The calls pfrez injects must be neither refused nor fatal: seccomp
+ * strict mode allows none of them (refused here, before any runs), and
+ * filters are suspended while pfrez holds the process
+ * (PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN, as reading the filters
+ * does; the kernel lifts it when pfrez detaches or dies).  The process
+ * is stopped: its mode cannot change under us. */
+static int hold_seccomp(pid_t pid)
+{
+	char v[16];
+
+	if (proc_status_field(pid, "Seccomp", v, sizeof(v))) {
+		err_clear();	/* a kernel without seccomp */
+		return 0;
+	}
+	if (!strcmp(v, "1"))
+		return err_msg(ENOTSUP, "process %d runs in seccomp strict mode: it may make no call but read, write, exit and sigreturn, so it cannot be captured",
+			       pid);
+	if (!strcmp(v, "2") &&
+	    ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP) < 0)
+		return err_msg(EPERM, "process %d has seccomp filters: capturing them needs CAP_SYS_ADMIN, and pfrez under no seccomp filter",
+			       pid);
+	return 0;
+}
+
 int capture_attach(struct capture *c, pid_t pid)
 {
 	struct proc_stat st;
@@ -83,6 +107,9 @@ int capture_attach(struct capture *c, pid_t pid)
 	if (rc)
 		return rc;
 	c->attached = 1;
+	rc = hold_seccomp(pid);
+	if (rc)
+		return rc;
 	/* A thread may have been started between the check and the stop. */
 	n = count_threads(pid);
 	if (n != 1)

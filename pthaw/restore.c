@@ -21,6 +21,7 @@
 #include <linux/openat2.h>
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
+#include <linux/securebits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,16 +372,24 @@ static int as_process(struct restore *r)
 }
 
 /* The process's credentials, last of all that needs pthaw's privileges
- * (limits, the memory layout fields) and before the seccomp filter.
+ * (limits, the memory layout fields) and before the seccomp filters.
  * Groups first, gids next: both need CAP_SETGID, which setresuid away
- * from root takes.  Capabilities are what setresuid leaves. */
+ * from root takes.  With a caps record, setresuid must take nothing:
+ * lib/kind/caps.c sets the exact capability sets next, and needs
+ * cap_setpcap for the bounding set and securebits.  SECBIT_NO_SETUID_FIXUP
+ * keeps the kernel from clearing them on the uid change (caps.c then sets
+ * the process's own securebits); if pthaw cannot set it, the sets are
+ * what setresuid leaves and caps.c refuses what it cannot give. */
 static int restore_creds(struct restore *r)
 {
 	const struct rec_creds *c = &r->snap.creds;
-	long ret;
+	long ret, bits;
 
 	if (has_process_creds(&r->snap))
 		return 0;
+	bits = r->snap.kind[KIND_CAPS] ? PCALL(r, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0) : -1;
+	if (bits >= 0)
+		PCALL(r, SYS_prctl, PR_SET_SECUREBITS, bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0, 0);
 	ret = PCALL(r, SYS_setresgid, c->gid, c->egid, c->sgid, 0, 0, 0);
 	if (!ret)
 		PCALL(r, SYS_setfsgid, c->fsgid, 0, 0, 0, 0, 0);
@@ -767,9 +776,13 @@ static int restore_signals(struct restore *r)
 	return 0;
 }
 
-/* The remapping filter goes in last, from inside the process (a filter
- * applies to the process that installs it).  Root may install one without
- * no_new_privs; others need it. */
+/* The remapping filter goes in first, from inside the process (a filter
+ * applies to the process that installs it), while pload still has
+ * pthaw's capabilities: with CAP_SYS_ADMIN the kernel needs no
+ * no_new_privs for it, so a pthaw run as root adds none.  Without it, no
+ * filter goes in unless no_new_privs is set: then the remapped process
+ * has it too (pthaw(1), -remap).  It lets pload's own calls through
+ * (supervise.c), so the rest of the restore runs as without it. */
 static int install_filter(struct restore *r)
 {
 	struct sock_filter f[64];
@@ -794,15 +807,22 @@ static int install_filter(struct restore *r)
 }
 
 /* The last steps, under ptrace: register rseq as the process's own
- * thread, unmap pload, and at that call's exit load the registers. */
-static int hand_over(struct restore *r)
+ * thread, restore the kinds of the last stage (seccomp filters) by
+ * injection, unmap pload, and at that call's exit load the registers.
+ * The filters go in here, with pload parked, so that of pload's own
+ * calls only the munmap runs under them (not its pipe reads and writes,
+ * nor the close and pause of the park); with CAP_SYS_ADMIN pthaw even
+ * suspends them for it (PTRACE_O_SUSPEND_SECCOMP, dropped again before
+ * the process runs).  The filters may still forbid the seccomp() that
+ * installs the next one, as they did the process's own. */
+static int hand_over(struct restore *r, struct kind_restore *kr)
 {
 	const struct snap *s = &r->snap;
 	struct user_regs_struct base, regs;
 	unsigned char *xs;
 	struct iovec iov;
 	long a[6] = { (long)PLOAD_BASE, (long)PLOAD_SPAN, 0, 0, 0, 0 };
-	long ret;
+	long ret, opts;
 	int rc;
 
 	rc = pload_park(&r->pl);
@@ -810,9 +830,11 @@ static int hand_over(struct restore *r)
 		rc = ptrace_seize_stop(r->pl.pid);
 	if (rc)
 		return rc;
-	ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL |
+	opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL |
 	       (r->remapped ? PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
-				PTRACE_O_TRACECLONE : 0));
+				PTRACE_O_TRACECLONE : 0);
+	if (ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, opts | PTRACE_O_SUSPEND_SECCOMP) < 0)
+		ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, opts);
 	if (ptrace(PTRACE_GETREGS, r->pl.pid, 0, &base) < 0)
 		return err_sys(errno, "ptrace getregs");
 	if (s->has_rseq) {
@@ -823,6 +845,11 @@ static int hand_over(struct restore *r)
 		if (rc)
 			return rc;
 	}
+	r->pl.parked = 1;
+	r->pl.parked_regs = base;
+	rc = kinds_restore(kr, s->kind, KIND_STAGE_LAST);
+	if (rc)
+		return rc;
 	xs = calloc(1, 65536);
 	if (!xs)
 		return err_sys(ENOMEM, "xstate");
@@ -837,7 +864,10 @@ static int hand_over(struct restore *r)
 	memcpy(xs, s->xsave, s->xs.size < iov.iov_len ? s->xs.size : iov.iov_len);
 	rc = inject_syscall(r->pl.pid, r->pl.hello.gadget, &base, SYS_munmap, a, &ret);
 	if (!rc && ret < 0)
-		rc = err_sys((int)-ret, "unmapping the loader");
+		rc = err_sys((int)-ret, "unmapping the loader%s",
+			     s->kind[KIND_SECCOMP] ? " (the process's seccomp filters may forbid munmap)" : "");
+	if (!rc && ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, opts) < 0)
+		rc = err_sys(errno, "ptrace setoptions");
 	if (rc) {
 		free(xs);
 		return rc;
@@ -953,7 +983,9 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		return err_msg(EBUSY, "PID %u is in use, so the restored process cannot keep it%s",
 			       r->old_pid, r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
 	}
-	rc = prepare_space(r);
+	rc = r->remapped ? install_filter(r) : 0;
+	if (!rc)
+		rc = prepare_space(r);
 	if (!rc)
 		rc = as_process(r);
 	if (!rc)
@@ -984,12 +1016,8 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		rc = restore_creds(r);
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_CREDS);
-	if (!rc && r->remapped)
-		rc = install_filter(r);
 	if (!rc)
-		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_LAST);
-	if (!rc)
-		rc = hand_over(r);
+		rc = hand_over(r, &kr);
 	if (rc) {
 		pload_kill(&r->pl);
 		return rc;

@@ -8,6 +8,7 @@
  * tracer every trapped call would fail with ENOSYS, and a process getting
  * wrong answers silently is worse than one that is gone. */
 #include "supervise.h"
+#include "pload_proto.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -36,13 +37,30 @@ static const int remapped_calls[] = {
 };
 #define NCALLS (sizeof(remapped_calls) / sizeof(remapped_calls[0]))
 
+/* pload's own calls pass: the filter goes in at the start of the
+ * restore, while pload still has pthaw's privileges (as root it then
+ * needs no no_new_privs), and the calls pload runs for the restore after
+ * that (sched_setscheduler, prlimit64 ...) must not stop for a tracer
+ * that is not there yet.  Nothing of the restored process runs in that
+ * range: its mappings may not overlap it, and pload unmaps it last. */
+_Static_assert((PLOAD_BASE & 0xffffffffu) + PLOAD_SPAN <= 0x100000000ull,
+	       "pload's range has one upper half");
+
 size_t remap_filter(void *out, size_t max)
 {
-	struct sock_filter f[NCALLS + 8];
+	struct sock_filter f[NCALLS + 16];
 	size_t n = 0;
+	size_t ip = offsetof(struct seccomp_data, instruction_pointer);
 
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)ip + 4);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(PLOAD_BASE >> 32), 0, 4);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)ip);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)PLOAD_BASE, 0, 2);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
+					      (uint32_t)(PLOAD_BASE + PLOAD_SPAN), 1, 0);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
 	for (size_t i = 0; i < NCALLS; i++)	/* match: jump to the TRACE at the end */

@@ -6,9 +6,13 @@
 #include <stdlib.h>
 
 extern const struct kind_ops kind_prctl;
+extern const struct kind_ops kind_caps;
+extern const struct kind_ops kind_seccomp;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_PRCTL] = &kind_prctl,
+	[KIND_CAPS] = &kind_caps,
+	[KIND_SECCOMP] = &kind_seccomp,
 };
 
 int kinds_capture(struct kind_capture *c, void **data)

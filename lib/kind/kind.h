@@ -38,7 +38,8 @@ enum kind_stage {
 	KIND_STAGE_FILES,	/* the fd table is in place */
 	KIND_STAGE_TASK,	/* signal handlers, mask and timers are in place */
 	KIND_STAGE_CREDS,	/* uids, gids and groups are the process's */
-	KIND_STAGE_LAST,	/* just before the registers: seccomp filters */
+	KIND_STAGE_LAST,	/* just before the registers: seccomp filters;
+				 * pload is parked, pload_call() injects */
 };
 
 /* What a kind's capture may use: the process is held (seized, stopped)

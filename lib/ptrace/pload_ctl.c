@@ -2,6 +2,7 @@
  * over two pipes. */
 #include "pload_ctl.h"
 #include "err.h"
+#include "inject.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,6 +160,21 @@ int pload_spawn(struct pload *p, const struct pload_spawn_opts *o)
 	return 0;
 }
 
+static long parked_call(struct pload *p, long nr, const uint64_t *arg, const void *data, size_t len)
+{
+	struct iovec l = { (void *)(uintptr_t)data, len }, r = { (void *)(uintptr_t)p->hello.scratch, len };
+	long a[6] = { (long)arg[0], (long)arg[1], (long)arg[2], (long)arg[3], (long)arg[4], (long)arg[5] };
+	long ret;
+	int rc;
+
+	if (len && process_vm_writev(p->pid, &l, 1, &r, 1, 0) != (ssize_t)len)
+		return err_sys(errno ? errno : EIO, "writing to the loader's scratch area");
+	rc = inject_syscall(p->pid, p->hello.gadget, &p->parked_regs, nr, a, &ret);
+	if (!rc && ptrace(PTRACE_SETREGS, p->pid, 0, &p->parked_regs) < 0)
+		rc = err_sys(errno, "ptrace setregs %d", p->pid);
+	return rc ? rc : ret;
+}
+
 long pload_call(struct pload *p, long nr, long a0, long a1, long a2, long a3, long a4,
 		long a5, const void *data, size_t len)
 {
@@ -166,6 +184,8 @@ long pload_call(struct pload *p, long nr, long a0, long a1, long a2, long a3, lo
 
 	if (len > p->hello.scratch_size)
 		return err_msg(E2BIG, "loader request too large");
+	if (p->parked)
+		return parked_call(p, nr, req.arg, data, len);
 	if (write_full(p->req_fd, &req, sizeof(req)) < 0 ||
 	    (len && write_full(p->req_fd, data, len) < 0) ||
 	    read_full(p->rep_fd, &rep, sizeof(rep)) < 0)

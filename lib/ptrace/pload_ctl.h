@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/user.h>
 
 #include "pload_proto.h"
 
@@ -12,6 +13,11 @@ struct pload {
 	int req_fd, rep_fd;	/* pthaw's ends of the pipes */
 	struct pload_hello hello;
 	int got_pid;		/* the process got the PID it asked for */
+	/* Parked and held under ptrace by pthaw (hand_over): pload_call
+	 * then runs the call at hello.gadget, by injection, with these
+	 * registers around it. */
+	int parked;
+	struct user_regs_struct parked_regs;
 };
 
 struct pload_spawn_opts {
@@ -28,7 +34,8 @@ int pload_spawn(struct pload *p, const struct pload_spawn_opts *o);
 /* Runs nr(a0..a5) inside pload.  data (len bytes) is first copied to
  * pload's scratch area: arguments refer to it as p->hello.scratch.
  * Returns the system call's result (-errno on its failure); a broken
- * link returns -EPIPE with the message set. */
+ * link returns -EPIPE with the message set.  Parked, the same by
+ * injection (data written to the scratch area directly). */
 long pload_call(struct pload *p, long nr, long a0, long a1, long a2, long a3, long a4,
 		long a5, const void *data, size_t len);
 
