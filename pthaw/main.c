@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 	struct xport_handover ho;
 	unsigned char key[CRYPT_KEY_MAX];
 	size_t keylen = 0;
-	int rest, rc, encrypted = 0, handover = 0, authed = 0;
+	int rest, rc, encrypted = 0, handover = 0, authed = 0, no_loader = 0;
 	pid_t pid = 0;
 
 	rc = flags_parse(flags, argc, argv, &rest);
@@ -313,14 +313,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pthaw: stdin is a terminal: give -src=... or pipe a snapshot in\n");
 		return PTHAW_EXIT_FAILED;
 	}
-	/* Checked before the stream is read: found missing at the end, the
-	 * whole stream would have been read (and a sender kept waiting) for
-	 * nothing. */
-	if (!opt_debug && !opt_check && access(r.loader, X_OK) < 0) {
-		fprintf(stderr, "pthaw: the loader %s cannot be run: %s (give -loader=PATH)\n", r.loader,
-			strerror(errno));
-		return PTHAW_EXIT_LOADER;
-	}	xo.read_timeout_ms = opt_read_timeout;
+	xo.read_timeout_ms = opt_read_timeout;
 	/* Without a key nothing authenticates the stream: only a peer on
 	 * this host's loopback may send one, unless the user chose more. */
 	xo.local_only = !opt_key && !opt_keydir && !opt_insecure;
@@ -380,6 +373,13 @@ int main(int argc, char **argv)
 	if (!rc && (opt_debug || opt_check)) {
 		rc = debug_stream(&r, h, type, p, len);
 		pid = 0;
+	} else if (!rc && access(r.loader, X_OK) < 0) {
+		/* Before the pages, and answered through the hand-over as
+		 * any failure: a status of its own tells a script what to
+		 * install. */
+		rc = err_msg(errno, "the loader %s cannot be run: %s (give -loader=PATH)", r.loader,
+			     strerror(errno));
+		no_loader = 1;
 	} else if (!rc) {
 		pid = restore_run(&r, type, p, len);
 		rc = pid < 0 ? (int)pid : 0;
@@ -415,7 +415,7 @@ int main(int argc, char **argv)
 	free(h);
 	restore_free(&r);
 	if (rc)
-		return PTHAW_EXIT_FAILED;
+		return no_loader ? PTHAW_EXIT_LOADER : PTHAW_EXIT_FAILED;
 	if (opt_debug || opt_check)
 		return 0;
 	if (opt_detach) {
