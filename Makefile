@@ -36,7 +36,7 @@ B        := build
 endif
 
 # Library sources, one line per concern.
-LIB_CORE  := lib/err.c lib/crc32c.c lib/flags.c lib/progress.c
+LIB_CORE  := lib/err.c lib/crc32c.c lib/flags.c lib/progress.c lib/json.c
 LIB_STREAM := lib/stream/record.c lib/stream/header.c lib/stream/stream.c
 LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
 	     lib/layer/compress.c lib/layer/layer_gzip.c lib/layer/layer_snappy.c lib/layer/layer_zstd.c \
@@ -52,7 +52,8 @@ PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
-UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc test_sigframe test_kind_caps test_kind_seccomp
+UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc test_sigframe test_json \
+	      test_kind_caps test_kind_seccomp
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \

@@ -2,6 +2,7 @@
 #include "capture.h"
 #include "err.h"
 #include "flags.h"
+#include "json.h"
 #include "progress.h"
 #include "stream.h"
 #include "xport.h"
@@ -22,7 +23,7 @@ static long opt_pid = -1;
 static const char *opt_dest;
 static const char *opt_compress;
 static const char *opt_encrypt;
-static int opt_halt, opt_debug, opt_progress, opt_version, opt_self_contained;
+static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained;
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
 static int64_t opt_dial_timeout, opt_write_timeout = 60000, opt_halt_timeout = 60000;
@@ -42,6 +43,7 @@ static const struct flag flags[] = {
 	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt over tcp/unix: bound the whole hand-over, writing included (default 60s; 0: none)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the captured state instead of writing a snapshot" },
+	{ "json", FLAG_BOOL, &opt_json, NULL, "with -debug: print the state as one JSON document" },
 	{ "version", FLAG_BOOL, &opt_version, NULL, "print the version and exit" },
 	{ 0 },
 };
@@ -63,6 +65,20 @@ static void drop_dest(struct xport *x)
 	layer_destroy(x->layer);
 	x->layer = NULL;
 	xport_abort(x);
+}
+
+/* -debug -json: the captured state as one document (no pages: pfrez
+ * -debug reads none). */
+static int print_json(const struct snap *s)
+{
+	struct json j;
+
+	json_init(&j, stdout);
+	json_object_begin(&j, NULL);
+	json_str(&j, "pfrez", PFREZ_VERSION);
+	snap_print_json(&j, s);
+	json_object_end(&j);
+	return json_finish(&j) ? err_sys(EIO, "stdout") : 0;
 }
 
 static void on_progress(void *arg, unsigned long long bytes)
@@ -348,6 +364,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfrez: -pid=PID is required (see -h)\n");
 		return 2;
 	}
+	if (opt_json && !opt_debug) {
+		fprintf(stderr, "pfrez: -json goes with -debug\n");
+		return 2;
+	}
+	/* Binary on a terminal helps nobody and can upset it, and a user
+	 * who forgot -dest wants to be told before the process is touched. */
+	if (!opt_debug && (!opt_dest || !strcmp(opt_dest, "-") || !strcmp(opt_dest, "stdout")) &&
+	    isatty(1)) {
+		fprintf(stderr, "pfrez: refusing to write a snapshot to a terminal; use -dest=FILE or a pipe\n");
+		return 2;
+	}
 	rc = stream_cfg_parse(&cfg, opt_compress, opt_encrypt);
 	if (rc < 0) {
 		fprintf(stderr, "pfrez: %s\n", err_last());
@@ -395,10 +422,13 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	if (opt_debug) {
 		capture_hash_maps(&c);
-		snap_print(stdout, &c.snap);
+		if (opt_json)
+			rc = print_json(&c.snap);
+		else
+			snap_print(stdout, &c.snap);
 		capture_release(&c);
 		capture_free(&c);
-		return 0;
+		return rc ? fail(NULL) : 0;
 	}
 	progress_init(&prog, "pfrez: sent", opt_progress);
 	c.progress = on_progress;

@@ -1,6 +1,7 @@
 /* pthaw: restores a process from a snapshot stream and supervises it. */
 #include "err.h"
 #include "flags.h"
+#include "json.h"
 #include "progress.h"
 #include "restore.h"
 #include "supervise.h"
@@ -23,7 +24,7 @@ static const char *opt_loader;
 static const char *opt_keydir;
 static const char *opt_key;
 static const char *opt_remap = "auto";
-static int opt_debug, opt_check, opt_progress, opt_version, opt_detach, opt_insecure;
+static int opt_debug, opt_json, opt_check, opt_progress, opt_version, opt_detach, opt_insecure;
 static int64_t opt_read_timeout;
 
 static const struct flag flags[] = {
@@ -37,6 +38,7 @@ static const struct flag flags[] = {
 	{ "read-timeout", FLAG_DURATION, &opt_read_timeout, "DURATION", "give up when no data arrives for DURATION (default: none)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the received state and check the whole stream; restore nothing" },
+	{ "json", FLAG_BOOL, &opt_json, NULL, "with -debug: print the state as one JSON document, after the whole stream is verified" },
 	{ "check", FLAG_BOOL, &opt_check, NULL, "check the whole stream and that this host can restore it; restore nothing" },
 	{ "version", FLAG_BOOL, &opt_version, NULL, "print the version and exit" },
 	{ 0 },
@@ -57,6 +59,15 @@ static void drain(int fd)
 		if (poll(&p, 1, 5000) <= 0 || read(fd, buf, sizeof(buf)) <= 0)
 			break;
 	}
+}
+
+/* "tcp:0", "tcp:ADDR:0", "udp:0", ...: the port the kernel is to choose. */
+static int port_is_zero(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+
+	return (strncmp(spec, "tcp:", 4) == 0 || strncmp(spec, "udp:", 4) == 0) &&
+	       strcmp(colon + 1, "0") == 0;
 }
 
 static const char *find_loader(char *buf, size_t len)
@@ -88,36 +99,88 @@ static void on_progress(void *arg, unsigned long long bytes)
 	progress_update(arg, bytes);
 }
 
+struct page_stats {
+	unsigned long long pages, zero_pages, page_records, records;
+};
+
+/* -debug -json: the whole snapshot as one document, printed once the
+ * stream is verified (a refused stream prints nothing on stdout). */
+static int print_json(const struct restore *r, const struct header *h,
+		      const struct page_stats *st)
+{
+	struct json j;
+	char version[16];
+
+	json_init(&j, stdout);
+	json_object_begin(&j, NULL);
+	json_object_begin(&j, "header");
+	snprintf(version, sizeof(version), "%d.%d", h->major, h->minor);
+	json_str(&j, "format", version);
+	json_object_begin(&j, "fields");
+	for (int i = 0; i < h->nfields; i++)
+		json_str(&j, h->key[i], h->value[i]);
+	json_object_end(&j);
+	json_object_end(&j);
+	snap_print_json(&j, &r->snap);
+	json_object_begin(&j, "pages");
+	json_uint(&j, "pages", st->pages);
+	json_uint(&j, "zero_pages", st->zero_pages);
+	json_uint(&j, "data_pages", st->pages - st->zero_pages);
+	json_uint(&j, "records", st->page_records);
+	json_object_end(&j);
+	json_object_begin(&j, "stream");
+	json_uint(&j, "records", r->rd->count);
+	json_uint(&j, "bytes", r->rd->bytes);
+	json_bool(&j, "verified", 1);
+	json_object_end(&j);
+	json_object_end(&j);
+	return json_finish(&j) ? err_sys(EIO, "stdout") : 0;
+}
+
 /* -debug: show what arrived and verify the rest of the stream.  -check:
  * say what this host could not restore, then verify the stream. */
-static int debug_stream(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
+static int debug_stream(struct restore *r, const struct header *hdr, uint32_t type,
+			const unsigned char *p, size_t len)
 {
-	unsigned long long pages = 0, records = 0;
+	struct page_stats st = { 0 };
 	int rc = 1, problems = 0;
 
 	if (opt_check)
 		problems = restore_check(r, stdout);
-	else
+	else if (!opt_json)
 		snap_print(stdout, &r->snap);
 	while (rc == 1) {
 		if (type == REC_PAGES) {
 			struct rec_pages h;
 
 			memcpy(&h, p, sizeof(h));
-			pages += h.npages;
+			st.pages += h.npages;
+			st.zero_pages += h.flags & PAGES_ZERO ? h.npages : 0;
+			st.page_records++;
+		} else if (type != REC_END) {
+			/* As a restore would: the state comes before the pages,
+			 * and only an optional record may be unknown. */
+			if (strcmp(rec_type_name(type), "unknown") != 0)
+				return err_msg(EBADMSG, "%s record after the pages", rec_type_name(type));
+			rc = rec_unknown(type);
+			if (rc < 0)
+				return rc;
+			fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", type);
 		}
-		records++;
+		st.records++;
 		rc = rec_read(r->rd, &type, &p, &len);
 	}
 	if (rc < 0)
 		return rc;
+	if (opt_json && !opt_check)
+		return print_json(r, hdr, &st);
 	if (opt_check && problems)
 		return err_msg(ENOEXEC, "%d problem%s: the snapshot cannot be restored here", problems,
 			       problems > 1 ? "s" : "");
 	if (opt_check)
 		printf("stream verified; the snapshot can be restored here\n");
 	else
-		printf("Pages: %llu in %llu records; stream verified\n", pages, records);
+		printf("Pages: %llu in %llu records; stream verified\n", st.pages, st.records);
 	return 0;
 }
 
@@ -204,7 +267,7 @@ int main(int argc, char **argv)
 	struct xport_handover ho;
 	unsigned char key[CRYPT_KEY_MAX];
 	size_t keylen = 0;
-	int rest, rc, encrypted = 0, handover = 0, authed = 0;
+	int rest, rc, encrypted = 0, handover = 0, authed = 0, no_loader = 0;
 	pid_t pid = 0;
 
 	rc = flags_parse(flags, argc, argv, &rest);
@@ -214,7 +277,7 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0 || rest != argc) {
 		fprintf(stderr, "pthaw: %s\n", rc < 0 ? err_last() : "unexpected argument (flags only; see -h)");
-		return 2;
+		return PTHAW_EXIT_FAILED;
 	}
 	if (opt_version) {
 		printf("pthaw %s\n", PFREZ_VERSION);
@@ -232,23 +295,43 @@ int main(int argc, char **argv)
 		r.remap = REMAP_NEVER;
 	else {
 		fprintf(stderr, "pthaw: invalid value \"%s\" for flag -remap: want auto, always or never\n", opt_remap);
-		return 2;
+		return PTHAW_EXIT_FAILED;
 	}
 	if (opt_detach && r.remap == REMAP_ALWAYS) {
 		fprintf(stderr, "pthaw: -detach and -remap=always exclude each other: a remapped process needs pthaw\n");
-		return 2;
+		return PTHAW_EXIT_FAILED;
+	}
+	if (opt_json && !opt_debug) {
+		fprintf(stderr, "pthaw: -json goes with -debug\n");
+		return PTHAW_EXIT_FAILED;
 	}
 	r.detach = opt_detach;
 	r.loader = find_loader(loader, sizeof(loader));
 	r.stdin_is_stream = !opt_src || strcmp(opt_src, "-") == 0 || strcmp(opt_src, "stdin") == 0;
+	/* Nobody types a snapshot: waiting would look like a hang. */
+	if (r.stdin_is_stream && isatty(0)) {
+		fprintf(stderr, "pthaw: stdin is a terminal: give -src=... or pipe a snapshot in\n");
+		return PTHAW_EXIT_FAILED;
+	}
 	xo.read_timeout_ms = opt_read_timeout;
 	/* Without a key nothing authenticates the stream: only a peer on
 	 * this host's loopback may send one, unless the user chose more. */
 	xo.local_only = !opt_key && !opt_keydir && !opt_insecure;
 	xport_handover_init(&ho, 0, NULL, NULL, 0);
-	if (xport_open_src(opt_src, &xo, &x) < 0) {
+	if (xport_listen(opt_src, &xo, &x) < 0) {
 		fprintf(stderr, "pthaw: %s\n", err_last());
-		return 1;
+		xport_close(&x);
+		return PTHAW_EXIT_FAILED;
+	}
+	/* Port 0: the kernel chose one, which the sender needs to know. */
+	if (opt_src && port_is_zero(opt_src)) {
+		fprintf(stderr, "pthaw: listening on %.3s port %d\n", opt_src, xport_local_port(&x));
+		fflush(stderr);
+	}
+	if (xport_accept(&x) < 0) {
+		fprintf(stderr, "pthaw: %s\n", err_last());
+		xport_close(&x);
+		return PTHAW_EXIT_FAILED;
 	}
 	h = malloc(sizeof(*h));
 	rc = h ? 0 : err_sys(ENOMEM, "header");
@@ -288,8 +371,15 @@ int main(int argc, char **argv)
 	authed = !rc && encrypted;
 	r.hold = handover && !opt_debug && !opt_check;
 	if (!rc && (opt_debug || opt_check)) {
-		rc = debug_stream(&r, type, p, len);
+		rc = debug_stream(&r, h, type, p, len);
 		pid = 0;
+	} else if (!rc && access(r.loader, X_OK) < 0) {
+		/* Before the pages, and answered through the hand-over as
+		 * any failure: a status of its own tells a script what to
+		 * install. */
+		rc = err_msg(errno, "the loader %s cannot be run: %s (give -loader=PATH)", r.loader,
+			     strerror(errno));
+		no_loader = 1;
 	} else if (!rc) {
 		pid = restore_run(&r, type, p, len);
 		rc = pid < 0 ? (int)pid : 0;
@@ -311,7 +401,7 @@ int main(int argc, char **argv)
 	} else if (!opt_debug && !opt_check) {
 		if (handover && hand_over_copy(&x, &ho, &r) < 0) {
 			fprintf(stderr, "pthaw: %s\n", err_last());
-			rc = 1;
+			rc = -1;
 		}
 		if (!rc && opt_progress)
 			fprintf(stderr, "pthaw: process %d running (%s)\n", pid,
@@ -325,7 +415,7 @@ int main(int argc, char **argv)
 	free(h);
 	restore_free(&r);
 	if (rc)
-		return 1;
+		return no_loader ? PTHAW_EXIT_LOADER : PTHAW_EXIT_FAILED;
 	if (opt_debug || opt_check)
 		return 0;
 	if (opt_detach) {

@@ -183,7 +183,8 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 	if (!remapped) {
 		while (waitpid(pid, &st, 0) < 0)
 			if (errno != EINTR)
-				return fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno)), 1;
+				return fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno)),
+				       PTHAW_EXIT_LOST;
 		return status_code(st);
 	}
 	for (;;) {
@@ -194,7 +195,7 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno));
-			return 1;
+			return PTHAW_EXIT_LOST;
 		}
 		if (WIFEXITED(st) || WIFSIGNALED(st)) {
 			if (t == pid)

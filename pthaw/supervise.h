@@ -6,6 +6,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* pthaw's own exit statuses, above what programs commonly use, as
+ * timeout(1) does (man/pthaw.1, EXIT STATUS).  Otherwise pthaw exits with
+ * the status of the process it restored. */
+#define PTHAW_EXIT_FAILED	125	/* bad flags, or no process ran: refused or failed */
+#define PTHAW_EXIT_LOST		126	/* the process ran, then pthaw lost track of it */
+#define PTHAW_EXIT_LOADER	127	/* the loader (pload) cannot be run */
+
 /* The seccomp filter that sends the PID-related system calls to the
  * tracer: writes at most max instructions to prog; returns the count. */
 size_t remap_filter(void *prog, size_t max);
@@ -14,7 +21,7 @@ size_t remap_filter(void *prog, size_t max);
  * remapped (pid is traced with the filter in place), answers its
  * PID-related system calls as if it still were old_pid.  Returns the
  * exit status for pthaw: the process's, or 128 + the signal that
- * ended it. */
+ * ended it, or PTHAW_EXIT_LOST when waiting for it failed. */
 int supervise(pid_t pid, pid_t old_pid, int remapped);
 
 #endif

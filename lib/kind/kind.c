@@ -1,6 +1,7 @@
 /* kind.c: the table of kinds and the loops pfrez and pthaw run over it. */
 #include "kind.h"
 #include "err.h"
+#include "json.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -68,6 +69,24 @@ void kinds_print(FILE *f, void *const *data)
 	for (int i = 0; i < KIND_NR; i++)
 		if (data[i] && kind_table[i] && kind_table[i]->print)
 			kind_table[i]->print(f, data[i]);
+}
+
+void kinds_print_json(struct json *j, void *const *data)
+{
+	json_object_begin(j, "kinds");
+	for (int i = 0; i < KIND_NR; i++) {
+		if (!data[i] || !kind_table[i] || !kind_table[i]->print_json)
+			continue;
+		json_object_begin(j, kind_table[i]->name);
+		kind_table[i]->print_json(j, data[i]);
+		json_object_end(j);
+	}
+	json_object_end(j);
+	json_array_begin(j, "unprinted_kinds");
+	for (int i = 0; i < KIND_NR; i++)
+		if (data[i] && kind_table[i] && !kind_table[i]->print_json)
+			json_str(j, NULL, kind_table[i]->name);
+	json_array_end(j);
 }
 
 void kinds_free(void **data)

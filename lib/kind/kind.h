@@ -14,6 +14,7 @@
 #include "record.h"
 
 struct inject_ctx;
+struct json;
 struct pload;
 struct snap;
 
@@ -73,6 +74,9 @@ struct kind_ops {
 	int (*restore)(struct kind_restore *r, const void *data);
 	void (*print)(FILE *f, const void *data);
 	void (*free)(void *data);
+	/* Writes the kind's fields as members of the JSON object j has
+	 * open (pfrez -debug -json, pthaw -debug -json). */
+	void (*print_json)(struct json *j, const void *data);
 };
 
 /* A NULL line is a kind not built yet: the loops skip it. */
@@ -88,6 +92,9 @@ int kinds_write(void *const *data, struct rec_writer *w);
 int kinds_take(void **data, uint32_t type, const unsigned char *p, size_t len);
 int kinds_restore(struct kind_restore *r, void *const *data, enum kind_stage stage);
 void kinds_print(FILE *f, void *const *data);
+/* "kinds": an object with a member per kind that has data, and
+ * "unprinted_kinds": the names of those with data but no print_json yet. */
+void kinds_print_json(struct json *j, void *const *data);
 void kinds_free(void **data);
 
 #endif

@@ -5,6 +5,7 @@
 #include "kind.h"
 #include "err.h"
 #include "inject.h"
+#include "json.h"
 #include "pload_ctl.h"
 
 #include <errno.h>
@@ -132,6 +133,18 @@ static void prctl_print(FILE *f, const void *data)
 		(unsigned long long)p->timerslack, p->personality);
 }
 
+static void prctl_print_json(struct json *j, const void *data)
+{
+	const struct rec_prctl *p = data;
+
+	json_bool(j, "thp_disable", (int)p->thp_disable);
+	json_bool(j, "child_subreaper", (int)p->child_subreaper);
+	json_uint(j, "pdeathsig", p->pdeathsig);
+	json_uint(j, "dumpable", p->dumpable);
+	json_uint(j, "timerslack_ns", p->timerslack);
+	json_hex(j, "personality", p->personality);
+}
+
 const struct kind_ops kind_prctl = {
 	.name = "prctl",
 	.type = REC_PRCTL,
@@ -141,4 +154,5 @@ const struct kind_ops kind_prctl = {
 	.take = prctl_take,
 	.restore = prctl_restore,
 	.print = prctl_print,
+	.print_json = prctl_print_json,
 };

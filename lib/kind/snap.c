@@ -1,6 +1,8 @@
 /* snap.c: encodes, decodes, checks and prints a snapshot's metadata. */
 #include "snap.h"
 #include "err.h"
+#include "header.h"
+#include "json.h"
 #include "kind.h"
 
 #include <errno.h>
@@ -410,6 +412,267 @@ void snap_print(FILE *f, const struct snap *s)
 			snap_print_ident(f, "    identity", &d->id);
 	}
 	kinds_print(f, s->kind);
+}
+
+static void ident_json(struct json *j, const char *key, const struct rec_ident *id)
+{
+	char dev[48];
+
+	json_object_begin(j, key);
+	snprintf(dev, sizeof(dev), "%llu:%llu", (unsigned long long)major(id->dev),
+		 (unsigned long long)minor(id->dev));
+	json_str(j, "dev", dev);
+	json_uint(j, "ino", id->ino);
+	json_uint(j, "mode", id->mode);
+	if (S_ISREG(id->mode)) {
+		json_uint(j, "size", id->size);
+		json_int(j, "mtime_sec", id->mtime_sec);
+		json_uint(j, "mtime_nsec", id->mtime_nsec);
+	}
+	if (S_ISCHR(id->mode) || S_ISBLK(id->mode)) {
+		snprintf(dev, sizeof(dev), "%llu:%llu", (unsigned long long)major(id->rdev),
+			 (unsigned long long)minor(id->rdev));
+		json_str(j, "rdev", dev);
+	}
+	json_object_end(j);
+}
+
+static void process_json(struct json *j, const struct snap *s)
+{
+	json_object_begin(j, "process");
+	json_uint(j, "pid", s->proc.pid);
+	json_str(j, "comm", s->comm);
+	json_str(j, "exe", s->exe);
+	json_str(j, "cwd", s->cwd);
+	json_uint(j, "umask", s->proc.umask);
+	ident_json(j, "exe_ident", &s->proc.exe);
+	ident_json(j, "cwd_ident", &s->proc.cwd);
+	ident_json(j, "root_ident", &s->proc.root);
+	json_object_end(j);
+	json_object_begin(j, "creds");
+	json_uint(j, "uid", s->creds.uid);
+	json_uint(j, "euid", s->creds.euid);
+	json_uint(j, "suid", s->creds.suid);
+	json_uint(j, "fsuid", s->creds.fsuid);
+	json_uint(j, "gid", s->creds.gid);
+	json_uint(j, "egid", s->creds.egid);
+	json_uint(j, "sgid", s->creds.sgid);
+	json_uint(j, "fsgid", s->creds.fsgid);
+	json_array_begin(j, "groups");
+	for (uint32_t i = 0; i < s->creds.ngroups; i++)
+		json_uint(j, NULL, s->groups[i]);
+	json_array_end(j);
+	json_object_end(j);
+}
+
+static void mm_json(struct json *j, const struct snap *s)
+{
+	static const char *rlim_names[REC_NLIMITS] = {
+		"cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile",
+		"memlock", "as", "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
+	};
+	const struct rec_mm *m = &s->mm;
+
+	json_object_begin(j, "mm");
+	json_hex(j, "start_code", m->start_code);
+	json_hex(j, "end_code", m->end_code);
+	json_hex(j, "start_data", m->start_data);
+	json_hex(j, "end_data", m->end_data);
+	json_hex(j, "start_brk", m->start_brk);
+	json_hex(j, "brk", m->brk);
+	json_hex(j, "start_stack", m->start_stack);
+	json_hex(j, "arg_start", m->arg_start);
+	json_hex(j, "arg_end", m->arg_end);
+	json_hex(j, "env_start", m->env_start);
+	json_hex(j, "env_end", m->env_end);
+	json_array_begin(j, "auxv");
+	for (uint32_t i = 0; i + 16 <= m->auxv_len; i += 16) {
+		uint64_t av[2];
+
+		memcpy(av, s->auxv + i, sizeof(av));
+		json_object_begin(j, NULL);
+		json_uint(j, "type", av[0]);
+		json_hex(j, "value", av[1]);
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_object_end(j);
+	/* RLIM_INFINITY is a string: as a number it would pass 2^53. */
+	json_object_begin(j, "rlimits");
+	for (int i = 0; s->has_rlim && i < REC_NLIMITS; i++) {
+		json_object_begin(j, rlim_names[i]);
+		if (s->rlim.cur[i] == UINT64_MAX)
+			json_str(j, "cur", "unlimited");
+		else
+			json_uint(j, "cur", s->rlim.cur[i]);
+		if (s->rlim.max[i] == UINT64_MAX)
+			json_str(j, "max", "unlimited");
+		else
+			json_uint(j, "max", s->rlim.max[i]);
+		json_object_end(j);
+	}
+	json_object_end(j);
+}
+
+static void signals_json(struct json *j, const struct snap *s)
+{
+	static const char *timers[3] = { "real", "virtual", "prof" };
+	const struct rec_signals *g = &s->sig;
+
+	json_object_begin(j, "signals");
+	json_hex(j, "blocked", g->blocked);
+	json_array_begin(j, "actions");
+	for (int i = 0; i < 64; i++) {
+		const struct rec_sigaction *a = &g->act[i];
+
+		if (!a->handler && !a->flags && !a->mask)
+			continue;
+		json_object_begin(j, NULL);
+		json_int(j, "signal", i + 1);
+		if (a->handler <= 1)
+			json_str(j, "handler", a->handler ? "ignore" : "default");
+		else
+			json_hex(j, "handler", a->handler);
+		json_hex(j, "flags", a->flags);
+		json_hex(j, "restorer", a->restorer);
+		json_hex(j, "mask", a->mask);
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_object_begin(j, "altstack");
+	json_hex(j, "sp", g->ss_sp);
+	json_uint(j, "size", g->ss_size);
+	json_int(j, "flags", g->ss_flags);
+	json_object_end(j);
+	json_object_begin(j, "itimers");
+	for (int i = 0; i < 3; i++) {
+		json_object_begin(j, timers[i]);
+		json_uint(j, "interval_sec", g->itimer[i][0]);
+		json_uint(j, "interval_usec", g->itimer[i][1]);
+		json_uint(j, "value_sec", g->itimer[i][2]);
+		json_uint(j, "value_usec", g->itimer[i][3]);
+		json_object_end(j);
+	}
+	json_object_end(j);
+	json_hex(j, "clear_tid", g->clear_tid);
+	json_object_end(j);
+	json_array_begin(j, "pending_signals");
+	for (size_t i = 0; i < s->npending; i++) {
+		int32_t si[3];	/* si_signo, si_errno, si_code */
+
+		memcpy(si, s->pending[i].info, sizeof(si));
+		json_object_begin(j, NULL);
+		json_int(j, "signal", si[0]);
+		json_str(j, "scope", s->pending[i].shared ? "process" : "thread");
+		json_int(j, "code", si[2]);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void fds_json(struct json *j, const struct snap *s)
+{
+	json_array_begin(j, "fds");
+	for (size_t i = 0; i < s->nfds; i++) {
+		const struct rec_fd *d = &s->fds[i].r;
+
+		json_object_begin(j, NULL);
+		json_int(j, "fd", d->fd);
+		json_str(j, "kind", fd_kind_name(d->kind));
+		json_str(j, "path", s->fds[i].path);
+		json_uint(j, "flags", d->flags);
+		json_bool(j, "cloexec", d->cloexec != 0);
+		json_uint(j, "pos", d->pos);
+		json_uint(j, "mode", d->mode);
+		json_bool(j, "proc_self", (d->fd_flags & FDF_PROC_SELF) != 0);
+		json_bool(j, "pseudo", (d->fd_flags & FDF_PSEUDO) != 0);
+		if (d->kind != FD_STDIO)
+			ident_json(j, "ident", &d->id);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void vmas_json(struct json *j, const struct snap *s)
+{
+	static const char *flag_names[] = {
+		"shared", "file", "embed", "stack", "heap", "vdso", "vvar", "vvar_vclock", "vsyscall",
+	};
+
+	json_array_begin(j, "vmas");
+	for (size_t i = 0; i < s->nvmas; i++) {
+		const struct rec_vma *v = &s->vmas[i].r;
+		char prot[4] = {
+			v->prot & PROT_READ ? 'r' : '-', v->prot & PROT_WRITE ? 'w' : '-',
+			v->prot & PROT_EXEC ? 'x' : '-', '\0',
+		};
+
+		json_object_begin(j, NULL);
+		json_hex(j, "start", v->start);
+		json_hex(j, "end", v->end);
+		json_str(j, "prot", prot);
+		json_hex(j, "pgoff", v->pgoff);
+		json_array_begin(j, "flags");
+		for (size_t b = 0; b < sizeof(flag_names) / sizeof(flag_names[0]); b++)
+			if (v->flags & (1u << b))
+				json_str(j, NULL, flag_names[b]);
+		json_array_end(j);
+		json_str(j, "name", s->vmas[i].name);
+		if (v->flags & VMA_FILE) {
+			json_uint(j, "file_size", v->file_size);
+			json_int(j, "mtime_sec", v->mtime_sec);
+			json_uint(j, "mtime_nsec", v->mtime_nsec);
+		}
+		json_hex(j, "content_crc", v->content_crc);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void cpu_json(struct json *j, const struct snap *s)
+{
+	static const char *names[] = {
+		"r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
+		"rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss",
+		"fs_base", "gs_base", "ds", "es", "fs", "gs",
+	};
+	uint64_t rv[sizeof(s->regs) / 8];
+	char feat[256];
+
+	_Static_assert(sizeof(names) / sizeof(names[0]) == sizeof(rv) / sizeof(rv[0]),
+		       "a name per register");
+	memcpy(rv, &s->regs, sizeof(rv));
+	json_object_begin(j, "regs");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		json_hex(j, names[i], rv[i]);
+	json_object_end(j);
+	hdr_xfeature_names(s->xs.xcr0, feat, sizeof(feat));
+	json_object_begin(j, "xstate");
+	json_uint(j, "size", s->xs.size);
+	json_hex(j, "features", s->xs.xcr0);
+	json_str(j, "feature_names", feat);
+	json_object_end(j);
+	if (!s->has_rseq) {
+		json_null(j, "rseq");
+		return;
+	}
+	json_object_begin(j, "rseq");
+	json_hex(j, "addr", s->rseq.addr);
+	json_uint(j, "len", s->rseq.len);
+	json_hex(j, "sig", s->rseq.sig);
+	json_uint(j, "flags", s->rseq.flags);
+	json_object_end(j);
+}
+
+void snap_print_json(struct json *j, const struct snap *s)
+{
+	process_json(j, s);
+	mm_json(j, s);
+	signals_json(j, s);
+	fds_json(j, s);
+	vmas_json(j, s);
+	cpu_json(j, s);
+	kinds_print_json(j, s->kind);
 }
 
 void snap_free(struct snap *s)

@@ -78,6 +78,12 @@ void snap_print_ident(FILE *f, const char *what, const struct rec_ident *id);
 /* The state in readable form: registers, mappings, fds (for -debug). */
 void snap_print(FILE *f, const struct snap *s);
 
+/* The same as members of the JSON object j has open: "process", "creds",
+ * "mm", "rlimits", "signals", "pending_signals", "fds", "vmas", "regs",
+ * "xstate", "rseq", "kinds", "unprinted_kinds" (man/pfrez-stream.5). */
+struct json;
+void snap_print_json(struct json *j, const struct snap *s);
+
 void snap_free(struct snap *s);
 
 #endif

@@ -171,6 +171,9 @@ int hdr_parse(struct header *h, const char *text, size_t len)
 	n = first_line(text, len, &major, &minor, &declared);
 	if (n < 0)
 		return err_msg(EBADMSG, "not a pfrez stream (bad magic)");
+	if (major == 1)
+		return err_msg(EPROTONOSUPPORT, "a format 1 snapshot: written by pfrez 0.1; this pthaw reads format %d",
+			       HDR_MAJOR);
 	if (major != HDR_MAJOR)
 		return err_msg(EPROTONOSUPPORT, "stream format version %u.%u is not supported (this pthaw reads %d.x)",
 			       major, minor, HDR_MAJOR);
@@ -224,7 +227,7 @@ int hdr_read(struct header *h, struct layer *in)
 	char *buf;
 	int rc;
 
-	/* "PFREZ-STREAM 1.0 000412\n" is 24 bytes for any 1-digit version. */
+	/* "PFREZ-STREAM 2.0 000412\n" is 24 bytes for any 1-digit version. */
 	rc = layer_read_full(in, first, 24);
 	if (rc)
 		return rc == -EPIPE ? err_msg(EBADMSG, "empty or truncated stream (no header)") : rc;

@@ -1,6 +1,6 @@
 /* header.h: the plain-text stream header, readable with `head`.
  *
- *	PFREZ-STREAM 1.0 000412\n	magic, version, header length in bytes
+ *	PFREZ-STREAM 2.0 000412\n	magic, version, header length in bytes
  *	key: value\n			...
  *	crc: 0123abcd\n			CRC32C of every byte before this line
  *	\n				end of header
@@ -15,7 +15,9 @@
 #include "layer.h"
 
 #define HDR_MAGIC	"PFREZ-STREAM"
-#define HDR_MAJOR	1
+/* Format 2: the table of kinds, and unknown records are refused
+ * unless optional.  Format 1 (pfrez 0.1) is refused by name. */
+#define HDR_MAJOR	2
 #define HDR_MINOR	0
 #define HDR_MAX		65536
 #define HDR_NFIELDS	32

@@ -1,4 +1,4 @@
-/* record.h: the typed, checksummed records of a pfrez stream (format v1).
+/* record.h: the typed, checksummed records of a pfrez stream (format 2).
  *
  * On the wire each record is
  *	u32 type, u32 len, u8 payload[len], u32 crc32c(type, len, payload)

@@ -11,13 +11,23 @@
  *	names=MIB	more mappings with 4000-byte names, MIB MiB of them
  *	pending=N	N pending SIGUSR1 records
  *	missing=PATH	a last mapping of the file PATH (which should not exist)
+ *	unknown=TYPE	a record of TYPE (a number) after the state records
+ *	format=N	the header's format version N (N.0)
  *
- * The stream has no pages: -debug prints it, a restore refuses it. */
+ * The stream has no pages: -debug prints it, a restore refuses it.
+ *
+ *	craft from=FILE unknown=TYPE > stream
+ *
+ * copies the plain stream in FILE (header fields, records), with a record
+ * of TYPE before its first pages: a real process's snapshot, restorable,
+ * that carries a record this pthaw does not know. */
 #include "err.h"
 #include "record.h"
 #include "snap.h"
 #include "stream.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +58,59 @@ static void check(int rc)
 	}
 }
 
+/* What a reader of a future format might find: 16 bytes it cannot know. */
+static void write_unknown(struct rec_writer *w, const char *type)
+{
+	check(rec_write(w, (uint32_t)strtoul(type, NULL, 0), "a future record", 16, NULL, 0));
+}
+
+static int copy_with_unknown(struct layer *out, const char *from, const char *type)
+{
+	static struct header in_h, h;
+	struct layer *in, *top;
+	struct stream_cfg cfg;
+	struct rec_reader rd;
+	struct rec_writer w;
+	const unsigned char *p;
+	uint32_t t;
+	size_t len;
+	int fd = open(from, O_RDONLY | O_CLOEXEC), rc, added = 0;
+
+	if (fd < 0) {
+		perror(from);
+		return 1;
+	}
+	in = layer_fd_open(fd, 1);
+	check(hdr_read(&in_h, in));
+	if (strcmp(hdr_get(&in_h, "compress"), "none") || strcmp(hdr_get(&in_h, "encrypt"), "none"))
+		check(err_msg(EINVAL, "%s: a plain stream only", from));
+	check(stream_cfg_parse(&cfg, NULL, NULL));
+	hdr_init(&h);
+	for (int i = 0; i < in_h.nfields; i++)
+		if (strcmp(in_h.key[i], "compress") && strcmp(in_h.key[i], "encrypt"))
+			check(hdr_set(&h, in_h.key[i], "%s", in_h.value[i]));
+	check(stream_writer_open(out, &cfg, &h, &top));
+	w = (struct rec_writer){ top, 0, 0 };
+	check(rec_reader_init(&rd, in));
+	while ((rc = rec_read(&rd, &t, &p, &len)) == 1) {
+		if ((t == REC_PAGES || t == REC_END) && !added++)
+			write_unknown(&w, type);
+		if (t == REC_END)
+			check(rec_write_end(&w));
+		else
+			check(rec_write(&w, t, p, len, NULL, 0));
+	}
+	check(rc);
+	check(layer_close(top));
+	rec_reader_free(&rd);
+	layer_destroy(in);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *comm = arg(argc, argv, "comm"), *xsave = arg(argc, argv, "xsave");
-	const char *missing = arg(argc, argv, "missing");
+	const char *missing = arg(argc, argv, "missing"), *unknown = arg(argc, argv, "unknown");
 	static unsigned char buf[sizeof(struct rec_proc) + 3 * SNAP_PATH_MAX];
 	static unsigned char xarea[576];
 	static struct header h;
@@ -71,11 +130,15 @@ int main(int argc, char **argv)
 
 	size_t off;
 
+	if (arg(argc, argv, "from"))
+		return copy_with_unknown(out, arg(argc, argv, "from"), unknown ? unknown : "0x40000100");
 	memset(&rl, 0, sizeof(rl));
 	if (!comm)
 		comm = "crafted";
 	check(stream_cfg_parse(&cfg, NULL, NULL));
 	hdr_init(&h);
+	if (arg(argc, argv, "format"))
+		h.major = (int)num(argc, argv, "format");
 	check(hdr_set(&h, "arch", "x86_64"));
 	if (xsave)
 		check(hdr_set(&h, "xsave-features", "%s", xsave));
@@ -140,6 +203,8 @@ int main(int argc, char **argv)
 		memcpy(si.info, &signo, sizeof(signo));
 		check(rec_write(&w, REC_SIGINFO, &si, sizeof(si), NULL, 0));
 	}
+	if (unknown)
+		write_unknown(&w, unknown);
 	check(rec_write_end(&w));
 	check(layer_close(top));
 	return 0;

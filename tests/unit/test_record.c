@@ -369,7 +369,7 @@ static void header_round_trip(void **state)
 
 	(void)state;
 	sample_header(&h, HDR_MAJOR);
-	assert_memory_equal(h.text, "PFREZ-STREAM 1.0 ", 17);
+	assert_memory_equal(h.text, "PFREZ-STREAM 2.0 ", 17);
 	assert_int_equal(strtoul(h.text + 17, NULL, 10), h.len);
 	assert_int_equal(h.text[23], '\n');
 	assert_memory_equal(h.text + 24, "arch: x86_64\nkernel: 6.8.0-45-generic\n", 38);
@@ -379,7 +379,7 @@ static void header_round_trip(void **state)
 	assert_memory_equal(crcline, want, HDR_CRC_LINE + 1);
 
 	assert_int_equal(hdr_parse(&h2, h.text, h.len), 0);
-	assert_int_equal(h2.major, 1);
+	assert_int_equal(h2.major, HDR_MAJOR);
 	assert_int_equal(h2.minor, 0);
 	assert_int_equal(h2.nfields, 8);
 	assert_string_equal(hdr_get(&h2, "kernel"), "6.8.0-45-generic");
@@ -456,27 +456,31 @@ static void header_bad(void **state)
 
 	(void)state;
 	/* bad magic */
-	len = make_hdr(text, "PFREZ-STREAX 1.0 %06zu\n", "arch: x86_64\n");
+	len = make_hdr(text, "PFREZ-STREAX 2.0 %06zu\n", "arch: x86_64\n");
 	assert_int_equal(hdr_parse(&h, text, len), -EBADMSG);
 	has("bad magic");
 	len = make_hdr(text, "pfrez-stream 1.0 %06zu\n", "arch: x86_64\n");
 	assert_int_equal(hdr_parse(&h, text, len), -EBADMSG);
 	has("bad magic");
-	len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu extra\n", "arch: x86_64\n");
+	len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu extra\n", "arch: x86_64\n");
 	assert_int_equal(hdr_parse(&h, text, len), -EBADMSG);
 	assert_int_equal(hdr_parse(&h, "\x7f" "ELF\2\1\1\0\0\0\0\0\0\0\0\0", 16), -EBADMSG);
 	has("bad magic");
 
 	/* an unknown major version: refused as such, whatever follows */
-	sample_header(&h2, 2);
+	sample_header(&h2, 3);
 	assert_int_equal(hdr_parse(&h, h2.text, h2.len), -EPROTONOSUPPORT);
 	has("not supported");
+	/* format 1 (pfrez 0.1): refused by name */
+	sample_header(&h2, 1);
+	assert_int_equal(hdr_parse(&h, h2.text, h2.len), -EPROTONOSUPPORT);
+	assert_string_equal(err_last(), "a format 1 snapshot: written by pfrez 0.1; this pthaw reads format 2");
 	sample_header(&h2, 0);
 	assert_int_equal(hdr_parse(&h, h2.text, h2.len), -EPROTONOSUPPORT);
 	has("not supported");
 
 	/* bad length: declared != actual, or too small or large to be one */
-	sample_header(&h2, 1);
+	sample_header(&h2, HDR_MAJOR);
 	assert_int_equal(hdr_parse(&h, h2.text, h2.len - 1), -EBADMSG);
 	has("length");
 	memcpy(text, h2.text, h2.len);
@@ -487,23 +491,23 @@ static void header_bad(void **state)
 	has("bad length");
 	assert_int_equal(hdr_parse(&h, text, HDR_MAX), -EBADMSG);
 	has("bad length");
-	len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", "a: b\n");
+	len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", "a: b\n");
 	text[22]++;	/* the last digit of the length */
 	assert_int_equal(hdr_parse(&h, text, len), -EBADMSG);
 	has("length");
 
 	/* the crc line missing or wrong */
-	len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", "a: b\n");
+	len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", "a: b\n");
 	memcpy(text + len - 1 - HDR_CRC_LINE, "crc: 00000000\n", HDR_CRC_LINE);
 	assert_int_equal(hdr_parse(&h, text, len), -EBADMSG);
 	has("checksum mismatch");
-	n = (size_t)snprintf(text, sizeof(text), "PFREZ-STREAM 1.0 %06d\na: b\nc: d\n\n", 35);
+	n = (size_t)snprintf(text, sizeof(text), "PFREZ-STREAM 2.0 %06d\na: b\nc: d\n\n", 35);
 	assert_int_equal(n, 35);
 	assert_int_equal(hdr_parse(&h, text, n), -EBADMSG);
 	has("checksum");
 
 	/* duplicate field */
-	len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", "arch: x86_64\npid: 1\narch: x86_64\n");
+	len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", "arch: x86_64\npid: 1\narch: x86_64\n");
 	assert_int_equal(hdr_parse(&h, text, len), -EBADMSG);
 	has("duplicate field arch");
 
@@ -515,7 +519,7 @@ static void header_bad(void **state)
 		};
 
 		for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++) {
-			len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", bad_lines[i]);
+			len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", bad_lines[i]);
 			err_clear();
 			if (hdr_parse(&h, text, len) != -EBADMSG)
 				fail_msg("line \"%s\" accepted", bad_lines[i]);
@@ -523,10 +527,10 @@ static void header_bad(void **state)
 		}
 	}
 	/* a field line running into the crc line */
-	len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", "a: b");
+	len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", "a: b");
 	assert_int_equal(hdr_parse(&h, text, len), -EBADMSG);
 	/* an empty value is a value */
-	len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", "a: \n");
+	len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", "a: \n");
 	assert_int_equal(hdr_parse(&h, text, len), 0);
 	assert_string_equal(hdr_get(&h, "a"), "");
 
@@ -534,11 +538,11 @@ static void header_bad(void **state)
 	body[0] = '\0';
 	for (int i = 0; i < HDR_NFIELDS; i++)
 		sprintf(body + strlen(body), "f%d: %d\n", i, i);
-	len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", body);
+	len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", body);
 	assert_int_equal(hdr_parse(&h, text, len), 0);
 	assert_int_equal(h.nfields, HDR_NFIELDS);
 	strcat(body, "one: more\n");
-	len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", body);
+	len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", body);
 	assert_int_equal(hdr_parse(&h, text, len), -EBADMSG);
 	has("too many fields");
 	assert_int_equal(hdr_set(&h, "x", "y"), -E2BIG);
@@ -569,7 +573,7 @@ static void header_exact_buffer(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		size_t len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", lines[i]);
+		size_t len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", lines[i]);
 		char *exact = malloc(len);
 
 		assert_non_null(exact);
@@ -586,9 +590,9 @@ static void header_exact_buffer(void **state)
 	/* the numbers of the first line are plain digits: no sign, no space */
 	{
 		static const char *firsts[] = {
-			"PFREZ-STREAM +1.0 %06zu\n", "PFREZ-STREAM 1.0 +%05zu\n",
-			"PFREZ-STREAM 1.0  %05zu\n", "PFREZ-STREAM 1.-0 %06zu\n",
-			"PFREZ-STREAM 1.0 %07zu\n",
+			"PFREZ-STREAM +2.0 %06zu\n", "PFREZ-STREAM 2.0 +%05zu\n",
+			"PFREZ-STREAM 2.0  %05zu\n", "PFREZ-STREAM 2.-0 %06zu\n",
+			"PFREZ-STREAM 2.0 %07zu\n",
 		};
 
 		for (size_t i = 0; i < sizeof(firsts) / sizeof(firsts[0]); i++) {
@@ -618,7 +622,7 @@ static void header_read_bad(void **state)
 			free(in.buf);
 		}
 	}
-	mem_over(&in, "PFREZ-STREAX 1.0 000412\nxx", 26, 0);
+	mem_over(&in, "PFREZ-STREAX 2.0 000412\nxx", 26, 0);
 	assert_int_equal(hdr_read(&h, &in.l), -EBADMSG);
 	has("bad magic");
 	free(in.buf);
@@ -627,13 +631,13 @@ static void header_read_bad(void **state)
 	has("bad magic");
 	free(in.buf);
 	/* a length no header can have */
-	mem_over(&in, "PFREZ-STREAM 1.0 000010\n\n\n", 26, 0);
+	mem_over(&in, "PFREZ-STREAM 2.0 000010\n\n\n", 26, 0);
 	assert_int_equal(hdr_read(&h, &in.l), -EBADMSG);
 	free(in.buf);
-	mem_over(&in, "PFREZ-STREAM 1.0 999999\n\n\n", 26, 0);
+	mem_over(&in, "PFREZ-STREAM 2.0 999999\n\n\n", 26, 0);
 	assert_int_equal(hdr_read(&h, &in.l), -EBADMSG);
 	free(in.buf);
-	mem_over(&in, "PFREZ-STREAM 1.0 00004x\n\n\n", 26, 0);
+	mem_over(&in, "PFREZ-STREAM 2.0 00004x\n\n\n", 26, 0);
 	assert_int_equal(hdr_read(&h, &in.l), -EBADMSG);
 	free(in.buf);
 	/* an unknown major version, through hdr_read */
@@ -643,7 +647,7 @@ static void header_read_bad(void **state)
 	has("not supported");
 	free(in.buf);
 	/* a declared length past the header's end eats into the payload */
-	len = make_hdr(text, "PFREZ-STREAM 1.0 %06zu\n", "a: b\n");
+	len = make_hdr(text, "PFREZ-STREAM 2.0 %06zu\n", "a: b\n");
 	text[22]++;
 	mem_over(&in, text, len + 1, 0);
 	assert_int_equal(hdr_read(&h, &in.l), -EBADMSG);
