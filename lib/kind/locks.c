@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -164,12 +165,17 @@ static int seen_before(struct kind_capture *c, const struct locks *l, const stru
 	return 0;
 }
 
-static int refuse(struct kind_capture *c, const struct snap_fd *f, const char *fmt, const char *what,
-		  int n)
+static int refuse(struct kind_capture *c, const struct snap_fd *f, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse(struct kind_capture *c, const struct snap_fd *f, const char *fmt, ...)
 {
 	char why[256];
+	va_list ap;
 
-	snprintf(why, sizeof(why), fmt, what, n);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 	return err_msg(ENOTSUP, "process %d: fd %d (%s): %s", c->pid, f->r.fd, f->path, why);
 }
 
@@ -177,18 +183,18 @@ static int refuse(struct kind_capture *c, const struct snap_fd *f, const char *f
 static int check_line(struct kind_capture *c, const struct snap_fd *f, const struct lock_line *k)
 {
 	if (!k->r.class)
-		return refuse(c, f, "it holds a lock of a kind pthaw cannot take again (%s)", k->what, 0);
+		return refuse(c, f, "it holds a lock of a kind pthaw cannot take again (%s)", k->what);
 	if (!strcmp(k->mode, "MANDATORY"))
-		return refuse(c, f, "its %s lock is mandatory, which cannot be restored", class_names[k->r.class], 0);
+		return refuse(c, f, "its %s lock is mandatory, which cannot be restored", class_names[k->r.class]);
 	if (k->r.class == LOCK_LEASE && strcmp(k->mode, "ACTIVE"))
 		return refuse(c, f, "its lease is being broken (%s): a break in progress cannot be restored",
-			      k->mode, 0);
+			      k->mode);
 	if (f->r.kind != FD_FILE)
 		return refuse(c, f, "it holds a %s lock, but only the locks of a regular file reopened by path can be restored",
-			      class_names[k->r.class], 0);
+			      class_names[k->r.class]);
 	if (k->r.class == LOCK_POSIX && k->pid != c->pid)
-		return refuse(c, f, "its %s lock belongs to process %d, which shares the fd table: not supported yet",
-			      class_names[k->r.class], k->pid);
+		return refuse(c, f, "its POSIX lock belongs to process %d, which shares the fd table: not supported yet",
+			      k->pid);
 	if ((k->r.class == LOCK_FLOCK || k->r.class == LOCK_LEASE) && k->pid != c->pid)
 		return refuse(c, f, "its %s was taken by process %d, which may share the open file description: not supported yet",
 			      k->r.class == LOCK_FLOCK ? "flock lock" : "lease", k->pid);
