@@ -214,7 +214,7 @@ static int fd_locks(struct kind_capture *c, struct locks *l, const struct snap_f
 		return err_sys(errno, "%s", path);
 	while (!rc && getline(&line, &cap, in) > 0) {
 		struct lock_line k;
-		long sig;
+		long sig = 0;
 
 		if (strncmp(line, "lock:", 5))
 			continue;
