@@ -9,10 +9,12 @@
 extern const struct kind_ops kind_prctl;
 extern const struct kind_ops kind_caps;
 extern const struct kind_ops kind_seccomp;
+extern const struct kind_ops kind_locks;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_PRCTL] = &kind_prctl,
 	[KIND_CAPS] = &kind_caps,
+	[KIND_LOCKS] = &kind_locks,
 	[KIND_SECCOMP] = &kind_seccomp,
 };
 
