@@ -6,9 +6,15 @@
 #include <stdlib.h>
 
 extern const struct kind_ops kind_prctl;
+extern const struct kind_ops kind_sched;
+extern const struct kind_ops kind_membarrier;
+extern const struct kind_ops kind_madvise;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_PRCTL] = &kind_prctl,
+	[KIND_SCHED] = &kind_sched,
+	[KIND_MEMBARRIER] = &kind_membarrier,
+	[KIND_MADVISE] = &kind_madvise,
 };
 
 int kinds_capture(struct kind_capture *c, void **data)
