@@ -135,9 +135,8 @@ static int ma_add(void *arg, uint64_t start, uint64_t end, const char *vmflags)
 	uint32_t bits = ma_parse(vmflags);
 	const struct snap_vma *v;
 
-	if (m->probe) {
-		if (start == m->probe)
-			m->probe_flags = bits | 0x80000000u;
+	if (start == m->probe) {
+		m->probe_flags = bits | 0x80000000u;	/* seen */
 		return 0;
 	}
 	if (!bits)
@@ -163,13 +162,16 @@ static int ma_add(void *arg, uint64_t start, uint64_t end, const char *vmflags)
 }
 
 /* mlockall(MCL_FUTURE) leaves no trace but in the mappings made after it:
- * map one page inside the process, see its VmFlags, unmap it.  Should
- * pfrez die in between, the process keeps one inaccessible page more. */
-static int probe_lock_future(struct kind_capture *c, struct madvise_state *m)
+ * one page is mapped inside the process before smaps is read, and its
+ * VmFlags tell.  A shared anonymous page, which the kernel never merges
+ * with a neighbour, so that the other mappings read as they are.  Should
+ * pfrez die before unmapping it, the process keeps one inaccessible
+ * page more. */
+static int probe_map(struct kind_capture *c, struct madvise_state *m)
 {
-	long ret, unmap;
+	long ret;
 	int rc = inject_query(c->inj, SYS_mmap,
-			      (long[6]){ 0, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0 }, &ret);
+			      (long[6]){ 0, 4096, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS, -1, 0 }, &ret);
 
 	if (rc)
 		return rc;
@@ -179,20 +181,23 @@ static int probe_lock_future(struct kind_capture *c, struct madvise_state *m)
 	if (ret < 0 && ret > -4096)
 		return err_sys((int)-ret, "process %d: probing for mlockall(MCL_FUTURE) (mmap)", c->pid);
 	m->probe = (uint64_t)ret;
-	rc = smaps_read(c->pid, ma_add, m);
-	m->probe = 0;
-	unmap = 0;
-	if (inject_query(c->inj, SYS_munmap, (long[6]){ ret, 4096 }, &unmap) == 0 && unmap < 0)
-		rc = rc ? rc : err_sys((int)-unmap, "process %d: unmapping the probe page", c->pid);
-	if (rc)
-		return rc;
-	if (!m->probe_flags)
-		return err_msg(EAGAIN, "process %d: the probe page is not in its smaps", c->pid);
+	return 0;
+}
+
+static int probe_unmap(struct kind_capture *c, struct madvise_state *m)
+{
+	long ret = 0;
+	int rc = inject_query(c->inj, SYS_munmap, (long[6]){ (long)m->probe, 4096 }, &ret);
+
+	if (!rc && ret < 0)
+		rc = err_sys((int)-ret, "process %d: unmapping the probe page", c->pid);
+	if (!rc && !m->probe_flags)
+		rc = err_msg(EAGAIN, "process %d: the probe page is not in its smaps", c->pid);
 	if (m->probe_flags & MA_LOCKED)
 		m->h.mm |= MA_MM_LOCK_FUTURE;
 	if (m->probe_flags & MA_LOCKONFAULT)
 		m->h.mm |= MA_MM_LOCK_ONFAULT;
-	return 0;
+	return rc;
 }
 
 static void madvise_free(void *data)
@@ -207,20 +212,19 @@ static void madvise_free(void *data)
 static int madvise_capture(struct kind_capture *c, void **data)
 {
 	struct madvise_state *m = calloc(1, sizeof(*m));
-	int locked = 0, rc;
 	long ret;
+	int rc, rc2;
 
 	if (!m)
 		return err_sys(ENOMEM, "madvise");
 	m->snap = c->snap;
 	m->pid = c->pid;
-	rc = smaps_read(c->pid, ma_add, m);
-	for (size_t i = 0; !rc && i < m->h.n; i++)
-		locked |= !!(m->v[i].flags & MA_LOCKED);
-	/* Probed only when some mapping is locked: a process that called
-	 * mlockall(MCL_FUTURE) and has mapped nothing since is not seen. */
-	if (!rc && locked)
-		rc = probe_lock_future(c, m);
+	rc = probe_map(c, m);
+	if (!rc) {
+		rc = smaps_read(c->pid, ma_add, m);
+		rc2 = probe_unmap(c, m);
+		rc = rc ? rc : rc2;
+	}
 	/* EINVAL: a kernel before 6.4 or without KSM. */
 	if (!rc && !(rc = inject_query(c->inj, SYS_prctl, (long[6]){ PR_GET_MEMORY_MERGE }, &ret)) &&
 	    ret == 1)
