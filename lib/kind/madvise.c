@@ -274,9 +274,11 @@ static int madvise_take(void **data, const unsigned char *p, size_t len)
 		    ((f & MA_LOCKONFAULT) && !(f & MA_LOCKED)) ||
 		    (f & (MA_HUGEPAGE | MA_NOHUGEPAGE)) == (MA_HUGEPAGE | MA_NOHUGEPAGE) ||
 		    (f & (MA_SEQUENTIAL | MA_RANDOM)) == (MA_SEQUENTIAL | MA_RANDOM)) {
+			int rc = err_msg(EBADMSG, "madvise record: mapping %u (0x%llx-0x%llx, flags 0x%x) malformed",
+					 i, (unsigned long long)v->start, (unsigned long long)v->end, f);
+
 			madvise_free(m);
-			return err_msg(EBADMSG, "madvise record: mapping %u (0x%llx-0x%llx, flags 0x%x) malformed",
-				       i, (unsigned long long)v->start, (unsigned long long)v->end, f);
+			return rc;
 		}
 		prev = v->end;
 	}
