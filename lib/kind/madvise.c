@@ -135,8 +135,9 @@ static int ma_add(void *arg, uint64_t start, uint64_t end, const char *vmflags)
 	uint32_t bits = ma_parse(vmflags);
 	const struct snap_vma *v;
 
-	if (start == m->probe) {
-		m->probe_flags = bits | 0x80000000u;	/* seen */
+	if (m->probe) {
+		if (start == m->probe)
+			m->probe_flags = bits | 0x80000000u;	/* seen */
 		return 0;
 	}
 	if (!bits)
@@ -162,11 +163,12 @@ static int ma_add(void *arg, uint64_t start, uint64_t end, const char *vmflags)
 }
 
 /* mlockall(MCL_FUTURE) leaves no trace but in the mappings made after it:
- * one page is mapped inside the process before smaps is read, and its
- * VmFlags tell.  A shared anonymous page, which the kernel never merges
- * with a neighbour, so that the other mappings read as they are.  Should
- * pfrez die before unmapping it, the process keeps one inaccessible
- * page more. */
+ * one page is mapped inside the process, its VmFlags read from smaps, and
+ * it is unmapped.  A shared anonymous page, which the kernel never merges
+ * with a neighbour.  Should pfrez die before unmapping it, the process
+ * keeps one inaccessible page more: so this is done only for a process
+ * that has locked mappings, the only kind likely to have called
+ * mlockall. */
 static int probe_map(struct kind_capture *c, struct madvise_state *m)
 {
 	long ret;
@@ -212,18 +214,21 @@ static void madvise_free(void *data)
 static int madvise_capture(struct kind_capture *c, void **data)
 {
 	struct madvise_state *m = calloc(1, sizeof(*m));
+	int locked = 0, rc, rc2;
 	long ret;
-	int rc, rc2;
 
 	if (!m)
 		return err_sys(ENOMEM, "madvise");
 	m->snap = c->snap;
 	m->pid = c->pid;
-	rc = probe_map(c, m);
-	if (!rc) {
+	rc = smaps_read(c->pid, ma_add, m);
+	for (size_t i = 0; !rc && i < m->h.n; i++)
+		locked |= !!(m->v[i].flags & MA_LOCKED);
+	if (!rc && locked && !(rc = probe_map(c, m))) {
 		rc = smaps_read(c->pid, ma_add, m);
 		rc2 = probe_unmap(c, m);
 		rc = rc ? rc : rc2;
+		m->probe = 0;
 	}
 	/* EINVAL: a kernel before 6.4 or without KSM. */
 	if (!rc && !(rc = inject_query(c->inj, SYS_prctl, (long[6]){ PR_GET_MEMORY_MERGE }, &ret)) &&
