@@ -210,11 +210,16 @@ static int capture_regs(struct capture *c)
 		s->rseq.flags = rs.flags;
 		/* Stopped inside an rseq critical section: the kernel would
 		 * move it to the abort handler on its way back to user mode;
-		 * the restored copy must start there too. */
+		 * the restored copy must start there too.  So must the
+		 * original: the injected calls return to user mode outside the
+		 * section, where the kernel forgets it (clears rseq_cs), and
+		 * registers put back inside it would let it commit. */
 		if (read_remote(c->pid, rs.addr, &area, sizeof(area)) == 0 && area.cs &&
 		    read_remote(c->pid, area.cs, &cs, sizeof(cs)) == 0 &&
-		    s->regs.rip >= cs.start && s->regs.rip - cs.start < cs.post_commit)
+		    s->regs.rip >= cs.start && s->regs.rip - cs.start < cs.post_commit) {
 			s->regs.rip = cs.abort;
+			c->regs.rip = cs.abort;
+		}
 		err_clear();
 	}
 	return 0;

@@ -10,10 +10,16 @@ extern const struct kind_ops kind_prctl;
 extern const struct kind_ops kind_caps;
 extern const struct kind_ops kind_seccomp;
 extern const struct kind_ops kind_locks;
+extern const struct kind_ops kind_sched;
+extern const struct kind_ops kind_membarrier;
+extern const struct kind_ops kind_madvise;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_PRCTL] = &kind_prctl,
 	[KIND_CAPS] = &kind_caps,
+	[KIND_SCHED] = &kind_sched,
+	[KIND_MEMBARRIER] = &kind_membarrier,
+	[KIND_MADVISE] = &kind_madvise,
 	[KIND_LOCKS] = &kind_locks,
 	[KIND_SECCOMP] = &kind_seccomp,
 };

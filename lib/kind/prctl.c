@@ -19,7 +19,7 @@ struct rec_prctl {
 	uint32_t child_subreaper;
 	uint32_t pdeathsig;
 	uint32_t dumpable;
-	uint64_t timerslack;	/* ns */
+	uint64_t timerslack;	/* ns; 0 under an RT or deadline policy */
 	uint32_t personality;
 	uint32_t pad;
 } __attribute__((packed));
@@ -81,7 +81,7 @@ static int prctl_take(void **data, const unsigned char *p, size_t len)
 		return err_msg(EBADMSG, "prctl record: %zu bytes, want %zu", len, sizeof(r));
 	memcpy(&r, p, sizeof(r));
 	if (r.thp_disable > 1 || r.child_subreaper > 1 || r.pdeathsig > 64 || r.dumpable > 1 ||
-	    r.timerslack == 0 || r.pad)
+	    r.pad)
 		return err_msg(EBADMSG, "prctl record: malformed");
 	*data = malloc(sizeof(r));
 	if (!*data)
@@ -115,6 +115,8 @@ static int prctl_restore(struct kind_restore *r, const void *data)
 	/* Its parent is now pthaw, which lives as long as it does. */
 	if (!rc)
 		rc = set(r, "PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, p->pdeathsig);
+	/* The kernel keeps an RT task's slack at 0 and ignores this; sched
+	 * (restored before) made it so. */
 	if (!rc)
 		rc = set(r, "PR_SET_TIMERSLACK", SYS_prctl, PR_SET_TIMERSLACK, (long)p->timerslack);
 	if (!rc)

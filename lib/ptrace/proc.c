@@ -1,4 +1,4 @@
-/* proc.c: parsers for /proc/PID/{maps,stat,status,fdinfo,pagemap}. */
+/* proc.c: parsers for /proc/PID/{maps,smaps,stat,status,fdinfo,pagemap}. */
 #include "proc.h"
 #include "err.h"
 
@@ -214,6 +214,48 @@ int proc_readlink(const char *path, char *out, size_t len)
 		return err_sys(errno, "readlink %s", path);
 	out[n] = '\0';
 	return 0;
+}
+
+/* A mapping's line starts "start-end " in hex; a field's "Name:". */
+int smaps_parse(FILE *f, smaps_fn fn, void *arg)
+{
+	unsigned long long start = 0, end = 0;
+	char line[4200];
+	int in = 0, rc = 0;
+
+	while (!rc && fgets(line, sizeof(line), f)) {
+		const char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
+		int whole = strchr(line, '\n') != NULL;
+
+		if (dash && sp && dash < sp && sscanf(line, "%llx-%llx ", &start, &end) == 2) {
+			in = 1;
+		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			rc = fn(arg, start, end, line + 8);
+			in = 0;
+		}
+		/* A name longer than the buffer: skip the rest of its line. */
+		while (!whole && fgets(line, sizeof(line), f))
+			whole = strchr(line, '\n') != NULL;
+	}
+	if (!rc && ferror(f))
+		rc = err_sys(EIO, "smaps: read");
+	return rc;
+}
+
+int smaps_read(pid_t pid, smaps_fn fn, void *arg)
+{
+	char path[64];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return err_sys(errno, "%s", path);
+	rc = smaps_parse(f, fn, arg);
+	fclose(f);
+	return rc;
 }
 
 int proc_fdinfo_parse(const char *text, uint64_t *pos, uint32_t *flags)

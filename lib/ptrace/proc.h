@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "record.h"
@@ -22,6 +23,13 @@ int maps_parse_line(const char *line, struct vma *v);
 /* All mappings of pid, in address order. */
 int maps_read(pid_t pid, struct vma **out, size_t *n);
 void maps_free(struct vma *v, size_t n);
+
+/* Calls fn for each mapping of a /proc/PID/smaps text read from f, with
+ * the words of its VmFlags line ("rd wr mr mw me dc"); stops at the first
+ * non-zero return of fn and returns it. */
+typedef int (*smaps_fn)(void *arg, uint64_t start, uint64_t end, const char *vmflags);
+int smaps_parse(FILE *f, smaps_fn fn, void *arg);
+int smaps_read(pid_t pid, smaps_fn fn, void *arg);
 
 /* Fields of /proc/PID/stat: state letter, thread count and the mm fields
  * (all but brk, which only the process itself can tell). */

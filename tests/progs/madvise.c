@@ -2,14 +2,21 @@
  * with its own pattern; each round checks the contents and that the
  * VmFlags line of /proc/self/smaps for the mapping still shows the flag
  * (dc dontfork, wf wipeonfork, dd dontdump, hg hugepage, nh nohugepage,
- * mg mergeable).  A flag the kernel does not offer is skipped at setup. */
+ * mg mergeable, sr sequential, rr random; lo mlock, lf mlock2 on fault,
+ * sl mseal).  A flag the kernel does not offer is skipped at setup. */
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #define KIND "madvise"
 #define ZDTM_PERIOD 100
 #include "zdtm.h"
 
 #define LEN (16 * 4096)
+
+/* Not madvise: how the others are set. */
+#define DO_MLOCK	-1
+#define DO_MLOCK_ONFAULT -2
+#define DO_MSEAL	-3
 
 static struct {
 	int advice;
@@ -22,8 +29,26 @@ static struct {
 	{ MADV_HUGEPAGE, "hg", NULL },
 	{ MADV_NOHUGEPAGE, "nh", NULL },
 	{ MADV_MERGEABLE, "mg", NULL },
+	{ MADV_SEQUENTIAL, "sr", NULL },
+	{ MADV_RANDOM, "rr", NULL },
+	{ DO_MLOCK, "lo", NULL },
+	{ DO_MLOCK_ONFAULT, "lf", NULL },
+	{ DO_MSEAL, "sl", NULL },
 };
 #define NMAPS (sizeof(maps) / sizeof(maps[0]))
+
+static int advise(void *p, int advice)
+{
+	switch (advice) {
+	case DO_MLOCK:
+		return mlock(p, LEN);
+	case DO_MLOCK_ONFAULT:
+		return (int)syscall(SYS_mlock2, p, LEN, 1 /* MLOCK_ONFAULT */);
+	case DO_MSEAL:
+		return (int)syscall(462 /* mseal */, p, LEN, 0);
+	}
+	return madvise(p, LEN, advice);
+}
 
 static const char *setup(int argc, char **argv)
 {
@@ -36,8 +61,10 @@ static const char *setup(int argc, char **argv)
 			return "mmap";
 		for (int j = 0; j < LEN; j++)
 			p[j] = (j + i * 17) % 253;
-		if (madvise(p, LEN, maps[i].advice)) {
-			if (errno != EINVAL)
+		if (advise(p, maps[i].advice)) {
+			/* mlock also fails past RLIMIT_MEMLOCK. */
+			if (errno != EINVAL && errno != ENOSYS &&
+			    !(maps[i].advice < 0 && (errno == ENOMEM || errno == EPERM || errno == EAGAIN)))
 				return zdtm_why("madvise %s", maps[i].flag);
 			say("madvise: %s not offered here, skipped\n", maps[i].flag);
 			munmap(p, LEN);

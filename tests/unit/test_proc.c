@@ -113,6 +113,61 @@ static void maps_malformed(void **state)
 	}
 }
 
+/* ---- /proc/PID/smaps ---- */
+
+struct smaps_seen {
+	int n;
+	uint64_t start[4], end[4];
+	char flags[4][64];
+};
+
+static int smaps_one(void *arg, uint64_t start, uint64_t end, const char *vmflags)
+{
+	struct smaps_seen *s = arg;
+
+	if (s->n == 4)
+		return -E2BIG;
+	s->start[s->n] = start;
+	s->end[s->n] = end;
+	snprintf(s->flags[s->n++], sizeof(s->flags[0]), "%s", vmflags);
+	return 0;
+}
+
+static void smaps_flags(void **state)
+{
+	static char text[16384];
+	struct smaps_seen seen = { 0 };
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	n = (size_t)snprintf(text, sizeof(text),
+			     "55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0    [heap]\n"
+			     "Size:                132 kB\n"
+			     "AnonHugePages:          0 kB\n"
+			     "VmFlags: rd wr mr mw me ac dc\n"
+			     "7f0000000000-7f0000003000 r--p 00000000 08:01 12   /a/");
+	/* a name longer than any line buffer, then its fields */
+	memset(text + n, 'x', 6000);
+	n += 6000;
+	snprintf(text + n, sizeof(text) - n,
+		 "\nSize:                 12 kB\n"
+		 "VmFlags: rd mr mw me lo lf\n"
+		 "7f0000003000-7f0000004000 ---p 00000000 00:00 0\n"
+		 "Size:                  4 kB\n");
+	f = fmemopen(text, strlen(text), "r");
+	assert_non_null(f);
+	assert_int_equal(smaps_parse(f, smaps_one, &seen), 0);
+	fclose(f);
+	/* the last mapping has no VmFlags line (an old kernel): not reported */
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.start[0], 0x55d0c0a00000ull);
+	assert_int_equal(seen.end[0], 0x55d0c0a21000ull);
+	assert_string_equal(seen.flags[0], " rd wr mr mw me ac dc");
+	assert_int_equal(seen.start[1], 0x7f0000000000ull);
+	assert_string_equal(seen.flags[1], " rd mr mw me lo lf");
+}
+
 /* ---- /proc/PID/stat ---- */
 
 /* A stat line whose field i (from 4) is 1000 + i, but for a few that are
@@ -704,6 +759,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(maps_lines),
 		cmocka_unit_test(maps_malformed),
+		cmocka_unit_test(smaps_flags),
 		cmocka_unit_test(stat_fields),
 		cmocka_unit_test(stat_malformed),
 		cmocka_unit_test(fdinfo),
