@@ -6,9 +6,11 @@
 #include <stdlib.h>
 
 extern const struct kind_ops kind_prctl;
+extern const struct kind_ops kind_timers;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_PRCTL] = &kind_prctl,
+	[KIND_TIMERS] = &kind_timers,
 };
 
 int kinds_capture(struct kind_capture *c, void **data)
