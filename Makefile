@@ -52,7 +52,7 @@ PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
-UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc test_sigframe
+UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc test_sigframe test_kind_timers
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
