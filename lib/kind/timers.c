@@ -120,6 +120,11 @@ static int read_proc(struct kind_capture *c, struct timers **out)
 
 	snprintf(path, sizeof(path), "/proc/%d/timers", c->pid);
 	f = fopen(path, "re");
+	/* The file exists only with CONFIG_CHECKPOINT_RESTORE; without it no
+	 * one can tell whether the process has timers, so it is refused. */
+	if (!f && errno == ENOENT)
+		return err_msg(ENOTSUP, "process %d: %s is missing (a kernel without CONFIG_CHECKPOINT_RESTORE): its POSIX timers cannot be read",
+			       c->pid, path);
 	if (!f)
 		return err_sys(errno, "process %d: reading its POSIX timers", c->pid);
 	ts = calloc(1, sizeof(*ts) + TIMERS_MAX * sizeof(ts->t[0]));
