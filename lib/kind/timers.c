@@ -201,6 +201,8 @@ static int timers_capture(struct kind_capture *c, void **data)
 	long ret;
 	int rc = read_proc(c, &ts);
 
+	if (rc)
+		return rc;
 	for (size_t i = 0; !rc && i < ts->n; i++) {
 		struct rec_timer *t = &ts->t[i];
 
