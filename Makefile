@@ -44,7 +44,7 @@ LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
 LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c
 LIB_KIND   := lib/kind/snap.c lib/kind/kind.c lib/kind/prctl.c lib/kind/caps.c lib/kind/seccomp.c \
-	      lib/kind/locks.c lib/kind/sched.c lib/kind/membarrier.c lib/kind/madvise.c
+	      lib/kind/locks.c lib/kind/sched.c lib/kind/membarrier.c lib/kind/madvise.c lib/kind/timers.c
 LIB_ARCH  := lib/arch/x86_64/sigframe.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 
@@ -55,7 +55,7 @@ PLOAD_SRCS := pload/start.S pload/pload.c
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
 UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc \
 	      test_sigframe test_json test_kind_caps test_kind_seccomp test_kind_locks test_kind_sched \
-	      test_kind_membarrier test_kind_madvise
+	      test_kind_membarrier test_kind_madvise test_kind_timers
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \

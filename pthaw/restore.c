@@ -750,10 +750,22 @@ static int restore_signals(struct restore *r)
 			return err_sys((int)-ret, "restoring the signal stack");
 	}
 	for (int w = 0; w < 3; w++) {
-		if (!(sg->itimer[w][2] | sg->itimer[w][3]))
+		uint64_t it[4] = { sg->itimer[w][0], sg->itimer[w][1], sg->itimer[w][2], sg->itimer[w][3] };
+
+		/* ITIMER_REAL that fired while the process was stopped: its
+		 * SIGALRM is pending (queued again below), and the kernel
+		 * restarts the timer only when that signal is taken, so
+		 * getitimer said value 0 with the interval still set.  It is
+		 * armed: the next expiry comes at most one interval after the
+		 * signal is taken, so it starts again with one interval. */
+		if (!(it[2] | it[3]) && (it[0] | it[1])) {
+			it[2] = it[0];
+			it[3] = it[1];
+		}
+		if (!(it[2] | it[3]))
 			continue;
 		ret = pload_call(&r->pl, SYS_setitimer, w, (long)r->pl.hello.scratch, 0, 0, 0, 0,
-				 sg->itimer[w], sizeof(sg->itimer[w]));
+				 it, sizeof(it));
 		if (ret < 0)
 			return err_sys((int)-ret, "restoring interval timer %d", w);
 	}

@@ -13,6 +13,7 @@ extern const struct kind_ops kind_locks;
 extern const struct kind_ops kind_sched;
 extern const struct kind_ops kind_membarrier;
 extern const struct kind_ops kind_madvise;
+extern const struct kind_ops kind_timers;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_PRCTL] = &kind_prctl,
@@ -20,6 +21,7 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_SCHED] = &kind_sched,
 	[KIND_MEMBARRIER] = &kind_membarrier,
 	[KIND_MADVISE] = &kind_madvise,
+	[KIND_TIMERS] = &kind_timers,
 	[KIND_LOCKS] = &kind_locks,
 	[KIND_SECCOMP] = &kind_seccomp,
 };
