@@ -43,7 +43,7 @@ LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
 	     lib/layer/crypt.c lib/layer/layer_crypt.c lib/layer/crypt_gcm.c lib/layer/crypt_ctrmac.c
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
 LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c
-LIB_KIND  := lib/kind/snap.c lib/kind/kind.c lib/kind/prctl.c
+LIB_KIND  := lib/kind/snap.c lib/kind/kind.c lib/kind/files.c lib/kind/prctl.c
 LIB_ARCH  := lib/arch/x86_64/sigframe.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 

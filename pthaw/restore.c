@@ -417,33 +417,34 @@ static void vma_reopen(const struct snap_vma *v, struct rec_ident *id, struct re
 
 static int written_by_process(const struct snap *s, const struct rec_ident *id)
 {
-	for (size_t i = 0; i < s->nfds; i++)
-		if (s->fds[i].r.kind == FD_FILE && s->fds[i].r.id.dev == id->dev &&
-		    s->fds[i].r.id.ino == id->ino && (s->fds[i].r.flags & O_ACCMODE) != O_RDONLY)
+	for (size_t i = 0; i < s->nfiles; i++)
+		if (s->files[i].r.kind == FD_FILE && s->files[i].r.ident.dev == id->dev &&
+		    s->files[i].r.ident.ino == id->ino && (s->files[i].r.flags & O_ACCMODE) != O_RDONLY)
 			return 1;
 	return 0;
 }
 
-/* What reopening fd f means: its path (a path under /proc/OLDPID names
- * the copy's own directory, pid), and what must be as recorded: the inode
- * always (on the same host), the contents of a file the process only
- * reads (nothing of its own may have written it since). */
-static void fd_reopen(const struct snap *s, const struct snap_fd *f, pid_t pid, char *what,
-		      size_t wlen, char *path, size_t plen, struct reopen *o)
+/* What reopening open file f means: its path (a path under /proc/OLDPID
+ * names the copy's own directory, pid), and what must be as recorded: the
+ * inode always (on the same host), the contents of a file the process
+ * only reads (nothing of its own may have written it since).  Messages
+ * name it by its lowest fd. */
+static void file_reopen(const struct snap *s, const struct snap_file *f, pid_t pid, char *what,
+			size_t wlen, char *path, size_t plen, struct reopen *o)
 {
-	const struct rec_fd *d = &f->r;
+	const struct rec_file *d = &f->r;
 	int flags = (int)d->flags & ~(O_CREAT | O_TRUNC | O_EXCL);
 
-	snprintf(what, wlen, "fd %d", d->fd);
-	if (d->fd_flags & FDF_PROC_SELF)
+	snprintf(what, wlen, "fd %d", f->first_fd);
+	if (d->file_flags & FDF_PROC_SELF)
 		snprintf(path, plen, "/proc/%d%s", (int)pid, f->path + 6 + strspn(f->path + 6, "0123456789"));
 	else
 		snprintf(path, plen, "%s", f->path);
 	if (d->kind == FD_DIR)
 		flags |= O_DIRECTORY;
-	*o = (struct reopen){ what, path, &d->id, flags | O_NOCTTY, !(d->fd_flags & FDF_PROC_SELF), 0 };
-	o->content = d->kind == FD_FILE && !(d->fd_flags & (FDF_PROC_SELF | FDF_PSEUDO)) &&
-		     (d->flags & O_ACCMODE) == O_RDONLY && !written_by_process(s, &d->id);
+	*o = (struct reopen){ what, path, &d->ident, flags | O_NOCTTY, !(d->file_flags & FDF_PROC_SELF), 0 };
+	o->content = d->kind == FD_FILE && !(d->file_flags & (FDF_PROC_SELF | FDF_PSEUDO)) &&
+		     (d->flags & O_ACCMODE) == O_RDONLY && !written_by_process(s, &d->ident);
 }
 
 static int map_vmas(struct restore *r)
@@ -673,47 +674,108 @@ static int restore_rlimits(struct restore *r)
 static int fd_in_snapshot(const struct snap *s, int fd)
 {
 	for (size_t i = 0; i < s->nfds; i++)
-		if (s->fds[i].r.fd == fd)
+		if (s->fds[i].fd == fd)
 			return 1;
 	return 0;
 }
 
-/* Each descriptor is opened and moved to its number at once, so a later
- * open can never land on a number already given back. */
+/* Gives fd the open file at t (pload's), with its own FD_CLOEXEC. */
+static int give_fd(struct restore *r, long t, const struct rec_fd *d, const char *path)
+{
+	long ret;
+
+	if (t == d->fd)
+		ret = PCALL(r, SYS_fcntl, t, F_SETFD, d->cloexec ? FD_CLOEXEC : 0, 0, 0, 0);
+	else
+		ret = PCALL(r, SYS_dup3, t, d->fd, d->cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+	if (ret < 0)
+		return err_sys((int)-ret, "fd %d: %s", d->fd, path);
+	return 0;
+}
+
+/* The copy gets pthaw's own terminal, pipe or socket at 0, 1 and 2 (pload
+ * inherited them).  fds that shared one in the original share one in the
+ * copy too: the lowest output among them (pthaw's stdout for `> log
+ * 2>&1`), dup'd to the others.  fd 0 keeps pthaw's stdin (or what
+ * pload_ctl.c put there when stdin carries the stream): it is read, and a
+ * description pthaw opened for writing cannot be. */
+static int restore_stdio(struct restore *r, const struct snap_file *f, const struct rec_fd *const *by,
+			 size_t n)
+{
+	long give = -1;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (by[i]->fd > 0 && (give < 0 || by[i]->fd < give))
+			give = by[i]->fd;
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = give_fd(r, by[i]->fd == 0 ? 0 : give, by[i], f->path);
+	return rc;
+}
+
+/* Each open file description is opened once (offset and status flags set
+ * once: they are the description's) and dup'd to every fd that refers to
+ * it, each with its own FD_CLOEXEC.  The opened fd is closed unless it is
+ * one of them before the next file is opened, so an open never lands on a
+ * number given out before; the fds given out are the file's own. */
 static int restore_fds(struct restore *r)
 {
 	const struct snap *s = &r->snap;
+	const struct rec_fd **by = NULL;	/* the fds, grouped by file */
+	size_t *at = NULL;			/* file i's fds start at by[at[i]] */
+	int rc = 0;
 
 	for (int fd = 0; fd <= 2; fd++)
 		if (!fd_in_snapshot(s, fd))
 			PCALL(r, SYS_close, fd, 0, 0, 0, 0, 0);
-	for (size_t i = 0; i < s->nfds; i++) {
-		const struct snap_fd *f = &s->fds[i];
+	if (!s->nfds)
+		return 0;
+	by = calloc(s->nfds, sizeof(*by));
+	at = calloc(s->nfiles + 1, sizeof(*at));
+	if (!by || !at) {
+		free(by);
+		free(at);
+		return err_sys(ENOMEM, "fd list");
+	}
+	for (size_t i = 0; i < s->nfiles; i++)
+		at[i + 1] = at[i] + s->files[i].nrefs;
+	for (size_t i = 0; i < s->nfds; i++)
+		by[at[s->fds[i].file]++] = &s->fds[i];
+	for (size_t i = 0; i < s->nfiles; i++)
+		at[i] -= s->files[i].nrefs;
+	for (size_t i = 0; !rc && i < s->nfiles; i++) {
+		const struct snap_file *f = &s->files[i];
+		const struct rec_fd *const *fds = by + at[i];
 		char what[32], path[4200];
 		struct reopen o;
+		int keep = 0;
 		long t, ret;
 
-		if (f->r.kind == FD_STDIO)
-			continue;	/* pthaw's own, inherited at that number */
-		fd_reopen(s, f, r->pl.pid, what, sizeof(what), path, sizeof(path), &o);
+		if (f->r.kind == FD_STDIO) {
+			rc = restore_stdio(r, f, fds, f->nrefs);
+			continue;
+		}
+		file_reopen(s, f, r->pl.pid, what, sizeof(what), path, sizeof(path), &o);
 		t = reopen(r, &o, 1);
-		if (t < 0)
-			return (int)t;
+		if (t < 0) {
+			rc = (int)t;
+			break;
+		}
 		if (f->r.kind == FD_FILE && f->r.pos) {
 			ret = PCALL(r, SYS_lseek, t, f->r.pos, SEEK_SET, 0, 0, 0);
 			if (ret < 0)
-				return err_sys((int)-ret, "fd %d: %s: seek", f->r.fd, f->path);
+				rc = err_sys((int)-ret, "%s: %s: seek", what, f->path);
 		}
-		if (t != f->r.fd) {
-			ret = PCALL(r, SYS_dup3, t, f->r.fd, f->r.cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+		for (size_t j = 0; !rc && j < f->nrefs; j++) {
+			keep |= fds[j]->fd == t;
+			rc = give_fd(r, t, fds[j], f->path);
+		}
+		if (!keep)
 			PCALL(r, SYS_close, t, 0, 0, 0, 0, 0);
-			if (ret < 0)
-				return err_sys((int)-ret, "fd %d: %s", f->r.fd, f->path);
-		} else if (!f->r.cloexec) {
-			PCALL(r, SYS_fcntl, t, F_SETFD, 0, 0, 0, 0);
-		}
 	}
-	return 0;
+	free(by);
+	free(at);
+	return rc;
 }
 
 static int restore_signals(struct restore *r)
@@ -922,8 +984,8 @@ static int max_fd(const struct snap *s)
 	int m = 2;
 
 	for (size_t i = 0; i < s->nfds; i++)
-		if (s->fds[i].r.fd > m)
-			m = s->fds[i].r.fd;
+		if (s->fds[i].fd > m)
+			m = s->fds[i].fd;
 	return m;
 }
 
@@ -1046,12 +1108,12 @@ int restore_check(struct restore *r, FILE *out)
 	}
 	if (reopen(r, &(struct reopen){ "working directory", s->cwd, &s->proc.cwd, O_DIRECTORY, 1, 0 }, 0))
 		problem(out, &n);
-	for (size_t i = 0; i < s->nfds; i++) {
+	for (size_t i = 0; i < s->nfiles; i++) {
 		struct reopen o;
 
-		if (s->fds[i].r.kind == FD_STDIO)
+		if (s->files[i].r.kind == FD_STDIO)
 			continue;
-		fd_reopen(s, &s->fds[i], getpid(), what, sizeof(what), path, sizeof(path), &o);
+		file_reopen(s, &s->files[i], getpid(), what, sizeof(what), path, sizeof(path), &o);
 		if (reopen(r, &o, 0))
 			problem(out, &n);
 	}
