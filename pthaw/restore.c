@@ -671,111 +671,15 @@ static int restore_rlimits(struct restore *r)
 	return 0;
 }
 
-static int fd_in_snapshot(const struct snap *s, int fd)
+/* files_restore's way to open a file: the safe reopen, as the process. */
+static long open_file(void *arg, const struct snap_file *f)
 {
-	for (size_t i = 0; i < s->nfds; i++)
-		if (s->fds[i].fd == fd)
-			return 1;
-	return 0;
-}
+	struct restore *r = arg;
+	char what[32], path[4200];
+	struct reopen o;
 
-/* Gives fd the open file at t (pload's), with its own FD_CLOEXEC. */
-static int give_fd(struct restore *r, long t, const struct rec_fd *d, const char *path)
-{
-	long ret;
-
-	if (t == d->fd)
-		ret = PCALL(r, SYS_fcntl, t, F_SETFD, d->cloexec ? FD_CLOEXEC : 0, 0, 0, 0);
-	else
-		ret = PCALL(r, SYS_dup3, t, d->fd, d->cloexec ? O_CLOEXEC : 0, 0, 0, 0);
-	if (ret < 0)
-		return err_sys((int)-ret, "fd %d: %s", d->fd, path);
-	return 0;
-}
-
-/* The copy gets pthaw's own terminal, pipe or socket at 0, 1 and 2 (pload
- * inherited them).  fds that shared one in the original share one in the
- * copy too: the lowest output among them (pthaw's stdout for `> log
- * 2>&1`), dup'd to the others.  fd 0 keeps pthaw's stdin (or what
- * pload_ctl.c put there when stdin carries the stream): it is read, and a
- * description pthaw opened for writing cannot be. */
-static int restore_stdio(struct restore *r, const struct snap_file *f, const struct rec_fd *const *by,
-			 size_t n)
-{
-	long give = -1;
-	int rc = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (by[i]->fd > 0 && (give < 0 || by[i]->fd < give))
-			give = by[i]->fd;
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = give_fd(r, by[i]->fd == 0 ? 0 : give, by[i], f->path);
-	return rc;
-}
-
-/* Each open file description is opened once (offset and status flags set
- * once: they are the description's) and dup'd to every fd that refers to
- * it, each with its own FD_CLOEXEC.  The opened fd is closed unless it is
- * one of them before the next file is opened, so an open never lands on a
- * number given out before; the fds given out are the file's own. */
-static int restore_fds(struct restore *r)
-{
-	const struct snap *s = &r->snap;
-	const struct rec_fd **by = NULL;	/* the fds, grouped by file */
-	size_t *at = NULL;			/* file i's fds start at by[at[i]] */
-	int rc = 0;
-
-	for (int fd = 0; fd <= 2; fd++)
-		if (!fd_in_snapshot(s, fd))
-			PCALL(r, SYS_close, fd, 0, 0, 0, 0, 0);
-	if (!s->nfds)
-		return 0;
-	by = calloc(s->nfds, sizeof(*by));
-	at = calloc(s->nfiles + 1, sizeof(*at));
-	if (!by || !at) {
-		free(by);
-		free(at);
-		return err_sys(ENOMEM, "fd list");
-	}
-	for (size_t i = 0; i < s->nfiles; i++)
-		at[i + 1] = at[i] + s->files[i].nrefs;
-	for (size_t i = 0; i < s->nfds; i++)
-		by[at[s->fds[i].file]++] = &s->fds[i];
-	for (size_t i = 0; i < s->nfiles; i++)
-		at[i] -= s->files[i].nrefs;
-	for (size_t i = 0; !rc && i < s->nfiles; i++) {
-		const struct snap_file *f = &s->files[i];
-		const struct rec_fd *const *fds = by + at[i];
-		char what[32], path[4200];
-		struct reopen o;
-		int keep = 0;
-		long t, ret;
-
-		if (f->r.kind == FD_STDIO) {
-			rc = restore_stdio(r, f, fds, f->nrefs);
-			continue;
-		}
-		file_reopen(s, f, r->pl.pid, what, sizeof(what), path, sizeof(path), &o);
-		t = reopen(r, &o, 1);
-		if (t < 0) {
-			rc = (int)t;
-			break;
-		}
-		if (f->r.kind == FD_FILE && f->r.pos) {
-			ret = PCALL(r, SYS_lseek, t, f->r.pos, SEEK_SET, 0, 0, 0);
-			if (ret < 0)
-				rc = err_sys((int)-ret, "%s: %s: seek", what, f->path);
-		}
-		for (size_t j = 0; !rc && j < f->nrefs; j++) {
-			keep |= fds[j]->fd == t;
-			rc = give_fd(r, t, fds[j], f->path);
-		}
-		if (!keep)
-			PCALL(r, SYS_close, t, 0, 0, 0, 0, 0);
-	}
-	free(by);
-	free(at);
-	return rc;
+	file_reopen(&r->snap, f, r->pl.pid, what, sizeof(what), path, sizeof(path), &o);
+	return reopen(r, &o, 1);
 }
 
 static int restore_signals(struct restore *r)
@@ -995,7 +899,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		.path = r->loader,
 		.want_pid = r->remap == REMAP_ALWAYS ? 0 : (pid_t)r->snap.proc.pid,
 		.first_free_fd = max_fd(&r->snap) + 1,
-		.stdin_is_stream = r->stdin_is_stream && fd_in_snapshot(&r->snap, 0),
+		.stdin_is_stream = r->stdin_is_stream && files_has_fd(&r->snap, 0),
 	};
 	struct kind_restore kr;
 	int rc;
@@ -1031,7 +935,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (!rc)
 		rc = restore_proc(r);
 	if (!rc)
-		rc = restore_fds(r);
+		rc = files_restore(&r->pl, &r->snap, open_file, r);
 	if (!rc)
 		rc = restore_rlimits(r);
 	if (!rc)

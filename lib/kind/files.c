@@ -1,9 +1,9 @@
 /* files.c: the fd table and its open file descriptions: captured from
- * /proc (sharing found with kcmp), encoded, decoded and checked, printed.
- * The restore is pthaw/restore.c's restore_fds (it owns the safe reopen
- * as the process). */
+ * /proc (sharing found with kcmp), encoded, decoded and checked, restored
+ * through pload, printed. */
 #include "files.h"
 #include "err.h"
+#include "pload_ctl.h"
 #include "proc.h"
 #include "snap.h"
 
@@ -362,6 +362,113 @@ int files_write(const struct snap *s, struct rec_writer *w)
 			       s->files[i].r.path_len);
 	for (size_t i = 0; !rc && i < s->nfds; i++)
 		rc = rec_write(w, REC_FD, &s->fds[i], sizeof(s->fds[i]), NULL, 0);
+	return rc;
+}
+
+int files_has_fd(const struct snap *s, int fd)
+{
+	return s->fd_used && fd >= 0 && fd < SNAP_FD_MAX && (s->fd_used[fd / 8] & (1u << (fd % 8)));
+}
+
+static long pcall(struct pload *pl, long nr, long a0, long a1, long a2)
+{
+	return pload_call(pl, nr, a0, a1, a2, 0, 0, 0, NULL, 0);
+}
+
+/* Gives fd d->fd the open file at t (pload's), with its own FD_CLOEXEC:
+ * dup3 sets it on the new fd, F_SETFD on t itself. */
+static int give_fd(struct pload *pl, long t, const struct rec_fd *d, const char *path)
+{
+	long ret;
+
+	if (t == d->fd)
+		ret = pcall(pl, SYS_fcntl, t, F_SETFD, d->cloexec ? FD_CLOEXEC : 0);
+	else
+		ret = pcall(pl, SYS_dup3, t, d->fd, d->cloexec ? O_CLOEXEC : 0);
+	if (ret < 0)
+		return err_sys((int)-ret, "fd %d: %s", d->fd, path);
+	return 0;
+}
+
+/* The copy gets pthaw's own terminal, pipe or socket at 0, 1 and 2 (pload
+ * inherited them).  fds that shared one in the original share one in the
+ * copy too: the lowest output among them (pthaw's stdout for `2>&1 |`),
+ * dup'd to the others.  fd 0 keeps pthaw's stdin (or what pload_ctl.c put
+ * there when stdin carries the stream): it is read, and a description
+ * pthaw opened for writing cannot be. */
+static int restore_stdio(struct pload *pl, const struct snap_file *f, const struct rec_fd *const *fds)
+{
+	long give = -1;
+	int rc = 0;
+
+	for (size_t i = 0; i < f->nrefs; i++)
+		if (fds[i]->fd > 0 && (give < 0 || fds[i]->fd < give))
+			give = fds[i]->fd;
+	for (size_t i = 0; !rc && i < f->nrefs; i++)
+		rc = give_fd(pl, fds[i]->fd == 0 ? 0 : give, fds[i], f->path);
+	return rc;
+}
+
+/* Each open file description is opened once (offset and status flags set
+ * once: they are the description's) and dup'd to every fd that refers to
+ * it.  The opened fd is closed before the next file is opened, unless it
+ * is one of the file's own: an open lands on the lowest free number,
+ * which is never one given out before, and dup3 replaces only the file's
+ * own fds. */
+int files_restore(struct pload *pl, const struct snap *s, files_open_fn *open_file, void *arg)
+{
+	const struct rec_fd **by = NULL;	/* the fds, grouped by file */
+	size_t *at = NULL;			/* file i's fds start at by[at[i]] */
+	int rc = 0;
+
+	/* pload inherited pthaw's 0, 1 and 2: the process had them closed. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (!files_has_fd(s, fd))
+			pcall(pl, SYS_close, fd, 0, 0);
+	if (!s->nfds)
+		return 0;
+	by = calloc(s->nfds, sizeof(*by));
+	at = calloc(s->nfiles + 1, sizeof(*at));
+	if (!by || !at) {
+		free(by);
+		free(at);
+		return err_sys(ENOMEM, "fd list");
+	}
+	for (size_t i = 0; i < s->nfiles; i++)
+		at[i + 1] = at[i] + s->files[i].nrefs;
+	for (size_t i = 0; i < s->nfds; i++)
+		by[at[s->fds[i].file]++] = &s->fds[i];
+	for (size_t i = 0; i < s->nfiles; i++)
+		at[i] -= s->files[i].nrefs;
+	for (size_t i = 0; !rc && i < s->nfiles; i++) {
+		const struct snap_file *f = &s->files[i];
+		const struct rec_fd *const *fds = by + at[i];
+		int keep = 0;
+		long t, ret;
+
+		if (f->r.kind == FD_STDIO) {
+			rc = restore_stdio(pl, f, fds);
+			continue;
+		}
+		t = open_file(arg, f);
+		if (t < 0) {
+			rc = (int)t;
+			break;
+		}
+		if (f->r.kind == FD_FILE && f->r.pos) {
+			ret = pcall(pl, SYS_lseek, t, (long)f->r.pos, SEEK_SET);
+			if (ret < 0)
+				rc = err_sys((int)-ret, "fd %d: %s: seek", f->first_fd, f->path);
+		}
+		for (size_t j = 0; !rc && j < f->nrefs; j++) {
+			keep |= fds[j]->fd == t;
+			rc = give_fd(pl, t, fds[j], f->path);
+		}
+		if (!keep)
+			pcall(pl, SYS_close, t, 0, 0);
+	}
+	free(by);
+	free(at);
 	return rc;
 }
 

@@ -1,8 +1,10 @@
 /* files.h: the fd table and the open file descriptions it refers to.
  * pfrez finds which fds share one description (kcmp, not paths), the
  * stream carries each description once (REC_FILE) and each fd as a
- * reference to one (REC_FD); pthaw/restore.c opens each description once
- * and dups it to its fds. */
+ * reference to one (REC_FD); pthaw opens each description once and dups
+ * it to its fds (through files_restore; the safe reopen of a file by its
+ * name is pthaw/restore.c's, shared with the executable, the working
+ * directory and the mapped files). */
 #ifndef PFREZ_FILES_H
 #define PFREZ_FILES_H
 
@@ -12,6 +14,7 @@
 
 #include "record.h"
 
+struct pload;
 struct snap;
 
 /* An open file description: its record, its path, and the fds of the
@@ -42,6 +45,20 @@ int files_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len
 
 /* Every file is referred to by an fd. */
 int files_check(const struct snap *s);
+
+/* Whether the process had fd open. */
+int files_has_fd(const struct snap *s, int fd);
+
+/* Opens file f (a regular file, directory or device) in pload as the
+ * process would, checked to be the file that was open: pthaw's safe
+ * reopen.  The fd in pload, or -errno with the message set. */
+typedef long files_open_fn(void *arg, const struct snap_file *f);
+
+/* Restores the fd table in pload: each open file description opened once
+ * (by open_file(arg, f)), at its offset, and given to every fd that refers to
+ * it with that fd's FD_CLOEXEC; stdio files become pthaw's own stdio.
+ * pload's own fds must be above every fd of the snapshot. */
+int files_restore(struct pload *pl, const struct snap *s, files_open_fn *open_file, void *arg);
 
 void files_print(FILE *f, const struct snap *s);
 void files_free(struct snap *s);
