@@ -44,7 +44,8 @@ LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
 LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c
 LIB_KIND   := lib/kind/snap.c lib/kind/kind.c lib/kind/prctl.c lib/kind/caps.c lib/kind/seccomp.c \
-	      lib/kind/locks.c lib/kind/sched.c lib/kind/membarrier.c lib/kind/madvise.c lib/kind/timers.c
+	      lib/kind/locks.c lib/kind/sched.c lib/kind/membarrier.c lib/kind/madvise.c lib/kind/timers.c \
+	      lib/kind/files.c
 LIB_ARCH  := lib/arch/x86_64/sigframe.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 

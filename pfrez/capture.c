@@ -301,50 +301,6 @@ static int capture_limits(struct capture *c)
 	return 0;
 }
 
-static void capture_ident(struct rec_ident *id, const struct stat *sb)
-{
-	memset(id, 0, sizeof(*id));
-	id->dev = sb->st_dev;
-	id->ino = sb->st_ino;
-	id->mode = sb->st_mode;
-	if (S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode))
-		id->rdev = sb->st_rdev;
-	if (S_ISREG(sb->st_mode)) {
-		id->size = (uint64_t)sb->st_size;
-		id->mtime_sec = sb->st_mtim.tv_sec;
-		id->mtime_nsec = (uint32_t)sb->st_mtim.tv_nsec;
-	}
-}
-
-/* pthaw reopens what the process holds by its name, following no symbolic
- * link: that name must lead, here and now, to the very file the process
- * holds, or the snapshot could not be restored (and with -halt the
- * process would be lost).  what names it in the message ("fd 3"). */
-static int reopenable(struct capture *c, const char *what, const char *path,
-		      const struct stat *held)
-{
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	struct stat sb;
-	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-	int e = errno;
-
-	if (fd < 0)
-		return err_msg(ENOTSUP, "process %d: %s (%s): %s, so a restore could not reopen it",
-			       c->pid, what, path,
-			       e == ELOOP ? "a symbolic link is on its path" :
-			       e == ENOENT ? "its name leads nowhere (another mount namespace?)" : strerror(e));
-	if (fstat((int)fd, &sb) < 0)
-		e = errno;
-	close((int)fd);
-	if (sb.st_dev != held->st_dev || sb.st_ino != held->st_ino)
-		return err_msg(ENOTSUP, "process %d: %s (%s): its name leads to another file (another mount namespace?), so a restore could not reopen it",
-			       c->pid, what, path);
-	return 0;
-}
-
 static int capture_creds(struct capture *c)
 {
 	struct rec_creds *cr = &c->snap.creds;
@@ -405,7 +361,7 @@ static int capture_dirs(struct capture *c, char *buf, size_t len)
 		return rc;
 	if (stat(path, &sb) < 0)
 		return err_sys(errno, "process %d: its root directory", c->pid);
-	capture_ident(&s->proc.root, &sb);
+	file_ident(&s->proc.root, &sb);
 	/* pthaw restores no chroot: the process must see the host's /. */
 	if (strcmp(buf, "/") != 0 || stat("/", &host) < 0 || host.st_dev != sb.st_dev ||
 	    host.st_ino != sb.st_ino)
@@ -421,8 +377,8 @@ static int capture_dirs(struct capture *c, char *buf, size_t len)
 	if (sb.st_nlink == 0)
 		return err_msg(ENOTSUP, "process %d: its working directory %s was removed: it cannot be restored",
 			       c->pid, buf);
-	capture_ident(&s->proc.cwd, &sb);
-	return reopenable(c, "working directory", buf, &sb);
+	file_ident(&s->proc.cwd, &sb);
+	return file_reopenable(c->pid, "working directory", buf, &sb);
 }
 
 static int capture_proc(struct capture *c)
@@ -446,7 +402,7 @@ static int capture_proc(struct capture *c)
 		return rc;
 	s->exe = strdup(buf);
 	if (stat(path, &sb) == 0)
-		capture_ident(&s->proc.exe, &sb);
+		file_ident(&s->proc.exe, &sb);
 	rc = capture_dirs(c, buf, sizeof(buf));
 	if (!rc)
 		rc = capture_creds(c);
@@ -484,143 +440,6 @@ static int capture_proc(struct capture *c)
 	s->mm.auxv_len = (uint32_t)(len & ~15ul);
 	s->has_mm = 1;
 	return capture_limits(c);
-}
-
-static int refuse_fd(struct capture *c, int fd, const char *link, const char *why)
-{
-	return err_msg(ENOTSUP, "process %d: fd %d (%s): %s", c->pid, fd, link, why);
-}
-
-static int is_terminal(const struct stat *sb)
-{
-	unsigned maj = major(sb->st_rdev);
-
-	return maj == 136 || maj == 4 || (maj == 5 && minor(sb->st_rdev) <= 2);
-}
-
-/* A path under /proc/PID: the number, or 0 for any other path. */
-static long proc_pid_of(const char *path)
-{
-	const char *p = path + 6;
-	char *end;
-	long v;
-
-	if (strncmp(path, "/proc/", 6) != 0 || *p < '1' || *p > '9')
-		return 0;
-	v = strtol(p, &end, 10);
-	return *end == '/' || *end == '\0' || strcmp(end, " (deleted)") == 0 ? v : 0;
-}
-
-static int is_pseudo_fs(const char *held)
-{
-	struct statfs f;
-
-	return statfs(held, &f) == 0 && (f.f_type == PROC_SUPER_MAGIC || f.f_type == SYSFS_MAGIC);
-}
-
-static int capture_fd(struct capture *c, int fd)
-{
-	char path[96], link[4096], info[4096], what[32];
-	struct rec_fd r = { .fd = fd };
-	struct stat sb;
-	long owner;
-	int rc;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
-	rc = proc_readlink(path, link, sizeof(link));
-	if (rc)
-		return rc == -ENOENT ? 0 : rc;	/* closed meanwhile */
-	if (stat(path, &sb) < 0)
-		return err_sys(errno, "process %d: fd %d", c->pid, fd);
-	snprintf(path, sizeof(path), "fdinfo/%d", fd);
-	rc = proc_read_text(c->pid, path, info, sizeof(info));
-	if (rc)
-		return rc;
-	{
-		uint64_t pos;
-		uint32_t fl;
-
-		rc = proc_fdinfo_parse(info, &pos, &fl);
-		if (rc)
-			return rc;
-		r.pos = pos;
-		r.flags = fl;
-	}
-	r.cloexec = !!(r.flags & O_CLOEXEC);
-	r.flags &= ~(uint32_t)O_CLOEXEC;
-	r.mode = sb.st_mode;
-	if (strncmp(link, "anon_inode:", 11) == 0)
-		return refuse_fd(c, fd, link, "this kind of descriptor is not supported yet");
-	if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode) || (S_ISCHR(sb.st_mode) && is_terminal(&sb))) {
-		if (fd > 2)
-			return refuse_fd(c, fd, link, S_ISFIFO(sb.st_mode) ? "pipes are supported only as stdin/stdout/stderr" :
-					 S_ISSOCK(sb.st_mode) ? "sockets are supported only as stdin/stdout/stderr" :
-					 "terminals are supported only as stdin/stdout/stderr");
-		r.kind = FD_STDIO;
-		return snap_add_fd(&c->snap, &r, link);
-	}
-	if (S_ISREG(sb.st_mode)) {
-		size_t n = strlen(link);
-
-		if (link[0] != '/' || strncmp(link, "/memfd:", 7) == 0)
-			return refuse_fd(c, fd, link, "memfd and anonymous files are not supported yet");
-		if (sb.st_nlink == 0 || (n > 10 && strcmp(link + n - 10, " (deleted)") == 0))
-			return refuse_fd(c, fd, link, "the file was deleted; it cannot be reopened");
-		r.kind = FD_FILE;
-	} else if (S_ISDIR(sb.st_mode)) {
-		if (sb.st_nlink == 0)
-			return refuse_fd(c, fd, link, "the directory was removed; it cannot be reopened");
-		r.kind = FD_DIR;
-	} else if (S_ISCHR(sb.st_mode) && major(sb.st_rdev) == 1) {
-		if (sb.st_nlink == 0)
-			return refuse_fd(c, fd, link, "the device node was deleted; it cannot be reopened");
-		r.kind = FD_DEV;	/* null, zero, full, random, urandom */
-	} else {
-		return refuse_fd(c, fd, link, "this kind of descriptor is not supported yet");
-	}
-	capture_ident(&r.id, &sb);
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
-	if (is_pseudo_fs(path))
-		r.fd_flags |= FDF_PSEUDO;
-	/* The process's own /proc directory is the copy's in the restore;
-	 * another process's is not there to be reopened. */
-	owner = proc_pid_of(link);
-	if (owner && owner == c->pid) {
-		r.fd_flags |= FDF_PROC_SELF;
-		return snap_add_fd(&c->snap, &r, link);
-	}
-	if (owner)
-		return refuse_fd(c, fd, link, "it belongs to another process, which a restore cannot reopen");
-	snprintf(what, sizeof(what), "fd %d", fd);
-	rc = reopenable(c, what, link, &sb);
-	if (rc)
-		return rc;
-	return snap_add_fd(&c->snap, &r, link);
-}
-
-static int fd_cmp(const void *a, const void *b)
-{
-	return ((const struct snap_fd *)a)->r.fd - ((const struct snap_fd *)b)->r.fd;
-}
-
-static int capture_fds(struct capture *c)
-{
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
-	int rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", c->pid);
-	dir = opendir(path);
-	if (!dir)
-		return err_sys(errno, "%s", path);
-	while (!rc && (d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			rc = capture_fd(c, atoi(d->d_name));
-	closedir(dir);
-	if (!rc)
-		qsort(c->snap.fds, c->snap.nfds, sizeof(*c->snap.fds), fd_cmp);
-	return rc;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -733,7 +552,7 @@ int capture_state(struct capture *c)
 	if (!rc)
 		rc = capture_proc(c);
 	if (!rc)
-		rc = capture_fds(c);
+		rc = files_capture(c->pid, &c->snap);
 	if (!rc)
 		rc = capture_maps(c);
 	/* The kinds of the table come last: they may look at the fds and

@@ -426,33 +426,34 @@ static void vma_reopen(const struct snap_vma *v, struct rec_ident *id, struct re
 
 static int written_by_process(const struct snap *s, const struct rec_ident *id)
 {
-	for (size_t i = 0; i < s->nfds; i++)
-		if (s->fds[i].r.kind == FD_FILE && s->fds[i].r.id.dev == id->dev &&
-		    s->fds[i].r.id.ino == id->ino && (s->fds[i].r.flags & O_ACCMODE) != O_RDONLY)
+	for (size_t i = 0; i < s->nfiles; i++)
+		if (s->files[i].r.kind == FD_FILE && s->files[i].r.ident.dev == id->dev &&
+		    s->files[i].r.ident.ino == id->ino && (s->files[i].r.flags & O_ACCMODE) != O_RDONLY)
 			return 1;
 	return 0;
 }
 
-/* What reopening fd f means: its path (a path under /proc/OLDPID names
- * the copy's own directory, pid), and what must be as recorded: the inode
- * always (on the same host), the contents of a file the process only
- * reads (nothing of its own may have written it since). */
-static void fd_reopen(const struct snap *s, const struct snap_fd *f, pid_t pid, char *what,
-		      size_t wlen, char *path, size_t plen, struct reopen *o)
+/* What reopening open file f means: its path (a path under /proc/OLDPID
+ * names the copy's own directory, pid), and what must be as recorded: the
+ * inode always (on the same host), the contents of a file the process
+ * only reads (nothing of its own may have written it since).  Messages
+ * name it by its lowest fd. */
+static void file_reopen(const struct snap *s, const struct snap_file *f, pid_t pid, char *what,
+			size_t wlen, char *path, size_t plen, struct reopen *o)
 {
-	const struct rec_fd *d = &f->r;
+	const struct rec_file *d = &f->r;
 	int flags = (int)d->flags & ~(O_CREAT | O_TRUNC | O_EXCL);
 
-	snprintf(what, wlen, "fd %d", d->fd);
-	if (d->fd_flags & FDF_PROC_SELF)
+	snprintf(what, wlen, "fd %d", f->first_fd);
+	if (d->file_flags & FDF_PROC_SELF)
 		snprintf(path, plen, "/proc/%d%s", (int)pid, f->path + 6 + strspn(f->path + 6, "0123456789"));
 	else
 		snprintf(path, plen, "%s", f->path);
 	if (d->kind == FD_DIR)
 		flags |= O_DIRECTORY;
-	*o = (struct reopen){ what, path, &d->id, flags | O_NOCTTY, !(d->fd_flags & FDF_PROC_SELF), 0 };
-	o->content = d->kind == FD_FILE && !(d->fd_flags & (FDF_PROC_SELF | FDF_PSEUDO)) &&
-		     (d->flags & O_ACCMODE) == O_RDONLY && !written_by_process(s, &d->id);
+	*o = (struct reopen){ what, path, &d->ident, flags | O_NOCTTY, !(d->file_flags & FDF_PROC_SELF), 0 };
+	o->content = d->kind == FD_FILE && !(d->file_flags & (FDF_PROC_SELF | FDF_PSEUDO)) &&
+		     (d->flags & O_ACCMODE) == O_RDONLY && !written_by_process(s, &d->ident);
 }
 
 static int map_vmas(struct restore *r)
@@ -679,50 +680,15 @@ static int restore_rlimits(struct restore *r)
 	return 0;
 }
 
-static int fd_in_snapshot(const struct snap *s, int fd)
+/* files_restore's way to open a file: the safe reopen, as the process. */
+static long open_file(void *arg, const struct snap_file *f)
 {
-	for (size_t i = 0; i < s->nfds; i++)
-		if (s->fds[i].r.fd == fd)
-			return 1;
-	return 0;
-}
+	struct restore *r = arg;
+	char what[32], path[4200];
+	struct reopen o;
 
-/* Each descriptor is opened and moved to its number at once, so a later
- * open can never land on a number already given back. */
-static int restore_fds(struct restore *r)
-{
-	const struct snap *s = &r->snap;
-
-	for (int fd = 0; fd <= 2; fd++)
-		if (!fd_in_snapshot(s, fd))
-			PCALL(r, SYS_close, fd, 0, 0, 0, 0, 0);
-	for (size_t i = 0; i < s->nfds; i++) {
-		const struct snap_fd *f = &s->fds[i];
-		char what[32], path[4200];
-		struct reopen o;
-		long t, ret;
-
-		if (f->r.kind == FD_STDIO)
-			continue;	/* pthaw's own, inherited at that number */
-		fd_reopen(s, f, r->pl.pid, what, sizeof(what), path, sizeof(path), &o);
-		t = reopen(r, &o, 1);
-		if (t < 0)
-			return (int)t;
-		if (f->r.kind == FD_FILE && f->r.pos) {
-			ret = PCALL(r, SYS_lseek, t, f->r.pos, SEEK_SET, 0, 0, 0);
-			if (ret < 0)
-				return err_sys((int)-ret, "fd %d: %s: seek", f->r.fd, f->path);
-		}
-		if (t != f->r.fd) {
-			ret = PCALL(r, SYS_dup3, t, f->r.fd, f->r.cloexec ? O_CLOEXEC : 0, 0, 0, 0);
-			PCALL(r, SYS_close, t, 0, 0, 0, 0, 0);
-			if (ret < 0)
-				return err_sys((int)-ret, "fd %d: %s", f->r.fd, f->path);
-		} else if (!f->r.cloexec) {
-			PCALL(r, SYS_fcntl, t, F_SETFD, 0, 0, 0, 0);
-		}
-	}
-	return 0;
+	file_reopen(&r->snap, f, r->pl.pid, what, sizeof(what), path, sizeof(path), &o);
+	return reopen(r, &o, 1);
 }
 
 static int restore_signals(struct restore *r)
@@ -964,8 +930,8 @@ static int max_fd(const struct snap *s)
 	int m = 2;
 
 	for (size_t i = 0; i < s->nfds; i++)
-		if (s->fds[i].r.fd > m)
-			m = s->fds[i].r.fd;
+		if (s->fds[i].fd > m)
+			m = s->fds[i].fd;
 	return m;
 }
 
@@ -975,7 +941,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		.path = r->loader,
 		.want_pid = r->remap == REMAP_ALWAYS ? 0 : (pid_t)r->snap.proc.pid,
 		.first_free_fd = max_fd(&r->snap) + 1,
-		.stdin_is_stream = r->stdin_is_stream && fd_in_snapshot(&r->snap, 0),
+		.stdin_is_stream = r->stdin_is_stream && files_has_fd(&r->snap, 0),
 	};
 	struct kind_restore kr;
 	int rc;
@@ -1013,7 +979,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (!rc)
 		rc = restore_proc(r);
 	if (!rc)
-		rc = restore_fds(r);
+		rc = files_restore(&r->pl, &r->snap, open_file, r);
 	if (!rc)
 		rc = restore_rlimits(r);
 	if (!rc)
@@ -1086,12 +1052,12 @@ int restore_check(struct restore *r, FILE *out)
 	}
 	if (reopen(r, &(struct reopen){ "working directory", s->cwd, &s->proc.cwd, O_DIRECTORY, 1, 0 }, 0))
 		problem(out, &n);
-	for (size_t i = 0; i < s->nfds; i++) {
+	for (size_t i = 0; i < s->nfiles; i++) {
 		struct reopen o;
 
-		if (s->fds[i].r.kind == FD_STDIO)
+		if (s->files[i].r.kind == FD_STDIO)
 			continue;
-		fd_reopen(s, &s->fds[i], getpid(), what, sizeof(what), path, sizeof(path), &o);
+		file_reopen(s, &s->files[i], getpid(), what, sizeof(what), path, sizeof(path), &o);
 		if (reopen(r, &o, 0))
 			problem(out, &n);
 	}

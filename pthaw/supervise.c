@@ -33,7 +33,7 @@ static const int remapped_calls[] = {
 	SYS_sched_setaffinity, SYS_sched_getaffinity, SYS_sched_setparam,
 	SYS_sched_getparam, SYS_sched_setscheduler, SYS_sched_getscheduler,
 	SYS_sched_setattr, SYS_sched_getattr, SYS_sched_rr_get_interval,
-	SYS_process_vm_readv, SYS_process_vm_writev,
+	SYS_process_vm_readv, SYS_process_vm_writev, SYS_kcmp,
 };
 #define NCALLS (sizeof(remapped_calls) / sizeof(remapped_calls[0]))
 
@@ -151,6 +151,7 @@ static void handle_seccomp(const struct remap *m, pid_t tid)
 	case SYS_setpgid:
 	case SYS_tgkill:
 	case SYS_rt_tgsigqueueinfo:
+	case SYS_kcmp:
 		r.rdi = map_pid(m, r.rdi);
 		r.rsi = map_pid(m, r.rsi);
 		break;

@@ -2,6 +2,7 @@
  * locks, POSIX record locks (fcntl F_SETLK), open file description locks
  * (F_OFD_SETLK) and leases (F_SETLEASE).  The kernel lists them in
  * /proc/PID/fdinfo/N; the copy takes them again on its reopened fds. */
+#include "files.h"
 #include "kind.h"
 #include "err.h"
 #include "inject.h"
@@ -136,18 +137,34 @@ static int same_lock(const struct locks *l, uint32_t i, const struct lock_line *
 	       l->file[i].maj == k->file.maj && l->file[i].min == k->file.min;
 }
 
-static const struct snap_fd *snap_fd_of(const struct snap *s, int fd)
+/* An fd of the table with what its open file description is. */
+struct fd_ref {
+	struct { int32_t fd; uint32_t kind; } r;
+	const char *path;
+};
+
+static const struct fd_ref *fd_ref_at(const struct snap *s, size_t i, struct fd_ref *f)
+{
+	const struct snap_file *o = &s->files[s->fds[i].file];
+
+	f->r.fd = s->fds[i].fd;
+	f->r.kind = o->r.kind;
+	f->path = o->path;
+	return f;
+}
+
+static const struct fd_ref *snap_fd_of(const struct snap *s, int fd, struct fd_ref *buf)
 {
 	for (size_t i = 0; i < s->nfds; i++)
-		if (s->fds[i].r.fd == fd)
-			return &s->fds[i];
+		if (s->fds[i].fd == fd)
+			return fd_ref_at(s, i, buf);
 	return NULL;
 }
 
 /* Whether k (on fd f) was recorded already: the kernel lists a lock on
  * every fd of the open file description it was taken through, so fds
  * that share one (dup) list it each (kcmp tells which do). */
-static int seen_before(struct kind_capture *c, const struct locks *l, const struct snap_fd *f,
+static int seen_before(struct kind_capture *c, const struct locks *l, const struct fd_ref *f,
 		       const struct lock_line *k)
 {
 	for (uint32_t i = 0; i < l->n; i++) {
@@ -165,10 +182,10 @@ static int seen_before(struct kind_capture *c, const struct locks *l, const stru
 	return 0;
 }
 
-static int refuse(struct kind_capture *c, const struct snap_fd *f, const char *fmt, ...)
+static int refuse(struct kind_capture *c, const struct fd_ref *f, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int refuse(struct kind_capture *c, const struct snap_fd *f, const char *fmt, ...)
+static int refuse(struct kind_capture *c, const struct fd_ref *f, const char *fmt, ...)
 {
 	char why[256];
 	va_list ap;
@@ -180,7 +197,7 @@ static int refuse(struct kind_capture *c, const struct snap_fd *f, const char *f
 }
 
 /* What cannot be taken again exactly is refused by name. */
-static int check_line(struct kind_capture *c, const struct snap_fd *f, const struct lock_line *k)
+static int check_line(struct kind_capture *c, const struct fd_ref *f, const struct lock_line *k)
 {
 	if (!k->r.class)
 		return refuse(c, f, "it holds a lock of a kind pthaw cannot take again (%s)", k->what);
@@ -201,7 +218,7 @@ static int check_line(struct kind_capture *c, const struct snap_fd *f, const str
 	return 0;
 }
 
-static int fd_locks(struct kind_capture *c, struct locks *l, const struct snap_fd *f)
+static int fd_locks(struct kind_capture *c, struct locks *l, const struct fd_ref *f)
 {
 	char path[64], *line = NULL;
 	size_t cap = 0;
@@ -295,8 +312,11 @@ static int locks_capture(struct kind_capture *c, void **data)
 
 	if (!l)
 		return err_sys(ENOMEM, "locks");
-	for (size_t i = 0; !rc && i < c->snap->nfds; i++)
-		rc = fd_locks(c, l, &c->snap->fds[i]);
+	for (size_t i = 0; !rc && i < c->snap->nfds; i++) {
+		struct fd_ref fr;
+
+		rc = fd_locks(c, l, fd_ref_at(c->snap, i, &fr));
+	}
 	if (!rc)
 		rc = posix_unlisted(c, l);
 	if (rc || !l->n) {
@@ -408,7 +428,8 @@ static int locks_restore(struct kind_restore *r, const void *data)
 
 	for (uint32_t i = 0; i < l->n; i++) {
 		const struct rec_lock *k = &l->v[i];
-		const struct snap_fd *f = snap_fd_of(r->snap, k->fd);
+		struct fd_ref fr;
+		const struct fd_ref *f = snap_fd_of(r->snap, k->fd, &fr);
 		long ret, delay = 10;
 
 		if (!f || f->r.kind != FD_FILE)

@@ -3,6 +3,7 @@
 #include "err.h"
 #include "header.h"
 #include "json.h"
+#include "files.h"
 #include "kind.h"
 
 #include <errno.h>
@@ -13,9 +14,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-/* Room for one more element in a growing array: doubling keeps n
- * additions linear. */
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
+int snap_grow(void **arr, size_t *cap, size_t n, size_t size)
 {
 	size_t c = *cap ? *cap * 2 : 16;
 	void *p;
@@ -38,7 +37,7 @@ int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name)
 		return err_msg(E2BIG, "more than %d mappings", SNAP_NVMAS_MAX);
 	if (strlen(name) >= SNAP_PATH_MAX)
 		return err_msg(ENAMETOOLONG, "mapping name longer than %d bytes", SNAP_PATH_MAX - 1);
-	if (grow((void **)&s->vmas, &s->vmas_cap, s->nvmas, sizeof(*v)))
+	if (snap_grow((void **)&s->vmas, &s->vmas_cap, s->nvmas, sizeof(*v)))
 		return err_sys(ENOMEM, "vma list");
 	v = s->vmas + s->nvmas;
 	v->r = *r;
@@ -47,31 +46,6 @@ int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name)
 	if (!v->name)
 		return err_sys(ENOMEM, "vma list");
 	s->nvmas++;
-	return 0;
-}
-
-int snap_add_fd(struct snap *s, const struct rec_fd *r, const char *path)
-{
-	struct snap_fd *f;
-
-	if (r->fd < 0 || r->fd >= SNAP_FD_MAX)
-		return err_msg(EMFILE, "fd %d is out of range (0-%d)", r->fd, SNAP_FD_MAX - 1);
-	if (strlen(path) >= SNAP_PATH_MAX)
-		return err_msg(ENAMETOOLONG, "fd %d: path longer than %d bytes", r->fd, SNAP_PATH_MAX - 1);
-	if (!s->fd_used && !(s->fd_used = calloc(SNAP_FD_MAX / 8, 1)))
-		return err_sys(ENOMEM, "fd list");
-	if (s->fd_used[r->fd / 8] & (1u << (r->fd % 8)))
-		return err_msg(EBADMSG, "fd %d appears twice", r->fd);
-	if (grow((void **)&s->fds, &s->fds_cap, s->nfds, sizeof(*f)))
-		return err_sys(ENOMEM, "fd list");
-	f = s->fds + s->nfds;
-	f->r = *r;
-	f->r.path_len = (uint32_t)strlen(path);
-	f->path = strdup(path);
-	if (!f->path)
-		return err_sys(ENOMEM, "fd list");
-	s->fd_used[r->fd / 8] |= (unsigned char)(1u << (r->fd % 8));
-	s->nfds++;
 	return 0;
 }
 
@@ -119,9 +93,8 @@ int snap_write_meta(const struct snap *s, struct rec_writer *w)
 		rc = rec_write(w, REC_RLIMITS, &s->rlim, sizeof(s->rlim), NULL, 0);
 	if (!rc)
 		rc = rec_write(w, REC_SIGNALS, &s->sig, sizeof(s->sig), NULL, 0);
-	for (size_t i = 0; !rc && i < s->nfds; i++)
-		rc = rec_write(w, REC_FD, &s->fds[i].r, sizeof(s->fds[i].r), s->fds[i].path,
-			       s->fds[i].r.path_len);
+	if (!rc)
+		rc = files_write(s, w);
 	for (size_t i = 0; !rc && i < s->nvmas; i++)
 		rc = rec_write(w, REC_VMA, &s->vmas[i].r, sizeof(s->vmas[i].r), s->vmas[i].name,
 			       s->vmas[i].r.name_len);
@@ -138,8 +111,7 @@ int snap_write_meta(const struct snap *s, struct rec_writer *w)
 	return rc;
 }
 
-/* A string field of a record: must be within the payload, no NULs. */
-static char *take_str(const unsigned char *p, size_t len, size_t *off, size_t n)
+char *snap_take_str(const unsigned char *p, size_t len, size_t *off, size_t n)
 {
 	char *s;
 
@@ -176,9 +148,9 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		if (s->proc.comm_len > SNAP_COMM_MAX || s->proc.exe_len >= SNAP_PATH_MAX ||
 		    s->proc.cwd_len >= SNAP_PATH_MAX)
 			return bad(type, "name too long");
-		s->comm = take_str(p, len, &off, s->proc.comm_len);
-		s->exe = s->comm ? take_str(p, len, &off, s->proc.exe_len) : NULL;
-		s->cwd = s->exe ? take_str(p, len, &off, s->proc.cwd_len) : NULL;
+		s->comm = snap_take_str(p, len, &off, s->proc.comm_len);
+		s->exe = s->comm ? snap_take_str(p, len, &off, s->proc.exe_len) : NULL;
+		s->cwd = s->exe ? snap_take_str(p, len, &off, s->proc.cwd_len) : NULL;
 		if (!s->cwd || off != len) {
 			free(s->comm);
 			free(s->exe);
@@ -213,23 +185,9 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		memcpy(&s->sig, p, sizeof(s->sig));
 		s->has_sig = 1;
 		return 0;
-	case REC_FD: {
-		struct rec_fd r;
-		char *path;
-		int rc;
-
-		memcpy(&r, p, sizeof(r));
-		off = sizeof(r);
-		if (r.path_len >= SNAP_PATH_MAX)
-			return bad(type, "path too long");
-		path = take_str(p, len, &off, r.path_len);
-		if (!path || off != len || r.kind < FD_FILE || r.kind > FD_STDIO ||
-		    (r.fd_flags & ~(uint32_t)(FDF_PROC_SELF | FDF_PSEUDO)))
-			return free(path), bad(type, "malformed");
-		rc = snap_add_fd(s, &r, path);
-		free(path);
-		return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "fd record") : rc;
-	}
+	case REC_FILE:
+	case REC_FD:
+		return files_take(s, type, p, len);
 	case REC_VMA: {
 		struct rec_vma r;
 		char *name;
@@ -239,7 +197,7 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 		off = sizeof(r);
 		if (r.name_len >= SNAP_PATH_MAX)
 			return bad(type, "name too long");
-		name = take_str(p, len, &off, r.name_len);
+		name = snap_take_str(p, len, &off, r.name_len);
 		if (!name || off != len || r.start >= r.end || (r.start | r.end) % REC_PAGE_SIZE ||
 		    (r.prot & ~7u))
 			return free(name), bad(type, "malformed");
@@ -309,18 +267,7 @@ int snap_check(const struct snap *s)
 			       !s->xsave ? "xstate" : !s->has_sig ? "signals" : "creds");
 	if (!s->nvmas)
 		return err_msg(EBADMSG, "incomplete snapshot: no mappings");
-	return 0;
-}
-
-static const char *fd_kind_name(uint32_t k)
-{
-	switch (k) {
-	case FD_FILE: return "file";
-	case FD_DIR: return "directory";
-	case FD_DEV: return "device";
-	case FD_STDIO: return "stdio";
-	}
-	return "?";
+	return files_check(s);
 }
 
 void snap_print_ident(FILE *f, const char *what, const struct rec_ident *id)
@@ -400,17 +347,7 @@ void snap_print(FILE *f, const struct snap *s)
 			(unsigned long long)v->pgoff, esc(e1, sizeof(e1), s->vmas[i].name),
 			v->content_crc);
 	}
-	fprintf(f, "File descriptors:\n");
-	for (size_t i = 0; i < s->nfds; i++) {
-		const struct rec_fd *d = &s->fds[i].r;
-
-		fprintf(f, "  fd %d: %s \"%s\", flags 0%o%s, offset %llu%s\n", d->fd,
-			fd_kind_name(d->kind), esc(e1, sizeof(e1), s->fds[i].path), d->flags,
-			d->cloexec ? " cloexec" : "", (unsigned long long)d->pos,
-			d->fd_flags & FDF_PROC_SELF ? ", names the process itself in /proc" : "");
-		if (d->kind != FD_STDIO)
-			snap_print_ident(f, "    identity", &d->id);
-	}
+	files_print(f, s);
 	kinds_print(f, s->kind);
 }
 
@@ -572,22 +509,38 @@ static void signals_json(struct json *j, const struct snap *s)
 
 static void fds_json(struct json *j, const struct snap *s)
 {
+	/* Each open file description once; fds refer to it by id. */
+	json_array_begin(j, "files");
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct rec_file *f = &s->files[i].r;
+
+		json_object_begin(j, NULL);
+		json_uint(j, "id", f->id);
+		json_str(j, "kind", files_kind_name(f->kind));
+		json_str(j, "path", s->files[i].path);
+		json_uint(j, "flags", f->flags);
+		json_uint(j, "pos", f->pos);
+		json_uint(j, "mode", f->mode);
+		json_bool(j, "proc_self", (f->file_flags & FDF_PROC_SELF) != 0);
+		json_bool(j, "pseudo", (f->file_flags & FDF_PSEUDO) != 0);
+		if (f->kind != FD_STDIO)
+			ident_json(j, "ident", &f->ident);
+		json_object_end(j);
+	}
+	json_array_end(j);
 	json_array_begin(j, "fds");
 	for (size_t i = 0; i < s->nfds; i++) {
-		const struct rec_fd *d = &s->fds[i].r;
+		const struct rec_fd *d = &s->fds[i];
+		const struct snap_file *f = &s->files[d->file];
 
 		json_object_begin(j, NULL);
 		json_int(j, "fd", d->fd);
-		json_str(j, "kind", fd_kind_name(d->kind));
-		json_str(j, "path", s->fds[i].path);
-		json_uint(j, "flags", d->flags);
+		json_uint(j, "file", d->file);
+		json_str(j, "kind", files_kind_name(f->r.kind));
+		json_str(j, "path", f->path);
 		json_bool(j, "cloexec", d->cloexec != 0);
-		json_uint(j, "pos", d->pos);
-		json_uint(j, "mode", d->mode);
-		json_bool(j, "proc_self", (d->fd_flags & FDF_PROC_SELF) != 0);
-		json_bool(j, "pseudo", (d->fd_flags & FDF_PSEUDO) != 0);
-		if (d->kind != FD_STDIO)
-			ident_json(j, "ident", &d->id);
+		json_uint(j, "flags", f->r.flags);
+		json_uint(j, "pos", f->r.pos);
 		json_object_end(j);
 	}
 	json_array_end(j);
@@ -681,10 +634,7 @@ void snap_free(struct snap *s)
 	free(s->exe);
 	free(s->cwd);
 	free(s->auxv);
-	for (size_t i = 0; i < s->nfds; i++)
-		free(s->fds[i].path);
-	free(s->fds);
-	free(s->fd_used);
+	files_free(s);
 	for (size_t i = 0; i < s->nvmas; i++)
 		free(s->vmas[i].name);
 	free(s->vmas);

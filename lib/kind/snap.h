@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "files.h"
 #include "kind.h"
 #include "record.h"
 
@@ -24,11 +25,6 @@ struct snap_vma {
 	char *name;
 };
 
-struct snap_fd {
-	struct rec_fd r;
-	char *path;
-};
-
 struct snap {
 	struct rec_proc proc;
 	char *comm, *exe, *cwd;
@@ -38,7 +34,9 @@ struct snap {
 	int has_rlim;
 	struct rec_signals sig;
 	int has_sig;
-	struct snap_fd *fds;
+	struct snap_file *files;	/* open file descriptions, by id */
+	size_t nfiles, files_cap;
+	struct rec_fd *fds;		/* the fd table (lib/kind/files.c) */
 	size_t nfds, fds_cap;
 	unsigned char *fd_used;		/* SNAP_FD_MAX bits: duplicates in O(1) */
 	struct snap_vma *vmas;
@@ -69,8 +67,15 @@ int snap_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len)
 int snap_check(const struct snap *s);
 
 int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name);
-int snap_add_fd(struct snap *s, const struct rec_fd *r, const char *path);
 int snap_add_pending(struct snap *s, const struct rec_siginfo *r);
+
+/* Room for element n of a growing array (doubling: n additions are
+ * linear).  0 or -ENOMEM. */
+int snap_grow(void **arr, size_t *cap, size_t n, size_t size);
+
+/* A string field of n bytes at *off of a record: within the payload, no
+ * NULs.  Allocated, or NULL. */
+char *snap_take_str(const unsigned char *p, size_t len, size_t *off, size_t n);
 
 /* One line: a file identity, after what ("fd 3", ...). */
 void snap_print_ident(FILE *f, const char *what, const struct rec_ident *id);

@@ -89,6 +89,7 @@ size_t rec_min_len(uint32_t type)
 	case REC_RLIMITS: return sizeof(struct rec_rlimits);
 	case REC_SIGNALS: return sizeof(struct rec_signals);
 	case REC_FD: return sizeof(struct rec_fd);
+	case REC_FILE: return sizeof(struct rec_file);
 	case REC_VMA: return sizeof(struct rec_vma);
 	case REC_REGS: return sizeof(struct rec_regs);
 	case REC_XSTATE: return sizeof(struct rec_xstate);

@@ -19,7 +19,7 @@ enum rec_type {
 	REC_MM = 2,	/* struct rec_mm + auxv bytes */
 	REC_RLIMITS = 3,/* struct rec_rlimits */
 	REC_SIGNALS = 4,/* struct rec_signals */
-	REC_FD = 5,	/* struct rec_fd + path */
+	REC_FD = 5,	/* struct rec_fd: an fd, refers to a REC_FILE */
 	REC_VMA = 6,	/* struct rec_vma + name */
 	REC_REGS = 7,	/* struct rec_regs */
 	REC_XSTATE = 8,	/* struct rec_xstate + xsave area */
@@ -35,7 +35,7 @@ enum rec_type {
 	REC_MADVISE = 18,/* lib/kind/madvise.c */
 	REC_TIMERS = 19,/* lib/kind/timers.c */
 	REC_LOCKS = 20,	/* lib/kind/locks.c */
-	REC_FILE = 21,	/* lib/kind/files.c: an open file description */
+	REC_FILE = 21,	/* struct rec_file + path: an open file description */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -112,30 +112,39 @@ struct rec_signals {
 	uint64_t clear_tid;	/* set_tid_address() */
 } __attribute__((packed));
 
-enum rec_fd_flag {
+enum rec_file_flag {
 	FDF_PROC_SELF = 1u << 0,/* path under /proc/PID of the process itself */
 	FDF_PSEUDO = 1u << 1,	/* on proc or sysfs: size and mtime mean nothing */
 };
 
-enum rec_fd_kind {
+enum rec_file_kind {
 	FD_FILE = 1,	/* regular file: reopened by path at pos */
 	FD_DIR = 2,	/* directory: reopened by path */
 	FD_DEV = 3,	/* character device such as /dev/null: reopened by path */
 	FD_STDIO = 4,	/* terminal, pipe or socket at 0..2: pthaw's own stdio */
 };
 
+/* An open file description (what open() made: one offset, one set of
+ * status flags), described once; the fds that refer to it follow as
+ * REC_FD records.  Ids are 0, 1, ... in the order of the records. */
+struct rec_file {
+	uint32_t id;
+	uint32_t kind;		/* enum rec_file_kind */
+	uint32_t flags;		/* access mode and status flags, from fdinfo */
+	uint32_t file_flags;	/* enum rec_file_flag */
+	uint64_t pos;
+	uint32_t mode;		/* st_mode of the file */
+	uint32_t path_len;
+	struct rec_ident ident;	/* FD_FILE, FD_DIR, FD_DEV: what to reopen */
+	/* then path */
+} __attribute__((packed));
+
+/* One fd of the table: a reference to an open file description. */
 struct rec_fd {
 	int32_t fd;
-	uint32_t kind;
-	uint32_t flags;		/* open flags from fdinfo */
-	uint32_t cloexec;
-	uint64_t pos;
-	uint32_t mode;		/* st_mode of the target */
-	uint32_t path_len;
-	uint32_t fd_flags;	/* enum rec_fd_flag */
+	uint32_t file;		/* the id of a REC_FILE before it */
+	uint32_t cloexec;	/* 1: FD_CLOEXEC (a flag of the fd, not of the file) */
 	uint32_t pad;
-	struct rec_ident id;	/* FD_FILE, FD_DIR, FD_DEV: what to reopen */
-	/* then path */
 } __attribute__((packed));
 
 enum rec_vma_flag {

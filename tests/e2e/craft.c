@@ -5,8 +5,10 @@
  *
  *	comm=S		the process name (REC_PROC and the header)
  *	xsave=S		the header's xsave-features field, as it is
- *	fds=N		N fd records (fds 3 .. N+2, /dev/null)
- *	fd=K		one fd record with number K
+ *	fds=N		N fd records (fds 3 .. N+2, one open of /dev/null)
+ *	fd=K		one fd record with number K (/dev/null too)
+ *	files=N		N more open file records (/dev/null), no fd refers to
+ *	file=K		one fd record (fd 3) referring to file id K
  *	vmas=N		N more one-page anonymous mappings
  *	names=MIB	more mappings with 4000-byte names, MIB MiB of them
  *	pending=N	N pending SIGUSR1 records
@@ -162,16 +164,26 @@ int main(int argc, char **argv)
 	check(rec_write(&w, REC_MM, &mm, sizeof(mm), NULL, 0));
 	check(rec_write(&w, REC_RLIMITS, &rl, sizeof(rl), NULL, 0));
 	check(rec_write(&w, REC_SIGNALS, &sig, sizeof(sig), NULL, 0));
-	for (long i = 0; i < num(argc, argv, "fds"); i++) {
-		struct rec_fd f = { .fd = (int32_t)(i + 3), .kind = FD_DEV, .flags = 1, .path_len = 9 };
+	for (long i = 0; i < (num(argc, argv, "fds") || arg(argc, argv, "fd")) + num(argc, argv, "files"); i++) {
+		struct rec_file f = { .id = (uint32_t)i, .kind = FD_DEV, .flags = 1, .mode = 020666,
+				      .path_len = 9 };
 
-		check(rec_write(&w, REC_FD, &f, sizeof(f), "/dev/null", 9));
+		check(rec_write(&w, REC_FILE, &f, sizeof(f), "/dev/null", 9));
+	}
+	for (long i = 0; i < num(argc, argv, "fds"); i++) {
+		struct rec_fd f = { .fd = (int32_t)(i + 3), .file = 0 };
+
+		check(rec_write(&w, REC_FD, &f, sizeof(f), NULL, 0));
 	}
 	if (arg(argc, argv, "fd")) {
-		struct rec_fd f = { .fd = (int32_t)num(argc, argv, "fd"), .kind = FD_DEV, .flags = 1,
-				    .path_len = 9 };
+		struct rec_fd f = { .fd = (int32_t)num(argc, argv, "fd"), .file = 0 };
 
-		check(rec_write(&w, REC_FD, &f, sizeof(f), "/dev/null", 9));
+		check(rec_write(&w, REC_FD, &f, sizeof(f), NULL, 0));
+	}
+	if (arg(argc, argv, "file")) {
+		struct rec_fd f = { .fd = 3, .file = (uint32_t)num(argc, argv, "file") };
+
+		check(rec_write(&w, REC_FD, &f, sizeof(f), NULL, 0));
 	}
 	check(rec_write(&w, REC_VMA, &v, sizeof(v), NULL, 0));
 	for (long i = 0; i < num(argc, argv, "vmas"); i++, addr += 0x2000) {

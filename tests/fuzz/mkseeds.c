@@ -68,7 +68,7 @@ static int add_vma(struct snap *s, const struct vma *v)
 
 static int build_snap(struct snap *s, uint64_t *page_at)
 {
-	struct rec_fd fd = { .kind = FD_STDIO, .flags = O_RDWR, .mode = S_IFCHR | 0620 };
+	struct rec_file file = { .kind = FD_STDIO, .flags = O_RDWR, .mode = S_IFCHR | 0620 };
 	struct rec_siginfo si = { .shared = 1 };
 	int32_t signo = SIGUSR1;
 	char exe[4096] = "";
@@ -112,17 +112,24 @@ static int build_snap(struct snap *s, uint64_t *page_at)
 	s->sig.act[SIGUSR1 - 1] = (struct rec_sigaction){ 0x401000, 0x04000000, 0x401100, 0 };
 	s->sig.ss_flags = SS_DISABLE;
 	s->has_sig = 1;
-	for (fd.fd = 0; fd.fd <= 2; fd.fd++)
-		if ((rc = snap_add_fd(s, &fd, "/dev/pts/0")))
+	/* One terminal at 0, 1 and 2; /etc/passwd at 3 and 5 (dup'd);
+	 * the root directory at 4. */
+	if ((rc = files_add(s, &file, "/dev/pts/0")))
+		return rc;
+	file = (struct rec_file){ .id = 1, .kind = FD_FILE, .flags = O_RDONLY, .pos = 10,
+				  .mode = S_IFREG | 0644 };
+	if ((rc = files_add(s, &file, "/etc/passwd")))
+		return rc;
+	file = (struct rec_file){ .id = 2, .kind = FD_DIR, .flags = O_RDONLY | O_DIRECTORY,
+				  .mode = S_IFDIR | 0755 };
+	if ((rc = files_add(s, &file, "/")))
+		return rc;
+	for (int fd = 0; fd <= 5; fd++) {
+		struct rec_fd d = { .fd = fd, .file = fd < 3 ? 0 : fd == 4 ? 2 : 1, .cloexec = fd == 3 };
+
+		if ((rc = files_add_fd(s, &d)))
 			return rc;
-	fd = (struct rec_fd){ .fd = 3, .kind = FD_FILE, .flags = O_RDONLY, .cloexec = 1, .pos = 10,
-			      .mode = S_IFREG | 0644 };
-	if ((rc = snap_add_fd(s, &fd, "/etc/passwd")))
-		return rc;
-	fd = (struct rec_fd){ .fd = 4, .kind = FD_DIR, .flags = O_RDONLY | O_DIRECTORY,
-			      .mode = S_IFDIR | 0755 };
-	if ((rc = snap_add_fd(s, &fd, "/")))
-		return rc;
+	}
 	rc = maps_read(getpid(), &m, &n);
 	if (rc)
 		return rc;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -321,7 +322,7 @@ static const uint64_t auxv[4] = { 6, 4096, 0, 0 };	/* AT_PAGESZ, AT_NULL */
 static void sample_snap(struct snap *s)
 {
 	struct rec_vma v = { 0 };
-	struct rec_fd f = { 0 };
+	struct rec_file o = { 0 };
 
 	memset(s, 0, sizeof(*s));
 	s->proc.pid = 4242;
@@ -355,18 +356,22 @@ static void sample_snap(struct snap *s)
 	s->sig.act[1].flags = 0x04000000;
 	s->sig.itimer[0][3] = 500000;
 	s->has_sig = 1;
-	f.fd = 0;
-	f.kind = FD_STDIO;
-	assert_int_equal(snap_add_fd(s, &f, ""), 0);
-	f.fd = 3;
-	f.kind = FD_FILE;
-	f.flags = 02000000;
-	f.pos = 17;
-	f.fd_flags = FDF_PSEUDO;
-	f.id.dev = 0x803;
-	f.id.ino = 12345;
-	f.id.mtime_nsec = 999;
-	assert_int_equal(snap_add_fd(s, &f, "/etc/pass wd"), 0);
+	/* stdio: fds 0 and 1 share one (a terminal); 3 and 4 one file */
+	o.kind = FD_STDIO;
+	assert_int_equal(files_add(s, &o, ""), 0);
+	o.id = 1;
+	o.kind = FD_FILE;
+	o.flags = O_RDWR | O_APPEND;
+	o.pos = 17;
+	o.file_flags = FDF_PSEUDO;
+	o.ident.dev = 0x803;
+	o.ident.ino = 12345;
+	o.ident.mtime_nsec = 999;
+	assert_int_equal(files_add(s, &o, "/etc/pass wd"), 0);
+	assert_int_equal(files_add_fd(s, &(struct rec_fd){ .fd = 0, .file = 0 }), 0);
+	assert_int_equal(files_add_fd(s, &(struct rec_fd){ .fd = 1, .file = 0 }), 0);
+	assert_int_equal(files_add_fd(s, &(struct rec_fd){ .fd = 4, .file = 1, .cloexec = 1 }), 0);
+	assert_int_equal(files_add_fd(s, &(struct rec_fd){ .fd = 3, .file = 1 }), 0);
 	v.start = 0x555555554000;
 	v.end = 0x555555556000;
 	v.prot = PROT_READ | PROT_EXEC;
@@ -438,8 +443,8 @@ static int take_all(struct mem *m, struct snap *s, uint32_t skip, uint32_t *type
 static void snap_round_trip(void **state)
 {
 	static const uint32_t order[] = {
-		REC_PROC, REC_CREDS, REC_MM, REC_RLIMITS, REC_SIGNALS, REC_FD, REC_FD,
-		REC_VMA, REC_VMA, REC_VMA, REC_REGS, REC_XSTATE, REC_RSEQ,
+		REC_PROC, REC_CREDS, REC_MM, REC_RLIMITS, REC_SIGNALS, REC_FILE, REC_FILE,
+		REC_FD, REC_FD, REC_FD, REC_FD, REC_VMA, REC_VMA, REC_VMA, REC_REGS, REC_XSTATE, REC_RSEQ,
 	};
 	struct snap a, b;
 	struct mem m;
@@ -460,8 +465,11 @@ static void snap_round_trip(void **state)
 	assert_memory_equal(&b.creds, &a.creds, sizeof(a.creds));
 	assert_int_equal(b.groups[0], 24);
 	assert_int_equal(b.groups[1], 27);
-	assert_memory_equal(&b.fds[1].r.id, &a.fds[1].r.id, sizeof(a.fds[1].r.id));
-	assert_int_equal(b.fds[1].r.fd_flags, FDF_PSEUDO);
+	assert_int_equal(b.nfiles, 2);
+	assert_memory_equal(&b.files[1].r, &a.files[1].r, sizeof(a.files[1].r));
+	assert_int_equal(b.files[1].r.file_flags, FDF_PSEUDO);
+	assert_int_equal(b.files[1].nrefs, 2);
+	assert_int_equal(b.files[1].first_fd, 3);
 	assert_int_equal(b.proc.comm_len, 5);
 	assert_string_equal(b.comm, "cat x");
 	assert_string_equal(b.exe, "/usr/bin/cat");
@@ -471,12 +479,15 @@ static void snap_round_trip(void **state)
 	assert_int_equal(b.has_rlim, 1);
 	assert_memory_equal(&b.rlim, &a.rlim, sizeof(a.rlim));
 	assert_memory_equal(&b.sig, &a.sig, sizeof(a.sig));
-	assert_int_equal(b.nfds, 2);
-	assert_int_equal(b.fds[1].r.fd, 3);
-	assert_int_equal(b.fds[1].r.pos, 17);
-	assert_int_equal(b.fds[1].r.flags, 02000000);
-	assert_string_equal(b.fds[0].path, "");
-	assert_string_equal(b.fds[1].path, "/etc/pass wd");
+	assert_int_equal(b.nfds, 4);
+	assert_memory_equal(b.fds, a.fds, 4 * sizeof(*a.fds));
+	assert_int_equal(b.fds[2].fd, 4);
+	assert_int_equal(b.fds[2].file, 1);
+	assert_int_equal(b.fds[2].cloexec, 1);
+	assert_int_equal(b.files[1].r.pos, 17);
+	assert_int_equal(b.files[1].r.flags, O_RDWR | O_APPEND);
+	assert_string_equal(b.files[0].path, "");
+	assert_string_equal(b.files[1].path, "/etc/pass wd");
 	assert_int_equal(b.nvmas, 3);
 	for (size_t i = 0; i < 3; i++) {
 		assert_memory_equal(&b.vmas[i].r, &a.vmas[i].r, sizeof(a.vmas[i].r));
@@ -541,10 +552,15 @@ static void snap_missing(void **state)
 		has(need[i].msg);
 		snap_free(&b);
 	}
-	/* fds and rseq are optional */
+	/* a file no fd refers to, an fd of a file never described */
 	assert_int_equal(take_all(&m, &b, REC_FD, types, &n), 0);
-	assert_int_equal(snap_check(&b), 0);
+	assert_int_equal(snap_check(&b), -EBADMSG);
+	has("file 0: no fd refers to it");
 	snap_free(&b);
+	assert_int_equal(take_all(&m, &b, REC_FILE, types, &n), -EBADMSG);
+	has("fd 0: refers to file 0, not described before it");
+	snap_free(&b);
+	/* rseq is optional */
 	assert_int_equal(take_all(&m, &b, REC_RSEQ, types, &n), 0);
 	assert_int_equal(snap_check(&b), 0);
 	snap_free(&b);
@@ -638,7 +654,8 @@ static void snap_bad_proc_mm(void **state)
 static void snap_bad_vma_fd_xstate(void **state)
 {
 	struct rec_vma v = { .start = 0x10000, .end = 0x12000, .prot = PROT_READ, .name_len = 6 };
-	struct rec_fd f = { .fd = 3, .kind = FD_FILE, .path_len = 4 };
+	struct rec_file o = { .id = 0, .kind = FD_FILE, .path_len = 4 };
+	struct rec_fd f = { .fd = 3, .file = 0 };
 	struct rec_xstate x = { .xcr0 = 7, .size = 576 };
 	static unsigned char area[65536 + 16];
 	struct snap s;
@@ -686,38 +703,78 @@ static void snap_bad_vma_fd_xstate(void **state)
 	assert_int_equal(take(&s, REC_VMA, &v, sizeof(v), "[heap]", 6), 0);
 	assert_int_equal(s.nvmas, 2);
 
-	/* fds */
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/etc", 4), 0);
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
+	/* files: ids in order, bounded paths, known kinds and flags */
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/etc", 4), 0);
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/etc", 4), -EBADMSG);
+	has("file 0: ids out of order (1 expected)");
+	o.id = 2;
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/etc", 4), -EBADMSG);
+	has("ids out of order");
+	o.id = 1;
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tm", 3), -EBADMSG);
+	has("malformed");
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmpx", 5), -EBADMSG);
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/t\0p", 4), -EBADMSG);
+	o.path_len = SNAP_PATH_MAX;
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), NULL, 0), -EBADMSG);
+	has("path too long");
+	o.path_len = 4;
+	o.kind = 0;
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), -EBADMSG);
+	o.kind = FD_STDIO + 1;
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), -EBADMSG);
+	o.kind = FD_DIR;
+	o.file_flags = 4;	/* unknown flag */
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), -EBADMSG);
+	o.file_flags = FDF_PROC_SELF;
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o) - 1, NULL, 0), -EBADMSG);
+	has("too short");
+	assert_int_equal(s.nfiles, 1);
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), 0);
+	o.id = 2;
+	o.kind = FD_STDIO;
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), 0);
+	assert_int_equal(s.nfiles, 3);
+
+	/* fds: references to files described before, bounded numbers, once */
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), 0);
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
 	has("fd 3 appears twice");
 	f.fd = 4;
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tm", 3), -EBADMSG);
-	has("malformed");
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmpx", 5), -EBADMSG);
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/t\0p", 4), -EBADMSG);
-	f.fd = -1;
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
-	f.fd = SNAP_FD_MAX;
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
-	has("fd 1048576 is out of range");
-	f.fd = SNAP_FD_MAX - 1;
-	f.path_len = SNAP_PATH_MAX;
+	f.file = 3;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
-	has("path too long");
-	f.path_len = 4;
-	f.fd = 4;
-	f.kind = 0;
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
-	f.kind = FD_STDIO + 1;
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
-	f.kind = FD_DIR;
-	f.fd_flags = 4;		/* unknown flag */
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), -EBADMSG);
-	f.fd_flags = FDF_PROC_SELF;
+	has("fd 4: refers to file 3, not described before it");
+	f.file = 0xffffffffu;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
+	f.file = 2;		/* a standard stream above 2 */
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
+	has("fd 4: a standard stream's file above fd 2");
+	f.file = 1;
+	f.cloexec = 2;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
+	has("malformed");
+	f.cloexec = 1;
+	f.pad = 1;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
+	f.pad = 0;
 	assert_int_equal(take(&s, REC_FD, &f, sizeof(f) - 1, NULL, 0), -EBADMSG);
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "x", 1), -EBADMSG);
+	f.fd = -1;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
+	f.fd = SNAP_FD_MAX;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), -EBADMSG);
+	has("fd 1048576 is out of range");
 	assert_int_equal(s.nfds, 1);
-	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), "/tmp", 4), 0);
-	assert_int_equal(s.nfds, 2);
+	assert_int_equal(files_check(&s), -EBADMSG);
+	has("file 1: no fd refers to it");
+	f.fd = SNAP_FD_MAX - 1;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), 0);
+	f.fd = 2;
+	f.file = 2;
+	assert_int_equal(take(&s, REC_FD, &f, sizeof(f), NULL, 0), 0);
+	assert_int_equal(s.nfds, 3);
+	assert_int_equal(s.files[1].first_fd, SNAP_FD_MAX - 1);
+	assert_int_equal(files_check(&s), 0);
 
 	/* xstate: the size must match, hold the legacy area and header, and
 	 * come once */
