@@ -6,6 +6,7 @@
  * that change (SECBIT_NO_SETUID_FIXUP) so that they can be set exactly. */
 #include "kind.h"
 #include "err.h"
+#include "json.h"
 #include "inject.h"
 #include "pload_ctl.h"
 #include "proc.h"
@@ -264,6 +265,20 @@ static void caps_print(FILE *f, const void *data)
 		k->inh, k->prm, k->eff, k->bnd, k->amb, k->securebits, k->no_new_privs, k->last_cap);
 }
 
+static void caps_print_json(struct json *j, const void *data)
+{
+	const struct rec_caps *k = data;
+
+	json_hex(j, "inheritable", k->inh);
+	json_hex(j, "permitted", k->prm);
+	json_hex(j, "effective", k->eff);
+	json_hex(j, "bounding", k->bnd);
+	json_hex(j, "ambient", k->amb);
+	json_hex(j, "securebits", k->securebits);
+	json_bool(j, "no_new_privs", (int)k->no_new_privs);
+	json_uint(j, "last_cap", k->last_cap);
+}
+
 const struct kind_ops kind_caps = {
 	.name = "caps",
 	.type = REC_CAPS,
@@ -273,4 +288,5 @@ const struct kind_ops kind_caps = {
 	.take = caps_take,
 	.restore = caps_restore,
 	.print = caps_print,
+	.print_json = caps_print_json,
 };

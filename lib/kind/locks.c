@@ -5,6 +5,7 @@
 #include "files.h"
 #include "kind.h"
 #include "err.h"
+#include "json.h"
 #include "inject.h"
 #include "pload_ctl.h"
 #include "snap.h"
@@ -476,6 +477,32 @@ static void locks_print(FILE *f, const void *data)
 	}
 }
 
+static void locks_print_json(struct json *j, const void *data)
+{
+	const struct locks *l = data;
+
+	json_array_begin(j, "locks");
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct rec_lock *k = &l->v[i];
+
+		json_object_begin(j, NULL);
+		json_int(j, "fd", k->fd);
+		json_str(j, "class", class_names[k->class]);
+		json_str(j, "type", k->write ? "write" : "read");
+		if (k->class == LOCK_POSIX || k->class == LOCK_OFD) {
+			json_uint(j, "start", k->start);
+			if (k->end == LOCK_EOF)
+				json_str(j, "end", "EOF");
+			else
+				json_uint(j, "end", k->end);
+		}
+		if (k->class == LOCK_LEASE)
+			json_uint(j, "break_signal", k->sig);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 const struct kind_ops kind_locks = {
 	.name = "locks",
 	.type = REC_LOCKS,
@@ -485,5 +512,6 @@ const struct kind_ops kind_locks = {
 	.take = locks_take,
 	.restore = locks_restore,
 	.print = locks_print,
+	.print_json = locks_print_json,
 	.free = locks_free,
 };

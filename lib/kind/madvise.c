@@ -5,6 +5,7 @@
  * again on the same ranges once the mappings are in place. */
 #include "kind.h"
 #include "err.h"
+#include "json.h"
 #include "inject.h"
 #include "pload_ctl.h"
 #include "proc.h"
@@ -404,6 +405,33 @@ static void madvise_print(FILE *f, const void *data)
 	}
 }
 
+static void madvise_print_json(struct json *j, const void *data)
+{
+	const struct madvise_state *m = data;
+
+	json_array_begin(j, "mm");
+	if (m->h.mm & MA_MM_LOCK_FUTURE)
+		json_str(j, NULL, "MCL_FUTURE");
+	if (m->h.mm & MA_MM_LOCK_ONFAULT)
+		json_str(j, NULL, "MCL_ONFAULT");
+	if (m->h.mm & MA_MM_MERGE_ANY)
+		json_str(j, NULL, "PR_SET_MEMORY_MERGE");
+	json_array_end(j);
+	json_array_begin(j, "vmas");
+	for (uint32_t i = 0; i < m->h.n; i++) {
+		json_object_begin(j, NULL);
+		json_hex(j, "start", m->v[i].start);
+		json_hex(j, "end", m->v[i].end);
+		json_array_begin(j, "flags");
+		for (size_t k = 0; k < MA_NWORDS; k++)
+			if (m->v[i].flags & ma_words[k].bit)
+				json_str(j, NULL, ma_words[k].name);
+		json_array_end(j);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 const struct kind_ops kind_madvise = {
 	.name = "madvise",
 	.type = REC_MADVISE,
@@ -413,5 +441,6 @@ const struct kind_ops kind_madvise = {
 	.take = madvise_take,
 	.restore = madvise_restore,
 	.print = madvise_print,
+	.print_json = madvise_print_json,
 	.free = madvise_free,
 };

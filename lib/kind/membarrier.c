@@ -4,6 +4,7 @@
  * itself, whose mm becomes the process's. */
 #include "kind.h"
 #include "err.h"
+#include "json.h"
 #include "inject.h"
 #include "pload_ctl.h"
 
@@ -156,6 +157,17 @@ static void membarrier_print(FILE *f, const void *data)
 	fprintf(f, "\n");
 }
 
+static void membarrier_print_json(struct json *j, const void *data)
+{
+	const struct rec_membarrier *m = data;
+
+	json_array_begin(j, "registered");
+	for (size_t i = 0; i < MB_NCMDS; i++)
+		if (m->registered & mb_cmds[i].reg)
+			json_str(j, NULL, mb_cmds[i].name);
+	json_array_end(j);
+}
+
 const struct kind_ops kind_membarrier = {
 	.name = "membarrier",
 	.type = REC_MEMBARRIER,
@@ -165,4 +177,5 @@ const struct kind_ops kind_membarrier = {
 	.take = membarrier_take,
 	.restore = membarrier_restore,
 	.print = membarrier_print,
+	.print_json = membarrier_print_json,
 };

@@ -6,6 +6,7 @@
  * world-readable); pload sets them on itself, with pthaw's privileges. */
 #include "kind.h"
 #include "err.h"
+#include "json.h"
 #include "pload_ctl.h"
 #include "proc.h"
 
@@ -258,6 +259,23 @@ static void sched_print(FILE *f, const void *data)
 	fprintf(f, ", oom_score_adj %d\n", s->oom_score_adj);
 }
 
+static void sched_print_json(struct json *j, const void *data)
+{
+	const struct rec_sched *s = data;
+
+	json_str(j, "policy", policy_name(s->policy));
+	json_bool(j, "reset_on_fork", (s->flags & SCHED_FLAG_RESET_ON_FORK) != 0);
+	json_hex(j, "flags", s->flags);
+	json_uint(j, "priority", s->priority);
+	json_int(j, "nice", s->nice);
+	json_uint(j, "runtime_ns", s->runtime);
+	json_uint(j, "deadline_ns", s->deadline);
+	json_uint(j, "period_ns", s->period);
+	json_uint(j, "util_min", s->util_min);
+	json_uint(j, "util_max", s->util_max);
+	json_int(j, "oom_score_adj", s->oom_score_adj);
+}
+
 const struct kind_ops kind_sched = {
 	.name = "sched",
 	.type = REC_SCHED,
@@ -267,4 +285,5 @@ const struct kind_ops kind_sched = {
 	.take = sched_take,
 	.restore = sched_restore,
 	.print = sched_print,
+	.print_json = sched_print_json,
 };

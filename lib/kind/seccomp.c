@@ -5,6 +5,7 @@
  * mode (1) is refused by pfrez before anything runs inside the process. */
 #include "kind.h"
 #include "err.h"
+#include "json.h"
 #include "pload_ctl.h"
 #include "proc.h"
 
@@ -297,6 +298,31 @@ static void seccomp_print(FILE *f, const void *data)
 	fprintf(f, "\n");
 }
 
+static void seccomp_print_json(struct json *j, const void *data)
+{
+	const struct seccomp_state *st = data;
+
+	json_array_begin(j, "filters");
+	for (uint32_t i = 0; i < st->nfilters; i++) {
+		json_object_begin(j, NULL);
+		json_bool(j, "log", (st->f[i].flags & SECCOMP_FILTER_FLAG_LOG) != 0);
+		json_array_begin(j, "insns");
+		for (uint32_t k = 0; k < st->f[i].len; k++) {
+			const struct sock_filter *in = &st->f[i].insns[k];
+
+			json_object_begin(j, NULL);
+			json_uint(j, "code", in->code);
+			json_uint(j, "jt", in->jt);
+			json_uint(j, "jf", in->jf);
+			json_hex(j, "k", in->k);
+			json_object_end(j);
+		}
+		json_array_end(j);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 const struct kind_ops kind_seccomp = {
 	.name = "seccomp",
 	.type = REC_SECCOMP,
@@ -306,5 +332,6 @@ const struct kind_ops kind_seccomp = {
 	.take = seccomp_take,
 	.restore = seccomp_restore,
 	.print = seccomp_print,
+	.print_json = seccomp_print_json,
 	.free = seccomp_free,
 };

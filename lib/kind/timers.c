@@ -5,6 +5,7 @@
  * and arms it with the time that was left. */
 #include "kind.h"
 #include "err.h"
+#include "json.h"
 #include "inject.h"
 #include "pload_ctl.h"
 
@@ -396,6 +397,32 @@ static void timers_print(FILE *f, const void *data)
 	}
 }
 
+static void timers_print_json(struct json *j, const void *data)
+{
+	const struct timers *ts = data;
+	static const char *const how[] = { "signal", "none", "thread", "?", "signal to the main thread" };
+
+	json_array_begin(j, "timers");
+	for (size_t i = 0; i < ts->n; i++) {
+		const struct rec_timer *t = &ts->t[i];
+
+		json_object_begin(j, NULL);
+		json_int(j, "id", t->id);
+		json_str(j, "clock", clock_name(t->clock));
+		json_int(j, "clock_id", t->clock);
+		json_str(j, "notify", how[t->notify]);
+		json_int(j, "signo", t->signo);
+		json_hex(j, "sival", t->sival);
+		json_int(j, "value_sec", t->it[2]);
+		json_int(j, "value_nsec", t->it[3]);
+		json_int(j, "interval_sec", t->it[0]);
+		json_int(j, "interval_nsec", t->it[1]);
+		json_int(j, "overrun", t->overrun);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 const struct kind_ops kind_timers = {
 	.name = "timers",
 	.type = REC_TIMERS,
@@ -405,4 +432,5 @@ const struct kind_ops kind_timers = {
 	.take = timers_take,
 	.restore = timers_restore,
 	.print = timers_print,
+	.print_json = timers_print_json,
 };
