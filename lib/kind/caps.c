@@ -116,7 +116,7 @@ static int read_status(pid_t pid, struct rec_caps *k)
 static int caps_capture(struct kind_capture *c, void **data)
 {
 	struct rec_caps *k = calloc(1, sizeof(*k));
-	long ret;
+	long ret = 0;
 	int rc;
 
 	if (!k)
@@ -132,7 +132,8 @@ static int caps_capture(struct kind_capture *c, void **data)
 		rc = err_sys((int)-ret, "process %d: reading its securebits", c->pid);
 	if (!rc && ((uint64_t)ret & ~(uint64_t)CAPS_SECUREBITS_MASK))
 		rc = err_msg(ENOTSUP, "process %d: securebits %#lx: unknown bits", c->pid, ret);
-	k->securebits = (uint32_t)ret;
+	if (!rc)
+		k->securebits = (uint32_t)ret;
 	return rc;
 }
 
