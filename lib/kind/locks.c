@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +141,7 @@ static int same_lock(const struct locks *l, uint32_t i, const struct lock_line *
 struct fd_ref {
 	struct { int32_t fd; uint32_t kind; } r;
 	const char *path;
+	uint32_t file;		/* its open file description's id */
 };
 
 static const struct fd_ref *fd_ref_at(const struct snap *s, size_t i, struct fd_ref *f)
@@ -151,6 +151,7 @@ static const struct fd_ref *fd_ref_at(const struct snap *s, size_t i, struct fd_
 	f->r.fd = s->fds[i].fd;
 	f->r.kind = o->r.kind;
 	f->path = o->path;
+	f->file = s->fds[i].file;
 	return f;
 }
 
@@ -164,20 +165,15 @@ static const struct fd_ref *snap_fd_of(const struct snap *s, int fd, struct fd_r
 
 /* Whether k (on fd f) was recorded already: the kernel lists a lock on
  * every fd of the open file description it was taken through, so fds
- * that share one (dup) list it each (kcmp tells which do). */
+ * that share one (dup) list it each.  files.c found which fds share one
+ * (kcmp) when it captured the fd table: same file id, same description. */
 static int seen_before(struct kind_capture *c, const struct locks *l, const struct fd_ref *f,
 		       const struct lock_line *k)
 {
 	for (uint32_t i = 0; i < l->n; i++) {
-		long same;
+		struct fd_ref o;
 
-		if (!same_lock(l, i, k))
-			continue;
-		same = syscall(SYS_kcmp, c->pid, c->pid, KCMP_FILE, l->v[i].fd, f->r.fd);
-		if (same < 0)
-			return err_sys(errno, "process %d: comparing fds %d and %d (kcmp)", c->pid,
-				       l->v[i].fd, f->r.fd);
-		if (same == 0)
+		if (same_lock(l, i, k) && snap_fd_of(c->snap, l->v[i].fd, &o) && o.file == f->file)
 			return 1;
 	}
 	return 0;
