@@ -14,22 +14,22 @@ struct capture {
 	int attached;
 	int self_contained;		/* embed file-backed pages too */
 	struct snap snap;
-	struct vma *maps;
-	size_t nmaps;
-	struct user_regs_struct regs;	/* as found, to put back */
+	struct thread_live live;	/* its thread as found, to put back */
 	int regs_saved;
-	uint64_t sigmask;		/* as found */
 	int mem_fd, pagemap_fd;
 	unsigned long long pages_sent, bytes_sent;
 	void (*progress)(void *arg, unsigned long long bytes);
 	void *progress_arg;
 };
 
-/* Checks the process can be captured and stops it (PTRACE_SEIZE). */
+/* Checks the process can be captured and stops it (PTRACE_SEIZE).  c is
+ * set up here: capture_free() may follow any return. */
 int capture_attach(struct capture *c, pid_t pid);
 
-/* Reads everything but page contents into c->snap.  Refuses, with a
- * message naming it, anything that could not be restored faithfully. */
+/* Reads everything but page contents into c->snap: the thread's registers
+ * first, then every kind of the table (lib/kind/kind.h) in its order.
+ * Refuses, with a message naming it, anything that could not be restored
+ * faithfully. */
 int capture_state(struct capture *c);
 
 /* Writes the REC_PAGES records of every mapping. */

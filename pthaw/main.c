@@ -147,8 +147,6 @@ static int debug_stream(struct restore *r, const struct header *hdr, uint32_t ty
 
 	if (opt_check)
 		problems = restore_check(r, stdout);
-	else if (!opt_json)
-		snap_print(stdout, &r->snap);
 	while (rc == 1) {
 		if (type == REC_PAGES) {
 			struct rec_pages h;
@@ -158,22 +156,26 @@ static int debug_stream(struct restore *r, const struct header *hdr, uint32_t ty
 			st.zero_pages += h.flags & PAGES_ZERO ? h.npages : 0;
 			st.page_records++;
 		} else if (type != REC_END) {
-			/* As a restore would: the state comes before the pages,
+			/* As a restore would: task state may follow the pages,
 			 * and only an optional record may be unknown. */
-			if (strcmp(rec_type_name(type), "unknown") != 0)
-				return err_msg(EBADMSG, "%s record after the pages", rec_type_name(type));
-			rc = rec_unknown(type);
+			rc = snap_take(&r->snap, type, p, len, 1);
+			if (rc == 1 && (rc = rec_unknown(type)) == 0)
+				fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", type);
 			if (rc < 0)
 				return rc;
-			fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", type);
 		}
 		st.records++;
 		rc = rec_read(r->rd, &type, &p, &len);
 	}
 	if (rc < 0)
 		return rc;
+	rc = snap_check(&r->snap, 1);
+	if (rc)
+		return rc;
 	if (opt_json && !opt_check)
 		return print_json(r, hdr, &st);
+	if (!opt_check)
+		snap_print(stdout, &r->snap);
 	if (opt_check && problems)
 		return err_msg(ENOEXEC, "%d problem%s: the snapshot cannot be restored here", problems,
 			       problems > 1 ? "s" : "");
@@ -285,6 +287,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&r, 0, sizeof(r));
+	snap_init(&r.snap);
 	/* Freed at the end whether or not rec_reader_init ran. */
 	memset(&rd, 0, sizeof(rd));
 	if (strcmp(opt_remap, "auto") == 0)

@@ -283,7 +283,7 @@ static void caps_print_json(struct json *j, const void *data)
 const struct kind_ops kind_caps = {
 	.name = "caps",
 	.type = REC_CAPS,
-	.stage = KIND_STAGE_CREDS,
+	.stages = KIND_AT(KIND_STAGE_CREDS),
 	.capture = caps_capture,
 	.write = caps_write,
 	.take = caps_take,

@@ -3,8 +3,11 @@
  * through pload, printed. */
 #include "files.h"
 #include "err.h"
+#include "json.h"
+#include "kind.h"
 #include "pload_ctl.h"
 #include "proc.h"
+#include "reopen.h"
 #include "snap.h"
 
 #include <dirent.h>
@@ -353,18 +356,6 @@ int files_capture(pid_t pid, struct snap *s)
 	return rc;
 }
 
-int files_write(const struct snap *s, struct rec_writer *w)
-{
-	int rc = 0;
-
-	for (size_t i = 0; !rc && i < s->nfiles; i++)
-		rc = rec_write(w, REC_FILE, &s->files[i].r, sizeof(s->files[i].r), s->files[i].path,
-			       s->files[i].r.path_len);
-	for (size_t i = 0; !rc && i < s->nfds; i++)
-		rc = rec_write(w, REC_FD, &s->fds[i], sizeof(s->fds[i]), NULL, 0);
-	return rc;
-}
-
 int files_has_fd(const struct snap *s, int fd)
 {
 	return s->fd_used && fd >= 0 && fd < SNAP_FD_MAX && (s->fd_used[fd / 8] & (1u << (fd % 8)));
@@ -373,6 +364,16 @@ int files_has_fd(const struct snap *s, int fd)
 static long pcall(struct pload *pl, long nr, long a0, long a1, long a2)
 {
 	return pload_call(pl, nr, a0, a1, a2, 0, 0, 0, NULL, 0);
+}
+
+/* The safe reopen (reopen.c), as the process, in pload. */
+static long open_file(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
+{
+	char what[32], path[4200];
+	struct reopen o;
+
+	reopen_file(s, f, r->pl->pid, what, sizeof(what), path, sizeof(path), &o);
+	return reopen(r->pl, r->same_host, &o);
 }
 
 /* Gives fd d->fd the open file at t (pload's), with its own FD_CLOEXEC:
@@ -415,8 +416,10 @@ static int restore_stdio(struct pload *pl, const struct snap_file *f, const stru
  * is one of the file's own: an open lands on the lowest free number,
  * which is never one given out before, and dup3 replaces only the file's
  * own fds. */
-int files_restore(struct pload *pl, const struct snap *s, files_open_fn *open_file, void *arg)
+static int files_restore(struct kind_restore *r, const void *data)
 {
+	const struct snap *s = data;
+	struct pload *pl = r->pl;
 	const struct rec_fd **by = NULL;	/* the fds, grouped by file */
 	size_t *at = NULL;			/* file i's fds start at by[at[i]] */
 	int rc = 0;
@@ -450,7 +453,7 @@ int files_restore(struct pload *pl, const struct snap *s, files_open_fn *open_fi
 			rc = restore_stdio(pl, f, fds);
 			continue;
 		}
-		t = open_file(arg, f);
+		t = open_file(r, s, f);
 		if (t < 0) {
 			rc = (int)t;
 			break;
@@ -511,8 +514,9 @@ int files_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len
 	return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "file record") : rc;
 }
 
-int files_check(const struct snap *s)
+static int files_verify(const struct snap *s, const void *data)
 {
+	(void)data;
 	for (size_t i = 0; i < s->nfiles; i++)
 		if (!s->files[i].nrefs)
 			return err_msg(EBADMSG, "file %zu: no fd refers to it", i);
@@ -530,8 +534,9 @@ const char *files_kind_name(uint32_t k)
 	return "?";
 }
 
-void files_print(FILE *f, const struct snap *s)
+static void files_print(FILE *f, const void *data)
 {
+	const struct snap *s = data;
 	static char e[4 * SNAP_PATH_MAX + 1];
 
 	fprintf(f, "Open files:\n");
@@ -563,3 +568,137 @@ void files_free(struct snap *s)
 	s->fd_used = NULL;
 	s->nfiles = s->nfds = s->files_cap = s->fds_cap = 0;
 }
+
+static int file_capture(struct kind_capture *c, void **data)
+{
+	(void)data;
+	return files_capture(c->pid, c->snap);
+}
+
+static int file_write(const void *data, struct rec_writer *w)
+{
+	const struct snap *s = data;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < s->nfiles; i++)
+		rc = rec_write(w, REC_FILE, &s->files[i].r, sizeof(s->files[i].r), s->files[i].path,
+			       s->files[i].r.path_len);
+	return rc;
+}
+
+static int fd_write(const void *data, struct rec_writer *w)
+{
+	const struct snap *s = data;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < s->nfds; i++)
+		rc = rec_write(w, REC_FD, &s->fds[i], sizeof(s->fds[i]), NULL, 0);
+	return rc;
+}
+
+static int file_take(void **data, const unsigned char *p, size_t len)
+{
+	return files_take(*data, REC_FILE, p, len);
+}
+
+static int fd_take(void **data, const unsigned char *p, size_t len)
+{
+	return files_take(*data, REC_FD, p, len);
+}
+
+/* Before any page: each file is opened (O_PATH, nothing read or written)
+ * as the restore will open it, with the process's file credentials
+ * (pthaw sets them around the checks). */
+static int file_check(struct kind_check *c, const void *data)
+{
+	const struct snap *s = data;
+	char what[32], path[4200];
+	int rc = 0;
+
+	for (size_t i = 0; i < s->nfiles; i++) {
+		struct reopen o;
+
+		if (s->files[i].r.kind == FD_STDIO)
+			continue;
+		reopen_file(s, &s->files[i], getpid(), what, sizeof(what), path, sizeof(path), &o);
+		if (reopen(NULL, c->same_host, &o)) {
+			rc = kind_problem(c, -ESTALE);
+			if (!c->out)
+				return rc;
+		}
+	}
+	return rc;
+}
+
+static void file_print_json(struct json *j, const void *data)
+{
+	const struct snap *s = data;
+
+	/* Each open file description once; fds refer to it by id. */
+	json_array_begin(j, "files");
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct rec_file *f = &s->files[i].r;
+
+		json_object_begin(j, NULL);
+		json_uint(j, "id", f->id);
+		json_str(j, "kind", files_kind_name(f->kind));
+		json_str(j, "path", s->files[i].path);
+		json_uint(j, "flags", f->flags);
+		json_uint(j, "pos", f->pos);
+		json_uint(j, "mode", f->mode);
+		json_bool(j, "proc_self", (f->file_flags & FDF_PROC_SELF) != 0);
+		json_bool(j, "pseudo", (f->file_flags & FDF_PSEUDO) != 0);
+		if (f->kind != FD_STDIO)
+			snap_ident_json(j, "ident", &f->ident);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void fd_print_json(struct json *j, const void *data)
+{
+	const struct snap *s = data;
+
+	json_array_begin(j, "fds");
+	for (size_t i = 0; i < s->nfds; i++) {
+		const struct rec_fd *d = &s->fds[i];
+		const struct snap_file *f = &s->files[d->file];
+
+		json_object_begin(j, NULL);
+		json_int(j, "fd", d->fd);
+		json_uint(j, "file", d->file);
+		json_str(j, "kind", files_kind_name(f->r.kind));
+		json_str(j, "path", f->path);
+		json_bool(j, "cloexec", d->cloexec != 0);
+		json_uint(j, "flags", f->r.flags);
+		json_uint(j, "pos", f->r.pos);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+/* The open file descriptions, captured with the fd table (the fd kind),
+ * which refers to them and restores both. */
+const struct kind_ops kind_file = {
+	.name = "file",
+	.type = REC_FILE,
+	.flags = KIND_MANY | KIND_IN_SNAP,
+	.capture = file_capture,
+	.write = file_write,
+	.take = file_take,
+	.check = file_check,
+	.print_json = file_print_json,
+};
+
+const struct kind_ops kind_fd = {
+	.name = "fd",
+	.type = REC_FD,
+	.flags = KIND_MANY | KIND_IN_SNAP,
+	.stages = KIND_AT(KIND_STAGE_FILES),
+	.write = fd_write,
+	.take = fd_take,
+	.verify = files_verify,
+	.restore = files_restore,
+	.print = files_print,
+	.print_json = fd_print_json,
+};

@@ -2,9 +2,9 @@
  * pfrez finds which fds share one description (kcmp, not paths), the
  * stream carries each description once (REC_FILE) and each fd as a
  * reference to one (REC_FD); pthaw opens each description once and dups
- * it to its fds (through files_restore; the safe reopen of a file by its
- * name is pthaw/restore.c's, shared with the executable, the working
- * directory and the mapped files). */
+ * it to its fds (the safe reopen of a file by its name is reopen.c's,
+ * shared with the executable, the working directory and the mapped
+ * files).  The kinds "file" and "fd" of the table (kind.h) are here. */
 #ifndef PFREZ_FILES_H
 #define PFREZ_FILES_H
 
@@ -36,34 +36,16 @@ int files_add(struct snap *s, const struct rec_file *r, const char *path);
 /* Adds fd r->fd, a reference to a file added before. */
 int files_add_fd(struct snap *s, const struct rec_fd *r);
 
-/* Writes the REC_FILE records, then the REC_FD records. */
-int files_write(const struct snap *s, struct rec_writer *w);
-
 /* Takes one REC_FILE or REC_FD record, checking it (-EBADMSG on
  * nonsense); 1 when the type is neither. */
 int files_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len);
 
-/* Every file is referred to by an fd. */
-int files_check(const struct snap *s);
-
 /* Whether the process had fd open. */
 int files_has_fd(const struct snap *s, int fd);
-
-/* Opens file f (a regular file, directory or device) in pload as the
- * process would, checked to be the file that was open: pthaw's safe
- * reopen.  The fd in pload, or -errno with the message set. */
-typedef long files_open_fn(void *arg, const struct snap_file *f);
-
-/* Restores the fd table in pload: each open file description opened once
- * (by open_file(arg, f)), at its offset, and given to every fd that refers to
- * it with that fd's FD_CLOEXEC; stdio files become pthaw's own stdio.
- * pload's own fds must be above every fd of the snapshot. */
-int files_restore(struct pload *pl, const struct snap *s, files_open_fn *open_file, void *arg);
 
 /* "file", "dir", "dev", "stdio": what a file record is, for printing. */
 const char *files_kind_name(uint32_t k);
 
-void files_print(FILE *f, const struct snap *s);
 void files_free(struct snap *s);
 
 /* What a file held by its name is (for the process's executable and

@@ -435,7 +435,7 @@ static void madvise_print_json(struct json *j, const void *data)
 const struct kind_ops kind_madvise = {
 	.name = "madvise",
 	.type = REC_MADVISE,
-	.stage = KIND_STAGE_MM,
+	.stages = KIND_AT(KIND_STAGE_MM),
 	.capture = madvise_capture,
 	.write = madvise_write,
 	.take = madvise_take,

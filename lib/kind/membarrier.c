@@ -171,7 +171,7 @@ static void membarrier_print_json(struct json *j, const void *data)
 const struct kind_ops kind_membarrier = {
 	.name = "membarrier",
 	.type = REC_MEMBARRIER,
-	.stage = KIND_STAGE_TASK,
+	.stages = KIND_AT(KIND_STAGE_TASK),
 	.capture = membarrier_capture,
 	.write = membarrier_write,
 	.take = membarrier_take,

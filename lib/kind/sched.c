@@ -279,7 +279,7 @@ static void sched_print_json(struct json *j, const void *data)
 const struct kind_ops kind_sched = {
 	.name = "sched",
 	.type = REC_SCHED,
-	.stage = KIND_STAGE_TASK,
+	.stages = KIND_AT(KIND_STAGE_TASK),
 	.capture = sched_capture,
 	.write = sched_write,
 	.take = sched_take,

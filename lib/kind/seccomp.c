@@ -326,7 +326,7 @@ static void seccomp_print_json(struct json *j, const void *data)
 const struct kind_ops kind_seccomp = {
 	.name = "seccomp",
 	.type = REC_SECCOMP,
-	.stage = KIND_STAGE_LAST,
+	.stages = KIND_AT(KIND_STAGE_LAST),
 	.capture = seccomp_capture,
 	.write = seccomp_write,
 	.take = seccomp_take,

@@ -117,6 +117,9 @@ int proc_stat_parse(const char *text, struct proc_stat *st)
 	}
 	if (i <= 51)
 		return err_msg(EINVAL, "stat: only %d fields", i - 1);
+	st->ppid = (pid_t)f[4];
+	st->pgrp = (pid_t)f[5];
+	st->session = (pid_t)f[6];
 	st->threads = (long)f[20];
 	st->start_code = f[26];
 	st->end_code = f[27];

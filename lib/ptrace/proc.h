@@ -36,6 +36,7 @@ int smaps_read(pid_t pid, smaps_fn fn, void *arg);
 struct proc_stat {
 	char state;
 	long threads;
+	pid_t ppid, pgrp, session;
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;

@@ -81,21 +81,10 @@ int rec_unknown(uint32_t type)
 		       type);
 }
 
+/* The kinds check their own records (lib/kind/); these are the stream's. */
 size_t rec_min_len(uint32_t type)
 {
 	switch (type) {
-	case REC_PROC: return sizeof(struct rec_proc);
-	case REC_MM: return sizeof(struct rec_mm);
-	case REC_RLIMITS: return sizeof(struct rec_rlimits);
-	case REC_SIGNALS: return sizeof(struct rec_signals);
-	case REC_FD: return sizeof(struct rec_fd);
-	case REC_FILE: return sizeof(struct rec_file);
-	case REC_VMA: return sizeof(struct rec_vma);
-	case REC_REGS: return sizeof(struct rec_regs);
-	case REC_XSTATE: return sizeof(struct rec_xstate);
-	case REC_RSEQ: return sizeof(struct rec_rseq);
-	case REC_SIGINFO: return sizeof(struct rec_siginfo);
-	case REC_CREDS: return sizeof(struct rec_creds);
 	case REC_PAGES: return sizeof(struct rec_pages);
 	case REC_END: return sizeof(struct rec_end);
 	}
@@ -111,8 +100,6 @@ const char *rec_type_name(uint32_t type)
 	case REC_SIGNALS: return "signals";
 	case REC_FD: return "fd";
 	case REC_VMA: return "vma";
-	case REC_REGS: return "regs";
-	case REC_XSTATE: return "xstate";
 	case REC_RSEQ: return "rseq";
 	case REC_SIGINFO: return "siginfo";
 	case REC_CREDS: return "creds";
@@ -125,6 +112,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_TIMERS: return "timers";
 	case REC_LOCKS: return "locks";
 	case REC_FILE: return "file";
+	case REC_THREAD: return "thread";
 	case REC_PAGES: return "pages";
 	case REC_END: return "end";
 	}

@@ -21,9 +21,8 @@ enum rec_type {
 	REC_SIGNALS = 4,/* struct rec_signals */
 	REC_FD = 5,	/* struct rec_fd: an fd, refers to a REC_FILE */
 	REC_VMA = 6,	/* struct rec_vma + name */
-	REC_REGS = 7,	/* struct rec_regs */
-	REC_XSTATE = 8,	/* struct rec_xstate + xsave area */
-	REC_RSEQ = 9,	/* struct rec_rseq */
+	/* 7 and 8 (regs, xstate of format 2.0 drafts) are retired: REC_THREAD */
+	REC_RSEQ = 9,	/* struct rec_rseq: one thread's */
 	REC_PAGES = 10,	/* struct rec_pages + npages * 4096 bytes (none if zero) */
 	REC_SIGINFO = 11,/* struct rec_siginfo: one pending signal */
 	REC_CREDS = 12,	/* struct rec_creds + ngroups u32 group ids */
@@ -36,6 +35,7 @@ enum rec_type {
 	REC_TIMERS = 19,/* lib/kind/timers.c */
 	REC_LOCKS = 20,	/* lib/kind/locks.c */
 	REC_FILE = 21,	/* struct rec_file + path: an open file description */
+	REC_THREAD = 22,/* struct rec_thread + xsave area: one thread */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -66,6 +66,10 @@ struct rec_ident {
 
 struct rec_proc {
 	uint32_t pid;
+	uint32_t ppid;		/* its parent, pgid and sid at the capture */
+	uint32_t pgid;
+	uint32_t sid;
+	uint32_t nthreads;	/* REC_THREAD records that follow */
 	uint32_t umask;
 	struct rec_ident exe;	/* the executable */
 	struct rec_ident cwd;	/* the working directory */
@@ -101,15 +105,10 @@ struct rec_sigaction {
 	uint64_t handler, flags, restorer, mask;	/* the kernel's layout */
 } __attribute__((packed));
 
+/* What signals are to the whole process (per thread: REC_THREAD). */
 struct rec_signals {
-	uint64_t blocked;
 	struct rec_sigaction act[64];	/* act[i] is signal i + 1 */
-	uint64_t ss_sp;
-	uint64_t ss_size;
-	int32_t ss_flags;
-	uint32_t pad;
 	uint64_t itimer[3][4];	/* ITIMER_REAL/VIRTUAL/PROF: interval s, us, value s, us */
-	uint64_t clear_tid;	/* set_tid_address() */
 } __attribute__((packed));
 
 enum rec_file_flag {
@@ -179,23 +178,32 @@ struct rec_regs {
 	uint64_t fs_base, gs_base, ds, es, fs, gs;
 } __attribute__((packed));
 
-struct rec_xstate {
-	uint64_t xcr0;		/* features the area describes */
-	uint32_t size;		/* bytes of XSAVE area that follow */
-	uint32_t pad;
+/* One thread of the process: what is its own (the rest is the
+ * process's).  The thread whose tid is the pid comes first. */
+struct rec_thread {
+	uint32_t tid;
+	uint32_t flags;		/* none yet: 0 */
+	uint64_t blocked;	/* its signal mask */
+	uint64_t ss_sp;		/* its alternate signal stack */
+	uint64_t ss_size;
+	int32_t ss_flags;
+	uint32_t xsave_size;	/* bytes of XSAVE area that follow */
+	uint64_t clear_tid;	/* set_tid_address() */
+	uint64_t xcr0;		/* features the XSAVE area describes */
+	struct rec_regs regs;
 } __attribute__((packed));
 
 struct rec_rseq {
-	uint64_t addr;
+	uint32_t tid;		/* the thread that registered it */
 	uint32_t len;
+	uint64_t addr;
 	uint32_t sig;
 	uint32_t flags;
-	uint32_t pad;
 } __attribute__((packed));
 
 struct rec_siginfo {
 	uint32_t shared;	/* 1: pending for the process, 0: for the thread */
-	uint32_t pad;
+	uint32_t tid;		/* the thread it is pending for; 0 when shared */
 	uint8_t info[128];	/* the kernel's siginfo_t */
 } __attribute__((packed));
 

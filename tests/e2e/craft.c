@@ -119,13 +119,12 @@ int main(int argc, char **argv)
 	struct stream_cfg cfg;
 	struct rec_writer w;
 	struct layer *out = layer_fd_open(1, 0), *top;
-	struct rec_proc p = { .pid = 4000000, .umask = 022 };
+	struct rec_proc p = { .pid = 4000000, .nthreads = 1, .umask = 022 };
 	struct rec_mm mm = { 0 };
 	struct rec_creds creds = { 0 };	/* root's: pthaw runs as root here */
 	struct rec_rlimits rl;
 	struct rec_signals sig = { 0 };
-	struct rec_regs regs = { 0 };
-	struct rec_xstate xs = { .xcr0 = 3, .size = sizeof(xarea) };
+	struct rec_thread th = { .tid = 4000000, .xcr0 = 3, .xsave_size = sizeof(xarea) };
 	struct rec_vma v = { .start = 0x10000, .end = 0x11000, .prot = 3 };
 	uint64_t addr = 0x100000;
 	char name[4001];
@@ -206,8 +205,7 @@ int main(int argc, char **argv)
 		v.name_len = (uint32_t)strlen(missing);
 		check(rec_write(&w, REC_VMA, &v, sizeof(v), missing, v.name_len));
 	}
-	check(rec_write(&w, REC_REGS, &regs, sizeof(regs), NULL, 0));
-	check(rec_write(&w, REC_XSTATE, &xs, sizeof(xs), xarea, sizeof(xarea)));
+	check(rec_write(&w, REC_THREAD, &th, sizeof(th), xarea, sizeof(xarea)));
 	for (long i = 0; i < num(argc, argv, "pending"); i++) {
 		struct rec_siginfo si = { .shared = 1 };
 		int32_t signo = SIGUSR1;
