@@ -361,7 +361,9 @@ int main(int argc, char **argv)
 	}
 	if (!rc)
 		r.same_host = stream_same_host(h);
-	r.check_only = opt_check;
+	/* -debug and -check restore nothing: no host checks on the way (-check
+	 * makes them all itself, reporting each). */
+	r.check_only = opt_check || opt_debug;
 	if (!rc)
 		rc = rec_reader_init(&rd, top);
 	r.rd = &rd;

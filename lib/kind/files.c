@@ -514,9 +514,8 @@ int files_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len
 	return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "file record") : rc;
 }
 
-static int files_verify(const struct snap *s, const void *data)
+int files_check(const struct snap *s)
 {
-	(void)data;
 	for (size_t i = 0; i < s->nfiles; i++)
 		if (!s->files[i].nrefs)
 			return err_msg(EBADMSG, "file %zu: no fd refers to it", i);
@@ -567,6 +566,12 @@ void files_free(struct snap *s)
 	s->fds = NULL;
 	s->fd_used = NULL;
 	s->nfiles = s->nfds = s->files_cap = s->fds_cap = 0;
+}
+
+static int files_verify(const struct snap *s, const void *data)
+{
+	(void)data;
+	return files_check(s);
 }
 
 static int file_capture(struct kind_capture *c, void **data)

@@ -40,6 +40,9 @@ int files_add_fd(struct snap *s, const struct rec_fd *r);
  * nonsense); 1 when the type is neither. */
 int files_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len);
 
+/* Every file is referred to by an fd. */
+int files_check(const struct snap *s);
+
 /* Whether the process had fd open. */
 int files_has_fd(const struct snap *s, int fd);
 

@@ -71,6 +71,7 @@ int kinds_take(void **data, unsigned *nrec, uint32_t type, const unsigned char *
 {
 	for (int i = 0; i < KIND_NR; i++) {
 		const struct kind_ops *k = kind(i);
+		int rc;
 
 		if (!k || !k->type || k->type != type)
 			continue;
@@ -78,8 +79,10 @@ int kinds_take(void **data, unsigned *nrec, uint32_t type, const unsigned char *
 			return err_msg(EBADMSG, "%s record: more than one", k->name);
 		if (late && !(k->flags & KIND_LATE))
 			return err_msg(EBADMSG, "%s record after the pages", k->name);
-		nrec[i]++;
-		return k->take(&data[i], p, len);
+		rc = k->take(&data[i], p, len);
+		if (!rc)
+			nrec[i]++;
+		return rc;
 	}
 	return 1;
 }

@@ -153,8 +153,13 @@ static int task_take(void **data, const unsigned char *p, size_t len)
 	s->comm = snap_take_str(p, len, &off, s->proc.comm_len);
 	s->exe = s->comm ? snap_take_str(p, len, &off, s->proc.exe_len) : NULL;
 	s->cwd = s->exe ? snap_take_str(p, len, &off, s->proc.cwd_len) : NULL;
-	if (!s->cwd || off != len)
+	if (!s->cwd || off != len) {
+		free(s->comm);
+		free(s->exe);
+		free(s->cwd);
+		s->comm = s->exe = s->cwd = NULL;
 		return err_msg(EBADMSG, "proc record: bad strings");
+	}
 	return 0;
 }
 

@@ -173,17 +173,26 @@ static int read_rest(struct restore *r, uint32_t type, const unsigned char *p, s
 
 	if (r->check_only)
 		restore_check(r, devnull);
-	else
-		snap_print(devnull, &r->snap);
 	while (rc == 1) {
 		if (type == REC_PAGES) {
 			struct rec_pages h;
 
 			memcpy(&h, p, sizeof(h));
 			pages += h.npages;
+		} else if (type != REC_END) {
+			/* task state after the pages */
+			rc = snap_take(&r->snap, type, p, len, 1);
+			if (rc == 1)
+				rc = rec_unknown(type);
+			if (rc < 0)
+				return rc;
 		}
 		rc = rec_read(r->rd, &type, &p, &len);
 	}
+	if (rc == 0)
+		rc = snap_check(&r->snap, 1);
+	if (rc == 0)
+		snap_print(devnull, &r->snap);
 	fprintf(devnull, "%llu pages\n", pages);
 	return rc;
 }
@@ -215,6 +224,7 @@ int fuzz_one(const uint8_t *data, size_t size, int fixcrc)
 	 * take turns at -debug and -check. */
 	m.max_read = max_reads[size % 3];
 	memset(&r, 0, sizeof(r));
+	snap_init(&r.snap);
 	r.check_only = size / 3 % 2;
 	h = malloc(sizeof(*h));
 	rc = h ? 0 : -ENOMEM;

@@ -76,16 +76,19 @@ static int build_snap(struct snap *s, uint64_t *page_at)
 	struct vma *m;
 	size_t n, auxv_len;
 	int ngroups, rc;
+	struct snap_thread *t;
+	struct rec_rseq rs;
+	struct stat sb;
 
-	memset(s, 0, sizeof(*s));
+	snap_init(s);
 	s->proc.pid = (uint32_t)getpid();
+	s->proc.nthreads = 1;
 	s->proc.umask = 022;
 	if (readlink("/proc/self/exe", exe, sizeof(exe) - 1) < 0)
 		return err_sys(errno, "/proc/self/exe");
 	s->comm = strdup("mkseeds");
 	s->exe = strdup(exe);
 	s->cwd = strdup("/");
-	s->has_proc = 1;
 	rc = proc_stat_read(getpid(), &st);
 	if (rc)
 		return rc;
@@ -99,7 +102,6 @@ static int build_snap(struct snap *s, uint64_t *page_at)
 	if (rc)
 		return rc;
 	s->mm.auxv_len = (uint32_t)(auxv_len & ~15u);
-	s->has_mm = 1;
 	for (int i = 0; i < REC_NLIMITS; i++) {
 		struct rlimit rl;
 
@@ -107,21 +109,25 @@ static int build_snap(struct snap *s, uint64_t *page_at)
 		s->rlim.cur[i] = rl.rlim_cur;
 		s->rlim.max[i] = rl.rlim_max;
 	}
-	s->has_rlim = 1;
 	s->sig.act[SIGPIPE - 1].handler = 1;	/* SIG_IGN */
 	s->sig.act[SIGUSR1 - 1] = (struct rec_sigaction){ 0x401000, 0x04000000, 0x401100, 0 };
-	s->sig.ss_flags = SS_DISABLE;
-	s->has_sig = 1;
 	/* One terminal at 0, 1 and 2; /etc/passwd at 3 and 5 (dup'd);
 	 * the root directory at 4. */
 	if ((rc = files_add(s, &file, "/dev/pts/0")))
 		return rc;
 	file = (struct rec_file){ .id = 1, .kind = FD_FILE, .flags = O_RDONLY, .pos = 10,
 				  .mode = S_IFREG | 0644 };
+	/* as pfrez records them: pthaw checks they are the files here */
+	if (stat("/etc/passwd", &sb) < 0)
+		return err_sys(errno, "/etc/passwd");
+	file_ident(&file.ident, &sb);
 	if ((rc = files_add(s, &file, "/etc/passwd")))
 		return rc;
 	file = (struct rec_file){ .id = 2, .kind = FD_DIR, .flags = O_RDONLY | O_DIRECTORY,
 				  .mode = S_IFDIR | 0755 };
+	if (stat("/", &sb) < 0)
+		return err_sys(errno, "/");
+	file_ident(&file.ident, &sb);
 	if ((rc = files_add(s, &file, "/")))
 		return rc;
 	for (int fd = 0; fd <= 5; fd++) {
@@ -145,16 +151,20 @@ static int build_snap(struct snap *s, uint64_t *page_at)
 		return rc;
 	if (!*page_at)
 		return err_msg(ENOENT, "no anonymous writable mapping of 3 pages");
-	s->regs.rip = s->mm.start_code;
-	s->regs.rsp = s->mm.start_stack;
-	s->regs.cs = 0x33;
-	s->regs.ss = 0x2b;
-	s->regs.eflags = 0x246;
-	s->has_regs = 1;
-	s->xs.xcr0 = 3;
-	s->xs.size = 576;
-	s->xsave = calloc(1, s->xs.size);
-	if (!s->xsave)
+	t = snap_add_thread(s);
+	if (!t)
+		return -ENOMEM;
+	t->r.tid = s->proc.pid;
+	t->r.ss_flags = SS_DISABLE;
+	t->r.regs.rip = s->mm.start_code;
+	t->r.regs.rsp = s->mm.start_stack;
+	t->r.regs.cs = 0x33;
+	t->r.regs.ss = 0x2b;
+	t->r.regs.eflags = 0x246;
+	t->r.xcr0 = 3;
+	t->r.xsave_size = 576;
+	t->xsave = calloc(1, t->r.xsave_size);
+	if (!t->xsave)
 		return -ENOMEM;
 	s->creds = (struct rec_creds){ getuid(), geteuid(), getuid(), geteuid(),
 				       getgid(), getegid(), getgid(), getegid(), 0, 0 };
@@ -163,9 +173,10 @@ static int build_snap(struct snap *s, uint64_t *page_at)
 	if (!s->groups || (ngroups > 0 && getgroups(ngroups, (gid_t *)s->groups) != ngroups))
 		return err_sys(errno, "getgroups");
 	s->creds.ngroups = ngroups > 0 ? (uint32_t)ngroups : 0;
-	s->has_creds = 1;
-	s->has_rseq = 1;
-	s->rseq = (struct rec_rseq){ .addr = *page_at + 64, .len = 32, .sig = 0x53053053 };
+	rs = (struct rec_rseq){ .tid = s->proc.pid, .addr = *page_at + 64, .len = 32, .sig = 0x53053053 };
+	rc = snap_take(s, REC_RSEQ, (const void *)&rs, sizeof(rs), 0);
+	if (rc)
+		return rc;
 	memcpy(si.info, &signo, sizeof(signo));
 	return snap_add_pending(s, &si);
 }

@@ -45,10 +45,11 @@ static void has(const char *what)
 static int take(const struct wire *w, size_t len)
 {
 	void *data[KIND_NR] = { 0 };
+	unsigned nrec[KIND_NR] = { 0 };
 	int rc;
 
 	err_clear();
-	rc = kinds_take(data, REC_LOCKS, (const unsigned char *)w, len);
+	rc = kinds_take(data, nrec, REC_LOCKS, (const unsigned char *)w, len, 0);
 	kinds_free(data);
 	return rc;
 }
@@ -56,12 +57,13 @@ static int take(const struct wire *w, size_t len)
 static void locks_good(void **state)
 {
 	void *data[KIND_NR] = { 0 };
+	unsigned nrec[KIND_NR] = { 0 };
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
 	(void)state;
-	assert_int_equal(kinds_take(data, REC_LOCKS, (const unsigned char *)&good, sizeof(good)), 0);
+	assert_int_equal(kinds_take(data, nrec, REC_LOCKS, (const unsigned char *)&good, sizeof(good), 0), 0);
 	f = open_memstream(&text, &len);
 	assert_non_null(f);
 	kinds_print(f, data);
@@ -72,7 +74,7 @@ static void locks_good(void **state)
 	assert_non_null(strstr(text, "fd 6: lease read, break signal 29\n"));
 	free(text);
 	/* One record per process. */
-	assert_int_equal(kinds_take(data, REC_LOCKS, (const unsigned char *)&good, sizeof(good)), -EBADMSG);
+	assert_int_equal(kinds_take(data, nrec, REC_LOCKS, (const unsigned char *)&good, sizeof(good), 0), -EBADMSG);
 	has("more than one");
 	kinds_free(data);
 	/* Fewer locks, in fewer bytes. */

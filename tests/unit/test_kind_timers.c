@@ -38,7 +38,8 @@ static void has(const char *what)
 static int take(const void *p, size_t len)
 {
 	void *data[KIND_NR] = { 0 };
-	int rc = kinds_take(data, REC_TIMERS, p, len);
+	unsigned nrec[KIND_NR] = { 0 };
+	int rc = kinds_take(data, nrec, REC_TIMERS, p, len, 0);
 
 	kinds_free(data);
 	return rc;
@@ -55,14 +56,15 @@ static void layout(void **state)
 static void taken_and_printed(void **state)
 {
 	void *data[KIND_NR] = { 0 };
+	unsigned nrec[KIND_NR] = { 0 };
 	char out[1024] = "";
 	FILE *f;
 
 	(void)state;
-	assert_int_equal(kinds_take(data, REC_TIMERS, (const void *)good, sizeof(good)), 0);
+	assert_int_equal(kinds_take(data, nrec, REC_TIMERS, (const void *)good, sizeof(good), 0), 0);
 	assert_non_null(data[KIND_TIMERS]);
 	/* One record per kind. */
-	assert_int_equal(kinds_take(data, REC_TIMERS, (const void *)good, sizeof(good)), -EBADMSG);
+	assert_int_equal(kinds_take(data, nrec, REC_TIMERS, (const void *)good, sizeof(good), 0), -EBADMSG);
 	has("timers record: more than one");
 	f = fmemopen(out, sizeof(out) - 1, "w");
 	kinds_print(f, data);

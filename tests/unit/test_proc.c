@@ -323,9 +323,12 @@ static void sample_snap(struct snap *s)
 {
 	struct rec_vma v = { 0 };
 	struct rec_file o = { 0 };
+	struct rec_rseq rs = { .tid = 4242, .len = 32, .addr = 0x7ffff7d8a000, .sig = 0x53053053 };
+	struct snap_thread *t;
 
-	memset(s, 0, sizeof(*s));
+	snap_init(s);
 	s->proc.pid = 4242;
+	s->proc.nthreads = 1;
 	s->proc.umask = 022;
 	s->proc.exe.size = 35280;
 	s->proc.exe.mtime_sec = 1700000000;
@@ -335,27 +338,22 @@ static void sample_snap(struct snap *s)
 	s->groups = malloc(2 * sizeof(*s->groups));
 	s->groups[0] = 24;
 	s->groups[1] = 27;
-	s->has_creds = 1;
 	s->comm = strdup("cat x");
 	s->exe = strdup("/usr/bin/cat");
 	s->cwd = strdup("/tmp/a dir");
-	s->has_proc = 1;
 	s->mm.start_code = 0x555555554000;
 	s->mm.brk = 0x555555600000;
 	s->mm.auxv_len = sizeof(auxv);
 	s->auxv = malloc(sizeof(auxv));
 	memcpy(s->auxv, auxv, sizeof(auxv));
-	s->has_mm = 1;
 	for (int i = 0; i < REC_NLIMITS; i++) {
 		s->rlim.cur[i] = (uint64_t)i * 10;
 		s->rlim.max[i] = UINT64_MAX;
 	}
-	s->has_rlim = 1;
-	s->sig.blocked = 1ull << 9;
+
 	s->sig.act[1].handler = 0x555555555123;
 	s->sig.act[1].flags = 0x04000000;
 	s->sig.itimer[0][3] = 500000;
-	s->has_sig = 1;
 	/* stdio: fds 0 and 1 share one (a terminal); 3 and 4 one file */
 	o.kind = FD_STDIO;
 	assert_int_equal(files_add(s, &o, ""), 0);
@@ -386,20 +384,18 @@ static void sample_snap(struct snap *s)
 	v.end = 0x7ffffffff000;
 	v.flags = VMA_STACK;
 	assert_int_equal(snap_add_vma(s, &v, "[stack]"), 0);
-	s->regs.rip = 0x555555554abc;
-	s->regs.rsp = 0x7fffffffe000;
-	s->regs.orig_rax = 0;
-	s->has_regs = 1;
-	s->xs.xcr0 = 7;
-	s->xs.size = sizeof(xsave);
+	t = snap_add_thread(s);
+	t->r.tid = 4242;
+	t->r.blocked = 1ull << 9;
+	t->r.regs.rip = 0x555555554abc;
+	t->r.regs.rsp = 0x7fffffffe000;
+	t->r.xcr0 = 7;
+	t->r.xsave_size = sizeof(xsave);
 	for (size_t i = 0; i < sizeof(xsave); i++)
 		xsave[i] = (unsigned char)i;
-	s->xsave = malloc(sizeof(xsave));
-	memcpy(s->xsave, xsave, sizeof(xsave));
-	s->rseq.addr = 0x7ffff7d8a000;
-	s->rseq.len = 32;
-	s->rseq.sig = 0x53053053;
-	s->has_rseq = 1;
+	t->xsave = malloc(sizeof(xsave));
+	memcpy(t->xsave, xsave, sizeof(xsave));
+	assert_int_equal(snap_take(s, REC_RSEQ, (const void *)&rs, sizeof(rs), 0), 0);
 }
 
 /* The records of s, in order, as a stream in m. */
@@ -423,7 +419,7 @@ static int take_all(struct mem *m, struct snap *s, uint32_t skip, uint32_t *type
 	int rc;
 
 	m->pos = 0;
-	memset(s, 0, sizeof(*s));
+	snap_init(s);
 	assert_int_equal(rec_reader_init(&r, &m->l), 0);
 	*n = 0;
 	while ((rc = rec_read(&r, &type, &p, &len)) == 1) {
@@ -432,7 +428,7 @@ static int take_all(struct mem *m, struct snap *s, uint32_t skip, uint32_t *type
 		types[(*n)++] = type;
 		if (type == skip)
 			continue;
-		rc = snap_take(s, type, p, len);
+		rc = snap_take(s, type, p, len, 0);
 		if (rc)
 			break;
 	}
@@ -443,8 +439,8 @@ static int take_all(struct mem *m, struct snap *s, uint32_t skip, uint32_t *type
 static void snap_round_trip(void **state)
 {
 	static const uint32_t order[] = {
-		REC_PROC, REC_CREDS, REC_MM, REC_RLIMITS, REC_SIGNALS, REC_FILE, REC_FILE,
-		REC_FD, REC_FD, REC_FD, REC_FD, REC_VMA, REC_VMA, REC_VMA, REC_REGS, REC_XSTATE, REC_RSEQ,
+		REC_PROC, REC_CREDS, REC_MM, REC_FILE, REC_FILE, REC_FD, REC_FD, REC_FD, REC_FD,
+		REC_RLIMITS, REC_VMA, REC_VMA, REC_VMA, REC_SIGNALS, REC_THREAD, REC_RSEQ,
 	};
 	struct snap a, b;
 	struct mem m;
@@ -457,7 +453,7 @@ static void snap_round_trip(void **state)
 	assert_int_equal(take_all(&m, &b, 0, types, &n), 0);
 	assert_int_equal(n, sizeof(order) / sizeof(order[0]));
 	assert_memory_equal(types, order, sizeof(order));
-	assert_int_equal(snap_check(&b), 0);
+	assert_int_equal(snap_check(&b, 1), 0);
 	assert_int_equal(b.proc.pid, 4242);
 	assert_int_equal(b.proc.umask, 022);
 	assert_memory_equal(&b.proc.exe, &a.proc.exe, sizeof(a.proc.exe));
@@ -476,7 +472,6 @@ static void snap_round_trip(void **state)
 	assert_string_equal(b.cwd, "/tmp/a dir");
 	assert_memory_equal(&b.mm, &a.mm, sizeof(a.mm));
 	assert_memory_equal(b.auxv, auxv, sizeof(auxv));
-	assert_int_equal(b.has_rlim, 1);
 	assert_memory_equal(&b.rlim, &a.rlim, sizeof(a.rlim));
 	assert_memory_equal(&b.sig, &a.sig, sizeof(a.sig));
 	assert_int_equal(b.nfds, 4);
@@ -493,20 +488,21 @@ static void snap_round_trip(void **state)
 		assert_memory_equal(&b.vmas[i].r, &a.vmas[i].r, sizeof(a.vmas[i].r));
 		assert_string_equal(b.vmas[i].name, a.vmas[i].name);
 	}
-	assert_memory_equal(&b.regs, &a.regs, sizeof(a.regs));
-	assert_int_equal(b.xs.size, sizeof(xsave));
-	assert_memory_equal(b.xsave, xsave, sizeof(xsave));
-	assert_int_equal(b.has_rseq, 1);
-	assert_memory_equal(&b.rseq, &a.rseq, sizeof(a.rseq));
+	assert_int_equal(b.nthreads, 1);
+	assert_memory_equal(&b.threads[0].r, &a.threads[0].r, sizeof(a.threads[0].r));
+	assert_memory_equal(b.threads[0].xsave, xsave, sizeof(xsave));
+	assert_int_equal(b.nrec[KIND_RSEQ], 1);
+	assert_non_null(b.kind[KIND_RSEQ]);
 	snap_free(&b);
 
 	/* without rseq: no rseq record, and none is made up */
-	a.has_rseq = 0;
+	free(a.kind[KIND_RSEQ]);
+	a.kind[KIND_RSEQ] = NULL;
 	free(m.buf);
 	write_sample(&m, &a);
 	assert_int_equal(take_all(&m, &b, 0, types, &n), 0);
 	assert_int_equal(n, sizeof(order) / sizeof(order[0]) - 1);
-	assert_int_equal(b.has_rseq, 0);
+	assert_null(b.kind[KIND_RSEQ]);
 	snap_free(&b);
 	free(m.buf);
 
@@ -532,10 +528,10 @@ static void snap_missing(void **state)
 		{ REC_PROC, "proc record missing" },
 		{ REC_MM, "mm record missing" },
 		{ REC_SIGNALS, "signals record missing" },
-		{ REC_REGS, "regs record missing" },
-		{ REC_XSTATE, "xstate record missing" },
+		{ REC_THREAD, "thread record missing" },
 		{ REC_CREDS, "creds record missing" },
-		{ REC_VMA, "no mappings" },
+		{ REC_RLIMITS, "rlimits record missing" },
+		{ REC_VMA, "vma record missing" },
 	};
 	struct snap a, b;
 	struct mem m;
@@ -547,14 +543,14 @@ static void snap_missing(void **state)
 	write_sample(&m, &a);
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		assert_int_equal(take_all(&m, &b, need[i].type, types, &n), 0);
-		assert_int_equal(snap_check(&b), -EBADMSG);
+		assert_int_equal(snap_check(&b, 1), -EBADMSG);
 		has("incomplete snapshot");
 		has(need[i].msg);
 		snap_free(&b);
 	}
 	/* a file no fd refers to, an fd of a file never described */
 	assert_int_equal(take_all(&m, &b, REC_FD, types, &n), 0);
-	assert_int_equal(snap_check(&b), -EBADMSG);
+	assert_int_equal(snap_check(&b, 1), -EBADMSG);
 	has("file 0: no fd refers to it");
 	snap_free(&b);
 	assert_int_equal(take_all(&m, &b, REC_FILE, types, &n), -EBADMSG);
@@ -562,11 +558,11 @@ static void snap_missing(void **state)
 	snap_free(&b);
 	/* rseq is optional */
 	assert_int_equal(take_all(&m, &b, REC_RSEQ, types, &n), 0);
-	assert_int_equal(snap_check(&b), 0);
+	assert_int_equal(snap_check(&b, 1), 0);
 	snap_free(&b);
 	/* an empty snapshot: the first missing one is named */
-	memset(&b, 0, sizeof(b));
-	assert_int_equal(snap_check(&b), -EBADMSG);
+	snap_init(&b);
+	assert_int_equal(snap_check(&b, 1), -EBADMSG);
 	has("proc record missing");
 	free(m.buf);
 	snap_free(&a);
@@ -584,7 +580,7 @@ static int take(struct snap *s, uint32_t type, const void *head, size_t hlen,
 	if (tlen)
 		memcpy(buf + hlen, tail, tlen);
 	err_clear();
-	rc = snap_take(s, type, buf, hlen + tlen);
+	rc = snap_take(s, type, buf, hlen + tlen, 0);
 	if (rc < 0)
 		assert_true(strstr(err_last(), rec_type_name(type)) != NULL);
 	return rc;
@@ -592,13 +588,13 @@ static int take(struct snap *s, uint32_t type, const void *head, size_t hlen,
 
 static void snap_bad_proc_mm(void **state)
 {
-	struct rec_proc p = { .pid = 1, .comm_len = 3, .exe_len = 4, .cwd_len = 1 };
+	struct rec_proc p = { .pid = 1, .nthreads = 1, .comm_len = 3, .exe_len = 4, .cwd_len = 1 };
 	struct rec_mm mm = { .auxv_len = 32 };
 	unsigned char aux[4200] = { 0 };
 	struct snap s;
 
 	(void)state;
-	memset(&s, 0, sizeof(s));
+	snap_init(&s);
 	/* string lengths that do not add up to the record */
 	assert_int_equal(take(&s, REC_PROC, &p, sizeof(p), "cat/bin/", 7), -EBADMSG);
 	has("bad strings");
@@ -613,7 +609,7 @@ static void snap_bad_proc_mm(void **state)
 	/* a NUL inside a string */
 	assert_int_equal(take(&s, REC_PROC, &p, sizeof(p), "c\0t/bin/", 8), -EBADMSG);
 	assert_int_equal(take(&s, REC_PROC, &p, sizeof(p), "cat/bin\0", 8), -EBADMSG);
-	assert_int_equal(s.has_proc, 0);
+	assert_int_equal(s.nrec[KIND_TASK], 0);
 	/* shorter than its fixed part */
 	assert_int_equal(take(&s, REC_PROC, &p, sizeof(p) - 1, NULL, 0), -EBADMSG);
 	assert_int_equal(take(&s, REC_PROC, &p, sizeof(p), "cat/bin/", 8), 0);
@@ -621,7 +617,7 @@ static void snap_bad_proc_mm(void **state)
 	assert_string_equal(s.exe, "/bin");
 	assert_string_equal(s.cwd, "/");
 	assert_int_equal(take(&s, REC_PROC, &p, sizeof(p), "cat/bin/", 8), -EBADMSG);
-	has("duplicate");
+	has("more than one");
 
 	/* auxv: length must match the record, be whole pairs, and small */
 	assert_int_equal(take(&s, REC_MM, &mm, sizeof(mm), aux, 16), -EBADMSG);
@@ -634,18 +630,18 @@ static void snap_bad_proc_mm(void **state)
 	mm.auxv_len = 0xffffffffu;
 	assert_int_equal(take(&s, REC_MM, &mm, sizeof(mm), aux, 16), -EBADMSG);
 	assert_int_equal(take(&s, REC_MM, &mm, sizeof(mm) - 8, NULL, 0), -EBADMSG);
-	assert_int_equal(s.has_mm, 0);
+	assert_int_equal(s.nrec[KIND_MM], 0);
 	mm.auxv_len = 32;
 	assert_int_equal(take(&s, REC_MM, &mm, sizeof(mm), aux, 32), 0);
 	assert_int_equal(take(&s, REC_MM, &mm, sizeof(mm), aux, 32), -EBADMSG);
-	has("duplicate");
+	has("more than one");
 
 	/* fixed-size records shorter than their size */
 	assert_int_equal(take(&s, REC_RLIMITS, aux, sizeof(struct rec_rlimits) - 1, NULL, 0), -EBADMSG);
 	assert_int_equal(take(&s, REC_SIGNALS, aux, sizeof(struct rec_signals) - 1, NULL, 0), -EBADMSG);
-	assert_int_equal(take(&s, REC_REGS, aux, sizeof(struct rec_regs) - 1, NULL, 0), -EBADMSG);
+	assert_int_equal(take(&s, REC_THREAD, aux, sizeof(struct rec_thread) - 1, NULL, 0), -EBADMSG);
 	assert_int_equal(take(&s, REC_RSEQ, aux, sizeof(struct rec_rseq) - 1, NULL, 0), -EBADMSG);
-	assert_int_equal(s.has_rlim + s.has_sig + s.has_regs + s.has_rseq, 0);
+	assert_int_equal(s.nrec[KIND_RLIMITS] + s.nrec[KIND_SIGNALS] + s.nrec[KIND_THREAD] + s.nrec[KIND_RSEQ], 0);
 	/* unknown types are the caller's to skip */
 	assert_int_equal(take(&s, 0x777, aux, 3, NULL, 0), 1);
 	snap_free(&s);
@@ -656,12 +652,12 @@ static void snap_bad_vma_fd_xstate(void **state)
 	struct rec_vma v = { .start = 0x10000, .end = 0x12000, .prot = PROT_READ, .name_len = 6 };
 	struct rec_file o = { .id = 0, .kind = FD_FILE, .path_len = 4 };
 	struct rec_fd f = { .fd = 3, .file = 0 };
-	struct rec_xstate x = { .xcr0 = 7, .size = 576 };
+	struct rec_thread x = { .tid = 7, .xcr0 = 7, .xsave_size = 576 };
 	static unsigned char area[65536 + 16];
 	struct snap s;
 
 	(void)state;
-	memset(&s, 0, sizeof(s));
+	snap_init(&s);
 	assert_int_equal(take(&s, REC_VMA, &v, sizeof(v), "[heap]", 6), 0);
 	/* overlapping, out of order */
 	v.start = 0x11000;
@@ -776,21 +772,28 @@ static void snap_bad_vma_fd_xstate(void **state)
 	assert_int_equal(s.files[1].first_fd, SNAP_FD_MAX - 1);
 	assert_int_equal(files_check(&s), 0);
 
-	/* xstate: the size must match, hold the legacy area and header, and
-	 * come once */
-	assert_int_equal(take(&s, REC_XSTATE, &x, sizeof(x), area, 575), -EBADMSG);
-	has("bad size");
-	assert_int_equal(take(&s, REC_XSTATE, &x, sizeof(x), area, 577), -EBADMSG);
-	x.size = 512;
-	assert_int_equal(take(&s, REC_XSTATE, &x, sizeof(x), area, 512), -EBADMSG);
-	x.size = 65536 + 16;
-	assert_int_equal(take(&s, REC_XSTATE, &x, sizeof(x), area, 0), -EBADMSG);
-	assert_int_equal(take(&s, REC_XSTATE, &x, sizeof(x) - 1, NULL, 0), -EBADMSG);
-	assert_null(s.xsave);
-	x.size = 2696;
-	assert_int_equal(take(&s, REC_XSTATE, &x, sizeof(x), area, 2696), 0);
-	assert_non_null(s.xsave);
-	assert_int_equal(take(&s, REC_XSTATE, &x, sizeof(x), area, 2696), -EBADMSG);
+	/* thread: the xsave size must match, hold the legacy area and
+	 * header; one record per tid */
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 575), -EBADMSG);
+	has("bad xsave size");
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 577), -EBADMSG);
+	x.xsave_size = 512;
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 512), -EBADMSG);
+	x.xsave_size = 65536 + 16;
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 0), -EBADMSG);
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x) - 1, NULL, 0), -EBADMSG);
+	x.xsave_size = 2696;
+	x.tid = 0;
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), -EBADMSG);
+	x.tid = 7;
+	x.flags = 1;
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), -EBADMSG);
+	x.flags = 0;
+	assert_int_equal(s.nthreads, 0);
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), 0);
+	assert_int_equal(s.nthreads, 1);
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), -EBADMSG);
+	has("thread 7 twice");
 
 	/* creds: the group count must match the payload and stay bounded */
 	{
@@ -806,7 +809,7 @@ static void snap_bad_vma_fd_xstate(void **state)
 		assert_int_equal(take(&s, REC_CREDS, &c, sizeof(c), g, 12), 0);
 		assert_int_equal(s.groups[2], 3);
 		assert_int_equal(take(&s, REC_CREDS, &c, sizeof(c), g, 12), -EBADMSG);
-		has("duplicate");
+		has("more than one");
 	}
 	snap_free(&s);
 }
