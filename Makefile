@@ -45,13 +45,13 @@ LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib
 LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c
 LIB_KIND   := lib/kind/snap.c lib/kind/kind.c lib/kind/reopen.c lib/kind/task.c lib/kind/creds.c \
 	      lib/kind/mm.c lib/kind/rlimits.c lib/kind/vdso.c lib/kind/vma.c lib/kind/signals.c \
-	      lib/kind/thread.c lib/kind/rseq.c lib/kind/prctl.c lib/kind/caps.c lib/kind/seccomp.c \
+	      lib/kind/thread.c lib/kind/rseq.c lib/kind/pages.c lib/kind/prctl.c lib/kind/caps.c lib/kind/seccomp.c \
 	      lib/kind/locks.c lib/kind/sched.c lib/kind/membarrier.c lib/kind/madvise.c lib/kind/timers.c \
 	      lib/kind/files.c
 LIB_ARCH  := lib/arch/x86_64/sigframe.c lib/arch/x86_64/regs.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 
-PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/pages.c
+PFREZ_SRCS := pfrez/main.c pfrez/capture.c
 PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 

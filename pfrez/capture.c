@@ -6,6 +6,7 @@
 #include "crc32c.h"
 #include "inject.h"
 #include "kind.h"
+#include "pages.h"
 #include "arch/x86_64/regs.h"
 
 #include <dirent.h>
@@ -68,7 +69,6 @@ int capture_attach(struct capture *c, pid_t pid)
 	snap_init(&c->snap);
 	c->pid = pid;
 	c->live.tid = pid;
-	c->mem_fd = c->pagemap_fd = -1;
 	if (pid <= 0)
 		return err_msg(EINVAL, "-pid must name a process");
 	if (pid == getpid())
@@ -121,6 +121,17 @@ int capture_state(struct capture *c)
 	rc2 = inject_finish(&ctx);
 	if (!rc)
 		rc = rc2;
+	return rc;
+}
+
+int capture_write_pages(struct capture *c, struct rec_writer *w)
+{
+	struct pages_src src = { .pid = c->pid, .snap = &c->snap, .progress = c->progress,
+				 .progress_arg = c->progress_arg };
+	int rc = pages_write(&src, w);
+
+	c->pages_sent = src.pages_sent;
+	c->bytes_sent = src.bytes_sent;
 	return rc;
 }
 
@@ -181,10 +192,6 @@ void capture_kill(struct capture *c)
 
 void capture_free(struct capture *c)
 {
-	if (c->mem_fd >= 0)
-		close(c->mem_fd);
-	if (c->pagemap_fd >= 0)
-		close(c->pagemap_fd);
 	free(c->live.xsave);
 	snap_free(&c->snap);
 }

@@ -16,7 +16,6 @@ struct capture {
 	struct snap snap;
 	struct thread_live live;	/* its thread as found, to put back */
 	int regs_saved;
-	int mem_fd, pagemap_fd;
 	unsigned long long pages_sent, bytes_sent;
 	void (*progress)(void *arg, unsigned long long bytes);
 	void *progress_arg;

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "inject.h"
 #include "pagepipe.h"
+#include "pages.h"
 #include "proc.h"
 #include "supervise.h"
 
@@ -128,58 +129,6 @@ static int install_filter(struct restore *r)
 	return 0;
 }
 
-static const struct snap_vma *find_vma(const struct snap *s, uint64_t addr)
-{
-	size_t lo = 0, hi = s->nvmas;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (addr < s->vmas[mid].r.start)
-			hi = mid;
-		else if (addr >= s->vmas[mid].r.end)
-			lo = mid + 1;
-		else
-			return &s->vmas[mid];
-	}
-	return NULL;
-}
-
-static int put_pages(struct restore *r, const unsigned char *p, size_t len)
-{
-	static const unsigned char zeros[REC_PAGE_SIZE];
-	struct rec_pages h;
-	const struct snap_vma *v;
-	uint64_t bytes;
-
-	memcpy(&h, p, sizeof(h));
-	bytes = (uint64_t)h.npages * REC_PAGE_SIZE;
-	if (h.npages == 0 || h.npages > REC_PAGES_MAX || h.addr % REC_PAGE_SIZE ||
-	    (h.flags & ~(uint32_t)PAGES_ZERO) ||
-	    len != sizeof(h) + ((h.flags & PAGES_ZERO) ? 0 : bytes))
-		return err_msg(EBADMSG, "pages record: malformed");
-	v = find_vma(&r->snap, h.addr);
-	if (!v || h.addr + bytes > v->r.end || (v->r.flags & (VMA_SPECIAL | VMA_SHARED)))
-		return err_msg(EBADMSG, "pages record: 0x%llx is outside the snapshot's private mappings",
-			       (unsigned long long)h.addr);
-	if (h.flags & PAGES_ZERO) {
-		for (uint32_t i = 0; i < h.npages; i++) {
-			struct iovec l = { (void *)zeros, REC_PAGE_SIZE };
-			struct iovec rv = { (void *)(h.addr + i * REC_PAGE_SIZE), REC_PAGE_SIZE };
-
-			if (process_vm_writev(r->pl.pid, &l, 1, &rv, 1, 0) != REC_PAGE_SIZE)
-				return err_sys(errno, "writing pages at 0x%llx", (unsigned long long)h.addr);
-		}
-	} else {
-		struct iovec l = { (void *)(p + sizeof(h)), bytes }, rv = { (void *)h.addr, bytes };
-
-		if (process_vm_writev(r->pl.pid, &l, 1, &rv, 1, 0) != (ssize_t)bytes)
-			return err_sys(errno, "writing pages at 0x%llx", (unsigned long long)h.addr);
-	}
-	r->pages += h.npages;
-	return 0;
-}
-
 /* Pages as they arrive (a later pass over the same address wins), and the
  * task state that may follow them (KIND_LATE), up to the end record. */
 static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
@@ -192,7 +141,7 @@ static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p
 		if (type == REC_END) {
 			ended = 1;
 		} else if (type == REC_PAGES) {
-			rc = put_pages(r, p, len);
+			rc = pages_put(r->pl.pid, &r->snap, p, len, &r->pages);
 			if (rc)
 				break;
 		} else {

@@ -25,6 +25,7 @@
  * that carries a record this pthaw does not know. */
 #include "err.h"
 #include "record.h"
+#include "files.h"
 #include "snap.h"
 #include "stream.h"
 
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *arg(int argc, char **argv, const char *name)
 {
@@ -166,6 +168,11 @@ int main(int argc, char **argv)
 	for (long i = 0; i < (num(argc, argv, "fds") || arg(argc, argv, "fd")) + num(argc, argv, "files"); i++) {
 		struct rec_file f = { .id = (uint32_t)i, .kind = FD_DEV, .flags = 1, .mode = 020666,
 				      .path_len = 9 };
+		struct stat sb;
+
+		/* as pfrez records it: pthaw checks it is the file here */
+		if (stat("/dev/null", &sb) == 0)
+			file_ident(&f.ident, &sb);
 
 		check(rec_write(&w, REC_FILE, &f, sizeof(f), "/dev/null", 9));
 	}

@@ -1,13 +1,16 @@
-/* pages.c: chooses the pages a snapshot needs (with /proc/PID/pagemap)
- * and writes them as REC_PAGES records.
+/* pages.c: the memory contents.  pfrez chooses the pages a snapshot needs
+ * (with /proc/PID/pagemap) and writes them as REC_PAGES records; pthaw
+ * writes each into the mapping made for it (vma.c) as it arrives.
  *
  * Pages never touched are not sent: they read back as zeros.  Anonymous
  * pages that hold only zeros are not sent either.  In a private file
  * mapping, pages still shared with the page cache come back from the file
  * on restore; only the ones the process changed (now anonymous) travel,
  * zero ones as a data-less record. */
-#include "capture.h"
+#include "pages.h"
 #include "err.h"
+#include "proc.h"
+#include "snap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +23,7 @@
 #define PM_BATCH 32768	/* pagemap entries read at once: 128 MiB of memory */
 
 struct page_out {
-	struct capture *c;
+	struct pages_src *c;
 	struct rec_writer *w;
 	unsigned char *buf;	/* REC_PAGES_MAX pages */
 	int zero_records;	/* file mappings: send zero pages as records */
@@ -39,7 +42,7 @@ static int page_is_zero(const unsigned char *p)
 	return acc == 0;
 }
 
-static int read_pages(struct capture *c, uint64_t addr, size_t n, unsigned char *buf)
+static int read_pages(struct pages_src *c, uint64_t addr, size_t n, unsigned char *buf)
 {
 	struct iovec l = { buf, n * REC_PAGE_SIZE }, r = { (void *)addr, n * REC_PAGE_SIZE };
 	ssize_t got = process_vm_readv(c->pid, &l, 1, &r, 1, 0);
@@ -151,13 +154,14 @@ static int send_vma(struct page_out *o, const struct rec_vma *v, uint64_t *pm)
 	return 0;
 }
 
-int capture_write_pages(struct capture *c, struct rec_writer *w)
+int pages_write(struct pages_src *c, struct rec_writer *w)
 {
 	struct page_out o = { .c = c, .w = w };
 	uint64_t *pm = NULL;
 	char path[64];
 	int rc = 0;
 
+	c->mem_fd = -1;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
 	c->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (c->pagemap_fd < 0)
@@ -166,8 +170,8 @@ int capture_write_pages(struct capture *c, struct rec_writer *w)
 	pm = calloc(PM_BATCH, sizeof(*pm));
 	if (!o.buf || !pm)
 		rc = err_sys(ENOMEM, "page buffer");
-	for (size_t i = 0; !rc && i < c->snap.nvmas; i++) {
-		const struct rec_vma *v = &c->snap.vmas[i].r;
+	for (size_t i = 0; !rc && i < c->snap->nvmas; i++) {
+		const struct rec_vma *v = &c->snap->vmas[i].r;
 
 		if ((v->flags & (VMA_SPECIAL | VMA_SHARED)))
 			continue;
@@ -175,5 +179,64 @@ int capture_write_pages(struct capture *c, struct rec_writer *w)
 	}
 	free(o.buf);
 	free(pm);
+	if (c->mem_fd >= 0)
+		close(c->mem_fd);
+	close(c->pagemap_fd);
+	c->mem_fd = c->pagemap_fd = -1;
 	return rc;
+}
+
+/* ---- restore ---- */
+
+static const struct snap_vma *find_vma(const struct snap *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nvmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < s->vmas[mid].r.start)
+			hi = mid;
+		else if (addr >= s->vmas[mid].r.end)
+			lo = mid + 1;
+		else
+			return &s->vmas[mid];
+	}
+	return NULL;
+}
+
+int pages_put(pid_t pid, const struct snap *s, const unsigned char *p, size_t len,
+	      unsigned long long *pages)
+{
+	static const unsigned char zeros[REC_PAGE_SIZE];
+	struct rec_pages h;
+	const struct snap_vma *v;
+	uint64_t bytes;
+
+	memcpy(&h, p, sizeof(h));
+	bytes = (uint64_t)h.npages * REC_PAGE_SIZE;
+	if (h.npages == 0 || h.npages > REC_PAGES_MAX || h.addr % REC_PAGE_SIZE ||
+	    (h.flags & ~(uint32_t)PAGES_ZERO) ||
+	    len != sizeof(h) + ((h.flags & PAGES_ZERO) ? 0 : bytes))
+		return err_msg(EBADMSG, "pages record: malformed");
+	v = find_vma(s, h.addr);
+	if (!v || h.addr + bytes > v->r.end || (v->r.flags & (VMA_SPECIAL | VMA_SHARED)))
+		return err_msg(EBADMSG, "pages record: 0x%llx is outside the snapshot's private mappings",
+			       (unsigned long long)h.addr);
+	if (h.flags & PAGES_ZERO) {
+		for (uint32_t i = 0; i < h.npages; i++) {
+			struct iovec l = { (void *)zeros, REC_PAGE_SIZE };
+			struct iovec rv = { (void *)(h.addr + i * REC_PAGE_SIZE), REC_PAGE_SIZE };
+
+			if (process_vm_writev(pid, &l, 1, &rv, 1, 0) != REC_PAGE_SIZE)
+				return err_sys(errno, "writing pages at 0x%llx", (unsigned long long)h.addr);
+		}
+	} else {
+		struct iovec l = { (void *)(p + sizeof(h)), bytes }, rv = { (void *)h.addr, bytes };
+
+		if (process_vm_writev(pid, &l, 1, &rv, 1, 0) != (ssize_t)bytes)
+			return err_sys(errno, "writing pages at 0x%llx", (unsigned long long)h.addr);
+	}
+	*pages += h.npages;
+	return 0;
 }
