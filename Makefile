@@ -140,8 +140,10 @@ check: man-check install-check fuzz-check
 e2e: all
 	tests/e2e/run $(B)
 
+# `make bench BASE=REV` also builds git revision REV in a temporary
+# directory and measures both side by side (scripts/bench -base=REV).
 bench: all
-	scripts/bench $(B)
+	scripts/bench $(if $(BASE),-base=$(BASE)) $(B)
 
 # libFuzzer for FUZZ_TIME seconds, half with checksums repaired; crashes
 # land in build-fuzz/fuzz/crashes/ and fail the target.
