@@ -110,12 +110,16 @@ int capture_state(struct capture *c)
 	if (rc)
 		return rc;
 	c->regs_saved = 1;
-	rc = inject_begin(&ctx, c->pid, &c->live.regs, c->live.sigmask, c->live.xsave, c->live.xsize);
+	kc.inj = NULL;
+	rc = kinds_capture(&kc, c->snap.kind, 1);
+	kc.inj = &ctx;
+	if (!rc)
+		rc = inject_begin(&ctx, c->pid, &c->live.regs, c->live.sigmask, c->live.xsave, c->live.xsize);
 	if (rc)
 		return rc;
 	/* The kinds may still run calls inside the process (the frame keeps
 	 * that safe if pfrez dies meanwhile). */
-	rc = kinds_capture(&kc, c->snap.kind);
+	rc = kinds_capture(&kc, c->snap.kind, 0);
 	/* From here on only memory is read: put the process back as it will
 	 * resume.  capture_release() does the same again. */
 	rc2 = inject_finish(&ctx);

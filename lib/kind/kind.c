@@ -44,10 +44,11 @@ static const struct kind_ops *kind(int i)
 	return kind_table[i];
 }
 
-int kinds_capture(struct kind_capture *c, void **data)
+int kinds_capture(struct kind_capture *c, void **data, int first)
 {
 	for (int i = 0; i < KIND_NR; i++) {
-		int rc = kind(i) && kind(i)->capture ? kind(i)->capture(c, &data[i]) : 0;
+		const struct kind_ops *k = kind(i);
+		int rc = k && k->capture && !(k->flags & KIND_FIRST) == !first ? k->capture(c, &data[i]) : 0;
 
 		if (rc)
 			return rc;

@@ -74,6 +74,8 @@ enum kind_flag {
 	KIND_IN_SNAP = 1u << 3,	 /* its state is in struct snap's own fields,
 				  * which other kinds read: its data is the
 				  * snap (snap_init), never freed by the loops */
+	KIND_FIRST = 1u << 4,	 /* captured before any call is injected (the
+				  * calls would change what it reads) */
 };
 
 /* The state of a thread that the capture reads before injecting calls
@@ -87,7 +89,8 @@ struct thread_live {
 };
 
 /* What a kind's capture may use: the process is held (seized, stopped)
- * and inj runs system calls inside it (lib/ptrace/inject.h). */
+ * and inj runs system calls inside it (lib/ptrace/inject.h); for the
+ * KIND_FIRST kinds inj is NULL: no call has run yet. */
 struct kind_capture {
 	pid_t pid;
 	struct inject_ctx *inj;
@@ -152,7 +155,8 @@ extern const struct kind_ops *const kind_table[KIND_NR];
 /* The loops, each over the table in order.  data is struct snap's
  * per-kind slots (void *[KIND_NR]); a kind with nothing captured has
  * NULL there and is skipped by write, restore and print. */
-int kinds_capture(struct kind_capture *c, void **data);
+/* first: the KIND_FIRST kinds, else the others. */
+int kinds_capture(struct kind_capture *c, void **data, int first);
 int kinds_write(void *const *data, struct rec_writer *w);
 /* 1 when no kind has this record type (the caller decides about unknown
  * records), else what the kind's take returned.  nrec counts the records

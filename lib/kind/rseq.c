@@ -39,7 +39,6 @@ static int read_remote(pid_t pid, uint64_t addr, void *buf, size_t len)
 
 static int rseq_capture(struct kind_capture *c, void **data)
 {
-	struct snap_thread *t = &c->snap->threads[0];
 	struct rseq_config rs = { 0 };
 	struct { uint32_t cpu_start, cpu; uint64_t cs; } area;
 	struct { uint32_t version, flags; uint64_t start, post_commit, abort; } cs;
@@ -59,13 +58,12 @@ static int rseq_capture(struct kind_capture *c, void **data)
 	 * copy must start there too.  So must the original: the injected
 	 * calls return to user mode outside the section, where the kernel
 	 * forgets it (clears rseq_cs), and registers put back inside it
-	 * would let it commit.  The thread kind took its registers before:
-	 * both move. */
+	 * would let it commit.  Hence before any call is injected (they
+	 * clear rseq_cs), and before the thread kind copies the registers. */
 	if (read_remote(c->live->tid, rs.addr, &area, sizeof(area)) == 0 && area.cs &&
 	    read_remote(c->live->tid, area.cs, &cs, sizeof(cs)) == 0 &&
 	    c->live->regs.rip >= cs.start && c->live->regs.rip - cs.start < cs.post_commit) {
 		c->live->regs.rip = cs.abort;
-		t->r.regs.rip = cs.abort;
 	}
 	return 0;
 }
@@ -165,7 +163,7 @@ static void rseq_print_json(struct json *j, const void *data)
 const struct kind_ops kind_rseq = {
 	.name = "rseq",
 	.type = REC_RSEQ,
-	.flags = KIND_MANY | KIND_LATE,
+	.flags = KIND_MANY | KIND_LATE | KIND_FIRST,
 	.stages = KIND_AT(KIND_STAGE_LAST),
 	.capture = rseq_capture,
 	.write = rseq_write,
