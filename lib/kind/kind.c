@@ -97,7 +97,8 @@ int kinds_verify(const struct snap *s, void *const *data, const unsigned *nrec, 
 		if (!k || (!final && (k->flags & KIND_LATE)))
 			continue;
 		if ((k->flags & KIND_REQUIRED) && !nrec[i])
-			return err_msg(EBADMSG, "incomplete snapshot: %s record missing", k->name);
+			return err_msg(EBADMSG, "incomplete snapshot: %s record missing%s", k->name,
+				       final ? "" : " before the pages");
 		rc = data[i] && k->verify ? k->verify(s, data[i]) : 0;
 		if (rc)
 			return rc;

@@ -502,6 +502,7 @@ static void locks_print_json(struct json *j, const void *data)
 const struct kind_ops kind_locks = {
 	.name = "locks",
 	.type = REC_LOCKS,
+	.flags = KIND_LATE,
 	.stages = KIND_AT(KIND_STAGE_FILES),
 	.capture = locks_capture,
 	.write = locks_write,

@@ -435,6 +435,7 @@ static void madvise_print_json(struct json *j, const void *data)
 const struct kind_ops kind_madvise = {
 	.name = "madvise",
 	.type = REC_MADVISE,
+	.flags = KIND_LATE,
 	.stages = KIND_AT(KIND_STAGE_MM),
 	.capture = madvise_capture,
 	.write = madvise_write,

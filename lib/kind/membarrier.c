@@ -171,6 +171,7 @@ static void membarrier_print_json(struct json *j, const void *data)
 const struct kind_ops kind_membarrier = {
 	.name = "membarrier",
 	.type = REC_MEMBARRIER,
+	.flags = KIND_LATE,
 	.stages = KIND_AT(KIND_STAGE_TASK),
 	.capture = membarrier_capture,
 	.write = membarrier_write,

@@ -150,6 +150,7 @@ static void prctl_print_json(struct json *j, const void *data)
 const struct kind_ops kind_prctl = {
 	.name = "prctl",
 	.type = REC_PRCTL,
+	.flags = KIND_LATE,
 	.stages = KIND_AT(KIND_STAGE_CREDS),
 	.capture = prctl_capture,
 	.write = prctl_write,

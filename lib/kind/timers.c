@@ -426,6 +426,7 @@ static void timers_print_json(struct json *j, const void *data)
 const struct kind_ops kind_timers = {
 	.name = "timers",
 	.type = REC_TIMERS,
+	.flags = KIND_LATE,
 	.stages = KIND_AT(KIND_STAGE_TASK),
 	.capture = timers_capture,
 	.write = timers_write,

@@ -18,11 +18,14 @@
  *
  * The stream has no pages: -debug prints it, a restore refuses it.
  *
- *	craft from=FILE unknown=TYPE > stream
+ *	craft from=FILE [unknown=TYPE] [passes=1] [late=TYPE] > stream
  *
- * copies the plain stream in FILE (header fields, records), with a record
- * of TYPE before its first pages: a real process's snapshot, restorable,
- * that carries a record this pthaw does not know. */
+ * copies the plain stream in FILE (header fields, records): with a record
+ * of TYPE before its first pages (a real process's snapshot, restorable,
+ * that carries a record this pthaw does not know); with passes, as a
+ * live migration would send it (each pages record twice, the first with
+ * stale contents, and the task state after the pages); with late, the
+ * records of that type after the pages. */
 #include "err.h"
 #include "record.h"
 #include "files.h"
@@ -68,9 +71,37 @@ static void write_unknown(struct rec_writer *w, const char *type)
 	check(rec_write(w, (uint32_t)strtoul(type, NULL, 0), "a future record", 16, NULL, 0));
 }
 
-static int copy_with_unknown(struct layer *out, const char *from, const char *type)
+/* Records held back to be written after the pages (passes=1). */
+struct held {
+	uint32_t type;
+	size_t len;
+	unsigned char *p;
+};
+
+/* Whether a record of type t may follow pages records (man/pfrez-stream.5,
+ * Records): the task state a later pass sends. */
+static int late_type(uint32_t t)
+{
+	switch (t) {
+	case REC_MM: case REC_SIGNALS: case REC_SIGINFO: case REC_THREAD: case REC_RSEQ:
+	case REC_PRCTL: case REC_MEMBARRIER: case REC_MADVISE: case REC_TIMERS: case REC_LOCKS:
+		return 1;
+	}
+	return 0;
+}
+
+/* A copy of stream from: with an unknown record of type (if any) before
+ * the pages; with passes, as a live migration sends it: every pages
+ * record twice, first with stale (inverted) contents, and the task state
+ * after the pages; with late, the records of type late after the pages
+ * too. */
+static int copy_stream(struct layer *out, const char *from, const char *type, int passes,
+		       uint32_t late)
 {
 	static struct header in_h, h;
+	static unsigned char stale[sizeof(struct rec_pages) + REC_PAGES_MAX * REC_PAGE_SIZE];
+	struct held *held = NULL;
+	size_t nheld = 0;
 	struct layer *in, *top;
 	struct stream_cfg cfg;
 	struct rec_reader rd;
@@ -97,17 +128,35 @@ static int copy_with_unknown(struct layer *out, const char *from, const char *ty
 	w = (struct rec_writer){ top, 0, 0 };
 	check(rec_reader_init(&rd, in));
 	while ((rc = rec_read(&rd, &t, &p, &len)) == 1) {
-		if ((t == REC_PAGES || t == REC_END) && !added++)
+		if ((t == REC_PAGES || t == REC_END) && !added++ && type)
 			write_unknown(&w, type);
-		if (t == REC_END)
+		if (t != REC_PAGES && t != REC_END && ((passes && late_type(t)) || t == late)) {
+			held = realloc(held, (nheld + 1) * sizeof(*held));
+			held[nheld] = (struct held){ t, len, malloc(len ? len : 1) };
+			memcpy(held[nheld++].p, p, len);
+			continue;
+		}
+		if (t == REC_END) {
+			for (size_t i = 0; i < nheld; i++) {
+				check(rec_write(&w, held[i].type, held[i].p, held[i].len, NULL, 0));
+				free(held[i].p);
+			}
 			check(rec_write_end(&w));
-		else
-			check(rec_write(&w, t, p, len, NULL, 0));
+			continue;
+		}
+		if (passes && t == REC_PAGES && len > sizeof(struct rec_pages)) {
+			memcpy(stale, p, len);
+			for (size_t i = sizeof(struct rec_pages); i < len; i++)
+				stale[i] ^= 0xff;
+			check(rec_write(&w, t, stale, len, NULL, 0));
+		}
+		check(rec_write(&w, t, p, len, NULL, 0));
 	}
 	check(rc);
 	check(layer_close(top));
 	rec_reader_free(&rd);
 	layer_destroy(in);
+	free(held);
 	return 0;
 }
 
@@ -134,7 +183,8 @@ int main(int argc, char **argv)
 	size_t off;
 
 	if (arg(argc, argv, "from"))
-		return copy_with_unknown(out, arg(argc, argv, "from"), unknown ? unknown : "0x40000100");
+		return copy_stream(out, arg(argc, argv, "from"), unknown, arg(argc, argv, "passes") != NULL,
+				   (uint32_t)num(argc, argv, "late"));
 	memset(&rl, 0, sizeof(rl));
 	if (!comm)
 		comm = "crafted";
