@@ -19,6 +19,7 @@
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 /* The securebits a kernel may have (linux/securebits.h): noroot,
  * no_setuid_fixup, keep_caps, no_cap_ambient_raise, exec_restrict_file,
@@ -257,6 +258,33 @@ static int caps_restore(struct kind_restore *r, const void *data)
 	return 0;
 }
 
+/* Before any page: what caps_restore would refuse because pthaw (whose
+ * sets pload starts with) lacks it. */
+static int caps_check(struct kind_check *c, const void *data)
+{
+	const struct rec_caps *want = data;
+	struct rec_caps cur;
+	uint32_t last;
+	uint64_t all;
+	int rc = last_cap(&last);
+
+	if (!rc)
+		rc = read_status(getpid(), &cur);
+	if (rc)
+		return kind_problem(c, rc);
+	all = cap_mask(last);
+	if ((want->inh | want->prm | want->amb) & ~all)
+		rc = err_msg(ENOTSUP, "the process had %s, which this kernel does not know",
+			     cap_name((want->inh | want->prm | want->amb) & ~all));
+	else if (want->prm & ~cur.prm)
+		rc = refuse("permitted", want->prm & ~cur.prm);
+	else if (want->bnd & all & ~cur.bnd)
+		rc = refuse("bounding", want->bnd & all & ~cur.bnd);
+	else if (!want->no_new_privs && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		rc = err_msg(EPERM, "pthaw runs with no_new_privs, which the process did not have");
+	return rc ? kind_problem(c, rc) : 0;
+}
+
 static void caps_print(FILE *f, const void *data)
 {
 	const struct rec_caps *k = data;
@@ -287,6 +315,7 @@ const struct kind_ops kind_caps = {
 	.capture = caps_capture,
 	.write = caps_write,
 	.take = caps_take,
+	.check = caps_check,
 	.restore = caps_restore,
 	.print = caps_print,
 	.print_json = caps_print_json,
