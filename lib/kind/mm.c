@@ -122,6 +122,19 @@ static int mm_restore(struct kind_restore *r, const void *data)
 	return 0;
 }
 
+/* pthaw -check: a missing executable only leaves /proc/PID/exe unset. */
+static int mm_check(struct kind_check *c, const void *data)
+{
+	const struct snap *s = data;
+
+	if (c->out && reopen(NULL, c->same_host, &(struct reopen){ "executable", s->exe, &s->proc.exe,
+								  O_RDONLY, 1, 1 })) {
+		fprintf(c->out, "warning: %s; /proc/PID/exe will not name it\n", err_last());
+		err_clear();
+	}
+	return 0;
+}
+
 static void mm_print(FILE *f, const void *data)
 {
 	const struct snap *s = data;
@@ -170,6 +183,7 @@ const struct kind_ops kind_mm = {
 	.capture = mm_capture,
 	.write = mm_write,
 	.take = mm_take,
+	.check = mm_check,
 	.restore = mm_restore,
 	.print = mm_print,
 	.print_json = mm_print_json,
