@@ -162,7 +162,7 @@ fuzz-check: all
 # the rest is linked from $(B)/obj; pload is the normal one, symlinked
 # (pthaw finds pload next to itself).  tests/e2e/kind_drop.test
 # runs the programs of tests/e2e/kind_drop.map against them.
-KIND_NAMES := $(shell sed -n 's/^[[:space:]]*\[KIND_[A-Z0-9_]*\] = &kind_\([a-z0-9_]*\),$$/\1/p' lib/kind/kind.c)
+KIND_NAMES := $(shell sed -n 's/^[[:space:]]*\[KIND_[A-Z0-9_]*\][[:space:]]*=[[:space:]]*&kind_\([a-z0-9_]*\),$$/\1/p' lib/kind/kind.c)
 DROP_OBJS  := $(filter-out $(B)/obj/lib/kind/kind.o $(B)/obj/lib/kind/snap.o,$(LIB_OBJS))
 DROP_BINS  := $(foreach k,$(KIND_NAMES),$(B)/drop/$(k)/pfrez $(B)/drop/$(k)/pthaw)
 .PHONY: kind-drop kind-drop-check
