@@ -38,6 +38,8 @@ KINDS=(
 	"lease           lease        -      file"
 	"rseq_abort      rseq_abort   clone  plain"
 	"pipe_fd3        pipe_fd3     -      pipe3"
+	"sigqueue        sigqueue     clone  plain"
+	"mm_layout       mm_layout    clone  plain"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).

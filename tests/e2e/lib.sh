@@ -181,7 +181,7 @@ pids_under()
 		case $self in *" $p "*) continue ;; esac
 		c=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
 		case $c/ in "$dir"/*) echo "$p"; continue ;; esac
-		mapfile -d '' args < "/proc/$p/cmdline" 2>/dev/null || continue
+		mapfile -d '' args 2>/dev/null < "/proc/$p/cmdline" || continue
 		case " ${args[*]} " in *"$dir/"*) echo "$p" ;; esac
 	done
 }
