@@ -160,30 +160,24 @@ fuzz-check: all
 # Issue 9: each kind of state is shown by its test programs failing when
 # that kind is left out of the table.  For every `[KIND_X] = &kind_NAME,`
 # line of lib/kind/kind.c, $(B)/drop/NAME/ holds a pfrez and a pthaw built
-# with -DKIND_DROP=kind_NAME: only kind.c and snap.c are compiled again,
+# with -DKIND_DROP=kind_NAME: only kind.c is compiled again,
 # the rest is linked from $(B)/obj; pload is the normal one, symlinked
 # (pthaw finds pload next to itself).  tests/e2e/kind_drop.test
 # runs the programs of tests/e2e/kind_drop.map against them.
 KIND_NAMES := $(shell sed -n 's/^[[:space:]]*\[KIND_[A-Z0-9_]*\][[:space:]]*=[[:space:]]*&kind_\([a-z0-9_]*\),$$/\1/p' lib/kind/kind.c)
-DROP_OBJS  := $(filter-out $(B)/obj/lib/kind/kind.o $(B)/obj/lib/kind/snap.o,$(LIB_OBJS))
+DROP_OBJS  := $(filter-out $(B)/obj/lib/kind/kind.o,$(LIB_OBJS))
 DROP_BINS  := $(foreach k,$(KIND_NAMES),$(B)/drop/$(k)/pfrez $(B)/drop/$(k)/pthaw)
 .PHONY: kind-drop kind-drop-check
-.PRECIOUS: $(B)/drop/%/kind.o $(B)/drop/%/snap.o
+.PRECIOUS: $(B)/drop/%/kind.o
 
-DROP_CFLAGS = -DKIND_DROP=kind_$* -include tests/e2e/kind_drop.h
-
-$(B)/drop/%/kind.o: lib/kind/kind.c tests/e2e/kind_drop.h $(wildcard lib/*.h lib/*/*.h)
+$(B)/drop/%/kind.o: lib/kind/kind.c $(wildcard lib/*.h lib/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DROP_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -DKIND_DROP=kind_$* -c -o $@ $<
 
-$(B)/drop/%/snap.o: lib/kind/snap.c tests/e2e/kind_drop.h $(wildcard lib/*.h lib/*/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DROP_CFLAGS) -c -o $@ $<
-
-$(B)/drop/%/pfrez: $(PFREZ_OBJS) $(B)/drop/%/kind.o $(B)/drop/%/snap.o $(DROP_OBJS)
+$(B)/drop/%/pfrez: $(PFREZ_OBJS) $(B)/drop/%/kind.o $(DROP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/drop/%/pthaw: $(PTHAW_OBJS) $(B)/drop/%/kind.o $(B)/drop/%/snap.o $(DROP_OBJS)
+$(B)/drop/%/pthaw: $(PTHAW_OBJS) $(B)/drop/%/kind.o $(DROP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	ln -sfn ../../pload $(dir $@)pload
 

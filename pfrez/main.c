@@ -223,7 +223,8 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 
 	hdr_init(&h);
 	/* A header value is one printable line; comm can be anything. */
-	err_escape(esc_comm, sizeof(esc_comm), c->snap.comm, strlen(c->snap.comm));
+	err_escape(esc_comm, sizeof(esc_comm), c->snap.comm ? c->snap.comm : "",
+		   c->snap.comm ? strlen(c->snap.comm) : 0);
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	rc = stream_header_basics(&h);
 	if (!rc)

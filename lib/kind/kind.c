@@ -35,7 +35,7 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 
 /* A build for tests/e2e/kind_drop.test leaves one kind out
  * (-DKIND_DROP=kind_NAME): that kind's test programs must then fail. */
-static const struct kind_ops *kind(int i)
+const struct kind_ops *kind_get(int i)
 {
 #ifdef KIND_DROP
 	if (kind_table[i] == &KIND_DROP)
@@ -47,7 +47,7 @@ static const struct kind_ops *kind(int i)
 int kinds_capture(struct kind_capture *c, void **data, int first)
 {
 	for (int i = 0; i < KIND_NR; i++) {
-		const struct kind_ops *k = kind(i);
+		const struct kind_ops *k = kind_get(i);
 		int rc = k && k->capture && !(k->flags & KIND_FIRST) == !first ? k->capture(c, &data[i]) : 0;
 
 		if (rc)
@@ -59,7 +59,7 @@ int kinds_capture(struct kind_capture *c, void **data, int first)
 int kinds_write(void *const *data, struct rec_writer *w)
 {
 	for (int i = 0; i < KIND_NR; i++) {
-		int rc = kind(i) && data[i] && kind(i)->write ? kind(i)->write(data[i], w) : 0;
+		int rc = kind_get(i) && data[i] && kind_get(i)->write ? kind_get(i)->write(data[i], w) : 0;
 
 		if (rc)
 			return rc;
@@ -71,7 +71,7 @@ int kinds_take(void **data, unsigned *nrec, uint32_t type, const unsigned char *
 	       int late)
 {
 	for (int i = 0; i < KIND_NR; i++) {
-		const struct kind_ops *k = kind(i);
+		const struct kind_ops *k = kind_get(i);
 		int rc;
 
 		if (!k || !k->type || k->type != type)
@@ -91,7 +91,7 @@ int kinds_take(void **data, unsigned *nrec, uint32_t type, const unsigned char *
 int kinds_verify(const struct snap *s, void *const *data, const unsigned *nrec, int final)
 {
 	for (int i = 0; i < KIND_NR; i++) {
-		const struct kind_ops *k = kind(i);
+		const struct kind_ops *k = kind_get(i);
 		int rc;
 
 		if (!k || (!final && (k->flags & KIND_LATE)))
@@ -109,7 +109,7 @@ int kinds_verify(const struct snap *s, void *const *data, const unsigned *nrec, 
 int kinds_check(struct kind_check *c, void *const *data)
 {
 	for (int i = 0; i < KIND_NR; i++) {
-		int rc = kind(i) && data[i] && kind(i)->check ? kind(i)->check(c, data[i]) : 0;
+		int rc = kind_get(i) && data[i] && kind_get(i)->check ? kind_get(i)->check(c, data[i]) : 0;
 
 		if (rc && !c->out)
 			return rc;
@@ -131,7 +131,7 @@ int kinds_restore(struct kind_restore *r, void *const *data, enum kind_stage sta
 {
 	r->stage = stage;
 	for (int i = 0; i < KIND_NR; i++) {
-		const struct kind_ops *k = kind(i);
+		const struct kind_ops *k = kind_get(i);
 		int rc;
 
 		if (!k || !data[i] || !(k->stages & KIND_AT(stage)) || !k->restore)
@@ -146,21 +146,21 @@ int kinds_restore(struct kind_restore *r, void *const *data, enum kind_stage sta
 void kinds_print(FILE *f, void *const *data)
 {
 	for (int i = 0; i < KIND_NR; i++)
-		if (data[i] && kind(i) && kind(i)->print)
-			kind(i)->print(f, data[i]);
+		if (data[i] && kind_get(i) && kind_get(i)->print)
+			kind_get(i)->print(f, data[i]);
 }
 
 void kinds_print_json(struct json *j, void *const *data)
 {
 	for (int i = 0; i < KIND_NR; i++)
-		if (data[i] && kind(i) && (kind(i)->flags & KIND_IN_SNAP) && kind(i)->print_json)
-			kind(i)->print_json(j, data[i]);
+		if (data[i] && kind_get(i) && (kind_get(i)->flags & KIND_IN_SNAP) && kind_get(i)->print_json)
+			kind_get(i)->print_json(j, data[i]);
 	json_object_begin(j, "kinds");
 	for (int i = 0; i < KIND_NR; i++) {
-		if (!data[i] || !kind(i) || (kind(i)->flags & KIND_IN_SNAP) || !kind(i)->print_json)
+		if (!data[i] || !kind_get(i) || (kind_get(i)->flags & KIND_IN_SNAP) || !kind_get(i)->print_json)
 			continue;
-		json_object_begin(j, kind(i)->name);
-		kind(i)->print_json(j, data[i]);
+		json_object_begin(j, kind_get(i)->name);
+		kind_get(i)->print_json(j, data[i]);
 		json_object_end(j);
 	}
 	json_object_end(j);

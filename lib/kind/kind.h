@@ -151,6 +151,9 @@ struct kind_ops {
 
 /* A NULL line is a kind not built yet: the loops skip it. */
 extern const struct kind_ops *const kind_table[KIND_NR];
+/* Line i as the loops see it: NULL for a kind left out of this build
+ * (make kind-drop) too. */
+const struct kind_ops *kind_get(int i);
 
 /* The loops, each over the table in order.  data is struct snap's
  * per-kind slots (void *[KIND_NR]); a kind with nothing captured has

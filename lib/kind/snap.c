@@ -17,13 +17,8 @@ void snap_init(struct snap *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < KIND_NR; i++)
-		if (kind_table[i] && (kind_table[i]->flags & KIND_IN_SNAP))
+		if (kind_get(i) && (kind_get(i)->flags & KIND_IN_SNAP))
 			s->kind[i] = s;
-#ifdef KIND_DROP
-	for (int i = 0; i < KIND_NR; i++)
-		if (kind_table[i] == &KIND_DROP)
-			s->kind[i] = NULL;
-#endif
 }
 
 int snap_grow(void **arr, size_t *cap, size_t n, size_t size)
