@@ -380,7 +380,7 @@ static int sched_check(struct kind_check *c, const void *data)
 		for (unsigned w = 0; w < s->cpu_words; w++)
 			any |= (miss[w] = st->cpus[w] & ~here[w]) != 0;
 		if (any) {
-			rc = kind_problem(c, err_msg(EINVAL, "CPU affinity: the process runs on CPUs %s only, and CPUs %s are not among those pthaw may use here (%s)",
+			rc = kind_problem(c, err_msg(EINVAL, "CPU affinity: the process is bound to CPUs %s, and CPUs %s of them are not among those pthaw may use here (%s)",
 						     cpu_list(want, sizeof(want), st->cpus, s->cpu_words),
 						     cpu_list(lack, sizeof(lack), miss, s->cpu_words),
 						     cpu_list(have, sizeof(have), here, SCHED_CPU_WORDS)));
@@ -485,7 +485,7 @@ static int restore_affinity(struct kind_restore *r, const struct sched_state *st
 	for (unsigned w = 0; w < s->cpu_words; w++)
 		any |= (miss[w] = st->cpus[w] & ~got[w]) != 0;
 	if (any)
-		return err_msg(EINVAL, "CPU affinity: the process runs on CPUs %s only, and CPUs %s are not in pthaw's cpuset here",
+		return err_msg(EINVAL, "CPU affinity: the process is bound to CPUs %s, and CPUs %s of them are not in pthaw's cpuset here",
 			       cpu_list(want, sizeof(want), st->cpus, s->cpu_words),
 			       cpu_list(lack, sizeof(lack), miss, s->cpu_words));
 	return 0;
