@@ -44,6 +44,8 @@
 /* cpu_flags: the process could run on every CPU online when captured
  * (the default): no mask follows, it restores as every CPU here. */
 #define SCHED_CPUS_ALL 1u
+/* Room for the list of any mask a record holds ("0,2,4,...,1022"). */
+#define SCHED_CPU_LIST 4096
 
 #define IOPRIO_DATA_MAX IOPRIO_PRIO_MASK	/* 13 bits: level, hints */
 
@@ -370,7 +372,7 @@ static int sched_check(struct kind_check *c, const void *data)
 	const struct sched_state *st = data;
 	const struct rec_sched *s = &st->r;
 	uint64_t here[SCHED_READ_WORDS], miss[SCHED_CPU_WORDS];
-	char want[256], lack[256], have[256];
+	char want[SCHED_CPU_LIST], lack[SCHED_CPU_LIST], have[SCHED_CPU_LIST];
 	int rc = 0, any = 0;
 
 	if (!(s->cpu_flags & SCHED_CPUS_ALL)) {
@@ -465,7 +467,7 @@ static int restore_affinity(struct kind_restore *r, const struct sched_state *st
 	const struct rec_sched *s = &st->r;
 	size_t len = s->cpu_words * sizeof(st->cpus[0]);
 	uint64_t got[SCHED_READ_WORDS], miss[SCHED_CPU_WORDS];
-	char want[256], lack[256], who[32];
+	char want[SCHED_CPU_LIST], lack[SCHED_CPU_LIST], who[32];
 	int any = 0, rc;
 	long ret;
 
@@ -557,7 +559,7 @@ static void sched_print(FILE *f, const void *data)
 {
 	const struct sched_state *st = data;
 	const struct rec_sched *s = &st->r;
-	char cpus[256];
+	char cpus[SCHED_CPU_LIST];
 
 	fprintf(f, "Scheduling: %s%s, priority %u, nice %d", policy_name(s->policy),
 		s->flags & SCHED_FLAG_RESET_ON_FORK ? " | SCHED_RESET_ON_FORK" : "", s->priority,
@@ -579,7 +581,7 @@ static void sched_print_json(struct json *j, const void *data)
 {
 	const struct sched_state *st = data;
 	const struct rec_sched *s = &st->r;
-	char cpus[256];
+	char cpus[SCHED_CPU_LIST];
 
 	json_str(j, "policy", policy_name(s->policy));
 	json_bool(j, "reset_on_fork", (s->flags & SCHED_FLAG_RESET_ON_FORK) != 0);
