@@ -1,9 +1,11 @@
 /* sched.c: how the process is scheduled: its policy and the policy's
  * parameters (RT priority, SCHED_DEADLINE runtime/deadline/period, the
- * utilization clamps, SCHED_RESET_ON_FORK), its nice value, and how the
- * OOM killer sees it (oom_score_adj).  All of them are read from outside
- * (sched_getattr and getpriority take any PID, /proc/PID/oom_score_adj is
- * world-readable); pload sets them on itself, with pthaw's privileges. */
+ * utilization clamps, SCHED_RESET_ON_FORK), its nice value, the CPUs it
+ * may run on (affinity), its I/O priority, and how the OOM killer sees it
+ * (oom_score_adj).  All of them are read from outside (sched_getattr,
+ * getpriority, sched_getaffinity and ioprio_get take any PID and ask no
+ * privilege over it, /proc/PID/oom_score_adj is world-readable), so no
+ * call is injected; pload sets them on itself, with pthaw's privileges. */
 #include "kind.h"
 #include "err.h"
 #include "json.h"
@@ -12,6 +14,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/ioprio.h>
 #include <linux/sched.h>
 #include <linux/sched/types.h>
 #include <stdlib.h>
@@ -31,6 +35,21 @@
 #define SCHED_KEPT_FLAGS (SCHED_FLAG_RESET_ON_FORK | SCHED_FLAG_RECLAIM | SCHED_FLAG_DL_OVERRUN)
 #define SCHED_UCLAMP_MAX 1024	/* SCHED_CAPACITY_SCALE */
 
+/* The affinity mask a record can hold: CPUs 0..1023, in 64-bit words. */
+#define SCHED_CPU_WORDS 16
+#define SCHED_CPU_MAX (SCHED_CPU_WORDS * 64)
+/* What pfrez and pthaw read of a mask: the kernel refuses a buffer
+ * shorter than its nr_cpu_ids bits, so they read room for 8192 CPUs. */
+#define SCHED_READ_WORDS 128
+/* cpu_flags: the process could run on every CPU online when captured
+ * (the default): no mask follows, it restores as every CPU here. */
+#define SCHED_CPUS_ALL 1u
+/* Room for the list of any mask a record holds ("0,2,4,...,1022"). */
+#define SCHED_CPU_LIST 4096
+
+#define IOPRIO_DATA_MAX IOPRIO_PRIO_MASK	/* 13 bits: level, hints */
+
+/* The record: these 64 bytes, then cpu_words 64-bit words of the mask. */
 struct rec_sched {
 	uint32_t policy;	/* SCHED_OTHER ... SCHED_EXT */
 	uint32_t flags;		/* SCHED_KEPT_FLAGS */
@@ -39,8 +58,17 @@ struct rec_sched {
 	uint64_t runtime, deadline, period;	/* ns, SCHED_DEADLINE only */
 	uint32_t util_min, util_max;		/* 0..1024 (both 0: no uclamp) */
 	int32_t oom_score_adj;	/* -1000..1000 */
-	uint32_t pad;
+	uint16_t ioprio_class;	/* IOPRIO_CLASS_NONE ... IOPRIO_CLASS_IDLE */
+	uint16_t ioprio_data;	/* its level and hints; 0 under NONE */
+	uint32_t cpu_flags;	/* SCHED_CPUS_ALL */
+	uint32_t cpu_words;	/* 1..SCHED_CPU_WORDS, 0 with SCHED_CPUS_ALL */
 } __attribute__((packed));
+
+/* What take and capture fill: the record and its mask. */
+struct sched_state {
+	struct rec_sched r;
+	uint64_t cpus[SCHED_CPU_WORDS];
+};
 
 static const char *policy_name(uint32_t p)
 {
@@ -55,6 +83,158 @@ static int is_rt(uint32_t p)
 	return p == SCHED_FIFO || p == SCHED_RR;
 }
 
+static const char *ioprio_name(uint32_t c)
+{
+	static const char *const names[] = { "none", "realtime", "best-effort", "idle" };
+
+	return c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
+}
+
+static int cpu_isset(const uint64_t *m, unsigned cpu)
+{
+	return m[cpu / 64] >> (cpu % 64) & 1;
+}
+
+/* The CPUs of m (words 64-bit words) as the kernel lists them in
+ * Cpus_allowed_list: "0,2-5"; "" when there is none. */
+static const char *cpu_list(char *buf, size_t len, const uint64_t *m, unsigned words)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned c = 0; c < words * 64 && n < len; c++) {
+		unsigned e = c;
+
+		if (!cpu_isset(m, c))
+			continue;
+		while (e + 1 < words * 64 && cpu_isset(m, e + 1))
+			e++;
+		n += (size_t)snprintf(buf + n, len - n, e == c ? "%s%u" : "%s%u-%u", n ? "," : "", c, e);
+		c = e;
+	}
+	return buf;
+}
+
+/* Parses a CPU list ("0-3,8\n", /sys/devices/system/cpu/online) into m;
+ * -1 when it is not one or names a CPU past words * 64. */
+static int cpu_parse(const char *s, uint64_t *m, unsigned words)
+{
+	memset(m, 0, words * sizeof(*m));
+	while (*s && *s != '\n') {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+
+		if (end == s)
+			return -1;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || b < a)
+				return -1;
+		}
+		if (b >= words * 64)
+			return -1;
+		for (unsigned long c = a; c <= b; c++)
+			m[c / 64] |= 1ull << (c % 64);
+		s = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* The CPUs online on this host; -1 when sysfs does not say. */
+static int cpus_online(uint64_t *m, unsigned words)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return cpu_parse(buf, m, words);
+}
+
+/* The CPU affinity of pid (0: the caller) in m (SCHED_READ_WORDS). */
+static int get_affinity(pid_t pid, uint64_t *m, const char *who)
+{
+	long n;
+
+	memset(m, 0, SCHED_READ_WORDS * sizeof(*m));
+	n = syscall(SYS_sched_getaffinity, pid, SCHED_READ_WORDS * sizeof(*m), m);
+	if (n < 0)
+		return err_sys(errno, "%s: sched_getaffinity", who);
+	return 0;
+}
+
+/* Whether this pthaw has capability cap in its effective set. */
+static int has_cap(int cap)
+{
+	char v[64];
+	unsigned long long eff;
+
+	return proc_status_field(getpid(), "CapEff", v, sizeof(v)) == 0 &&
+	       sscanf(v, "%llx", &eff) == 1 && (eff >> cap & 1);
+}
+
+/* The CPUs the process may run on.  A process nobody confined may run on
+ * every CPU: that is recorded as such (SCHED_CPUS_ALL), not as the list of
+ * this host's CPUs, so that it restores as every CPU of a host with fewer
+ * or other CPUs instead of being refused there.  Any other mask is a
+ * choice (taskset, a cpuset, the program's own sched_setaffinity) that is
+ * restored exactly or not at all (sched_check). */
+static int capture_affinity(pid_t pid, struct sched_state *s, const char *who)
+{
+	uint64_t m[SCHED_READ_WORDS], on[SCHED_READ_WORDS];
+	int all = 1, rc = get_affinity(pid, m, who);
+	unsigned w;
+
+	if (rc)
+		return rc;
+	/* Without sysfs it cannot tell the default from a choice: the exact
+	 * mask is the one that is never wrong. */
+	if (cpus_online(on, SCHED_READ_WORDS))
+		all = 0;
+	for (w = 0; all && w < SCHED_READ_WORDS; w++)
+		all = (m[w] & on[w]) == on[w];
+	if (all) {
+		s->r.cpu_flags = SCHED_CPUS_ALL;
+		return 0;
+	}
+	for (w = SCHED_CPU_WORDS; w < SCHED_READ_WORDS; w++)
+		if (m[w])
+			return err_msg(ENOTSUP, "%s: its CPU affinity includes CPU %u or more: a snapshot records CPUs 0-%u only",
+				       who, SCHED_CPU_MAX, SCHED_CPU_MAX - 1);
+	for (w = SCHED_CPU_WORDS; w > 0 && !m[w - 1]; w--)
+		;
+	if (!w)
+		return err_msg(ENOTSUP, "%s: sched_getaffinity: no CPU", who);
+	s->r.cpu_words = w;
+	memcpy(s->cpus, m, w * sizeof(*m));
+	return 0;
+}
+
+/* The I/O priority (ioprio_get asks no privilege).  Class NONE means "as
+ * the nice value says"; older kernels report a level with it that means
+ * nothing and that ioprio_set refuses, so it is dropped. */
+static int capture_ioprio(pid_t pid, struct sched_state *s, const char *who)
+{
+	long v = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, pid);
+
+	if (v < 0)
+		return err_sys(errno, "%s: ioprio_get", who);
+	s->r.ioprio_class = (uint16_t)(v >> IOPRIO_CLASS_SHIFT);
+	s->r.ioprio_data = (uint16_t)(v & IOPRIO_DATA_MAX);
+	if (s->r.ioprio_class > IOPRIO_CLASS_IDLE)
+		return err_msg(ENOTSUP, "%s: I/O priority class %u is unknown", who, s->r.ioprio_class);
+	if (s->r.ioprio_class == IOPRIO_CLASS_NONE)
+		s->r.ioprio_data = 0;
+	return 0;
+}
+
 /* sched_getattr of pid; the kernel fills what it has up to size. */
 static int get_attr(pid_t pid, struct sched_attr *a, const char *who)
 {
@@ -66,14 +246,15 @@ static int get_attr(pid_t pid, struct sched_attr *a, const char *who)
 
 static int sched_capture(struct kind_capture *c, void **data)
 {
-	struct rec_sched *s = calloc(1, sizeof(*s));
+	struct sched_state *st = calloc(1, sizeof(*st));
+	struct rec_sched *s = &st->r;
 	struct sched_attr a;
 	char who[32], buf[32];
 	int rc;
 
-	if (!s)
+	if (!st)
 		return err_sys(ENOMEM, "sched");
-	*data = s;
+	*data = st;
 	snprintf(who, sizeof(who), "process %d", c->pid);
 	rc = get_attr(c->pid, &a, who);
 	if (rc)
@@ -100,22 +281,57 @@ static int sched_capture(struct kind_capture *c, void **data)
 	s->oom_score_adj = atoi(buf);
 	if (s->policy > SCHED_EXT || s->policy == 4)
 		return err_msg(ENOTSUP, "%s: scheduling policy %u is unknown", who, s->policy);
-	return 0;
+	rc = capture_affinity(c->pid, st, who);
+	if (!rc)
+		rc = capture_ioprio(c->pid, st, who);
+	return rc;
 }
 
 static int sched_write(const void *data, struct rec_writer *w)
 {
-	return rec_write(w, REC_SCHED, data, sizeof(struct rec_sched), NULL, 0);
+	const struct sched_state *st = data;
+
+	return rec_write(w, REC_SCHED, &st->r, sizeof(st->r), st->cpus,
+			 st->r.cpu_words * sizeof(st->cpus[0]));
+}
+
+/* The new fields: the CPU mask (its length agrees with cpu_words, it is
+ * not empty and its last word is not zero) and the I/O priority. */
+static const char *take_cpus_ioprio(const struct rec_sched *s, const uint64_t *cpus)
+{
+	if (s->cpu_flags & ~SCHED_CPUS_ALL)
+		return "unknown cpu_flags";
+	if ((s->cpu_flags & SCHED_CPUS_ALL) && s->cpu_words)
+		return "a CPU mask with SCHED_CPUS_ALL";
+	if (!(s->cpu_flags & SCHED_CPUS_ALL) && (!s->cpu_words || !cpus[s->cpu_words - 1]))
+		return "CPU mask empty or its last word zero";
+	if (s->ioprio_class > IOPRIO_CLASS_IDLE)
+		return "unknown I/O priority class";
+	if (s->ioprio_data > IOPRIO_DATA_MAX)
+		return "I/O priority data out of range";
+	if (s->ioprio_class == IOPRIO_CLASS_NONE && s->ioprio_data)
+		return "I/O priority data under class none";
+	return NULL;
 }
 
 static int sched_take(void **data, const unsigned char *p, size_t len)
 {
+	struct sched_state st = { 0 };
 	struct rec_sched s;
 	const char *bad = NULL;
+	size_t want;
 
-	if (len != sizeof(s))
-		return err_msg(EBADMSG, "sched record: %zu bytes, want %zu", len, sizeof(s));
+	if (len < sizeof(s))
+		return err_msg(EBADMSG, "sched record: %zu bytes, want %zu or more", len, sizeof(s));
 	memcpy(&s, p, sizeof(s));
+	if (s.cpu_words > SCHED_CPU_WORDS)
+		return err_msg(EBADMSG, "sched record: a CPU mask of %u words, more than %u (CPU %u)",
+			       s.cpu_words, SCHED_CPU_WORDS, SCHED_CPU_MAX - 1);
+	want = sizeof(s) + s.cpu_words * sizeof(st.cpus[0]);
+	if (len != want)
+		return err_msg(EBADMSG, "sched record: %zu bytes, want %zu (%u words of CPU mask)", len,
+			       want, s.cpu_words);
+	memcpy(st.cpus, p + sizeof(s), len - sizeof(s));
 	if (s.policy > SCHED_EXT || s.policy == 4)
 		bad = "unknown policy";
 	else if (s.flags & ~(uint32_t)SCHED_KEPT_FLAGS)
@@ -133,15 +349,53 @@ static int sched_take(void **data, const unsigned char *p, size_t len)
 		bad = "utilization clamps out of range";
 	else if (s.oom_score_adj < -1000 || s.oom_score_adj > 1000)
 		bad = "oom_score_adj out of range";
-	else if (s.pad)
-		bad = "padding not zero";
+	else
+		bad = take_cpus_ioprio(&s, st.cpus);
 	if (bad)
 		return err_msg(EBADMSG, "sched record: %s", bad);
-	*data = malloc(sizeof(s));
+	st.r = s;
+	*data = malloc(sizeof(st));
 	if (!*data)
 		return err_sys(ENOMEM, "sched");
-	memcpy(*data, &s, sizeof(s));
+	memcpy(*data, &st, sizeof(st));
 	return 0;
+}
+
+/* What restoring needs from this host, before any page is read: the
+ * recorded CPUs, all of them, among those pthaw may use (its own affinity:
+ * the kernel keeps it inside pthaw's cpuset and the CPUs online; pload
+ * inherits it), since a process pinned to CPUs it would no longer have
+ * would run elsewhere without a word; and the privilege of a realtime I/O
+ * priority. */
+static int sched_check(struct kind_check *c, const void *data)
+{
+	const struct sched_state *st = data;
+	const struct rec_sched *s = &st->r;
+	uint64_t here[SCHED_READ_WORDS], miss[SCHED_CPU_WORDS];
+	char want[SCHED_CPU_LIST], lack[SCHED_CPU_LIST], have[SCHED_CPU_LIST];
+	int rc = 0, any = 0;
+
+	if (!(s->cpu_flags & SCHED_CPUS_ALL)) {
+		rc = get_affinity(0, here, "pthaw");
+		if (rc)
+			return kind_problem(c, rc);
+		for (unsigned w = 0; w < s->cpu_words; w++)
+			any |= (miss[w] = st->cpus[w] & ~here[w]) != 0;
+		if (any) {
+			rc = kind_problem(c, err_msg(EINVAL, "CPU affinity: the process is bound to CPUs %s, and CPUs %s of them are not among those pthaw may use here (%s)",
+						     cpu_list(want, sizeof(want), st->cpus, s->cpu_words),
+						     cpu_list(lack, sizeof(lack), miss, s->cpu_words),
+						     cpu_list(have, sizeof(have), here, SCHED_CPU_WORDS)));
+			if (!c->out)
+				return rc;
+		}
+	}
+	/* ioprio_set(IOPRIO_CLASS_RT) asks CAP_SYS_ADMIN (newer kernels take
+	 * CAP_SYS_NICE too); pload has pthaw's capabilities at this stage. */
+	if (s->ioprio_class == IOPRIO_CLASS_RT && !has_cap(CAP_SYS_ADMIN) && !has_cap(CAP_SYS_NICE))
+		rc = kind_problem(c, err_msg(EPERM, "I/O priority class realtime (level %u) needs a privilege pthaw lacks (CAP_SYS_ADMIN or CAP_SYS_NICE)",
+					     s->ioprio_data & 7));
+	return rc;
 }
 
 /* The utilization clamps, when this kernel has them and pload's (the
@@ -203,16 +457,72 @@ static int restore_oom(struct kind_restore *r, const struct rec_sched *s)
 	return 0;
 }
 
+/* The CPU mask, while pload still has a fair policy (the kernel refuses
+ * a mask narrower than its root domain to a SCHED_DEADLINE task).  With
+ * SCHED_CPUS_ALL pload keeps the affinity it inherited from pthaw: every
+ * CPU here, or where whoever started pthaw confined it (taskset), as for
+ * any process it starts. */
+static int restore_affinity(struct kind_restore *r, const struct sched_state *st)
+{
+	const struct rec_sched *s = &st->r;
+	size_t len = s->cpu_words * sizeof(st->cpus[0]);
+	uint64_t got[SCHED_READ_WORDS], miss[SCHED_CPU_WORDS];
+	char want[SCHED_CPU_LIST], lack[SCHED_CPU_LIST], who[32];
+	int any = 0, rc;
+	long ret;
+
+	if (s->cpu_flags & SCHED_CPUS_ALL)
+		return 0;
+	ret = pload_call(r->pl, SYS_sched_setaffinity, 0, (long)len, (long)r->pl->hello.scratch, 0, 0, 0,
+			 st->cpus, len);
+	if (ret < 0)
+		return err_sys((int)-ret, "restoring the CPU affinity (CPUs %s)",
+			       cpu_list(want, sizeof(want), st->cpus, s->cpu_words));
+	/* The kernel narrows the mask to pload's cpuset without a word:
+	 * what it kept must be the whole mask (sched_check saw pthaw's). */
+	snprintf(who, sizeof(who), "loader %d", r->pid);
+	rc = get_affinity(r->pid, got, who);
+	if (rc)
+		return rc;
+	for (unsigned w = 0; w < s->cpu_words; w++)
+		any |= (miss[w] = st->cpus[w] & ~got[w]) != 0;
+	if (any)
+		return err_msg(EINVAL, "CPU affinity: the process is bound to CPUs %s, and CPUs %s of them are not in pthaw's cpuset here",
+			       cpu_list(want, sizeof(want), st->cpus, s->cpu_words),
+			       cpu_list(lack, sizeof(lack), miss, s->cpu_words));
+	return 0;
+}
+
+/* The I/O priority, always: pload inherited pthaw's (ionice pthaw), and
+ * class none (follow the nice value) is set as such. */
+static int restore_ioprio(struct kind_restore *r, const struct rec_sched *s)
+{
+	long v = (long)s->ioprio_class << IOPRIO_CLASS_SHIFT | s->ioprio_data;
+	long ret = pload_call(r->pl, SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, v, 0, 0, 0, NULL, 0);
+
+	if (ret == -EPERM)
+		return err_msg(EPERM, "I/O priority class %s (level %u) needs a privilege pthaw lacks (CAP_SYS_ADMIN or CAP_SYS_NICE)",
+			       ioprio_name(s->ioprio_class), s->ioprio_data & 7);
+	if (ret < 0)
+		return err_sys((int)-ret, "restoring the I/O priority (class %s, data %u)",
+			       ioprio_name(s->ioprio_class), s->ioprio_data);
+	return 0;
+}
+
 /* Before the credentials: pthaw's privileges (CAP_SYS_NICE) and the
  * process's own RLIMIT_NICE and RLIMIT_RTPRIO, restored with the fds,
  * are what may give it a nice value below pload's or an RT policy. */
 static int sched_restore(struct kind_restore *r, const void *data)
 {
-	const struct rec_sched *s = data;
+	const struct sched_state *st = data;
+	const struct rec_sched *s = &st->r;
 	struct sched_attr a = { .size = SCHED_ATTR_SIZE_VER0 };
 	long ret;
 	int rc;
 
+	rc = restore_affinity(r, st);
+	if (rc)
+		return rc;
 	/* First, while pload still has a fair policy, for which setpriority
 	 * and sched_setattr mean the same nice. */
 	ret = pload_call(r->pl, SYS_setpriority, PRIO_PROCESS, 0, s->nice, 0, 0, 0, NULL, 0);
@@ -239,13 +549,17 @@ static int sched_restore(struct kind_restore *r, const void *data)
 		return err_sys((int)-ret, "restoring scheduling policy %s", policy_name(s->policy));
 	rc = restore_uclamp(r, s);
 	if (!rc)
+		rc = restore_ioprio(r, s);
+	if (!rc)
 		rc = restore_oom(r, s);
 	return rc;
 }
 
 static void sched_print(FILE *f, const void *data)
 {
-	const struct rec_sched *s = data;
+	const struct sched_state *st = data;
+	const struct rec_sched *s = &st->r;
+	char cpus[SCHED_CPU_LIST];
 
 	fprintf(f, "Scheduling: %s%s, priority %u, nice %d", policy_name(s->policy),
 		s->flags & SCHED_FLAG_RESET_ON_FORK ? " | SCHED_RESET_ON_FORK" : "", s->priority,
@@ -256,12 +570,18 @@ static void sched_print(FILE *f, const void *data)
 			(unsigned long long)s->period, s->flags);
 	if (s->util_max)
 		fprintf(f, ", uclamp %u..%u", s->util_min, s->util_max);
+	fprintf(f, ", CPUs %s, I/O priority %s", s->cpu_flags & SCHED_CPUS_ALL ? "all" :
+		cpu_list(cpus, sizeof(cpus), st->cpus, s->cpu_words), ioprio_name(s->ioprio_class));
+	if (s->ioprio_class != IOPRIO_CLASS_NONE)
+		fprintf(f, " %u", s->ioprio_data);
 	fprintf(f, ", oom_score_adj %d\n", s->oom_score_adj);
 }
 
 static void sched_print_json(struct json *j, const void *data)
 {
-	const struct rec_sched *s = data;
+	const struct sched_state *st = data;
+	const struct rec_sched *s = &st->r;
+	char cpus[SCHED_CPU_LIST];
 
 	json_str(j, "policy", policy_name(s->policy));
 	json_bool(j, "reset_on_fork", (s->flags & SCHED_FLAG_RESET_ON_FORK) != 0);
@@ -274,6 +594,13 @@ static void sched_print_json(struct json *j, const void *data)
 	json_uint(j, "util_min", s->util_min);
 	json_uint(j, "util_max", s->util_max);
 	json_int(j, "oom_score_adj", s->oom_score_adj);
+	json_bool(j, "cpus_all", (s->cpu_flags & SCHED_CPUS_ALL) != 0);
+	if (s->cpu_flags & SCHED_CPUS_ALL)
+		json_null(j, "cpus");
+	else
+		json_str(j, "cpus", cpu_list(cpus, sizeof(cpus), st->cpus, s->cpu_words));
+	json_str(j, "ioprio_class", ioprio_name(s->ioprio_class));
+	json_uint(j, "ioprio_data", s->ioprio_data);
 }
 
 const struct kind_ops kind_sched = {
@@ -283,6 +610,7 @@ const struct kind_ops kind_sched = {
 	.capture = sched_capture,
 	.write = sched_write,
 	.take = sched_take,
+	.check = sched_check,
 	.restore = sched_restore,
 	.print = sched_print,
 	.print_json = sched_print_json,

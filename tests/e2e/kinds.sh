@@ -25,6 +25,8 @@ KINDS=(
 	"personality     personality  clone  plain"
 	"oom_adj         oom_adj      clone  plain"
 	"sched           sched        clone  plain"
+	"affinity        affinity     clone  plain"
+	"ioprio          ioprio       clone  plain"
 	"madvise         madvise      clone  plain"
 	"posix_timer     posix_timer  clone  plain"
 	"itimer          itimer       clone  plain"
