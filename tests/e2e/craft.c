@@ -201,6 +201,13 @@ int main(int argc, char **argv)
 	check(stream_writer_open(out, &cfg, &h, &top));
 	w = (struct rec_writer){ top, 0, 0 };
 
+	{
+		struct stat sb;
+
+		/* as pfrez records it: pthaw checks the working directory */
+		if (stat("/", &sb) == 0)
+			file_ident(&p.cwd, &sb);
+	}
 	p.comm_len = (uint16_t)strlen(comm);
 	p.exe_len = 9;
 	p.cwd_len = 1;
