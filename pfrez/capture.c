@@ -9,7 +9,6 @@
 #include "pages.h"
 #include "arch/x86_64/regs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,24 +17,6 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-static int count_threads(pid_t pid)
-{
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	dir = opendir(path);
-	if (!dir)
-		return err_sys(errno == ENOENT ? ESRCH : errno, "process %d", pid);
-	while ((d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
 
 /* The calls pfrez injects must be neither refused nor fatal: seccomp
  * strict mode allows none of them (refused here, before any runs), and
@@ -78,7 +59,7 @@ int capture_attach(struct capture *c, pid_t pid)
 		return err_msg(ESRCH, "process %d: no such process", pid);
 	if (st.state == 'Z' || st.state == 'X')
 		return err_msg(ESRCH, "process %d is a zombie: nothing left to capture", pid);
-	n = count_threads(pid);
+	n = proc_count_threads(pid);
 	if (n < 0)
 		return n;
 	if (n > 1)
@@ -92,7 +73,7 @@ int capture_attach(struct capture *c, pid_t pid)
 	if (rc)
 		return rc;
 	/* A thread may have been started between the check and the stop. */
-	n = count_threads(pid);
+	n = proc_count_threads(pid);
 	if (n != 1)
 		return err_msg(ENOTSUP, "process %d has %d threads: only single-threaded processes can be captured yet",
 			       pid, n);

@@ -2,7 +2,7 @@
  * bounding, ambient), the securebits and no_new_privs of the process:
  * what confines a process beyond its uids.  Read from /proc/PID/status
  * and (securebits) from inside it; restored inside pload once
- * restore_creds() has set the uids, keeping pthaw's capabilities across
+ * creds.c has set the uids, keeping pthaw's capabilities across
  * that change (SECBIT_NO_SETUID_FIXUP) so that they can be set exactly. */
 #include "kind.h"
 #include "err.h"

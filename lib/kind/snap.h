@@ -26,12 +26,10 @@ struct snap_vma {
 	char *name;
 };
 
-/* A thread (lib/kind/thread.c) with its rseq registration (rseq.c). */
+/* A thread (lib/kind/thread.c). */
 struct snap_thread {
 	struct rec_thread r;
 	unsigned char *xsave;		/* r.xsave_size bytes */
-	struct rec_rseq rseq;
-	int has_rseq;
 };
 
 /* A process's state, as the kinds share it: the fields are those of the

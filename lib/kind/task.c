@@ -10,7 +10,6 @@
 #include "reopen.h"
 #include "snap.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,24 +17,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-
-static int count_threads(pid_t pid)
-{
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	dir = opendir(path);
-	if (!dir)
-		return err_sys(errno == ENOENT ? ESRCH : errno, "process %d", pid);
-	while ((d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
 
 /* The working directory and the root are reopened by name too. */
 static int capture_dirs(struct snap *s, pid_t pid, char *buf, size_t len)
@@ -85,7 +66,7 @@ static int task_capture(struct kind_capture *c, void **data)
 	s->proc.ppid = (uint32_t)st.ppid;
 	s->proc.pgid = (uint32_t)st.pgrp;
 	s->proc.sid = (uint32_t)st.session;
-	n = count_threads(c->pid);
+	n = proc_count_threads(c->pid);
 	if (n < 0)
 		return n;
 	s->proc.nthreads = (uint32_t)n;

@@ -288,3 +288,21 @@ int pagemap_read(int fd, uint64_t addr, size_t npages, uint64_t *out)
 	}
 	return 0;
 }
+
+int proc_count_threads(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return err_sys(errno == ENOENT ? ESRCH : errno, "process %d", pid);
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}

@@ -45,6 +45,9 @@ struct proc_stat {
 int proc_stat_parse(const char *text, struct proc_stat *st);
 int proc_stat_read(pid_t pid, struct proc_stat *st);
 
+/* The threads of pid: the entries of /proc/PID/task. */
+int proc_count_threads(pid_t pid);
+
 /* The value of "Key:" in /proc/PID/status, trimmed. */
 int proc_status_field(pid_t pid, const char *key, char *out, size_t len);
 
