@@ -89,6 +89,11 @@ static int build_snap(struct snap *s, uint64_t *page_at)
 	s->comm = strdup("mkseeds");
 	s->exe = strdup(exe);
 	s->cwd = strdup("/");
+	/* as pfrez records them: pthaw checks the working directory */
+	if (stat("/", &sb) == 0)
+		file_ident(&s->proc.cwd, &sb);
+	if (stat(exe, &sb) == 0)
+		file_ident(&s->proc.exe, &sb);
 	rc = proc_stat_read(getpid(), &st);
 	if (rc)
 		return rc;
