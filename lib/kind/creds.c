@@ -24,15 +24,21 @@ static int creds_capture(struct kind_capture *c, void **data)
 	struct rec_creds *cr = &s->creds;
 	char val[8192], *p, *end;
 	uint32_t *g = NULL;
+	unsigned id[4];
 	int rc;
 
+	/* Read into id: the record's fields are packed, not aligned. */
 	rc = proc_status_field(c->pid, "Uid", val, sizeof(val));
-	if (!rc && sscanf(val, "%u %u %u %u", &cr->uid, &cr->euid, &cr->suid, &cr->fsuid) != 4)
+	if (!rc && sscanf(val, "%u %u %u %u", &id[0], &id[1], &id[2], &id[3]) != 4)
 		rc = err_msg(EIO, "/proc/%d/status: bad Uid line", c->pid);
-	if (!rc)
+	if (!rc) {
+		cr->uid = id[0], cr->euid = id[1], cr->suid = id[2], cr->fsuid = id[3];
 		rc = proc_status_field(c->pid, "Gid", val, sizeof(val));
-	if (!rc && sscanf(val, "%u %u %u %u", &cr->gid, &cr->egid, &cr->sgid, &cr->fsgid) != 4)
+	}
+	if (!rc && sscanf(val, "%u %u %u %u", &id[0], &id[1], &id[2], &id[3]) != 4)
 		rc = err_msg(EIO, "/proc/%d/status: bad Gid line", c->pid);
+	if (!rc)
+		cr->gid = id[0], cr->egid = id[1], cr->sgid = id[2], cr->fsgid = id[3];
 	if (!rc)
 		rc = proc_status_field(c->pid, "Groups", val, sizeof(val));
 	if (rc)
