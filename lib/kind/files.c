@@ -458,7 +458,9 @@ static int files_restore(struct kind_restore *r, const void *data)
 			rc = (int)t;
 			break;
 		}
-		if (f->r.kind == FD_FILE && f->r.pos) {
+		/* A directory's position is where the next getdents goes on
+		 * (a cookie of its file system, which lseek takes back). */
+		if ((f->r.kind == FD_FILE || f->r.kind == FD_DIR) && f->r.pos) {
 			ret = pcall(pl, SYS_lseek, t, (long)f->r.pos, SEEK_SET);
 			if (ret < 0)
 				rc = err_sys((int)-ret, "fd %d: %s: seek", f->first_fd, f->path);

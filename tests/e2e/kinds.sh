@@ -34,6 +34,7 @@ KINDS=(
 	"umask           umask        -      file"
 	"rlimit          rlimit       clone  plain"
 	"cwd_dir         cwd_dir      clone  file"
+	"dir_pos         dir_pos      clone  file"
 	"lock_flock      lock_flock   -      file"
 	"lock_posix      lock_posix   -      file"
 	"lock_ofd        lock_ofd     -      file"
