@@ -13,7 +13,8 @@
 #                      after, passing on TYPE
 #   kill-at:WHERE      SIGKILL pthaw (PTHAW-PID) when the stream has passed
 #                      (WHERE = end), or before passing on TYPE; after
-#                      COMMIT (WHERE = after-COMMIT) nothing more of pthaw's
+#                      COMMIT (WHERE = after-COMMIT: stopped before COMMIT
+#                      is passed on, killed after) nothing more of pthaw's
 #                      reaches pfrez
 #   stop-at:TYPE       SIGSTOP pthaw, then pass on TYPE (START: at once)
 #   none               forward everything
@@ -184,6 +185,12 @@ def main():
                 if kind == arg and verb == "kill-at":
                     kill(signal.SIGKILL)
                 if kind == arg and verb == "stop-at":
+                    kill(signal.SIGSTOP)
+                # Stopped first: pthaw returns to user mode only through
+                # the pending stop, so COMMIT is in its socket but it can
+                # act on it no more.  (Had it released the copy, a
+                # remapped copy would run a moment and die with it.)
+                if kind == "COMMIT" and action == "kill-at:after-COMMIT" and not mute:
                     kill(signal.SIGSTOP)
                 if not (mute and s is b):
                     dst.sendall(chunk)
