@@ -158,9 +158,7 @@ static int debug_stream(struct restore *r, const struct header *hdr, uint32_t ty
 		} else if (type != REC_END) {
 			/* As a restore would: task state may follow the pages,
 			 * and only an optional record may be unknown. */
-			rc = snap_take(&r->snap, type, p, len, 1);
-			if (rc == 1 && (rc = rec_unknown(type)) == 0)
-				fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", type);
+			rc = restore_take(r, type, p, len, 1);
 			if (rc < 0)
 				return rc;
 		}

@@ -68,6 +68,15 @@ static int check_here(struct restore *r, FILE *out)
 	return rc;
 }
 
+int restore_take(struct restore *r, uint32_t type, const unsigned char *p, size_t len, int late)
+{
+	int rc = snap_take(&r->snap, type, p, len, late);
+
+	if (rc == 1 && (rc = rec_unknown(type)) == 0)
+		fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", type);
+	return rc;
+}
+
 /* Takes the records up to the first pages record (or the end record)
  * and checks them: complete, consistent, and restorable here. */
 int restore_read_meta(struct restore *r, uint32_t *type, const unsigned char **p, size_t *len)
@@ -83,15 +92,9 @@ int restore_read_meta(struct restore *r, uint32_t *type, const unsigned char **p
 			return err_msg(EBADMSG, "stream ended early");
 		if (*type == REC_PAGES || *type == REC_END)
 			break;
-		rc = snap_take(s, *type, *p, *len, 0);
+		rc = restore_take(r, *type, *p, *len, 0);
 		if (rc < 0)
 			return rc;
-		if (rc == 1) {
-			rc = rec_unknown(*type);
-			if (rc < 0)
-				return rc;
-			fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", *type);
-		}
 	}
 	rc = snap_check(s, *type == REC_END);
 	if (rc || r->check_only)
@@ -144,12 +147,8 @@ static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p
 			rc = pages_put(r->pl.pid, &r->snap, p, len, &r->pages);
 			if (rc)
 				break;
-		} else {
-			rc = snap_take(&r->snap, type, p, len, 1);
-			if (rc == 1 && (rc = rec_unknown(type)) == 0)
-				fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", type);
-			if (rc < 0)
-				break;
+		} else if ((rc = restore_take(r, type, p, len, 1)) < 0) {
+			break;
 		}
 		if (r->progress)
 			r->progress(r->progress_arg, r->rd->bytes);

@@ -30,6 +30,11 @@ struct restore {
 	void *progress_arg;
 };
 
+/* Takes one record other than pages and end into r->snap (late: it came
+ * after pages records); an unknown one is skipped with a warning when it
+ * is optional.  0, or -errno with the message set. */
+int restore_take(struct restore *r, uint32_t type, const unsigned char *p, size_t len, int late);
+
 /* Reads the metadata records up to the first pages (or end) record and
  * checks that this machine can restore them.  *type/payload/len hold the
  * record that stopped the scan. */

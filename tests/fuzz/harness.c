@@ -181,9 +181,7 @@ static int read_rest(struct restore *r, uint32_t type, const unsigned char *p, s
 			pages += h.npages;
 		} else if (type != REC_END) {
 			/* task state after the pages */
-			rc = snap_take(&r->snap, type, p, len, 1);
-			if (rc == 1)
-				rc = rec_unknown(type);
+			rc = restore_take(r, type, p, len, 1);
 			if (rc < 0)
 				return rc;
 		}
