@@ -135,10 +135,10 @@ static int vdso_restore(struct kind_restore *r, const void *data)
 		uint64_t len;
 		size_t j;
 
+		/* That the vdso is this kernel's vdso_check made sure, before
+		 * any page was read. */
 		if (!kind)
 			continue;
-		if (kind == VMA_VDSO && (rc = same_vdso(v)))
-			return rc;
 		for (j = 0; j < nsp && sp[j].kind != kind; j++)
 			;
 		if (j == nsp || sp[j].end - sp[j].start != v->r.end - v->r.start)
