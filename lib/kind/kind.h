@@ -29,6 +29,7 @@ enum kind_id {
 	KIND_MM,		/* the mm fields and auxiliary vector */
 	KIND_FILE,		/* open file descriptions */
 	KIND_FD,		/* the fd table: fds referring to them */
+	KIND_INET,		/* TCP and UDP sockets (fd_inet.c) */
 	KIND_RLIMITS,		/* resource limits (after the fds: RLIMIT_NOFILE) */
 	KIND_VDSO,		/* the kernel's vdso and vvar, moved into place */
 	KIND_VMA,		/* memory mappings */
@@ -104,6 +105,7 @@ struct kind_capture {
 struct kind_check {
 	const struct snap *snap;
 	int same_host;		/* the stream's boot-id is this boot's */
+	int take_sockets;	/* pthaw -take-sockets (fd_inet.c) */
 	/* pthaw -check: report each problem on out and go on (the loop
 	 * counts them); otherwise the first problem refuses the stream. */
 	FILE *out;
@@ -118,6 +120,7 @@ struct kind_restore {
 	uint32_t old_pid;		/* its PID in the snapshot */
 	int detach;			/* pthaw -detach: pthaw leaves at once */
 	int same_host;			/* the stream's boot-id is this boot's */
+	int take_sockets;		/* pthaw -take-sockets (fd_inet.c) */
 	enum kind_stage stage;		/* the stage being restored */
 	const struct snap *snap;
 	unsigned char *added_write;	/* per mapping: PROT_WRITE added for filling */
