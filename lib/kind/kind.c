@@ -167,6 +167,13 @@ void kinds_print_json(struct json *j, void *const *data)
 	json_object_end(j);
 }
 
+void kinds_settle(void *const *data, int ended)
+{
+	for (int i = 0; i < KIND_NR; i++)
+		if (data[i] && kind_get(i) && kind_get(i)->settle)
+			kind_get(i)->settle(data[i], ended);
+}
+
 void kinds_free(void **data)
 {
 	for (int i = 0; i < KIND_NR; i++) {

@@ -98,6 +98,7 @@ struct kind_capture {
 	struct snap *snap;		/* what the kinds before this one captured */
 	struct thread_live *live;	/* its main thread, as it will resume */
 	int self_contained;		/* pfrez -self-contained: embed file pages */
+	int halt;			/* pfrez -halt: the original is to end */
 };
 
 /* What pthaw checks before it reads a page: whether this host and this
@@ -150,6 +151,10 @@ struct kind_ops {
 	 * kind's own top-level members (pfrez -debug -json, pthaw -debug -json). */
 	void (*print_json)(struct json *j, const void *data);
 	void (*free)(void *data);
+	/* pfrez, once the original's fate is known: it resumes (ended 0),
+	 * or -halt ends it now (1).  What the capture left held for the
+	 * move (fd_inet.c: connections kept silent) is let go or kept. */
+	void (*settle)(void *data, int ended);
 };
 
 /* A NULL line is a kind not built yet: the loops skip it. */
@@ -185,5 +190,6 @@ void kinds_print(FILE *f, void *const *data);
  * other kind that has data. */
 void kinds_print_json(struct json *j, void *const *data);
 void kinds_free(void **data);
+void kinds_settle(void *const *data, int ended);
 
 #endif
