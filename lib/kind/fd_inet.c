@@ -27,6 +27,7 @@
 #include "snap.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <linux/capability.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -98,12 +99,15 @@ struct inet_obj {
 	struct rec_inet r;
 	unsigned char *q;
 	int held;		/* pfrez: a duplicate of the original's fd, or -1 */
+	int reuse;		/* pfrez: its SO_REUSEADDR, which repair mode resets */
 };
 
 struct inets {
 	size_t n, cap;
 	struct inet_obj *v;
 	int locked;		/* pfrez: the nftables lock is in place */
+	int guard_fd;		/* pfrez: to the guard of the lock (inet_guard) */
+	pid_t guard;
 	int settled;
 	pid_t pid;
 };
@@ -422,6 +426,95 @@ static void nft_end(char *buf, size_t n, const char *dir, const uint8_t *a)
  * from before their state is read until the copy has them (pthaw
  * deletes it when the copy runs in that namespace) or the original
  * resumes (inets_settle). */
+static void inet_unlock(pid_t netns_of, unsigned pid)
+{
+	char script[96];
+
+	snprintf(script, sizeof(script), "delete table inet " LOCK_TABLE "\n", pid);
+	run_nft(netns_of, script, 1);
+}
+
+/* Out of repair mode, without a window probe, and with its SO_REUSEADDR
+ * as it was (leaving repair mode clears it). */
+static void conn_unrepair(const struct inet_obj *o)
+{
+	int off = TCP_REPAIR_OFF_NO_WP;
+
+	setsockopt(o->held, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	setsockopt(o->held, SOL_SOCKET, SO_REUSEADDR, &o->reuse, sizeof(o->reuse));
+}
+
+/* In the guard: closes every fd but keep and the held sockets (pfrez's
+ * stdout among them: the guard must not keep its reader waiting). */
+static void close_but(const struct inets *in, int keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int dfd = d ? dirfd(d) : -1;
+
+	while (d && (e = readdir(d))) {
+		int fd = atoi(e->d_name), hold = fd == keep || fd == dfd || e->d_name[0] == '.';
+
+		for (size_t i = 0; !hold && i < in->n; i++)
+			hold = in->v[i].held == fd;
+		if (!hold)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* If pfrez dies while the lock is in place, nobody would lift it, and
+ * the original's connections would stall for good: a guard, a child
+ * of pfrez in a session of its own (no Ctrl-C reaches it), lifts it when
+ * its pipe from pfrez closes without the word that the original ended. */
+static int inet_guard(struct inets *in)
+{
+	int p[2];
+	pid_t child;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_sys(errno, "pipe");
+	child = fork();
+	if (child == 0) {
+		char c = 0;
+
+		setsid();
+		close_but(in, p[0]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		if (c != 'e') {
+			for (size_t i = 0; i < in->n; i++)
+				if (in->v[i].held >= 0)
+					conn_unrepair(&in->v[i]);
+			inet_unlock(in->pid, (unsigned)in->pid);
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	if (child < 0) {
+		close(p[1]);
+		return err_sys(errno, "fork");
+	}
+	in->guard = child;
+	in->guard_fd = p[1];
+	return 0;
+}
+
+/* Tells the guard the original's fate and waits for it: ended (the lock
+ * stays) or resumes (the guard lifts the lock). */
+static void inet_unguard(struct inets *in, int ended)
+{
+	if (in->guard_fd < 0)
+		return;
+	if (ended && write(in->guard_fd, "e", 1) != 1)
+		ended = 0;
+	close(in->guard_fd);
+	in->guard_fd = -1;
+	while (waitpid(in->guard, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
 static int inet_lock(struct inets *in)
 {
 	size_t cap = 512 + in->n * 512, len;
@@ -451,20 +544,18 @@ static int inet_lock(struct inets *in)
 			len += (size_t)snprintf(script + len, cap - len,
 						"add rule inet " LOCK_TABLE " out %s %s drop\n", pid, a, b);
 	}
-	rc = run_nft(in->pid, script, 0);
+	rc = inet_guard(in);
+	if (!rc)
+		rc = run_nft(in->pid, script, 0);
 	free(script);
 	if (!rc)
 		in->locked = 1;
+	else
+		inet_unguard(in, 0);
 	return rc;
 }
 
-static void inet_unlock(pid_t netns_of, unsigned pid)
-{
-	char script[96];
 
-	snprintf(script, sizeof(script), "delete table inet " LOCK_TABLE "\n", pid);
-	run_nft(netns_of, script, 1);
-}
 
 static int repair_queue(int s, int q)
 {
@@ -480,14 +571,11 @@ static int conn_read(pid_t pid, const struct snap_file *f, struct inet_obj *o)
 	struct tcp_repair_window win;
 	struct tcp_info ti;
 	socklen_t l;
-	int s, on = TCP_REPAIR_ON, off = TCP_REPAIR_OFF_NO_WP, v, inq = 0, outq = 0, nsd = 0, rc = 0;
+	int s, on = TCP_REPAIR_ON, v, inq = 0, outq = 0, nsd = 0, rc = 0;
 	char what[200], a[80], p[80];
 	uint32_t seq;
 
-	s = grab(pid, f->first_fd);
-	if (s < 0)
-		return s;
-	o->held = s;
+	s = o->held;
 	addr_name(a, sizeof(a), o->r.local, o->r.local_len);
 	addr_name(p, sizeof(p), o->r.peer, o->r.peer_len);
 	snprintf(what, sizeof(what), "process %d: fd %d: tcp connection %s to %s", pid, f->first_fd, a, p);
@@ -572,7 +660,7 @@ out:
 	/* Out of repair mode at once, without a window probe: if the move
 	 * fails, the original goes on with it as it was (the lock keeps it
 	 * silent meanwhile). */
-	setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	conn_unrepair(o);
 	return rc;
 }
 
@@ -598,11 +686,25 @@ static int inets_capture(struct kind_capture *c, void **data)
 		if (!rc)
 			in->n++;
 	}
-	if (in)
+	if (in) {
 		in->pid = c->pid;
+		in->guard_fd = -1;
+	}
 	/* Connections: the peer must see nothing of them from here on (no
 	 * new data the copy would lack, no reset once the original is
 	 * gone), then their state is read. */
+	for (size_t i = 0; !rc && in && i < in->n; i++) {
+		struct inet_obj *o = &in->v[i];
+		socklen_t l = sizeof(o->reuse);
+
+		if (o->r.state != INET_CONN)
+			continue;
+		o->held = grab(c->pid, s->files[o->r.file].first_fd);
+		if (o->held < 0)
+			rc = o->held;
+		else if (getsockopt(o->held, SOL_SOCKET, SO_REUSEADDR, &o->reuse, &l) < 0)
+			rc = err_sys(errno, "process %d: fd %d: SO_REUSEADDR", c->pid, s->files[o->r.file].first_fd);
+	}
 	for (size_t i = 0; !rc && in && i < in->n; i++)
 		if (in->v[i].r.state == INET_CONN && !in->locked)
 			rc = inet_lock(in);
@@ -670,6 +772,7 @@ static int inets_take(void **data, const unsigned char *p, size_t len)
 			return bad("an option pthaw does not know");
 	if (!in && !(in = *data = calloc(1, sizeof(*in))))
 		return err_sys(ENOMEM, "sockets");
+	in->guard_fd = -1;
 	if (in->n >= SNAP_FD_MAX)
 		return bad("too many");
 	if (snap_grow((void **)&in->v, &in->cap, in->n, sizeof(*in->v)))
@@ -1179,9 +1282,10 @@ static void inets_settle(void *data, int ended)
 		return;
 	in->settled = 1;
 	if (!ended) {
-		inet_unlock(in->pid, (unsigned)in->pid);
+		inet_unguard(in, 0);	/* it lifts the lock */
 		return;
 	}
+	inet_unguard(in, 1);
 	for (size_t i = 0; i < in->n; i++)
 		if (in->v[i].held >= 0)
 			setsockopt(in->v[i].held, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on));
@@ -1198,6 +1302,8 @@ static void inets_free(void *data)
 			close(in->v[i].held);
 		free(in->v[i].q);
 	}
+	if (in && in->guard_fd >= 0)
+		inet_unguard(in, 0);
 	if (in)
 		free(in->v);
 	free(in);
