@@ -42,7 +42,7 @@ LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
 	     lib/layer/compress.c lib/layer/layer_gzip.c lib/layer/layer_snappy.c lib/layer/layer_zstd.c \
 	     lib/layer/crypt.c lib/layer/layer_crypt.c lib/layer/crypt_gcm.c lib/layer/crypt_ctrmac.c
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
-LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c lib/ptrace/pidns.c
+LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c lib/ptrace/pidns.c lib/ptrace/why.c
 LIB_KIND   := lib/kind/snap.c lib/kind/kind.c lib/kind/reopen.c lib/kind/task.c lib/kind/creds.c \
 	      lib/kind/mm.c lib/kind/rlimits.c lib/kind/vdso.c lib/kind/vma.c lib/kind/signals.c \
 	      lib/kind/thread.c lib/kind/rseq.c lib/kind/pages.c lib/kind/prctl.c lib/kind/caps.c lib/kind/seccomp.c \

@@ -208,6 +208,7 @@ static void __attribute__((noreturn)) ns_init(pid_t want, int st, int go)
 	char c;
 
 	keep_only(st, go);
+	prctl(PR_SET_NAME, "pthaw-init", 0, 0, 0);
 	/* Out of pthaw's session: Ctrl-C on pthaw's terminal is for the
 	 * process, not for the namespace's init. */
 	setsid();
