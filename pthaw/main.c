@@ -32,7 +32,7 @@ static const struct flag flags[] = {
 	{ "keydir", FLAG_STRING, &opt_keydir, "DIR", "find the key the snapshot names in DIR" },
 	{ "key", FLAG_STRING, &opt_key, "FILE", "decrypt with the key in FILE" },
 	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then in ../libexec/pfrez from there, then " PFREZ_LIBEXEC "/pload)" },
-	{ "remap", FLAG_STRING, &opt_remap, "HOW", "auto (default): the PID back when free, else kept by remapping (without privilege: ns); always; never: fail instead; ns: in a new PID namespace" },
+	{ "remap", FLAG_STRING, &opt_remap, "HOW", "auto (default): keep the PID by remapping when it cannot be given back; always; never: fail instead; ns: restore in a new PID namespace, where the PID is free" },
 	{ "detach", FLAG_BOOL, &opt_detach, NULL, "leave the restored process running on its own; pthaw exits at once" },
 	{ "insecure", FLAG_BOOL, &opt_insecure, NULL, "without a key: accept unauthenticated streams from the network (not only from loopback)" },
 	{ "read-timeout", FLAG_DURATION, &opt_read_timeout, "DURATION", "give up when no data arrives for DURATION (default: none)" },
