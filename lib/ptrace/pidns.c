@@ -24,7 +24,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +43,8 @@
 struct ns_report {
 	int err;
 	pid_t pid;
-	char msg[240];
+	char step[120];		/* what failed */
+	char more[120];		/* and a hint */
 };
 
 static int cap_effective(int cap)
@@ -261,17 +261,15 @@ static pid_t clone3_with(uint64_t flags, uint64_t exit_signal, pid_t *tid)
 	return (pid_t)syscall(SYS_clone3, &a, sizeof(a));
 }
 
-static void __attribute__((noreturn, format(printf, 4, 5)))
-helper_fail(int out, int err, const char *step, const char *fmt, ...)
+/* The helper is a fork of a pthaw that may have threads: only calls
+ * that take no lock (no strerror, no printf) until it exits; pthaw words
+ * the message. */
+static void __attribute__((noreturn)) helper_fail(int out, int err, const char *step, const char *more)
 {
 	struct ns_report rep = { .err = err, .pid = -1 };
-	char more[160] = "";
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(more, sizeof(more), fmt, ap);
-	va_end(ap);
-	snprintf(rep.msg, sizeof(rep.msg), "%s: %s%s", step, strerror(err), more);
+	strncpy(rep.step, step, sizeof(rep.step) - 1);
+	strncpy(rep.more, more, sizeof(rep.more) - 1);
 	if (write(out, &rep, sizeof(rep)) < 0)
 		_exit(1);
 	_exit(1);
@@ -288,40 +286,40 @@ static void __attribute__((noreturn)) helper(pid_t want, int user, void (*start)
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (user && (rc = enter_userns(geteuid(), getegid(), &step)))
-		helper_fail(out, -rc, step, "%s", "");
+		helper_fail(out, -rc, step, "");
 	if (user && (rc = keep_caps_across_exec()))
-		helper_fail(out, -rc, "raising the ambient capabilities in the user namespace", "%s", "");
+		helper_fail(out, -rc, "raising the ambient capabilities in the user namespace", "");
 	if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0)
-		helper_fail(out, errno, "creating a PID and a mount namespace", "%s", "");
+		helper_fail(out, errno, "creating a PID and a mount namespace", "");
 	/* Mounts made inside stay inside: with / shared (systemd makes it
 	 * so) the /proc mounted over /proc would show on the host too. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-		helper_fail(out, errno, "making the new mount namespace a slave of the host's", "%s", "");
+		helper_fail(out, errno, "making the new mount namespace a slave of the host's", "");
 	if (pipe2(st, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
-		helper_fail(out, errno, "pipe", "%s", "");
+		helper_fail(out, errno, "pipe", "");
 	init = clone3_with(0, SIGCHLD, NULL);
 	if (init < 0)
-		helper_fail(out, errno, "starting the namespace's init", "%s", "");
+		helper_fail(out, errno, "starting the namespace's init", "");
 	if (init == 0)
 		ns_init(want, st[1], go[0]);
 	close(st[1]);
 	close(go[0]);
 	if (read(st[0], &e, sizeof(e)) != sizeof(e))
-		helper_fail(out, EIO, "starting the namespace's init", "%s", "");
+		helper_fail(out, EIO, "starting the namespace's init", "");
 	if (e)
-		helper_fail(out, e, "mounting a /proc of the new PID namespace", "%s",
+		helper_fail(out, e, "mounting a /proc of the new PID namespace",
 			    e == EPERM ? " (the host's /proc is not fully visible here, as in some containers)" : "");
 	/* CLONE_PARENT: pthaw's child, not the helper's; its exit signal is
 	 * then the helper's own (SIGCHLD), and clone3 wants 0 here. */
 	pid = clone3_with(CLONE_PARENT, 0, &tid);
 	if (pid < 0)
-		helper_fail(out, errno, "clone3 with set_tid in the new PID namespace", "%s", "");
+		helper_fail(out, errno, "clone3 with set_tid in the new PID namespace", "");
 	if (pid == 0) {
 		start(arg);
 		_exit(127);
 	}
 	if (write(go[1], "g", 1) != 1)
-		helper_fail(out, EIO, "starting the namespace's init", "%s", "");
+		helper_fail(out, EIO, "starting the namespace's init", "");
 	rep.pid = pid;
 	if (write(out, &rep, sizeof(rep)) != sizeof(rep))
 		_exit(1);
@@ -359,9 +357,10 @@ pid_t pidns_spawn(pid_t want, int user, void (*start)(void *arg), void *arg)
 		;
 	if (n != sizeof(rep))
 		return err_msg(EIO, "the PID namespace helper ended without a word");
-	rep.msg[sizeof(rep.msg) - 1] = '\0';
+	rep.step[sizeof(rep.step) - 1] = rep.more[sizeof(rep.more) - 1] = '\0';
 	if (rep.err || rep.pid <= 0)
-		return err_msg(rep.err ? rep.err : EIO, "%s%s", user ? "user and PID namespace: " : "PID namespace: ",
-			       rep.msg);
+		return err_msg(rep.err ? rep.err : EIO, "%s: %s: %s%s",
+			       user ? "user and PID namespace" : "PID namespace", rep.step,
+			       strerror(rep.err ? rep.err : EIO), rep.more);
 	return rep.pid;
 }
