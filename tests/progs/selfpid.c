@@ -1,7 +1,9 @@
 /* selfpid: a counter that also says who it thinks it is.  Prints "count N
  * pid P stat S uid U" every 50 ms, where P is getpid(), S the pid that
  * /proc/self/stat gives and U getuid(); "FAIL ..." when /proc/self/stat
- * disagrees with getpid(), or getpid() or getuid() change. */
+ * disagrees with getpid(), or getpid() or getuid() change.  It keeps
+ * /proc/loadavg open and reads it each round: a restore in a PID
+ * namespace reopens it from another mount of /proc. */
 #include <fcntl.h>
 #include <stdlib.h>
 
@@ -29,6 +31,8 @@ int main(void)
 {
 	pid_t pid = getpid();
 	uid_t uid = getuid();
+	int load = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	char buf[128];
 
 	for (long n = 0;; n++) {
 		pid_t p = getpid();
@@ -38,6 +42,8 @@ int main(void)
 			say("FAIL pid changed from %d to %d\n", pid, p);
 		if (s != p)
 			say("FAIL /proc/self/stat says pid %ld, getpid() %d\n", s, p);
+		if (load < 0 || pread(load, buf, sizeof(buf), 0) <= 0)
+			say("FAIL /proc/loadavg (fd %d) cannot be read\n", load);
 		if (getuid() != uid)
 			say("FAIL uid changed from %u to %u\n", uid, getuid());
 		say("count %ld pid %d stat %ld uid %u\n", n, p, s, getuid());
