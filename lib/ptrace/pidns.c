@@ -277,7 +277,7 @@ static void __attribute__((noreturn)) helper_fail(int out, int err, const char *
 
 /* The helper: the namespaces, their init, the child, the report. */
 static void __attribute__((noreturn)) helper(pid_t want, int user, void (*start)(void *), void *arg,
-					     int out)
+					     int out, pid_t pthaw)
 {
 	struct ns_report rep = { 0 };
 	const char *step = "";
@@ -285,6 +285,10 @@ static void __attribute__((noreturn)) helper(pid_t want, int user, void (*start)
 	pid_t init, pid, tid = want;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* pthaw died before that: CLONE_PARENT would hand the child to
+	 * whoever adopted us. */
+	if (getppid() != pthaw)
+		_exit(1);
 	if (user && (rc = enter_userns(geteuid(), getegid(), &step)))
 		helper_fail(out, -rc, step, "");
 	if (user && (rc = keep_caps_across_exec()))
@@ -331,7 +335,7 @@ pid_t pidns_spawn(pid_t want, int user, void (*start)(void *arg), void *arg)
 	struct ns_report rep;
 	int up[2], st;
 	ssize_t n;
-	pid_t h;
+	pid_t h, self = getpid();
 
 	if (want <= 1)
 		return err_msg(EINVAL, "PID %d cannot be given back in a new PID namespace: there it is the namespace's init",
@@ -346,7 +350,7 @@ pid_t pidns_spawn(pid_t want, int user, void (*start)(void *arg), void *arg)
 	}
 	if (h == 0) {
 		close(up[0]);
-		helper(want, user, start, arg, up[1]);
+		helper(want, user, start, arg, up[1], self);
 	}
 	close(up[1]);
 	do
