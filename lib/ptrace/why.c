@@ -35,7 +35,7 @@ static int have_cap_sys_ptrace(void)
 
 int ptrace_denied(pid_t pid)
 {
-	char uids[64], gids[64], dir[32];
+	char uids[64], gids[64], path[32];
 	unsigned u[3] = { 0 }, g[3] = { 0 };
 	int scope = yama_scope(), cap = have_cap_sys_ptrace(), same;
 	struct stat sb;
@@ -62,9 +62,9 @@ int ptrace_denied(pid_t pid)
 			       pid, u[0], u[1], u[2], g[0], g[1], g[2], getuid(), getgid());
 	/* A process that is not dumpable (it ran a setuid or setgid
 	 * program, or set PR_SET_DUMPABLE 0) has its /proc entries owned by
-	 * root, whatever its ids. */
-	snprintf(dir, sizeof(dir), "/proc/%d", pid);
-	if (!cap && stat(dir, &sb) == 0 && sb.st_uid != u[1])
+	 * root, whatever its ids (the directory itself may not show it). */
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!cap && stat(path, &sb) == 0 && sb.st_uid != u[1])
 		return err_msg(EPERM, "cannot trace process %d: it is not dumpable (it ran a setuid or setgid program, or set PR_SET_DUMPABLE to 0): tracing it needs root or cap_sys_ptrace",
 			       pid);
 	if (scope == 1 && !cap)
