@@ -47,8 +47,8 @@ LIB_KIND   := $(sort $(wildcard lib/kind/*.c))
 LIB_ARCH  := lib/arch/x86_64/sigframe.c lib/arch/x86_64/regs.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 
-PFREZ_SRCS := pfrez/main.c pfrez/capture.c
-PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c
+PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/periodic.c
+PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c pthaw/newest.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
@@ -77,7 +77,12 @@ PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id
 
 .PHONY: all check unit e2e bench install uninstall clean deb deb-check man-check install-check
 all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%) \
-	$(B)/progs/craft
+	$(B)/progs/craft $(B)/pfrez-run
+
+# pfrez-run finds pfrez and pthaw beside it, in the build tree as installed.
+$(B)/pfrez-run: scripts/pfrez-run
+	@mkdir -p $(dir $@)
+	install -m 755 $< $@
 
 $(B)/obj/%.o: %.c $(wildcard lib/*.h lib/*/*.h lib/arch/x86_64/*.h pfrez/*.h pthaw/*.h)
 	@mkdir -p $(dir $@)
@@ -195,8 +200,9 @@ install: $(B)/pfrez $(B)/pthaw $(B)/pload
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMP)
 	install -m 755 $(B)/pfrez $(B)/pthaw $(DESTDIR)$(BINDIR)/
+	install -m 755 scripts/pfrez-run $(DESTDIR)$(BINDIR)/
 	install -m 755 $(B)/pload $(DESTDIR)$(LIBEXEC)/
-	install -m 644 man/pfrez.1 man/pthaw.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/pfrez.1 man/pthaw.1 man/pfrez-run.1 $(DESTDIR)$(MANDIR)/man1/
 	$(if $(wildcard man/pfrez-stream.5),install -m 644 man/pfrez-stream.5 $(DESTDIR)$(MANDIR)/man5/)
 	install -m 644 man/pload.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 completions/pfrez $(DESTDIR)$(BASHCOMP)/pfrez
@@ -204,6 +210,7 @@ install: $(B)/pfrez $(B)/pthaw $(B)/pload
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pfrez $(DESTDIR)$(BINDIR)/pthaw $(DESTDIR)$(LIBEXEC)/pload \
+		$(DESTDIR)$(BINDIR)/pfrez-run $(DESTDIR)$(MANDIR)/man1/pfrez-run.1 \
 		$(DESTDIR)$(MANDIR)/man1/pfrez.1 $(DESTDIR)$(MANDIR)/man1/pthaw.1 \
 		$(DESTDIR)$(MANDIR)/man5/pfrez-stream.5 $(DESTDIR)$(MANDIR)/man8/pload.8 \
 		$(DESTDIR)$(BASHCOMP)/pfrez $(DESTDIR)$(BASHCOMP)/pthaw

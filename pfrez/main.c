@@ -1,5 +1,6 @@
 /* pfrez: freezes a running process into a snapshot stream. */
 #include "capture.h"
+#include "periodic.h"
 #include "err.h"
 #include "flags.h"
 #include "json.h"
@@ -27,6 +28,9 @@ static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_co
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
 static int64_t opt_dial_timeout, opt_write_timeout = 60000, opt_halt_timeout = 60000;
+static int64_t opt_every;
+static long opt_keep = 3;
+static struct flag_int keep_range = { &opt_keep, 0, 1000000 };
 
 /* 4194304 is PID_MAX_LIMIT, the most pid_max can be on 64-bit. */
 static struct flag_int pid_range = { &opt_pid, 1, 4194304 };
@@ -41,6 +45,8 @@ static const struct flag flags[] = {
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
 	{ "write-timeout", FLAG_DURATION, &opt_write_timeout, "DURATION", "give up when a write makes no progress for DURATION (default 60s; 0: never)" },
 	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt over tcp/unix: bound the whole hand-over, writing included (default 60s; 0: none)" },
+	{ "every", FLAG_DURATION, &opt_every, "DURATION", "a snapshot into the directory -dest names every DURATION while the process runs" },
+	{ "keep", FLAG_INT, &keep_range, "K", "with -every: keep the newest K snapshots (default 3; 0: all)" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the captured state instead of writing a snapshot" },
 	{ "json", FLAG_BOOL, &opt_json, NULL, "with -debug: print the state as one JSON document" },
@@ -370,6 +376,18 @@ int main(int argc, char **argv)
 	if (opt_json && !opt_debug) {
 		fprintf(stderr, "pfrez: -json goes with -debug\n");
 		return 2;
+	}
+	if (opt_every && (opt_halt || opt_debug || !opt_dest)) {
+		fprintf(stderr, "pfrez: -every goes with -dest=DIR, and not with -halt or -debug\n");
+		return 2;
+	}
+	if (opt_every) {
+		struct periodic_opts po = { .pid = (pid_t)opt_pid, .dir = opt_dest, .every_ms = opt_every,
+					    .keep = opt_keep, .progress = opt_progress };
+
+		rc = periodic_run(&po, &opt_dest);
+		if (rc >= 0)
+			return rc;
 	}
 	/* Binary on a terminal helps nobody and can upset it, and a user
 	 * who forgot -dest wants to be told before the process is touched. */

@@ -3,6 +3,7 @@
 #include "flags.h"
 #include "json.h"
 #include "progress.h"
+#include "newest.h"
 #include "restore.h"
 #include "supervise.h"
 #include "stream.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,7 +31,7 @@ static int opt_take_sockets;
 static int64_t opt_read_timeout;
 
 static const struct flag flags[] = {
-	{ "src", FLAG_STRING, &opt_src, "SRC", "where the snapshot comes from: stdin (default), FILE, tcp:PORT, tcp:ADDR:PORT, unix:PATH, udp:PORT" },
+	{ "src", FLAG_STRING, &opt_src, "SRC", "where the snapshot comes from: stdin (default), FILE, DIR (its newest good snapshot), tcp:PORT, tcp:ADDR:PORT, unix:PATH, udp:PORT" },
 	{ "keydir", FLAG_STRING, &opt_keydir, "DIR", "find the key the snapshot names in DIR" },
 	{ "key", FLAG_STRING, &opt_key, "FILE", "decrypt with the key in FILE" },
 	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then in ../libexec/pfrez from there, then " PFREZ_LIBEXEC "/pload)" },
@@ -263,6 +265,7 @@ int main(int argc, char **argv)
 	struct layer *top = NULL;
 	struct progress prog;
 	char loader[PATH_MAX], warn[512];
+	struct stat sb;
 	const unsigned char *p;
 	uint32_t type;
 	size_t len;
@@ -321,6 +324,26 @@ int main(int argc, char **argv)
 	if (opt_json && !opt_debug) {
 		fprintf(stderr, "pthaw: -json goes with -debug\n");
 		return PTHAW_EXIT_FAILED;
+	}
+	/* A directory of pfrez -every: its newest snapshot that verifies. */
+	if (opt_src && stat(opt_src, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		char keyarg[4200], *keyargs[2] = { keyarg, NULL };
+		const char *pick;
+
+		if (opt_key)
+			snprintf(keyarg, sizeof(keyarg), "-key=%s", opt_key);
+		else if (opt_keydir)
+			snprintf(keyarg, sizeof(keyarg), "-keydir=%s", opt_keydir);
+		else
+			keyargs[0] = NULL;
+		pick = newest_pick(opt_src, keyargs);
+		if (!pick) {
+			fprintf(stderr, "pthaw: %s\n", err_last());
+			return PTHAW_EXIT_FAILED;
+		}
+		if (opt_progress || !opt_debug)
+			fprintf(stderr, "pthaw: restoring %s\n", pick);
+		opt_src = pick;
 	}
 	r.detach = opt_detach;
 	r.loader = find_loader(loader, sizeof(loader));

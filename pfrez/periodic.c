@@ -1,0 +1,176 @@
+/* periodic.c: pfrez -every (periodic.h).  Each snapshot is one ordinary
+ * capture in a child of pfrez, so that a failure of one (the process
+ * ending half way, a full disk) leaves the schedule and the snapshots
+ * already made as they were; the file transport makes each appear under
+ * its name only once it is complete and on disk. */
+#include "periodic.h"
+#include "err.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The number of a snapshot's file name, or 0 for any other name (the
+ * temporary files of the transport begin with a dot). */
+static unsigned long snap_number(const char *name)
+{
+	unsigned long n;
+	int end = 0;
+
+	if (sscanf(name, "ckpt-%6lu.pfrez%n", &n, &end) != 1 || end == 0 || name[end] != '\0' ||
+	    strlen(name) != 17)
+		return 0;
+	return n;
+}
+
+/* The highest number in dir (0: none), and with keep > 0, removes the
+ * snapshots older than the newest keep. */
+static unsigned long scan(const char *dir, long keep)
+{
+	unsigned long *num = NULL, top = 0;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		unsigned long k = snap_number(e->d_name);
+
+		if (!k)
+			continue;
+		if (n == cap) {
+			unsigned long *g = realloc(num, (cap = cap ? 2 * cap : 16) * sizeof(*num));
+
+			if (!g)
+				break;
+			num = g;
+		}
+		num[n++] = k;
+		if (k > top)
+			top = k;
+	}
+	closedir(d);
+	for (size_t i = 0; keep > 0 && i < n; i++) {
+		size_t newer = 0;
+		char path[4200];
+
+		for (size_t j = 0; j < n; j++)
+			newer += num[j] > num[i];
+		if (newer < (size_t)keep)
+			continue;
+		snprintf(path, sizeof(path), "%s/" PERIODIC_NAME, dir, num[i]);
+		unlink(path);
+	}
+	free(num);
+	return top;
+}
+
+/* The temporary files a pfrez killed while it wrote left behind
+ * (.ckpt-NNNNNN.pfrez.XXXXXX): never a snapshot, and only pfrez writes
+ * in the directory. */
+static void remove_stale(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	char path[4200];
+
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, ".ckpt-", 6) || !strstr(e->d_name, ".pfrez."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Waits up to ms for the process to end: 1 when it has. */
+static int ended_within(int pidfd, int64_t ms)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int r;
+
+	do
+		r = poll(&p, 1, ms > 86400000 ? 86400000 : (int)ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
+int periodic_run(const struct periodic_opts *o, const char **dest)
+{
+	static char path[4200];
+	struct stat sb;
+	unsigned long seq;
+	int pidfd;
+
+	if (stat(o->dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "pfrez: -every needs -dest=DIR, a directory that exists (%s: %s)\n", o->dir,
+			stat(o->dir, &sb) < 0 ? strerror(errno) : "not a directory");
+		return 2;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, o->pid, 0);
+	if (pidfd < 0) {
+		fprintf(stderr, "pfrez: process %d: %s\n", o->pid, strerror(errno));
+		return 1;
+	}
+	remove_stale(o->dir);
+	for (seq = scan(o->dir, 0) + 1;; seq++) {
+		struct timespec t0, t1;
+		int64_t spent;
+		pid_t child;
+		int st;
+
+		snprintf(path, sizeof(path), "%s/" PERIODIC_NAME, o->dir, seq);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		child = fork();
+		if (child < 0) {
+			fprintf(stderr, "pfrez: fork: %s\n", strerror(errno));
+			close(pidfd);
+			return 1;
+		}
+		if (child == 0) {
+			close(pidfd);
+			*dest = path;
+			return -1;
+		}
+		while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+			;
+		if (ended_within(pidfd, 0)) {
+			/* It ended: what the child may have written of it is
+			 * a snapshot of a process that was alive then. */
+			close(pidfd);
+			if (o->progress)
+				fprintf(stderr, "pfrez: process %d ended; the snapshots are in %s\n", o->pid, o->dir);
+			return 0;
+		}
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			scan(o->dir, o->keep);
+			if (o->progress)
+				fprintf(stderr, "pfrez: %s written\n", path);
+		} else {
+			/* The child said why; the schedule goes on, the
+			 * snapshots made before are kept. */
+			fprintf(stderr, "pfrez: %s was not taken; next try in %lld ms\n", path,
+				(long long)o->every_ms);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ended_within(pidfd, spent < o->every_ms ? o->every_ms - spent : 0)) {
+			close(pidfd);
+			if (o->progress)
+				fprintf(stderr, "pfrez: process %d ended; the snapshots are in %s\n", o->pid, o->dir);
+			return 0;
+		}
+	}
+}
