@@ -35,6 +35,7 @@ KINDS=(
 	"rlimit          rlimit       clone  plain"
 	"cwd_dir         cwd_dir      clone  file"
 	"dir_pos         dir_pos      clone  file"
+	"fd_pipe         fd_pipe      clone  plain"
 	"lock_flock      lock_flock   -      file"
 	"lock_posix      lock_posix   -      file"
 	"lock_ofd        lock_ofd     -      file"
