@@ -239,10 +239,6 @@ static int capture_one(pid_t pid, const struct snap *s, size_t i, unsigned char 
 			return err_sys(ENOMEM, "pipe");
 		p->files[p->r.nfiles++] = g->r.id;
 	}
-	/* pipe2 makes one description per end; a second one (opened again
-	 * through /proc) would need the pipe opened by a name it lacks. */
-	if (!(p->r.flags & PIPE_FIFO) && (nr > 1 || nw > 1))
-		return refuse(pid, f, "two open files of one end of a pipe (opened again through /proc) are not supported");
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, f->first_fd);
 	/* A FIFO's other ends come back by its name. */
 	if (!(p->r.flags & PIPE_FIFO) && (!nr || !nw)) {
@@ -375,8 +371,8 @@ static int pipe_take(void **data, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Each pipe's files are pipes or FIFOs of the stream, each in one pipe,
- * with at most one file per end of an anonymous pipe. */
+/* Each pipe's files are pipes or FIFOs of the stream, each in one pipe;
+ * a pipe with an end outside the process lacks that end. */
 static int pipe_verify(const struct snap *s, const void *data)
 {
 	const struct pipes *ps = data;
@@ -400,7 +396,7 @@ static int pipe_verify(const struct snap *s, const void *data)
 			nr += acc != O_WRONLY;
 			nw += acc != O_RDONLY;
 		}
-		if (!rc && !(p->r.flags & PIPE_FIFO) && (nr > 1 || nw > 1 || (p->r.flags & PIPE_OUTSIDE && nr && nw)))
+		if (!rc && !(p->r.flags & PIPE_FIFO) && (p->r.flags & PIPE_OUTSIDE) && nr && nw)
 			rc = err_msg(EBADMSG, "pipe record: ends of pipe %llu do not add up", (unsigned long long)p->r.ino);
 	}
 	for (size_t i = 0; !rc && i < s->nfiles; i++)
@@ -412,17 +408,25 @@ static int pipe_verify(const struct snap *s, const void *data)
 
 /* Restore. */
 
-static const struct inherit *inherit_of(const struct snap *s, uint32_t id)
+/* Which of in[0..n) names an fd of one of p's files. */
+static const struct inherit *inherit_in(const struct snap *s, const struct pipe_obj *p,
+					const struct inherit *in, size_t n)
 {
-	for (size_t i = 0; i < ninherits; i++)
+	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < s->nfds; k++)
-			if (s->fds[k].fd == inherits[i].fd && s->fds[k].file == id)
-				return &inherits[i];
+			for (uint32_t j = 0; j < p->r.nfiles; j++)
+				if (s->fds[k].fd == in[i].fd && s->fds[k].file == p->files[j])
+					return &in[i];
 	return NULL;
 }
 
-/* Before any page: every end whose other end was outside the process is
- * given a pipe of pthaw's, and -inherit-fd names no other fd. */
+static const struct inherit *inherit_of(const struct snap *s, const struct pipe_obj *p)
+{
+	return inherit_in(s, p, inherits, ninherits);
+}
+
+/* Before any page: every pipe whose other end was outside the process
+ * is given a pipe of pthaw's, and -inherit-fd names no other fd. */
 static int pipe_check(struct kind_check *c, const void *data)
 {
 	const struct pipes *ps = data;
@@ -433,7 +437,7 @@ static int pipe_check(struct kind_check *c, const void *data)
 		const struct pipe_obj *p = &ps->p[i];
 		const struct snap_file *f = &s->files[p->files[0]];
 
-		if (!(p->r.flags & PIPE_OUTSIDE) || inherit_of(s, f->r.id))
+		if (!(p->r.flags & PIPE_OUTSIDE) || inherit_of(s, p))
 			continue;
 		rc = kind_problem(c, err_msg(ENOTSUP, "fd %d (%s): the pipe's other end was open outside the process (its parent's?); pthaw -inherit-fd=%d[:FD] gives it a pipe of pthaw's own",
 					   f->first_fd, f->path, f->first_fd));
@@ -443,14 +447,8 @@ static int pipe_check(struct kind_check *c, const void *data)
 	for (size_t i = 0; i < ninherits; i++) {
 		int ok = 0;
 
-		for (size_t k = 0; !ok && k < s->nfds; k++) {
-			const struct snap_file *f = &s->files[s->fds[k].file];
-
-			if (s->fds[k].fd != inherits[i].fd || f->r.kind != FD_PIPE)
-				continue;
-			for (size_t j = 0; !ok && j < ps->n; j++)
-				ok = (ps->p[j].r.flags & PIPE_OUTSIDE) && ps->p[j].files[0] == f->r.id;
-		}
+		for (size_t j = 0; !ok && j < ps->n; j++)
+			ok = (ps->p[j].r.flags & PIPE_OUTSIDE) && inherit_in(s, &ps->p[j], &inherits[i], 1);
 		if (ok)
 			continue;
 		rc = kind_problem(c, err_msg(EINVAL, "-inherit-fd=%d: fd %d of the process is not a pipe whose other end was outside it",
@@ -627,37 +625,67 @@ static int make_pipe(struct kind_restore *r, const struct snap *s, const struct 
 	return rc;
 }
 
+/* A file of the pipe given before f, with end e (2: any): its lowest
+ * fd, in place in pload already; -1 if none. */
+static long given_fd(const struct snap *s, const struct pipe_obj *p, const struct snap_file *f, int e)
+{
+	for (uint32_t j = 0; j < p->r.nfiles && p->files[j] < f->r.id; j++) {
+		uint32_t acc = s->files[p->files[j]].r.flags & O_ACCMODE;
+
+		if (e == 2 || acc == O_RDWR || (acc == O_WRONLY) == e)
+			return s->files[p->files[j]].first_fd;
+	}
+	return -1;
+}
+
+/* Each end from pipe2 goes to the first file of that end; another file
+ * of it (opened again through /proc, as bash's `3> >(cmd)` does) and a
+ * file with both ends are new open files of the pipe, opened the same
+ * way through an fd of it in pload. */
 static long pipe_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
 {
 	struct pipe_obj *p = pipe_of(s, f->r.id);
 	const struct inherit *in;
-	int e = (f->r.flags & O_ACCMODE) != O_RDONLY;
-	long t;
+	uint32_t acc = f->r.flags & O_ACCMODE;
+	int e = acc != O_RDONLY;
+	long t, via;
 	int rc;
 
 	if (!p)
 		return err_msg(EBADMSG, "fd %d (%s): a pipe without its pipe record", f->first_fd, f->path);
 	if (p->r.flags & PIPE_FIFO)
 		return fifo_open(r, s, f, p);
-	if ((p->r.flags & PIPE_OUTSIDE) && (in = inherit_of(s, f->r.id)))
+	if ((p->r.flags & PIPE_OUTSIDE) && (in = inherit_of(s, p)))
 		return inherit_open(r, f, in);
 	if (p->r.flags & PIPE_OUTSIDE)
 		return err_msg(ENOTSUP, "fd %d (%s): the pipe's other end was open outside the process; pthaw -inherit-fd=%d[:FD] gives it a pipe of pthaw's own",
 			       f->first_fd, f->path, f->first_fd);
 	if (!p->made && (rc = make_pipe(r, s, f, p)))
 		return rc;
-	t = p->end[e];
-	p->end[e] = -1;
-	if (t < 0)
-		return err_msg(EBADMSG, "fd %d (%s): its end of the pipe was given already", f->first_fd, f->path);
-	if (p->end[!e] >= 0) {
-		long a = fd_aside(r, s, p->end[!e]);
+	if (acc != O_RDWR && p->end[e] >= 0) {
+		t = p->end[e];
+		p->end[e] = -1;
+	} else {
+		via = acc == O_RDWR ? (p->end[0] >= 0 ? p->end[0] : p->end[1]) : -1;
+		if (via < 0)
+			via = given_fd(s, p, f, acc == O_RDWR ? 2 : e);
+		if (via < 0)
+			return err_msg(EBADMSG, "fd %d (%s): no end of its pipe to open it from", f->first_fd, f->path);
+		t = open_proc_fd(r, r->pl->pid, via, (int)acc);
+		if (t < 0)
+			return err_sys((int)-t, "fd %d (%s): opening the pipe again", f->first_fd, f->path);
+	}
+	for (int k = 0; k < 2; k++) {
+		long a;
 
+		if (p->end[k] < 0)
+			continue;
+		a = fd_aside(r, s, p->end[k]);
 		if (a < 0) {
 			call(r, SYS_close, t, 0, 0, NULL, 0);
 			return a;
 		}
-		p->end[!e] = a;
+		p->end[k] = a;
 	}
 	return set_flags(r, f, t);
 }
