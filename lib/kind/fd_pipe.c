@@ -24,8 +24,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* The bytes of a record but its fixed part: the queued bytes with the
- * chunk lengths and file ids. */
+/* The queued bytes a pipe record holds: its payload, less room for the
+ * file ids and chunk lengths. */
 #define PIPE_DATA_MAX	(REC_MAX_PAYLOAD - 64 * 1024)
 #define PIPE_SIZE_MAX	(1u << 30)
 
@@ -690,9 +690,18 @@ static long pipe_open(struct kind_restore *r, const struct snap *s, const struct
 	return set_flags(r, f, t);
 }
 
+/* Once the copy has its own open files of the pipes -inherit-fd gave,
+ * pthaw lets go of them (but of its own stdio): their reader sees the end
+ * of file when the process closes its end, not when pthaw exits. */
 static void pipe_done(struct kind_restore *r, const struct snap *s)
 {
 	struct pipes *ps = s->kind[KIND_PIPE];
+
+	for (size_t i = 0; i < ninherits; i++)
+		if (inherits[i].mine > 2) {
+			close(inherits[i].mine);
+			inherits[i].mine = -1;
+		}
 
 	for (size_t i = 0; ps && i < ps->n; i++)
 		for (int e = 0; e < 2; e++)
