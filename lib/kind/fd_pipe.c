@@ -437,10 +437,22 @@ static int pipe_check(struct kind_check *c, const void *data)
 		const struct pipe_obj *p = &ps->p[i];
 		const struct snap_file *f = &s->files[p->files[0]];
 
+		int stdio = -1;
+
 		if (!(p->r.flags & PIPE_OUTSIDE) || inherit_of(s, p))
 			continue;
-		rc = kind_problem(c, err_msg(ENOTSUP, "fd %d (%s): the pipe's other end was open outside the process (its parent's?); pthaw -inherit-fd=%d[:FD] gives it a pipe of pthaw's own",
-					   f->first_fd, f->path, f->first_fd));
+		/* Its other end may be the process's own stdin, stdout or
+		 * stderr, which becomes pthaw's (the path names the pipe). */
+		for (size_t k = 0; stdio < 0 && k < s->nfds; k++)
+			if (s->fds[k].fd <= 2 && s->files[s->fds[k].file].r.kind == FD_STDIO &&
+			    strcmp(s->files[s->fds[k].file].path, f->path) == 0)
+				stdio = s->fds[k].fd;
+		if (stdio >= 0)
+			rc = kind_problem(c, err_msg(ENOTSUP, "fd %d (%s): the pipe's other end is fd %d, which becomes pthaw's own; pthaw -inherit-fd=%d[:FD] gives it a pipe of pthaw's own",
+						   f->first_fd, f->path, stdio, f->first_fd));
+		else
+			rc = kind_problem(c, err_msg(ENOTSUP, "fd %d (%s): the pipe's other end was open outside the process (its parent's?); pthaw -inherit-fd=%d[:FD] gives it a pipe of pthaw's own",
+						   f->first_fd, f->path, f->first_fd));
 		if (!c->out)
 			return rc;
 	}
