@@ -209,6 +209,18 @@ static int epoll_verify(const struct snap *s, const void *data)
 	return 0;
 }
 
+/* Before any page: file f has its epoll record (without it the epoll
+ * would come back empty, silently). */
+static int epoll_file_verify(const struct snap *s, const struct snap_file *f)
+{
+	const struct epolls *ps = s->kind[KIND_EPOLL];
+
+	for (size_t i = 0; ps && i < ps->n; i++)
+		if (ps->p[i].r.file == f->r.id)
+			return 0;
+	return err_msg(EBADMSG, "file %u (fd %d): an epoll without its epoll record", f->r.id, f->first_fd);
+}
+
 static long epoll_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
 {
 	long fd;
@@ -290,6 +302,7 @@ const struct fd_kind_ops fd_kind_epoll = {
 	.kind = FD_EPOLL,
 	.name = "epoll",
 	.claim = epoll_claim,
+	.verify = epoll_file_verify,
 	.open = epoll_open,
 };
 

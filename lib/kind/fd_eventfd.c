@@ -127,6 +127,17 @@ static int eventfd_verify(const struct snap *s, const void *data)
 	return 0;
 }
 
+/* Before any page: file f has its eventfd record. */
+static int eventfd_file_verify(const struct snap *s, const struct snap_file *f)
+{
+	const struct eventfds *es = s->kind[KIND_EVENTFD];
+
+	for (size_t i = 0; es && i < es->n; i++)
+		if (es->e[i].file == f->r.id)
+			return 0;
+	return err_msg(EBADMSG, "file %u (fd %d): an eventfd without its eventfd record", f->r.id, f->first_fd);
+}
+
 static long eventfd_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
 {
 	const struct eventfds *es = s->kind[KIND_EVENTFD];
@@ -184,6 +195,7 @@ const struct fd_kind_ops fd_kind_eventfd = {
 	.kind = FD_EVENTFD,
 	.name = "eventfd",
 	.claim = eventfd_claim,
+	.verify = eventfd_file_verify,
 	.open = eventfd_open,
 };
 

@@ -497,6 +497,13 @@ static int scratch_read(struct kind_restore *r, void *buf, size_t len)
 	return process_vm_readv(r->pl->pid, &l, 1, &rv, 1, 0) == (ssize_t)len ? 0 : -EIO;
 }
 
+/* Before any page: file f is in a pipe record. */
+static int pipe_file_verify(const struct snap *s, const struct snap_file *f)
+{
+	return pipe_of(s, f->r.id) ? 0 :
+	       err_msg(EBADMSG, "file %u (fd %d): a pipe without its pipe record", f->r.id, f->first_fd);
+}
+
 /* The queued bytes, written in order through w (non-blocking), a chunk
  * a write: with O_DIRECT on w each is one packet again. */
 static int fill(struct kind_restore *r, const struct snap_file *f, const struct pipe_obj *p, long w)
@@ -774,6 +781,7 @@ const struct fd_kind_ops fd_kind_pipe = {
 	.kind = FD_PIPE,
 	.name = "pipe",
 	.claim = pipe_claim_anon,
+	.verify = pipe_file_verify,
 	.open = pipe_open,
 	.done = pipe_done,
 };
@@ -782,6 +790,7 @@ const struct fd_kind_ops fd_kind_fifo = {
 	.kind = FD_FIFO,
 	.name = "fifo",
 	.claim = pipe_claim_fifo,
+	.verify = pipe_file_verify,
 	.open = pipe_open,
 	.done = pipe_done,
 };

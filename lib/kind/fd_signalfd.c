@@ -125,6 +125,17 @@ static int signalfd_verify(const struct snap *s, const void *data)
 	return 0;
 }
 
+/* Before any page: file f has its signalfd record. */
+static int signalfd_file_verify(const struct snap *s, const struct snap_file *f)
+{
+	const struct signalfds *es = s->kind[KIND_SIGNALFD];
+
+	for (size_t i = 0; es && i < es->n; i++)
+		if (es->e[i].file == f->r.id)
+			return 0;
+	return err_msg(EBADMSG, "file %u (fd %d): a signalfd without its signalfd record", f->r.id, f->first_fd);
+}
+
 static long signalfd_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
 {
 	const struct signalfds *es = s->kind[KIND_SIGNALFD];
@@ -169,6 +180,7 @@ const struct fd_kind_ops fd_kind_signalfd = {
 	.kind = FD_SIGNALFD,
 	.name = "signalfd",
 	.claim = signalfd_claim,
+	.verify = signalfd_file_verify,
 	.open = signalfd_open,
 };
 

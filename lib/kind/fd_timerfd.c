@@ -230,6 +230,17 @@ static void deadline(const struct kind_restore *r, const struct rec_timerfd *e, 
 	}
 }
 
+/* Before any page: file f has its timerfd record. */
+static int timerfd_file_verify(const struct snap *s, const struct snap_file *f)
+{
+	const struct timerfds *es = s->kind[KIND_TIMERFD];
+
+	for (size_t i = 0; es && i < es->n; i++)
+		if (es->e[i].file == f->r.id)
+			return 0;
+	return err_msg(EBADMSG, "file %u (fd %d): a timerfd without its timerfd record", f->r.id, f->first_fd);
+}
+
 static long timerfd_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
 {
 	const struct timerfds *es = s->kind[KIND_TIMERFD];
@@ -311,6 +322,7 @@ const struct fd_kind_ops fd_kind_timerfd = {
 	.kind = FD_TIMERFD,
 	.name = "timerfd",
 	.claim = timerfd_claim,
+	.verify = timerfd_file_verify,
 	.open = timerfd_open,
 };
 

@@ -118,6 +118,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_TIMERFD: return "timerfd";
 	case REC_SIGNALFD: return "signalfd";
 	case REC_EPOLL: return "epoll";
+	case REC_INET: return "inet";
 	case REC_PAGES: return "pages";
 	case REC_END: return "end";
 	}

@@ -41,6 +41,7 @@ enum rec_type {
 	REC_TIMERFD = 25,/* struct rec_timerfd: lib/kind/fd_timerfd.c */
 	REC_SIGNALFD = 26,/* struct rec_signalfd: lib/kind/fd_signalfd.c */
 	REC_EPOLL = 27,	/* struct rec_epoll + entries: lib/kind/fd_epoll.c */
+	REC_INET = 34,	/* lib/kind/fd_inet.c: a TCP or UDP socket */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
