@@ -1,5 +1,6 @@
 /* pthaw: restores a process from a snapshot stream and supervises it. */
 #include "err.h"
+#include "fdkind.h"
 #include "flags.h"
 #include "json.h"
 #include "progress.h"
@@ -26,6 +27,7 @@ static const char *opt_loader;
 static const char *opt_keydir;
 static const char *opt_key;
 static const char *opt_remap = "auto";
+static const char *opt_inherit_fd;
 static int opt_debug, opt_json, opt_check, opt_progress, opt_version, opt_detach, opt_insecure;
 static int opt_take_sockets;
 static int64_t opt_read_timeout;
@@ -36,6 +38,7 @@ static const struct flag flags[] = {
 	{ "key", FLAG_STRING, &opt_key, "FILE", "decrypt with the key in FILE" },
 	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then in ../libexec/pfrez from there, then " PFREZ_LIBEXEC "/pload)" },
 	{ "remap", FLAG_STRING, &opt_remap, "HOW", "auto (default): keep the PID by remapping when it cannot be given back; always; never: fail instead; ns: restore in a new PID namespace, where the PID is free" },
+	{ "inherit-fd", FLAG_STRING, &opt_inherit_fd, "FD[:PFD],...", "give the process's fd FD, a pipe whose other end was outside it, pthaw's own pipe PFD (default FD)" },
 	{ "take-sockets", FLAG_BOOL, &opt_take_sockets, NULL, "give the copy the original's own bound TCP and UDP sockets" },
 	{ "detach", FLAG_BOOL, &opt_detach, NULL, "leave the restored process running on its own; pthaw exits at once" },
 	{ "insecure", FLAG_BOOL, &opt_insecure, NULL, "without a key: accept unauthenticated streams from the network (not only from loopback)" },
@@ -319,6 +322,10 @@ int main(int argc, char **argv)
 	}
 	if (opt_detach && r.remap == REMAP_ALWAYS) {
 		fprintf(stderr, "pthaw: -detach and -remap=always exclude each other: a remapped process needs pthaw\n");
+		return PTHAW_EXIT_FAILED;
+	}
+	if (opt_inherit_fd && fd_pipe_inherit(opt_inherit_fd) < 0) {
+		fprintf(stderr, "pthaw: %s\n", err_last());
 		return PTHAW_EXIT_FAILED;
 	}
 	if (opt_json && !opt_debug) {

@@ -9,10 +9,17 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
-extern const struct fd_kind_ops fd_kind_inet;
+extern const struct fd_kind_ops fd_kind_inet, fd_kind_pipe, fd_kind_fifo, fd_kind_eventfd,
+	fd_kind_timerfd, fd_kind_signalfd, fd_kind_epoll;
 
 const struct fd_kind_ops *const fd_kinds[] = {
 	&fd_kind_inet,
+	&fd_kind_pipe,
+	&fd_kind_fifo,
+	&fd_kind_eventfd,
+	&fd_kind_timerfd,
+	&fd_kind_signalfd,
+	&fd_kind_epoll,
 	NULL
 };
 

@@ -64,4 +64,9 @@ const struct fd_kind_ops *fd_kind_of(uint32_t kind);
  * pipe, until its own file comes): the new number, or -errno. */
 long fd_aside(struct kind_restore *r, const struct snap *s, long t);
 
+/* pthaw -inherit-fd=FD[:PTHAWFD][,...] (fd_pipe.c): the process's fd FD,
+ * an end of a pipe whose other end was outside it, becomes a new open
+ * file of pthaw's pipe PTHAWFD (FD if not given).  0 or -EINVAL. */
+int fd_pipe_inherit(const char *spec);
+
 #endif

@@ -609,9 +609,10 @@ static void files_print(FILE *f, const void *data)
 		const struct snap_file *o = &s->files[i];
 
 		err_escape(e, sizeof(e), o->path, strlen(o->path));
-		fprintf(f, "  file %zu: %s \"%s\", flags 0%o, offset %llu%s\n", i, files_kind_name(o->r.kind),
+		fprintf(f, "  file %zu: %s \"%s\", flags 0%o, offset %llu%s%s\n", i, files_kind_name(o->r.kind),
 			e, o->r.flags, (unsigned long long)o->r.pos,
-			o->r.file_flags & FDF_PROC_SELF ? ", names the process itself in /proc" : "");
+			o->r.file_flags & FDF_PROC_SELF ? ", names the process itself in /proc" : "",
+			o->r.kind == FD_STDIO ? ", becomes pthaw's own stdin/stdout/stderr" : "");
 		if (files_by_name(o->r.kind))
 			snap_print_ident(f, "    identity", &o->r.ident);
 	}

@@ -9,6 +9,7 @@
 extern const struct kind_ops kind_task, kind_creds, kind_mm, kind_file, kind_fd, kind_rlimits,
 	kind_vdso, kind_vma, kind_signals, kind_siginfo, kind_rseq, kind_thread, kind_prctl,
 	kind_caps, kind_sched, kind_membarrier, kind_madvise, kind_timers, kind_locks, kind_seccomp, kind_inet;
+extern const struct kind_ops kind_pipe, kind_eventfd, kind_timerfd, kind_signalfd, kind_epoll;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_TASK] = &kind_task,
@@ -31,6 +32,11 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_MADVISE] = &kind_madvise,
 	[KIND_TIMERS] = &kind_timers,
 	[KIND_LOCKS] = &kind_locks,
+	[KIND_PIPE] = &kind_pipe,
+	[KIND_EVENTFD] = &kind_eventfd,
+	[KIND_TIMERFD] = &kind_timerfd,
+	[KIND_SIGNALFD] = &kind_signalfd,
+	[KIND_EPOLL] = &kind_epoll,
 	[KIND_SECCOMP] = &kind_seccomp,
 };
 

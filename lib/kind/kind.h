@@ -44,6 +44,11 @@ enum kind_id {
 	KIND_MADVISE,		/* madvise flags of the mappings */
 	KIND_TIMERS,		/* POSIX timers */
 	KIND_LOCKS,		/* flock, POSIX and OFD locks, leases */
+	KIND_PIPE,		/* pipes and FIFOs: queued bytes, size */
+	KIND_EVENTFD,		/* eventfd counters */
+	KIND_TIMERFD,		/* timerfd clocks, times, unread expirations */
+	KIND_SIGNALFD,		/* signalfd masks */
+	KIND_EPOLL,		/* epoll interest lists (after their targets) */
 	KIND_SECCOMP,		/* seccomp filters: restored last */
 	KIND_NR
 };

@@ -36,6 +36,11 @@ enum rec_type {
 	REC_LOCKS = 20,	/* lib/kind/locks.c */
 	REC_FILE = 21,	/* struct rec_file + path: an open file description */
 	REC_THREAD = 22,/* struct rec_thread + xsave area: one thread */
+	REC_PIPE = 23,	/* struct rec_pipe + chunk lengths + bytes: lib/kind/fd_pipe.c */
+	REC_EVENTFD = 24,/* struct rec_eventfd: lib/kind/fd_eventfd.c */
+	REC_TIMERFD = 25,/* struct rec_timerfd: lib/kind/fd_timerfd.c */
+	REC_SIGNALFD = 26,/* struct rec_signalfd: lib/kind/fd_signalfd.c */
+	REC_EPOLL = 27,	/* struct rec_epoll + entries: lib/kind/fd_epoll.c */
 	REC_INET = 34,	/* lib/kind/fd_inet.c: a TCP or UDP socket */
 	REC_END = 0xffff,/* struct rec_end */
 };
@@ -160,6 +165,62 @@ struct rec_fd {
 	uint32_t file;		/* the id of a REC_FILE before it */
 	uint32_t cloexec;	/* 1: FD_CLOEXEC (a flag of the fd, not of the file) */
 	uint32_t pad;
+} __attribute__((packed));
+
+/* A pipe or FIFO (lib/kind/fd_pipe.c): the files of its ends and the
+ * bytes queued in it, in order. */
+enum rec_pipe_flag {
+	PIPE_OUTSIDE = 1u << 0,	/* an end the process lacks is open outside it */
+	PIPE_PACKETS = 1u << 1,	/* O_DIRECT: each chunk is one packet */
+	PIPE_FIFO = 1u << 2,	/* a named pipe: its files reopen its path */
+};
+
+struct rec_pipe {
+	uint64_t ino;		/* its inode (pipefs, or the FIFO's): shown only */
+	uint32_t size;		/* F_GETPIPE_SZ, bytes */
+	uint32_t flags;		/* enum rec_pipe_flag */
+	uint32_t nfiles;	/* REC_FILE ids that follow: its open files */
+	uint32_t nchunks;	/* then chunk lengths, u32 each */
+	uint32_t data_len;	/* then the queued bytes: the chunks in order */
+	uint32_t pad;
+} __attribute__((packed));
+
+/* An eventfd (lib/kind/fd_eventfd.c). */
+struct rec_eventfd {
+	uint32_t file;		/* its REC_FILE id */
+	uint32_t semaphore;	/* 1: EFD_SEMAPHORE */
+	uint64_t count;
+} __attribute__((packed));
+
+/* A timerfd (lib/kind/fd_timerfd.c).  Times are what was left at the
+ * capture; now is the clock's reading then. */
+struct rec_timerfd {
+	uint32_t file;
+	int32_t clock;		/* CLOCK_REALTIME, _MONOTONIC, _BOOTTIME, _ALARM ones */
+	uint32_t settime_flags;	/* TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET */
+	uint32_t pad;
+	uint64_t ticks;		/* expirations not read yet */
+	int64_t it[4];		/* interval s, ns; value (time left) s, ns */
+	int64_t now[2];		/* the clock at the capture: s, ns */
+} __attribute__((packed));
+
+/* A signalfd (lib/kind/fd_signalfd.c). */
+struct rec_signalfd {
+	uint32_t file;
+	uint32_t pad;
+	uint64_t mask;		/* the signals it reads: bit n is signal n + 1 */
+} __attribute__((packed));
+
+/* An epoll instance (lib/kind/fd_epoll.c) and its interest list. */
+struct rec_epoll {
+	uint32_t file;
+	uint32_t nentries;	/* struct rec_epoll_entry that follow */
+} __attribute__((packed));
+
+struct rec_epoll_entry {
+	int32_t tfd;		/* the watched fd (of the process's table) */
+	uint32_t events;	/* with EPOLLET, EPOLLONESHOT, ... */
+	uint64_t data;
 } __attribute__((packed));
 
 enum rec_vma_flag {
