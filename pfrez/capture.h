@@ -13,6 +13,7 @@ struct capture {
 	pid_t pid;
 	int attached;
 	int self_contained;		/* embed file-backed pages too */
+	uint64_t max_deleted;		/* bytes of deleted files' contents */
 	struct snap snap;
 	struct thread_live live;	/* its thread as found, to put back */
 	int regs_saved;

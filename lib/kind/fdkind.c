@@ -9,7 +9,11 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
+extern const struct fd_kind_ops fd_kind_memfd, fd_kind_deleted;
+
 const struct fd_kind_ops *const fd_kinds[] = {
+	&fd_kind_memfd,
+	&fd_kind_deleted,
 	NULL
 };
 

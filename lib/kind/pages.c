@@ -10,6 +10,7 @@
 #include "pages.h"
 #include "err.h"
 #include "proc.h"
+#include "shmem.h"
 #include "snap.h"
 
 #include <errno.h>
@@ -177,6 +178,10 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 			continue;
 		rc = send_vma(&o, v, pm);
 	}
+	/* Memory objects' contents, once each however often mapped. */
+	if (!rc)
+		rc = shmem_write_data(c->snap, w, &c->pages_sent);
+	c->bytes_sent = w->bytes;
 	free(o.buf);
 	free(pm);
 	if (c->mem_fd >= 0)

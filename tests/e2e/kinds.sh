@@ -43,6 +43,12 @@ KINDS=(
 	"pipe_fd3        pipe_fd3     -      pipe3"
 	"sigqueue        sigqueue     clone  plain"
 	"mm_layout       mm_layout    clone  plain"
+	"shm_anon        shm_anon     clone  plain"
+	"shm_devzero     shm_devzero  clone  plain"
+	"memfd           memfd        clone  plain"
+	"posix_shm       posix_shm    clone  plain"
+	"file_shared_rw  file_shared_rw clone file"
+	"deleted_file    deleted_file clone  file"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
