@@ -49,6 +49,7 @@ KINDS=(
 	"posix_shm       posix_shm    clone  plain"
 	"file_shared_rw  file_shared_rw clone file"
 	"deleted_file    deleted_file clone  file"
+	"zdtm_page       zdtm_page    clone  plain"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
