@@ -22,11 +22,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -199,9 +201,17 @@ static int capture_object(struct shm_capture *sc, const char *path, const char *
 		name[0] = '\0';
 	}
 	if (k != SHMEM_FILE) {
+		struct statfs fs;
+
 		fd = open_object(path);
 		if (fd < 0)
 			return fd;
+		/* A new memfd or O_TMPFILE file would not be on hugetlbfs. */
+		if (fstatfs(fd, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC) {
+			close(fd);
+			return err_msg(ENOTSUP, "process %d: %s is on hugetlbfs (huge pages): not supported",
+				       sc->c->pid, link);
+		}
 		if (k == SHMEM_MEMFD) {
 			int seals = fcntl(fd, F_GET_SEALS);
 
@@ -462,9 +472,14 @@ static int shmem_take(void **data, const unsigned char *p, size_t len)
 	return 0;
 }
 
-static int shmem_verify(const struct snap *s, const void *data)
+int shmem_refs_check(const struct snap *s)
 {
-	(void)data;
+	const struct shmem_set *set = set_of(s);
+
+	for (size_t i = 0; i < s->nvmas; i++)
+		if ((s->vmas[i].r.flags & VMA_SHMEM) && (!set || s->vmas[i].r.shmem >= set->n))
+			return err_msg(EBADMSG, "vma record 0x%llx: memory object %u is not in the snapshot",
+				       (unsigned long long)s->vmas[i].r.start, s->vmas[i].r.shmem);
 	for (size_t i = 0; i < s->nfiles; i++) {
 		const struct rec_file *f = &s->files[i].r;
 
@@ -474,6 +489,12 @@ static int shmem_verify(const struct snap *s, const void *data)
 				       files_kind_name(f->kind));
 	}
 	return 0;
+}
+
+static int shmem_verify(const struct snap *s, const void *data)
+{
+	(void)data;
+	return shmem_refs_check(s);
 }
 
 static void obj_what(char *buf, size_t len, const struct shm_obj *o)
@@ -566,7 +587,14 @@ static long make_object(struct kind_restore *r, const struct shm_obj *o)
 	switch (o->r.kind) {
 	case SHMEM_FILE:
 		obj_reopen(o, what, sizeof(what), r->same_host, &ro);
-		return reopen(r->pl, r->same_host, &ro);
+		t = reopen(r->pl, r->same_host, &ro);
+		/* Held only for reading (an fd of a file unlinked from one
+		 * name, linked at another), mapped shared read-only at most. */
+		if (t == -EACCES || t == -EROFS) {
+			ro.flags = O_RDONLY | O_CLOEXEC;
+			t = reopen(r->pl, r->same_host, &ro);
+		}
+		return t;
 	case SHMEM_DELETED:
 		t = make_deleted(r, o);
 		break;
@@ -619,6 +647,13 @@ static int shmem_restore(struct kind_restore *r, const void *data)
 
 		if (o->pl_fd < 0)
 			continue;
+		/* A memfd's mode before its seals: F_SEAL_EXEC forbids
+		 * changing its exec bits (MFD_NOEXEC_SEAL made it 0666). */
+		if (r->stage == KIND_STAGE_MM && o->r.kind == SHMEM_MEMFD) {
+			ret = PCALL(r->pl, SYS_fchmod, o->pl_fd, o->r.mode & 07777, 0, 0);
+			if (ret < 0)
+				return err_sys((int)-ret, "memfd %s: fchmod %o", o->name, o->r.mode & 07777);
+		}
 		/* Once the contents are in: the seals (F_SEAL_WRITE needs no
 		 * writable shared mapping: shmem_map_fd made the read-only
 		 * ones from a read-only fd). */
@@ -627,10 +662,11 @@ static int shmem_restore(struct kind_restore *r, const void *data)
 			if (ret < 0)
 				return err_sys((int)-ret, "memfd %s: F_ADD_SEALS 0x%x", o->name, o->r.seals);
 		}
-		/* Once its fds are made: its mode (the process may not have
-		 * been able to reopen it with it), and pload's own fd goes. */
+		/* Once its fds are made: a deleted file's mode (the process
+		 * may not have been able to reopen it with it), and pload's
+		 * own fd goes. */
 		if (r->stage == KIND_STAGE_TASK) {
-			if (o->r.kind == SHMEM_MEMFD || o->r.kind == SHMEM_DELETED) {
+			if (o->r.kind == SHMEM_DELETED) {
 				ret = PCALL(r->pl, SYS_fchmod, o->pl_fd, o->r.mode & 07777, 0, 0);
 				if (ret < 0)
 					return err_sys((int)-ret, "memory object %s: fchmod %o", o->name,

@@ -28,6 +28,12 @@ long shmem_map_fd(struct kind_restore *r, const struct snap *s, uint32_t id, uin
  * fd, or -errno (the fd kinds memfd and deleted). */
 long shmem_open_file(struct kind_restore *r, const struct snap *s, const struct snap_file *f);
 
+/* Every mapping (VMA_SHMEM) and file (FD_MEMFD, FD_DELETED) that
+ * refers to a memory object has it; -EBADMSG naming the first that
+ * does not (vma.c asks it before any page, whether or not the snapshot
+ * has memory objects). */
+int shmem_refs_check(const struct snap *s);
+
 /* pfrez: the REC_FILEDATA records of every object whose contents travel
  * (after the pages); pages and bytes counted. */
 int shmem_write_data(const struct snap *s, struct rec_writer *w, unsigned long long *pages);

@@ -166,7 +166,7 @@ static int vma_verify(const struct snap *s, const void *data)
 	(void)data;
 	if (!s->nvmas)
 		return err_msg(EBADMSG, "incomplete snapshot: no mappings");
-	return 0;
+	return shmem_refs_check(s);
 }
 
 /* Before any page: the mappings must leave pload's range free, and the
