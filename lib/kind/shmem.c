@@ -577,6 +577,30 @@ static long make_deleted(struct kind_restore *r, const struct shm_obj *o)
 	return t;
 }
 
+/* Shared anonymous memory as the kernel makes it: a MAP_SHARED |
+ * MAP_ANONYMOUS mapping of the object's size, whose unlinked shmem file
+ * ("/dev/zero") is opened through /proc/self/map_files (which needs
+ * CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN) before the mapping goes: its
+ * mappings then show as the original's did.  -errno when it cannot. */
+static long make_anon(struct kind_restore *r, const struct shm_obj *o)
+{
+	long len = (long)o->r.size, a, t;
+	char path[96];
+	size_t n;
+
+	if (!len || o->r.size % REC_PAGE_SIZE)
+		return -EINVAL;
+	a = pload_call(r->pl, SYS_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+		       0, NULL, 0);
+	if (a < 0 && a > -4096)
+		return a;
+	n = (size_t)snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", a, a + len);
+	t = pload_call(r->pl, SYS_openat, AT_FDCWD, (long)r->pl->hello.scratch, O_RDWR | O_CLOEXEC, 0,
+		       0, 0, path, n + 1);
+	PCALL(r->pl, SYS_munmap, a, len, 0, 0);
+	return t;
+}
+
 static long make_object(struct kind_restore *r, const struct shm_obj *o)
 {
 	char what[SNAP_PATH_MAX + 32];
@@ -598,10 +622,14 @@ static long make_object(struct kind_restore *r, const struct shm_obj *o)
 	case SHMEM_DELETED:
 		t = make_deleted(r, o);
 		break;
+	case SHMEM_ANON:
+		t = make_anon(r, o);
+		if (t >= 0)
+			return t;
+		/* fall through */
 	default:
-		/* Shared anonymous memory becomes a memfd: the kernel has no
-		 * call that makes an anonymous object several mappings can
-		 * share at chosen offsets; a memfd is the same shmem. */
+		/* Otherwise shared anonymous memory becomes a memfd: the same
+		 * shmem, only named differently in /proc/PID/maps. */
 		t = pload_call(r->pl, SYS_memfd_create, (long)r->pl->hello.scratch,
 			       MFD_CLOEXEC | (o->r.kind == SHMEM_MEMFD ? MFD_ALLOW_SEALING : 0), 0, 0,
 			       0, 0, name, strlen(name) + 1);
