@@ -179,9 +179,13 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 		rc = send_vma(&o, v, pm);
 	}
 	/* Memory objects' contents, once each however often mapped. */
-	if (!rc)
-		rc = shmem_write_data(c->snap, w, &c->pages_sent);
-	c->bytes_sent = w->bytes;
+	if (!rc) {
+		struct shmem_out so = { .progress = c->progress, .progress_arg = c->progress_arg };
+
+		rc = shmem_write_data(c->snap, w, &so);
+		c->pages_sent += so.pages;
+		c->bytes_sent = w->bytes;
+	}
 	free(o.buf);
 	free(pm);
 	if (c->mem_fd >= 0)

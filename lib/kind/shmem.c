@@ -360,7 +360,7 @@ static int page_is_zero(const unsigned char *p)
 /* The data of one object between its holes (SEEK_DATA), without its
  * zero pages, in records of at most REC_PAGES_MAX pages. */
 static int write_object(const struct shm_obj *o, struct rec_writer *w, unsigned char *buf,
-			unsigned long long *pages)
+			struct shmem_out *out)
 {
 	uint64_t size = o->r.size, off = 0;
 
@@ -407,7 +407,9 @@ static int write_object(const struct shm_obj *o, struct rec_writer *w, unsigned 
 				rc = rec_write(w, REC_FILEDATA, &h, sizeof(h), buf + i * REC_PAGE_SIZE, h.len);
 				if (rc)
 					return rc;
-				*pages += (h.len + REC_PAGE_SIZE - 1) / REC_PAGE_SIZE;
+				out->pages += (h.len + REC_PAGE_SIZE - 1) / REC_PAGE_SIZE;
+				if (out->progress)
+					out->progress(out->progress_arg, w->bytes);
 				i = j;
 			}
 			off += want;
@@ -417,7 +419,7 @@ static int write_object(const struct shm_obj *o, struct rec_writer *w, unsigned 
 	return 0;
 }
 
-int shmem_write_data(const struct snap *s, struct rec_writer *w, unsigned long long *pages)
+int shmem_write_data(const struct snap *s, struct rec_writer *w, struct shmem_out *out)
 {
 	const struct shmem_set *set = set_of(s);
 	unsigned char *buf;
@@ -430,7 +432,7 @@ int shmem_write_data(const struct snap *s, struct rec_writer *w, unsigned long l
 		return err_sys(ENOMEM, "memory objects");
 	for (size_t i = 0; !rc && i < set->n; i++)
 		if (set->o[i].fd >= 0)
-			rc = write_object(&set->o[i], w, buf, pages);
+			rc = write_object(&set->o[i], w, buf, out);
 	free(buf);
 	return rc;
 }

@@ -35,8 +35,13 @@ long shmem_open_file(struct kind_restore *r, const struct snap *s, const struct 
 int shmem_refs_check(const struct snap *s);
 
 /* pfrez: the REC_FILEDATA records of every object whose contents travel
- * (after the pages); pages and bytes counted. */
-int shmem_write_data(const struct snap *s, struct rec_writer *w, unsigned long long *pages);
+ * (after the pages), counting their pages, progress told as they go. */
+struct shmem_out {
+	unsigned long long pages;
+	void (*progress)(void *arg, unsigned long long bytes);
+	void *progress_arg;
+};
+int shmem_write_data(const struct snap *s, struct rec_writer *w, struct shmem_out *out);
 
 /* pthaw: checks one REC_FILEDATA record against the objects (pl NULL:
  * only checks it) and writes it into its object in pload. */

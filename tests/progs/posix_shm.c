@@ -2,7 +2,9 @@
  * shared, and a POSIX named semaphore (sem_open: a mapped /dev/shm file):
  * what is written through the mapping is in the object another open of
  * its name sees, and the semaphore keeps its value. */
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <semaphore.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -17,9 +19,29 @@ static char name[64], sname[64];
 static unsigned char *m;
 static sem_t *sem;
 
+/* What earlier runs left in /dev/shm (a process killed cannot unlink
+ * its names): those of processes gone. */
+static void sweep(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+	int pid;
+
+	while (d && (e = readdir(d))) {
+		if ((sscanf(e->d_name, "pfrez-test-shm-%d", &pid) == 1 ||
+		     sscanf(e->d_name, "sem.pfrez-test-sem-%d", &pid) == 1) &&
+		    kill(pid, 0) < 0 && errno == ESRCH)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
 static const char *setup(int argc, char **argv)
 {
 	int fd;
+
+	sweep();
 
 	(void)argc;
 	(void)argv;
