@@ -15,7 +15,12 @@
 #define SIZE (5 * PG + 123)
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
-static int fd, sfd;
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+static int fd, sfd, xfd;		/* xfd: MFD_NOEXEC_SEAL, F_SEAL_EXEC */
+static int xseals, xmode;
 static unsigned char *m1, *m2, *ro;
 
 static unsigned char pat(long i)
@@ -31,7 +36,8 @@ static const char *setup(int argc, char **argv)
 	(void)argv;
 	fd = memfd_create("pfrez test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	sfd = memfd_create("sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0 || sfd < 0)
+	xfd = memfd_create("noexec", MFD_CLOEXEC | MFD_NOEXEC_SEAL);
+	if (fd < 0 || sfd < 0 || xfd < 0)
 		return "memfd_create";
 	for (long i = 0; i < SIZE; i++)
 		buf[i] = pat(i);
@@ -48,6 +54,14 @@ static const char *setup(int argc, char **argv)
 	ro = mmap(NULL, 3 * PG, PROT_READ, MAP_SHARED, sfd, 0);
 	if (ro == MAP_FAILED)
 		return "mmap sealed";
+	{
+		struct stat st;
+
+		xseals = fcntl(xfd, F_GET_SEALS);
+		if (fstat(xfd, &st) || xseals < 0)
+			return "noexec memfd";
+		xmode = st.st_mode & 07777;
+	}
 	return NULL;
 }
 
@@ -68,6 +82,10 @@ static const char *check(void)
 		return zdtm_why("seals 0x%x, were 0x%x", fcntl(fd, F_GET_SEALS), SEALS);
 	if (fcntl(sfd, F_GET_SEALS) != (F_SEAL_WRITE | F_SEAL_SEAL))
 		return zdtm_why("sealed memfd: seals 0x%x", fcntl(sfd, F_GET_SEALS));
+	if (fcntl(xfd, F_GET_SEALS) != xseals)
+		return zdtm_why("noexec memfd: seals 0x%x, were 0x%x", fcntl(xfd, F_GET_SEALS), xseals);
+	if (fstat(xfd, &st) || (int)(st.st_mode & 07777) != xmode)
+		return zdtm_why("noexec memfd: mode %o, was %o", st.st_mode & 07777, xmode);
 	if (fstat(fd, &st) || st.st_size != SIZE)
 		return zdtm_why("size %lld, was %d", (long long)st.st_size, SIZE);
 	if (lseek(fd, 0, SEEK_CUR) != 777)
