@@ -41,6 +41,7 @@
 #define SHMEM_SEALS	0x3fu		/* F_SEAL_SEAL ... F_SEAL_EXEC */
 #define SHMEM_MAX	(1u << 20)	/* objects: one per mapping or fd at most */
 #define SHMEM_SIZE_MAX	(1ull << 46)	/* 64 TiB: beyond any real object */
+#define MEMFD_NAME_MAX	249		/* the kernel's MFD_NAME_MAX_LEN */
 
 struct shm_obj {
 	struct rec_shmem r;
@@ -458,7 +459,8 @@ static int shmem_take(void **data, const unsigned char *p, size_t len)
 	if (r.id != set->n || set->n >= SHMEM_MAX)
 		return err_msg(EBADMSG, "shmem record: id %u out of order", r.id);
 	if (r.kind < SHMEM_ANON || r.kind > SHMEM_KIND_MAX || r.pad || r.size > SHMEM_SIZE_MAX ||
-	    (r.seals & ~SHMEM_SEALS) || (r.seals && r.kind != SHMEM_MEMFD) || r.name_len >= SNAP_PATH_MAX)
+	    (r.seals & ~SHMEM_SEALS) || (r.seals && r.kind != SHMEM_MEMFD) || r.name_len >= SNAP_PATH_MAX ||
+	    (r.kind == SHMEM_MEMFD && r.name_len > MEMFD_NAME_MAX))
 		return err_msg(EBADMSG, "shmem record %u: malformed", r.id);
 	name = snap_take_str(p, len, &off, r.name_len);
 	if (!name || off != len ||

@@ -22,7 +22,7 @@ extern const struct kind_ops kind_shmem;
 static int take(struct snap *s, uint32_t id, uint32_t kind, uint64_t size, uint32_t seals,
 		const char *name, uint64_t ino)
 {
-	unsigned char buf[sizeof(struct rec_shmem) + 64];
+	unsigned char buf[sizeof(struct rec_shmem) + 256];
 	struct rec_shmem r = { .id = id, .kind = kind, .size = size, .seals = seals,
 			       .mode = S_IFREG | 0600, .name_len = (uint32_t)strlen(name) };
 
@@ -66,6 +66,13 @@ static void shmem_records(void **state)
 	assert_int_equal(take(&s, 4, SHMEM_ANON, 4096, 1, "", 20), -EBADMSG);
 	assert_int_equal(take(&s, 4, SHMEM_DELETED, 4096, 0, "tmp/x", 20), -EBADMSG);
 	assert_int_equal(take(&s, 4, SHMEM_ANON, 1ull << 47, 0, "", 20), -EBADMSG);
+	{
+		char longname[251];
+
+		memset(longname, 'n', 250);
+		longname[250] = '\0';
+		assert_int_equal(take(&s, 4, SHMEM_MEMFD, 4096, 0, longname, 20), -EBADMSG);
+	}
 
 	/* contents: within the object, page-aligned, exactly the length */
 	assert_int_equal(data(&s, 0, 4096, 4096, 0), 0);
