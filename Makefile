@@ -54,7 +54,7 @@ PLOAD_SRCS := pload/start.S pload/pload.c
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
 UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc \
 	      test_sigframe test_json test_kind_caps test_kind_seccomp test_kind_locks test_kind_sched \
-	      test_kind_membarrier test_kind_madvise test_kind_timers test_kind_fds
+	      test_kind_membarrier test_kind_madvise test_kind_timers test_kind_fds test_kind_shmem
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
@@ -63,7 +63,8 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 	      prname timerslack membarrier personality oom_adj sched madvise posix_timer itimer \
 	      sigaltstack umask rlimit cwd_dir lock_flock lock_posix lock_ofd lease lockprobe \
 	      rseq_abort pipe_fd3 sigqueue mm_layout affinity ioprio dir_pos \
-	      fd_pipe fd_fifo fd_eventfd fd_timerfd fd_signalfd fd_epoll epoll_stale selfpid
+	      fd_pipe fd_fifo fd_eventfd fd_timerfd fd_signalfd fd_epoll epoll_stale selfpid \
+	      shm_anon shm_devzero memfd posix_shm file_shared_rw deleted_file sysv_shm zdtm_page
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)

@@ -84,7 +84,8 @@ int capture_state(struct capture *c)
 {
 	struct inject_ctx ctx;
 	struct kind_capture kc = { .pid = c->pid, .inj = &ctx, .snap = &c->snap, .live = &c->live,
-				   .self_contained = c->self_contained, .halt = c->halt };
+				   .self_contained = c->self_contained, .halt = c->halt,
+				   .max_deleted = c->max_deleted };
 	int rc, rc2;
 
 	rc = arch_thread_read(&c->live);

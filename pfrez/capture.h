@@ -14,6 +14,7 @@ struct capture {
 	int attached;
 	int self_contained;		/* embed file-backed pages too */
 	int halt;			/* -halt: the original is to end */
+	uint64_t max_deleted;		/* bytes of deleted files' contents */
 	struct snap snap;
 	struct thread_live live;	/* its thread as found, to put back */
 	int regs_saved;

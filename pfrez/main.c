@@ -27,6 +27,9 @@ static const char *opt_encrypt;
 static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained;
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
+/* Deleted files' contents travel in the stream: bounded, in MiB. */
+static long opt_max_deleted = 64;
+static struct flag_int max_deleted_range = { &opt_max_deleted, 0, 1L << 30 };
 static int64_t opt_dial_timeout, opt_write_timeout = 60000, opt_halt_timeout = 60000;
 static int64_t opt_every;
 static long opt_keep = 3;
@@ -42,6 +45,7 @@ static const struct flag flags[] = {
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
+	{ "max-deleted", FLAG_INT, &max_deleted_range, "MIB", "carry at most MIB MiB of deleted files still open or mapped (default 64)" },
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
 	{ "write-timeout", FLAG_DURATION, &opt_write_timeout, "DURATION", "give up when a write makes no progress for DURATION (default 60s; 0: never)" },
 	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt over tcp/unix: bound the whole hand-over, writing included (default 60s; 0: none)" },
@@ -432,6 +436,7 @@ int main(int argc, char **argv)
 	if (!rc) {
 		c.self_contained = opt_self_contained;
 		c.halt = opt_halt && !opt_debug;
+		c.max_deleted = (uint64_t)opt_max_deleted << 20;
 		rc = capture_state(&c);
 	}
 	if (rc) {

@@ -11,6 +11,7 @@
 #include "pagepipe.h"
 #include "pages.h"
 #include "proc.h"
+#include "shmem.h"
 #include "supervise.h"
 
 #include <elf.h>
@@ -72,7 +73,13 @@ static int check_here(struct restore *r, FILE *out)
 
 int restore_take(struct restore *r, uint32_t type, const unsigned char *p, size_t len, int late)
 {
-	int rc = snap_take(&r->snap, type, p, len, late);
+	int rc;
+
+	/* Contents of memory objects: checked here (pthaw -debug, -check),
+	 * written into them by stream_pages. */
+	if (type == REC_FILEDATA)
+		return shmem_data_put(NULL, &r->snap, p, len);
+	rc = snap_take(&r->snap, type, p, len, late);
 
 	if (rc == 1 && (rc = rec_unknown(type)) == 0)
 		fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", type);
@@ -92,7 +99,7 @@ int restore_read_meta(struct restore *r, uint32_t *type, const unsigned char **p
 			return rc;
 		if (rc == 0)
 			return err_msg(EBADMSG, "stream ended early");
-		if (*type == REC_PAGES || *type == REC_END)
+		if (*type == REC_PAGES || *type == REC_FILEDATA || *type == REC_END)
 			break;
 		rc = restore_take(r, *type, *p, *len, 0);
 		if (rc < 0)
@@ -147,6 +154,10 @@ static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p
 			ended = 1;
 		} else if (type == REC_PAGES) {
 			rc = pages_put(r->pl.pid, &r->snap, p, len, &r->pages);
+			if (rc)
+				break;
+		} else if (type == REC_FILEDATA) {
+			rc = shmem_data_put(&r->pl, &r->snap, p, len);
 			if (rc)
 				break;
 		} else if ((rc = restore_take(r, type, p, len, 1)) < 0) {

@@ -11,6 +11,7 @@
 
 extern const struct fd_kind_ops fd_kind_inet, fd_kind_pipe, fd_kind_fifo, fd_kind_eventfd,
 	fd_kind_timerfd, fd_kind_signalfd, fd_kind_epoll;
+extern const struct fd_kind_ops fd_kind_memfd, fd_kind_deleted;
 
 const struct fd_kind_ops *const fd_kinds[] = {
 	&fd_kind_inet,
@@ -20,6 +21,8 @@ const struct fd_kind_ops *const fd_kinds[] = {
 	&fd_kind_timerfd,
 	&fd_kind_signalfd,
 	&fd_kind_epoll,
+	&fd_kind_memfd,
+	&fd_kind_deleted,
 	NULL
 };
 

@@ -10,6 +10,7 @@ extern const struct kind_ops kind_task, kind_creds, kind_mm, kind_file, kind_fd,
 	kind_vdso, kind_vma, kind_signals, kind_siginfo, kind_rseq, kind_thread, kind_prctl,
 	kind_caps, kind_sched, kind_membarrier, kind_madvise, kind_timers, kind_locks, kind_seccomp, kind_inet;
 extern const struct kind_ops kind_pipe, kind_eventfd, kind_timerfd, kind_signalfd, kind_epoll;
+extern const struct kind_ops kind_shmem;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_TASK] = &kind_task,
@@ -20,6 +21,7 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_INET] = &kind_inet,
 	[KIND_RLIMITS] = &kind_rlimits,
 	[KIND_VDSO] = &kind_vdso,
+	[KIND_SHMEM] = &kind_shmem,
 	[KIND_VMA] = &kind_vma,
 	[KIND_SIGNALS] = &kind_signals,
 	[KIND_SIGINFO] = &kind_siginfo,

@@ -32,6 +32,8 @@ enum kind_id {
 	KIND_INET,		/* TCP and UDP sockets (fd_inet.c) */
 	KIND_RLIMITS,		/* resource limits (after the fds: RLIMIT_NOFILE) */
 	KIND_VDSO,		/* the kernel's vdso and vvar, moved into place */
+	KIND_SHMEM,		/* memory objects: shared memory, memfds, deleted
+				 * files (before the mappings that map them) */
 	KIND_VMA,		/* memory mappings */
 	KIND_SIGNALS,		/* signal dispositions, interval timers */
 	KIND_SIGINFO,		/* queued signals */
@@ -104,6 +106,7 @@ struct kind_capture {
 	struct thread_live *live;	/* its main thread, as it will resume */
 	int self_contained;		/* pfrez -self-contained: embed file pages */
 	int halt;			/* pfrez -halt: the original is to end */
+	uint64_t max_deleted;		/* pfrez -max-deleted: bytes of deleted files */
 };
 
 /* What pthaw checks before it reads a page: whether this host and this

@@ -10,6 +10,7 @@
 #include "pages.h"
 #include "err.h"
 #include "proc.h"
+#include "shmem.h"
 #include "snap.h"
 
 #include <errno.h>
@@ -176,6 +177,14 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 		if ((v->flags & (VMA_SPECIAL | VMA_SHARED)))
 			continue;
 		rc = send_vma(&o, v, pm);
+	}
+	/* Memory objects' contents, once each however often mapped. */
+	if (!rc) {
+		struct shmem_out so = { .progress = c->progress, .progress_arg = c->progress_arg };
+
+		rc = shmem_write_data(c->snap, w, &so);
+		c->pages_sent += so.pages;
+		c->bytes_sent = w->bytes;
 	}
 	free(o.buf);
 	free(pm);

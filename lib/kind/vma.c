@@ -8,6 +8,7 @@
 #include "pload_ctl.h"
 #include "proc.h"
 #include "reopen.h"
+#include "shmem.h"
 #include "snap.h"
 #include "vdso.h"
 
@@ -64,10 +65,8 @@ static int capture_vma(struct kind_capture *c, const struct vma *v)
 		struct stat cur;
 		int deleted = ends_with(name, " (deleted)");
 
-		if (v->shared && (deleted || strncmp(name, "/memfd:", 7) == 0 ||
-				  strncmp(name, "/SYSV", 5) == 0 || strncmp(name, "/dev/zero", 9) == 0))
-			return err_msg(ENOTSUP, "process %d: shared memory mapping %s at 0x%llx is not supported yet",
-				       c->pid, name, (unsigned long long)v->start);
+		long id;
+
 		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", c->pid,
 			 (unsigned long long)v->start, (unsigned long long)v->end);
 		if (stat(mf, &sb) < 0) {
@@ -80,6 +79,17 @@ static int capture_vma(struct kind_capture *c, const struct vma *v)
 				return err_msg(EPERM, "process %d: mapping %s was deleted or replaced: capturing it reads /proc/%d/map_files, which needs cap_checkpoint_restore (or root)",
 					       c->pid, name, c->pid);
 		}
+		/* A memory object (shmem.c, captured before): it is mapped
+		 * from it, its pages are its contents. */
+		if (v->shared && (id = shmem_find(c->snap, sb.st_dev, sb.st_ino)) >= 0) {
+			r.flags |= VMA_SHMEM;
+			r.shmem = (uint32_t)id;
+			return snap_add_vma(c->snap, &r, name);
+		}
+		if (v->shared && (deleted || strncmp(name, "/memfd:", 7) == 0 ||
+				  strncmp(name, "/SYSV", 5) == 0 || strncmp(name, "/dev/zero", 9) == 0))
+			return err_msg(ENOTSUP, "process %d: shared memory mapping %s at 0x%llx is not supported yet",
+				       c->pid, name, (unsigned long long)v->start);
 		if (S_ISCHR(sb.st_mode) && !v->shared) {
 			name[0] = '\0';		/* private /dev/zero: anonymous memory */
 		} else if (!S_ISREG(sb.st_mode)) {
@@ -149,7 +159,8 @@ static int vma_take(void **data, const unsigned char *p, size_t len)
 	if (r.name_len >= SNAP_PATH_MAX)
 		return err_msg(EBADMSG, "vma record: name too long");
 	name = snap_take_str(p, len, &off, r.name_len);
-	if (!name || off != len || r.start >= r.end || (r.start | r.end) % REC_PAGE_SIZE || (r.prot & ~7u))
+	if (!name || off != len || r.start >= r.end || (r.start | r.end) % REC_PAGE_SIZE || (r.prot & ~7u) ||
+	    ((r.flags & VMA_SHMEM) ? (r.flags & (VMA_FILE | VMA_SPECIAL)) || !(r.flags & VMA_SHARED) : r.shmem))
 		return free(name), err_msg(EBADMSG, "vma record: malformed");
 	if (s->nvmas && !(s->vmas[s->nvmas - 1].r.end <= r.start))
 		return free(name), err_msg(EBADMSG, "vma record: mappings out of order or overlapping");
@@ -163,7 +174,7 @@ static int vma_verify(const struct snap *s, const void *data)
 	(void)data;
 	if (!s->nvmas)
 		return err_msg(EBADMSG, "incomplete snapshot: no mappings");
-	return 0;
+	return shmem_refs_check(s);
 }
 
 /* Before any page: the mappings must leave pload's range free, and the
@@ -222,7 +233,12 @@ static int map_all(struct kind_restore *r, const struct snap *s)
 			prot |= PROT_WRITE;	/* to fill it; taken back at the end */
 			r->added_write[i] = 1;
 		}
-		if ((fl & VMA_FILE) && !(fl & VMA_EMBED)) {
+		if (fl & VMA_SHMEM) {
+			fd = shmem_map_fd(r, s, v->r.shmem, prot);
+			if (fd < 0)
+				return (int)fd;
+			mflags |= MAP_SHARED;
+		} else if ((fl & VMA_FILE) && !(fl & VMA_EMBED)) {
 			struct rec_ident id;
 			struct reopen o;
 
@@ -282,6 +298,8 @@ static void vma_print(FILE *f, const void *data)
 			v->prot & PROT_EXEC ? 'x' : '-', v->flags & VMA_SHARED ? 's' : 'p',
 			(unsigned long long)v->pgoff, snap_esc(e1, sizeof(e1), s->vmas[i].name),
 			v->content_crc);
+		if (v->flags & VMA_SHMEM)
+			fprintf(f, "      memory object %u\n", v->shmem);
 	}
 }
 
@@ -289,6 +307,7 @@ static void vma_print_json(struct json *j, const void *data)
 {
 	static const char *flag_names[] = {
 		"shared", "file", "embed", "stack", "heap", "vdso", "vvar", "vvar_vclock", "vsyscall",
+		"shmem",
 	};
 	const struct snap *s = data;
 
@@ -316,6 +335,8 @@ static void vma_print_json(struct json *j, const void *data)
 			json_int(j, "mtime_sec", v->mtime_sec);
 			json_uint(j, "mtime_nsec", v->mtime_nsec);
 		}
+		if (v->flags & VMA_SHMEM)
+			json_uint(j, "shmem", v->shmem);
 		json_hex(j, "content_crc", v->content_crc);
 		json_object_end(j);
 	}

@@ -119,6 +119,8 @@ const char *rec_type_name(uint32_t type)
 	case REC_SIGNALFD: return "signalfd";
 	case REC_EPOLL: return "epoll";
 	case REC_INET: return "inet";
+	case REC_SHMEM: return "shmem";
+	case REC_FILEDATA: return "filedata";
 	case REC_PAGES: return "pages";
 	case REC_END: return "end";
 	}

@@ -42,6 +42,8 @@ enum rec_type {
 	REC_SIGNALFD = 26,/* struct rec_signalfd: lib/kind/fd_signalfd.c */
 	REC_EPOLL = 27,	/* struct rec_epoll + entries: lib/kind/fd_epoll.c */
 	REC_INET = 34,	/* lib/kind/fd_inet.c: a TCP or UDP socket */
+	REC_SHMEM = 28,	/* struct rec_shmem + name: a memory object (lib/kind/shmem.c) */
+	REC_FILEDATA = 29,/* struct rec_filedata + bytes: part of a memory object's contents */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -233,6 +235,7 @@ enum rec_vma_flag {
 	VMA_VVAR = 1u << 6,	/* [vvar] */
 	VMA_VVAR_VCLOCK = 1u << 7,/* [vvar_vclock] */
 	VMA_VSYSCALL = 1u << 8,	/* [vsyscall]: fixed by the kernel, skipped */
+	VMA_SHMEM = 1u << 9,	/* maps memory object .shmem (REC_SHMEM) */
 };
 #define VMA_SPECIAL (VMA_VDSO | VMA_VVAR | VMA_VVAR_VCLOCK | VMA_VSYSCALL)
 
@@ -245,8 +248,40 @@ struct rec_vma {
 	uint32_t mtime_nsec;
 	uint32_t content_crc;		/* [vdso]: crc32c of its bytes */
 	uint32_t name_len;
-	uint32_t pad;
+	uint32_t shmem;			/* VMA_SHMEM: the id of its REC_SHMEM; else 0 */
 	/* then name: a path or "[heap]", "[stack]", ... */
+} __attribute__((packed));
+
+/* A memory object: something mapped shared or open whose state is its
+ * contents, described once; mappings (VMA_SHMEM) and files (FD_MEMFD,
+ * FD_DELETED, by ident) refer to it.  Ids are 0, 1, ... in record order. */
+enum rec_shmem_kind {
+	SHMEM_ANON = 1,		/* MAP_SHARED|MAP_ANONYMOUS or of /dev/zero */
+	SHMEM_MEMFD = 2,	/* memfd_create(): name, seals */
+	SHMEM_FILE = 3,		/* a file mapped shared and writable: the file
+				 * is the state, reopened by path */
+	SHMEM_DELETED = 4,	/* a regular file unlinked while open or mapped */
+	SHMEM_KIND_MAX = 4,
+};
+
+struct rec_shmem {
+	uint32_t id;
+	uint32_t kind;		/* enum rec_shmem_kind */
+	uint64_t size;		/* bytes (SHMEM_FILE: as at the capture) */
+	uint32_t seals;		/* SHMEM_MEMFD: F_GET_SEALS */
+	uint32_t mode;		/* st_mode: permissions of a memfd or deleted file */
+	uint32_t name_len;
+	uint32_t pad;
+	struct rec_ident ident;	/* what it was; files refer to it by dev, ino */
+	/* then name: a memfd's name, a file's path */
+} __attribute__((packed));
+
+/* Part of an object's contents: the bytes at offset (holes and zero
+ * pages are not sent: a new object reads zeros there). */
+struct rec_filedata {
+	uint32_t id;		/* its REC_SHMEM */
+	uint32_t len;		/* bytes that follow, at most REC_PAGES_MAX pages */
+	uint64_t offset;	/* a multiple of REC_PAGE_SIZE */
 } __attribute__((packed));
 
 struct rec_regs {

@@ -50,6 +50,13 @@ KINDS=(
 	"sigqueue        sigqueue     clone  plain"
 	"mm_layout       mm_layout    clone  plain"
 	"sock_listen     sock_listen  -      plain"
+	"shm_anon        shm_anon     clone  plain"
+	"shm_devzero     shm_devzero  clone  plain"
+	"memfd           memfd        clone  plain"
+	"posix_shm       posix_shm    clone  plain"
+	"file_shared_rw  file_shared_rw clone file"
+	"deleted_file    deleted_file clone  file"
+	"zdtm_page       zdtm_page    clone  plain"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
