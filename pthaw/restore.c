@@ -196,6 +196,12 @@ static int hand_over(struct restore *r, struct kind_restore *kr)
 		ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, opts);
 	if (ptrace(PTRACE_GETREGS, r->pl.pid, 0, &base) < 0)
 		return err_sys(errno, "ptrace getregs");
+	/* The other threads, parked in pload since the files stage, are
+	 * held the same way, with the same options: a remapped process's
+	 * threads stop at the same filter and die with pthaw too. */
+	rc = pload_threads_seize(&r->pl, opts);
+	if (rc)
+		return rc;
 	r->pl.parked = 1;
 	r->pl.parked_regs = base;
 	rc = kinds_restore(kr, s->kind, KIND_STAGE_LAST);
@@ -222,14 +228,16 @@ static int hand_over(struct restore *r, struct kind_restore *kr)
 
 int restore_release(struct restore *r)
 {
-	/* A remapped process stays traced: pthaw answers its PID calls. */
-	if (ptrace(r->remapped ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0) {
-		int rc = err_sys(errno, "starting the restored process (ptrace)");
+	/* A remapped process stays traced: pthaw answers its PID calls.
+	 * Its threads go first, all from the same ptrace stop as the main
+	 * one, which has set their registers already. */
+	int rc = pload_threads_release(&r->pl, r->remapped);
 
+	if (!rc && ptrace(r->remapped ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
+		rc = err_sys(errno, "starting the restored process (ptrace)");
+	if (rc)
 		pload_kill(&r->pl);
-		return rc;
-	}
-	return 0;
+	return rc;
 }
 
 void restore_discard(struct restore *r)
@@ -333,8 +341,12 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		rc = PCALL(r, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0 ? -EPIPE : 0;
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_TASK);
+	/* What the credentials stage does, each thread must do too
+	 * (thread.c makes the calls again in each, at the last stage). */
+	r->pl.logging = 1;
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_CREDS);
+	r->pl.logging = 0;
 	if (!rc)
 		rc = hand_over(r, &kr);
 	if (rc) {
@@ -353,6 +365,7 @@ int restore_check(struct restore *r, FILE *out)
 
 void restore_free(struct restore *r)
 {
+	pload_free(&r->pl);
 	free(r->added_write);
 	snap_free(&r->snap);
 }

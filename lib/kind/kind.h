@@ -86,6 +86,7 @@ struct thread_live {
 	uint64_t sigmask;
 	unsigned char *xsave;	/* the XSAVE area, xsize bytes */
 	uint32_t xsize;
+	struct inject_ctx *inj;	/* calls run in this thread (NULL before) */
 };
 
 /* What a kind's capture may use: the process is held (seized, stopped)
@@ -96,6 +97,8 @@ struct kind_capture {
 	struct inject_ctx *inj;
 	struct snap *snap;		/* what the kinds before this one captured */
 	struct thread_live *live;	/* its main thread, as it will resume */
+	struct thread_live *threads;	/* every thread, the main one first */
+	size_t nthreads;
 	int self_contained;		/* pfrez -self-contained: embed file pages */
 };
 

@@ -176,18 +176,22 @@ static int siginfo_capture(struct kind_capture *c, void **data)
 {
 	struct snap *s = *data;
 
-	for (int shared = 0; shared <= 1; shared++) {
+	/* The process's queue once, then each thread's own. */
+	for (size_t k = 0; k <= c->nthreads; k++) {
+		int shared = k == 0;
+		pid_t tid = shared ? c->pid : c->threads[k - 1].tid;
 		struct __ptrace_peeksiginfo_args a = { 0, shared ? PTRACE_PEEKSIGINFO_SHARED : 0, 32 };
 		siginfo_t si[32];
 
 		for (;;) {
-			long n = ptrace(PTRACE_PEEKSIGINFO, c->live->tid, &a, si);
+			long n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, si);
 
 			if (n < 0)
-				return err_sys(errno, "process %d: reading pending signals", c->pid);
+				return err_sys(errno, "process %d: reading pending signals of thread %d", c->pid,
+					       tid);
 			for (long i = 0; i < n; i++) {
 				struct rec_siginfo r = { .shared = (uint32_t)shared,
-							 .tid = shared ? 0 : (uint32_t)c->live->tid };
+							 .tid = shared ? 0 : (uint32_t)tid };
 				int rc;
 
 				if (si[i].si_signo == SIGKILL || si[i].si_signo == SIGSTOP)
@@ -249,9 +253,11 @@ static int siginfo_verify(const struct snap *s, const void *data)
 	return 0;
 }
 
-/* Queued with every signal blocked in pload, they wait for the process's
- * own mask, set with its registers (thread.c).  A thread's signal goes to
- * the thread that now has its tid (the only one yet: the process). */
+/* Queued with every signal blocked in pload and its threads, they wait
+ * for each thread's own mask, set with its registers (thread.c).  A
+ * thread's signal goes to the thread that now has its tid (made at the
+ * files stage; the main thread's is the new PID).  pload's main thread
+ * may queue them with any si_code for any thread of its own group. */
 static int siginfo_restore(struct kind_restore *r, const void *data)
 {
 	const struct snap *s = data;
@@ -264,7 +270,8 @@ static int siginfo_restore(struct kind_restore *r, const void *data)
 		memcpy(&signo, q->info, sizeof(signo));
 		ret = q->shared ? pload_call(r->pl, SYS_rt_sigqueueinfo, r->pid, signo,
 					     (long)r->pl->hello.scratch, 0, 0, 0, q->info, sizeof(q->info))
-				: pload_call(r->pl, SYS_rt_tgsigqueueinfo, r->pid, r->pid, signo,
+				: pload_call(r->pl, SYS_rt_tgsigqueueinfo, r->pid,
+					     pload_tid(r->pl, r->old_pid, q->tid), signo,
 					     (long)r->pl->hello.scratch, 0, 0, q->info, sizeof(q->info));
 		if (ret < 0)
 			return err_sys((int)-ret, "queueing pending signal %d", signo);
