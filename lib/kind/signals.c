@@ -256,23 +256,28 @@ static int siginfo_verify(const struct snap *s, const void *data)
 /* Queued with every signal blocked in pload and its threads, they wait
  * for each thread's own mask, set with its registers (thread.c).  A
  * thread's signal goes to the thread that now has its tid (made at the
- * files stage; the main thread's is the new PID).  pload's main thread
- * may queue them with any si_code for any thread of its own group. */
+ * files stage; the main thread's is the new PID).  The kernel lets only
+ * the target thread itself queue a signal that looks sent by kill() or
+ * tgkill() (si_code >= 0 or SI_TKILL): the main thread's and the
+ * process's are queued by pload at the task stage, the other threads'
+ * by each thread, at the last stage, when pthaw can inject into it. */
 static int siginfo_restore(struct kind_restore *r, const void *data)
 {
 	const struct snap *s = data;
 
 	for (size_t i = 0; i < s->npending; i++) {
 		const struct rec_siginfo *q = &s->pending[i];
+		pid_t tid = q->shared ? r->pid : pload_tid(r->pl, r->old_pid, q->tid);
 		int32_t signo;
 		long ret;
 
+		if ((r->stage == KIND_STAGE_LAST) != (tid != r->pid))
+			continue;
 		memcpy(&signo, q->info, sizeof(signo));
 		ret = q->shared ? pload_call(r->pl, SYS_rt_sigqueueinfo, r->pid, signo,
 					     (long)r->pl->hello.scratch, 0, 0, 0, q->info, sizeof(q->info))
-				: pload_call(r->pl, SYS_rt_tgsigqueueinfo, r->pid,
-					     pload_tid(r->pl, r->old_pid, q->tid), signo,
-					     (long)r->pl->hello.scratch, 0, 0, q->info, sizeof(q->info));
+				: pload_thread_call(r->pl, tid, SYS_rt_tgsigqueueinfo, r->pid, tid, signo,
+						    (long)r->pl->hello.scratch, 0, 0, q->info, sizeof(q->info));
 		if (ret < 0)
 			return err_sys((int)-ret, "queueing pending signal %d", signo);
 	}
@@ -318,7 +323,7 @@ const struct kind_ops kind_siginfo = {
 	.name = "siginfo",
 	.type = REC_SIGINFO,
 	.flags = KIND_MANY | KIND_IN_SNAP | KIND_LATE,
-	.stages = KIND_AT(KIND_STAGE_TASK),
+	.stages = KIND_AT(KIND_STAGE_TASK) | KIND_AT(KIND_STAGE_LAST),
 	.capture = siginfo_capture,
 	.write = siginfo_write,
 	.take = siginfo_take,
