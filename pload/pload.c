@@ -145,7 +145,7 @@ static void __attribute__((noreturn)) serve(void)
 			struct clone_args ca = {
 				.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 					 CLONE_SYSVSEM,
-				.set_tid = (uint64_t)&tid,
+				.set_tid = tid ? (uint64_t)&tid : 0,
 				.set_tid_size = tid ? 1 : 0,
 			};
 

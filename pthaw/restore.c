@@ -315,11 +315,20 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (rc)
 		return rc;
 	r->remapped = !r->pl.got_pid;
+	/* A thread whose tid is taken here is remapped as the PID is: the
+	 * filter must be in before pload makes the threads (they inherit
+	 * it).  One taken meanwhile is refused by name (thread.c). */
+	for (size_t i = 1; i < r->snap.nthreads && !r->remapped; i++)
+		if (kill((pid_t)r->snap.threads[i].r.tid, 0) == 0 || errno == EPERM)
+			r->remapped = 2;
 	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .old_pid = r->old_pid,
 				    .detach = r->detach, .same_host = r->same_host, .snap = &r->snap,
-				    .added_write = r->added_write };
+				    .added_write = r->added_write, .remapped = r->remapped };
 	if (r->remapped && (r->remap == REMAP_NEVER || r->detach)) {
 		pload_kill(&r->pl);
+		if (r->remapped == 2)
+			return err_msg(EBUSY, "a thread's tid is in use, so the restored thread cannot keep it%s",
+				       r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
 		return err_msg(EBUSY, "PID %u is in use, so the restored process cannot keep it%s",
 			       r->old_pid, r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
 	}
@@ -347,6 +356,11 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_CREDS);
 	r->pl.logging = 0;
+	/* Threads whose tids were taken: pthaw answers for them. */
+	for (size_t i = 0; !rc && i < r->pl.nthreads; i++)
+		if (r->pl.threads[i].tid != r->pl.threads[i].old &&
+		    supervise_map_tid(r->pl.threads[i].tid, r->pl.threads[i].old))
+			rc = err_sys(ENOMEM, "tid map");
 	if (!rc)
 		rc = hand_over(r, &kr);
 	if (rc) {

@@ -121,6 +121,7 @@ struct kind_restore {
 	uint32_t old_pid;		/* its PID in the snapshot */
 	int detach;			/* pthaw -detach: pthaw leaves at once */
 	int same_host;			/* the stream's boot-id is this boot's */
+	int remapped;			/* pthaw answers its PID (and tid) calls */
 	enum kind_stage stage;		/* the stage being restored */
 	const struct snap *snap;
 	unsigned char *added_write;	/* per mapping: PROT_WRITE added for filling */

@@ -185,15 +185,20 @@ static int thread_restore(struct kind_restore *r, const void *data)
 
 	switch (r->stage) {
 	case KIND_STAGE_FILES:
+		/* A tid that cannot be had (taken here, or no privilege to
+		 * choose it) is remapped with the PID: the thread gets any
+		 * tid, and pthaw answers for it (supervise.c). */
 		for (size_t i = 1; i < s->nthreads; i++) {
 			uint32_t tid = s->threads[i].r.tid;
 			long ret = pload_thread_new(r->pl, (pid_t)tid, (pid_t)tid);
 
+			if ((ret == -EEXIST || ret == -EPERM) && r->remapped)
+				ret = pload_thread_new(r->pl, 0, (pid_t)tid);
 			if (ret == -EEXIST)
-				return err_msg(EBUSY, "thread %u: its tid is in use on this host, so the thread cannot have it back (threads are not remapped)",
+				return err_msg(EBUSY, "thread %u: its tid is in use on this host, so the thread cannot have it back (-remap=never)",
 					       tid);
 			if (ret == -EPERM)
-				return err_msg(EPERM, "thread %u: giving a thread its tid back needs CAP_CHECKPOINT_RESTORE or root (threads are not remapped)",
+				return err_msg(EPERM, "thread %u: giving a thread its tid back needs CAP_CHECKPOINT_RESTORE or root (-remap=never)",
 					       tid);
 			if (ret < 0)
 				return err_sys((int)-ret, "thread %u: creating it", tid);
