@@ -158,6 +158,19 @@ int capture_attach(struct capture *c, pid_t pid)
 		rc = seize_all(c);
 	for (size_t i = 0; !rc && i < c->nthreads; i++)
 		rc = hold_seccomp(pid, c->threads[i].tid);
+	/* The filters are captured from the main thread and restored to
+	 * every thread (SECCOMP_FILTER_FLAG_TSYNC): a thread with others
+	 * cannot be restored. */
+	for (size_t i = 1; !rc && i < c->nthreads; i++) {
+		char m[32] = "", t[32] = "";
+
+		proc_status_field(pid, "Seccomp_filters", m, sizeof(m));
+		proc_status_field(c->threads[i].tid, "Seccomp_filters", t, sizeof(t));
+		err_clear();
+		if (strcmp(m, t))
+			rc = err_msg(ENOTSUP, "process %d: thread %d has %s seccomp filters, the main thread %s: threads with filters of their own cannot be restored",
+				     pid, c->threads[i].tid, t, m);
+	}
 	return rc;
 }
 
