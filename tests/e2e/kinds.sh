@@ -43,6 +43,10 @@ KINDS=(
 	"pipe_fd3        pipe_fd3     -      pipe3"
 	"sigqueue        sigqueue     clone  plain"
 	"mm_layout       mm_layout    clone  plain"
+	"thread_tls      thread_tls   clone  plain"
+	"thread_block    thread_block clone  plain"
+	"thread_sig      thread_sig   clone  plain"
+	"thread_rseq     thread_rseq  clone  plain"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
