@@ -394,13 +394,16 @@ static int timers_restore(struct kind_restore *r, const void *data)
 static void timers_print(FILE *f, const void *data)
 {
 	const struct timers *ts = data;
-	static const char *const how[] = { "signal", "none", "thread", "?", "signal to the main thread" };
+	static const char *const how[] = { "signal", "none", "thread", "?", "signal to thread" };
 
 	for (size_t i = 0; i < ts->n; i++) {
 		const struct rec_timer *t = &ts->t[i];
+		char whom[32] = "";
 
-		fprintf(f, "POSIX timer %d: %s, notify %s, signal %d, value %#llx, left %lld.%09lld s, interval %lld.%09lld s, overrun %d\n",
-			t->id, clock_name(t->clock), how[t->notify], t->signo, (unsigned long long)t->sival,
+		if (t->notify & SIGEV_THREAD_ID)
+			snprintf(whom, sizeof(whom), " %u", t->tid);
+		fprintf(f, "POSIX timer %d: %s, notify %s%s, signal %d, value %#llx, left %lld.%09lld s, interval %lld.%09lld s, overrun %d\n",
+			t->id, clock_name(t->clock), how[t->notify], whom, t->signo, (unsigned long long)t->sival,
 			(long long)t->it[2], (long long)t->it[3], (long long)t->it[0], (long long)t->it[1],
 			t->overrun);
 	}
@@ -409,7 +412,7 @@ static void timers_print(FILE *f, const void *data)
 static void timers_print_json(struct json *j, const void *data)
 {
 	const struct timers *ts = data;
-	static const char *const how[] = { "signal", "none", "thread", "?", "signal to the main thread" };
+	static const char *const how[] = { "signal", "none", "thread", "?", "signal to thread" };
 
 	json_array_begin(j, "timers");
 	for (size_t i = 0; i < ts->n; i++) {
@@ -420,6 +423,8 @@ static void timers_print_json(struct json *j, const void *data)
 		json_str(j, "clock", clock_name(t->clock));
 		json_int(j, "clock_id", t->clock);
 		json_str(j, "notify", how[t->notify]);
+		if (t->notify & SIGEV_THREAD_ID)
+			json_uint(j, "tid", t->tid);
 		json_int(j, "signo", t->signo);
 		json_hex(j, "sival", t->sival);
 		json_int(j, "value_sec", t->it[2]);

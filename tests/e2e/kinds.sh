@@ -47,6 +47,7 @@ KINDS=(
 	"thread_block    thread_block clone  plain"
 	"thread_sig      thread_sig   clone  plain"
 	"thread_rseq     thread_rseq  clone  plain"
+	"thread_timer    thread_timer clone  plain"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
