@@ -43,11 +43,7 @@ LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
 	     lib/layer/crypt.c lib/layer/layer_crypt.c lib/layer/crypt_gcm.c lib/layer/crypt_ctrmac.c
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
 LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c
-LIB_KIND   := lib/kind/snap.c lib/kind/kind.c lib/kind/reopen.c lib/kind/task.c lib/kind/creds.c \
-	      lib/kind/mm.c lib/kind/rlimits.c lib/kind/vdso.c lib/kind/vma.c lib/kind/signals.c \
-	      lib/kind/thread.c lib/kind/rseq.c lib/kind/pages.c lib/kind/prctl.c lib/kind/caps.c lib/kind/seccomp.c \
-	      lib/kind/locks.c lib/kind/sched.c lib/kind/membarrier.c lib/kind/madvise.c lib/kind/timers.c \
-	      lib/kind/files.c
+LIB_KIND   := $(sort $(wildcard lib/kind/*.c))
 LIB_ARCH  := lib/arch/x86_64/sigframe.c lib/arch/x86_64/regs.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 
@@ -61,7 +57,7 @@ UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_re
 	      test_kind_membarrier test_kind_madvise test_kind_timers
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
-PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
+PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
 	      rmdir_open cwd_deleted dev_deleted proc_dead proc_self heldfiles highfd victim \
 	      fd_log fd_shared fd_cloexec creds seccomp thp_disable subreaper pdeathsig dumpable \
 	      prname timerslack membarrier personality oom_adj sched madvise posix_timer itimer \

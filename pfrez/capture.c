@@ -178,7 +178,7 @@ int capture_state(struct capture *c)
 {
 	struct kind_capture kc = { .pid = c->pid, .snap = &c->snap, .live = &c->threads[0],
 				   .threads = c->threads, .nthreads = c->nthreads,
-				   .self_contained = c->self_contained };
+				   .self_contained = c->self_contained, .halt = c->halt };
 	int rc = 0, rc2;
 
 	for (size_t i = 0; i < c->nthreads && !rc; i++) {
@@ -258,6 +258,7 @@ int capture_hash_maps(struct capture *c)
 
 void capture_release(struct capture *c)
 {
+	capture_settle(c, 0);
 	if (!c->attached)
 		return;
 	for (size_t i = 0; i < c->nthreads; i++) {
@@ -279,8 +280,17 @@ void capture_release(struct capture *c)
 	c->attached = 0;
 }
 
+void capture_settle(struct capture *c, int ended)
+{
+	if (c->settled)
+		return;
+	c->settled = 1;
+	kinds_settle(c->snap.kind, ended);
+}
+
 void capture_kill(struct capture *c)
 {
+	capture_settle(c, 1);
 	kill(c->pid, SIGKILL);
 	c->attached = 0;
 }

@@ -13,6 +13,7 @@ struct capture {
 	pid_t pid;
 	int attached;
 	int self_contained;		/* embed file-backed pages too */
+	int halt;			/* -halt: the original is to end */
 	struct snap snap;
 	/* Its threads as found, to put back: the main one first, each
 	 * seized (nthreads of them held); ctx: their injection frames. */
@@ -20,6 +21,7 @@ struct capture {
 	size_t nthreads;
 	struct inject_ctx *ctx;
 	int regs_saved;			/* threads[0..regs_saved) were read */
+	int settled;			/* capture_settle() ran */
 	unsigned long long pages_sent, bytes_sent;
 	void (*progress)(void *arg, unsigned long long bytes);
 	void *progress_arg;
@@ -47,6 +49,10 @@ void capture_release(struct capture *c);
 
 /* Ends the process (-halt). */
 void capture_kill(struct capture *c);
+
+/* Tells the kinds the original's fate (kind_ops.settle): it resumes, or
+ * it ends now.  Once; the later calls do nothing. */
+void capture_settle(struct capture *c, int ended);
 
 void capture_free(struct capture *c);
 

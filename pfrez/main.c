@@ -190,6 +190,7 @@ static int hold_stopped(struct capture *c)
  * dies in between leaves it running, not stopped. */
 static void resume_held(struct capture *c)
 {
+	capture_settle(c, 0);
 	kill(c->pid, SIGCONT);
 	for (size_t i = 0; i < c->nthreads; i++)
 		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
@@ -211,6 +212,7 @@ static void end_original(struct capture *c)
 {
 	int st;
 
+	capture_settle(c, 1);
 	kill(c->pid, SIGKILL);
 	while (c->attached) {
 		if (waitpid(c->pid, &st, __WALL) < 0) {
@@ -424,6 +426,7 @@ int main(int argc, char **argv)
 	rc = capture_attach(&c, (pid_t)opt_pid);
 	if (!rc) {
 		c.self_contained = opt_self_contained;
+		c.halt = opt_halt && !opt_debug;
 		rc = capture_state(&c);
 	}
 	if (rc) {

@@ -49,7 +49,8 @@
 static int check_here(struct restore *r, FILE *out)
 {
 	const struct snap *s = &r->snap;
-	struct kind_check c = { .snap = s, .same_host = r->same_host, .out = out };
+	struct kind_check c = { .snap = s, .same_host = r->same_host, .out = out,
+				.take_sockets = r->take_sockets };
 	gid_t groups[256];
 	int ngroups = getgroups(256, groups), switched = 0, rc;
 
@@ -323,6 +324,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 			r->remapped = 2;
 	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .old_pid = r->old_pid,
 				    .detach = r->detach, .same_host = r->same_host, .snap = &r->snap,
+				    .take_sockets = r->take_sockets,
 				    .added_write = r->added_write, .remapped = r->remapped };
 	if (r->remapped && (r->remap == REMAP_NEVER || r->detach)) {
 		pload_kill(&r->pl);

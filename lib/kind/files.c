@@ -3,6 +3,7 @@
  * through pload, printed. */
 #include "files.h"
 #include "err.h"
+#include "fdkind.h"
 #include "json.h"
 #include "kind.h"
 #include "pload_ctl.h"
@@ -42,6 +43,11 @@ void file_ident(struct rec_ident *id, const struct stat *sb)
  * link: that name must lead, here and now, to the very file the process
  * holds, or the snapshot could not be restored (and with -halt the
  * process would be lost). */
+int files_by_name(uint32_t kind)
+{
+	return kind == FD_FILE || kind == FD_DIR || kind == FD_DEV;
+}
+
 int file_reopenable(pid_t pid, const char *what, const char *path, const struct stat *held)
 {
 	struct open_how how = {
@@ -158,6 +164,66 @@ static int is_pseudo_fs(const char *held)
 	return statfs(held, &f) == 0 && (f.f_type == PROC_SUPER_MAGIC || f.f_type == SYSFS_MAGIC);
 }
 
+static int stdio_like(const struct stat *sb)
+{
+	return S_ISFIFO(sb->st_mode) || S_ISSOCK(sb->st_mode) ||
+	       (S_ISCHR(sb->st_mode) && is_terminal(sb));
+}
+
+/* The kinds files.c restores itself: 0 with r->kind set, or a refusal. */
+static int builtin_kind(pid_t pid, int fd, const char *link, const struct stat *sb,
+			struct rec_file *r)
+{
+	if (strncmp(link, "anon_inode:", 11) == 0)
+		return refuse_fd(pid, fd, link, "this kind of descriptor is not supported yet");
+	if (stdio_like(sb)) {
+		if (fd > 2)
+			return refuse_fd(pid, fd, link, S_ISFIFO(sb->st_mode) ? "pipes are supported only as stdin/stdout/stderr" :
+					 S_ISSOCK(sb->st_mode) ? "sockets are supported only as stdin/stdout/stderr" :
+					 "terminals are supported only as stdin/stdout/stderr");
+		r->kind = FD_STDIO;
+	} else if (S_ISREG(sb->st_mode)) {
+		size_t n = strlen(link);
+
+		if (link[0] != '/' || strncmp(link, "/memfd:", 7) == 0)
+			return refuse_fd(pid, fd, link, "memfd and anonymous files are not supported yet");
+		if (sb->st_nlink == 0 || (n > 10 && strcmp(link + n - 10, " (deleted)") == 0))
+			return refuse_fd(pid, fd, link, "the file was deleted; it cannot be reopened");
+		r->kind = FD_FILE;
+	} else if (S_ISDIR(sb->st_mode)) {
+		if (sb->st_nlink == 0)
+			return refuse_fd(pid, fd, link, "the directory was removed; it cannot be reopened");
+		r->kind = FD_DIR;
+	} else if (S_ISCHR(sb->st_mode) && major(sb->st_rdev) == 1) {
+		if (sb->st_nlink == 0)
+			return refuse_fd(pid, fd, link, "the device node was deleted; it cannot be reopened");
+		r->kind = FD_DEV;	/* null, zero, full, random, urandom */
+	} else {
+		return refuse_fd(pid, fd, link, "this kind of descriptor is not supported yet");
+	}
+	return 0;
+}
+
+/* Whether one of the fd kinds (fdkind.h) takes the fd: 1 with r->kind
+ * set, 0, or its refusal. */
+static int claim_fd(pid_t pid, int fd, const char *link, const struct stat *sb, const char *info,
+		    struct rec_file *r)
+{
+	struct fd_info i = { .pid = pid, .fd = fd, .link = link, .sb = sb, .fdinfo = info };
+
+	for (int k = 0; fd_kinds[k]; k++) {
+		int rc = fd_kinds[k]->claim(&i, r);
+
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			r->kind = fd_kinds[k]->kind;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* 0 with *d filled, 1 when the fd was closed meanwhile, or -errno. */
 static int see_fd(pid_t pid, int fd, struct fd_seen *d)
 {
@@ -187,34 +253,15 @@ static int see_fd(pid_t pid, int fd, struct fd_seen *d)
 	r->flags = fl & ~(uint32_t)O_CLOEXEC;
 	r->pos = pos;
 	r->mode = d->sb.st_mode;
-	if (strncmp(link, "anon_inode:", 11) == 0)
-		return refuse_fd(pid, fd, link, "this kind of descriptor is not supported yet");
-	if (S_ISFIFO(d->sb.st_mode) || S_ISSOCK(d->sb.st_mode) ||
-	    (S_ISCHR(d->sb.st_mode) && is_terminal(&d->sb))) {
-		if (fd > 2)
-			return refuse_fd(pid, fd, link, S_ISFIFO(d->sb.st_mode) ? "pipes are supported only as stdin/stdout/stderr" :
-					 S_ISSOCK(d->sb.st_mode) ? "sockets are supported only as stdin/stdout/stderr" :
-					 "terminals are supported only as stdin/stdout/stderr");
-		r->kind = FD_STDIO;
-	} else if (S_ISREG(d->sb.st_mode)) {
-		size_t n = strlen(link);
-
-		if (link[0] != '/' || strncmp(link, "/memfd:", 7) == 0)
-			return refuse_fd(pid, fd, link, "memfd and anonymous files are not supported yet");
-		if (d->sb.st_nlink == 0 || (n > 10 && strcmp(link + n - 10, " (deleted)") == 0))
-			return refuse_fd(pid, fd, link, "the file was deleted; it cannot be reopened");
-		r->kind = FD_FILE;
-	} else if (S_ISDIR(d->sb.st_mode)) {
-		if (d->sb.st_nlink == 0)
-			return refuse_fd(pid, fd, link, "the directory was removed; it cannot be reopened");
-		r->kind = FD_DIR;
-	} else if (S_ISCHR(d->sb.st_mode) && major(d->sb.st_rdev) == 1) {
-		if (d->sb.st_nlink == 0)
-			return refuse_fd(pid, fd, link, "the device node was deleted; it cannot be reopened");
-		r->kind = FD_DEV;	/* null, zero, full, random, urandom */
-	} else {
-		return refuse_fd(pid, fd, link, "this kind of descriptor is not supported yet");
-	}
+	/* A terminal, pipe or socket at 0, 1 or 2 becomes pthaw's own
+	 * (builtin_kind); anything else may be one of the fd kinds. */
+	rc = 0;
+	if (fd > 2 || !stdio_like(&d->sb))
+		rc = claim_fd(pid, fd, link, &d->sb, info, r);
+	if (rc == 0)
+		rc = builtin_kind(pid, fd, link, &d->sb, r);
+	if (rc < 0)
+		return rc;
 	if (r->kind != FD_STDIO) {
 		file_ident(&r->ident, &d->sb);
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
@@ -340,7 +387,7 @@ int files_capture(pid_t pid, struct snap *s)
 		if (id_of[d->group] == UINT32_MAX) {
 			id_of[d->group] = d->r.id = (uint32_t)s->nfiles;
 			snprintf(what, sizeof(what), "fd %d", d->fd);
-			if (d->r.kind != FD_STDIO && !(d->r.file_flags & FDF_PROC_SELF))
+			if (files_by_name(d->r.kind) && !(d->r.file_flags & FDF_PROC_SELF))
 				rc = file_reopenable(pid, what, d->path, &d->sb);
 			if (!rc)
 				rc = files_add(s, &d->r, d->path);
@@ -453,7 +500,7 @@ static int files_restore(struct kind_restore *r, const void *data)
 			rc = restore_stdio(pl, f, fds);
 			continue;
 		}
-		t = open_file(r, s, f);
+		t = files_by_name(f->r.kind) ? open_file(r, s, f) : fd_kind_of(f->r.kind)->open(r, s, f);
 		if (t < 0) {
 			rc = (int)t;
 			break;
@@ -472,6 +519,9 @@ static int files_restore(struct kind_restore *r, const void *data)
 		if (!keep)
 			pcall(pl, SYS_close, t, 0, 0);
 	}
+	for (int k = 0; fd_kinds[k]; k++)
+		if (fd_kinds[k]->done)
+			fd_kinds[k]->done(r, s);
 	free(by);
 	free(at);
 	return rc;
@@ -508,9 +558,14 @@ int files_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len
 	if (r.path_len >= SNAP_PATH_MAX)
 		return bad(type, "path too long");
 	path = snap_take_str(p, len, &off, r.path_len);
-	if (!path || off != len || r.kind < FD_FILE || r.kind > FD_STDIO ||
-	    (r.file_flags & ~(uint32_t)(FDF_PROC_SELF | FDF_PSEUDO)))
+	if (!path || off != len || (r.file_flags & ~(uint32_t)(FDF_PROC_SELF | FDF_PSEUDO)))
 		return free(path), bad(type, "malformed");
+	if (!files_by_name(r.kind) && r.kind != FD_STDIO && !fd_kind_of(r.kind)) {
+		free(path);
+		return err_msg(EBADMSG, "file %u: %s%s, which this pthaw cannot restore", r.id,
+			       r.kind >= FD_FILE && r.kind <= FD_KIND_MAX ? "a " : "an unknown kind of file ",
+			       files_kind_name(r.kind));
+	}
 	rc = files_add(s, &r, path);
 	free(path);
 	return rc < 0 ? err_wrap(rc == -ENOMEM ? rc : -EBADMSG, "file record") : rc;
@@ -518,21 +573,30 @@ int files_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len
 
 int files_check(const struct snap *s)
 {
-	for (size_t i = 0; i < s->nfiles; i++)
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct fd_kind_ops *k = fd_kind_of(s->files[i].r.kind);
+		int rc;
+
 		if (!s->files[i].nrefs)
 			return err_msg(EBADMSG, "file %zu: no fd refers to it", i);
+		if (k && k->verify && (rc = k->verify(s, &s->files[i])))
+			return rc;
+	}
 	return 0;
 }
 
 const char *files_kind_name(uint32_t k)
 {
-	switch (k) {
-	case FD_FILE: return "file";
-	case FD_DIR: return "directory";
-	case FD_DEV: return "device";
-	case FD_STDIO: return "stdio";
-	}
-	return "?";
+	static const char *const name[FD_KIND_MAX + 1] = {
+		[FD_FILE] = "file", [FD_DIR] = "directory", [FD_DEV] = "device",
+		[FD_STDIO] = "stdio", [FD_PIPE] = "pipe", [FD_FIFO] = "fifo",
+		[FD_UNIX] = "unix socket", [FD_EVENTFD] = "eventfd", [FD_TIMERFD] = "timerfd",
+		[FD_SIGNALFD] = "signalfd", [FD_EPOLL] = "epoll", [FD_INOTIFY] = "inotify",
+		[FD_MEMFD] = "memfd", [FD_DELETED] = "deleted file", [FD_TTY] = "terminal",
+		[FD_INET] = "inet socket",
+	};
+
+	return k <= FD_KIND_MAX && name[k] ? name[k] : "?";
 }
 
 static void files_print(FILE *f, const void *data)
@@ -548,7 +612,7 @@ static void files_print(FILE *f, const void *data)
 		fprintf(f, "  file %zu: %s \"%s\", flags 0%o, offset %llu%s\n", i, files_kind_name(o->r.kind),
 			e, o->r.flags, (unsigned long long)o->r.pos,
 			o->r.file_flags & FDF_PROC_SELF ? ", names the process itself in /proc" : "");
-		if (o->r.kind != FD_STDIO)
+		if (files_by_name(o->r.kind))
 			snap_print_ident(f, "    identity", &o->r.ident);
 	}
 	fprintf(f, "File descriptors:\n");
@@ -625,7 +689,7 @@ static int file_check(struct kind_check *c, const void *data)
 	for (size_t i = 0; i < s->nfiles; i++) {
 		struct reopen o;
 
-		if (s->files[i].r.kind == FD_STDIO)
+		if (!files_by_name(s->files[i].r.kind))
 			continue;
 		reopen_file(s, &s->files[i], getpid(), what, sizeof(what), path, sizeof(path), &o);
 		if (reopen(NULL, c->same_host, &o)) {
@@ -655,7 +719,7 @@ static void file_print_json(struct json *j, const void *data)
 		json_uint(j, "mode", f->mode);
 		json_bool(j, "proc_self", (f->file_flags & FDF_PROC_SELF) != 0);
 		json_bool(j, "pseudo", (f->file_flags & FDF_PSEUDO) != 0);
-		if (f->kind != FD_STDIO)
+		if (files_by_name(f->kind))
 			snap_ident_json(j, "ident", &f->ident);
 		json_object_end(j);
 	}

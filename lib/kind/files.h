@@ -46,7 +46,11 @@ int files_check(const struct snap *s);
 /* Whether the process had fd open. */
 int files_has_fd(const struct snap *s, int fd);
 
-/* "file", "dir", "dev", "stdio": what a file record is, for printing. */
+/* Whether a file record's kind is reopened by its name (a file, a
+ * directory, a device): the others are pthaw's stdio or fd kinds'. */
+int files_by_name(uint32_t kind);
+
+/* "file", "directory", "pipe", ...: what a file record is, for printing. */
 const char *files_kind_name(uint32_t k);
 
 void files_free(struct snap *s);

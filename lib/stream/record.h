@@ -36,6 +36,7 @@ enum rec_type {
 	REC_LOCKS = 20,	/* lib/kind/locks.c */
 	REC_FILE = 21,	/* struct rec_file + path: an open file description */
 	REC_THREAD = 22,/* struct rec_thread + xsave area: one thread */
+	REC_INET = 34,	/* lib/kind/fd_inet.c: a TCP or UDP socket */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -121,6 +122,21 @@ enum rec_file_kind {
 	FD_DIR = 2,	/* directory: reopened by path */
 	FD_DEV = 3,	/* character device such as /dev/null: reopened by path */
 	FD_STDIO = 4,	/* terminal, pipe or socket at 0..2: pthaw's own stdio */
+	/* Not reopened by name: made anew by their fd kind (lib/kind/fdkind.h),
+	 * whose own records carry their state. */
+	FD_PIPE = 5,	/* an end of a pipe */
+	FD_FIFO = 6,	/* an end of a named pipe */
+	FD_UNIX = 7,	/* a unix socket */
+	FD_EVENTFD = 8,
+	FD_TIMERFD = 9,
+	FD_SIGNALFD = 10,
+	FD_EPOLL = 11,
+	FD_INOTIFY = 12,
+	FD_MEMFD = 13,
+	FD_DELETED = 14,/* a regular file unlinked while open: its contents travel */
+	FD_TTY = 15,	/* a terminal beyond pthaw's own stdio */
+	FD_INET = 16,	/* a TCP or UDP socket */
+	FD_KIND_MAX = 16,
 };
 
 /* An open file description (what open() made: one offset, one set of

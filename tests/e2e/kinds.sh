@@ -48,6 +48,7 @@ KINDS=(
 	"thread_sig      thread_sig   clone  plain"
 	"thread_rseq     thread_rseq  clone  plain"
 	"thread_timer    thread_timer clone  plain"
+	"sock_listen     sock_listen  -      plain"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).

@@ -717,8 +717,9 @@ static void snap_bad_vma_fd_xstate(void **state)
 	o.path_len = 4;
 	o.kind = 0;
 	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), -EBADMSG);
-	o.kind = FD_STDIO + 1;
+	o.kind = FD_KIND_MAX + 1;
 	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), -EBADMSG);
+	has("an unknown kind of file");
 	o.kind = FD_DIR;
 	o.file_flags = 4;	/* unknown flag */
 	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), -EBADMSG);

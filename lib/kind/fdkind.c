@@ -1,0 +1,42 @@
+/* fdkind.c: the table of fd kinds (fdkind.h). */
+#include "fdkind.h"
+#include "err.h"
+#include "kind.h"
+#include "pload_ctl.h"
+#include "snap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+
+extern const struct fd_kind_ops fd_kind_inet;
+
+const struct fd_kind_ops *const fd_kinds[] = {
+	&fd_kind_inet,
+	NULL
+};
+
+const struct fd_kind_ops *fd_kind_of(uint32_t kind)
+{
+	for (int i = 0; fd_kinds[i]; i++)
+		if (fd_kinds[i]->kind == kind)
+			return fd_kinds[i];
+	return NULL;
+}
+
+long fd_aside(struct kind_restore *r, const struct snap *s, long t)
+{
+	long top = 0, n;
+
+	for (size_t i = 0; i < s->nfds; i++)
+		if (s->fds[i].fd >= top)
+			top = s->fds[i].fd + 1L;
+	if (t >= top)
+		return t;
+	/* F_DUPFD_CLOEXEC: nothing of it survives an exec if it leaks. */
+	n = pload_call(r->pl, SYS_fcntl, t, F_DUPFD_CLOEXEC, top, 0, 0, 0, NULL, 0);
+	if (n < 0)
+		return err_sys((int)-n, "fd %ld: cannot set it aside above fd %ld", t, top - 1);
+	pload_call(r->pl, SYS_close, t, 0, 0, 0, 0, 0, NULL, 0);
+	return n;
+}
