@@ -24,10 +24,15 @@
 #define PLOAD_PARK		(PLOAD_BASE + 0x20000000ull)	/* vdso/vvar wait here */
 
 #define PLOAD_MAGIC		0x64616f6c70ull		/* "pload" */
-#define PLOAD_VERSION		1
+#define PLOAD_VERSION		2
 
 /* Request numbers above the system-call range are pload's own. */
 #define PLOAD_OP_PARK		0x10000	/* close the pipes, wait for ptrace */
+/* A new thread of pload's (arg[0]: the tid it must have, 0: any), which
+ * waits in pause() with every signal blocked, touching no memory, until
+ * pthaw takes it over under ptrace and gives it a snapshot thread's
+ * registers.  Answers its tid or -errno (EEXIST: the tid is taken). */
+#define PLOAD_OP_THREAD		0x10001
 
 struct pload_hello {
 	uint64_t magic;

@@ -7,6 +7,7 @@
 #include "inject.h"
 #include "kind.h"
 #include "pages.h"
+#include "proc.h"
 #include "arch/x86_64/regs.h"
 
 #include <errno.h>
@@ -23,12 +24,13 @@
  * filters are suspended while pfrez holds the process
  * (PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN, as reading the filters
  * does; the kernel lifts it when pfrez detaches or dies).  The process
- * is stopped: its mode cannot change under us. */
-static int hold_seccomp(pid_t pid)
+ * is stopped: its mode cannot change under us.  Filters and their
+ * suspension are each thread's own: every thread is asked. */
+static int hold_seccomp(pid_t pid, pid_t tid)
 {
 	char v[16];
 
-	if (proc_status_field(pid, "Seccomp", v, sizeof(v))) {
+	if (proc_status_field(tid, "Seccomp", v, sizeof(v))) {
 		err_clear();	/* a kernel without seccomp */
 		return 0;
 	}
@@ -36,20 +38,107 @@ static int hold_seccomp(pid_t pid)
 		return err_msg(ENOTSUP, "process %d runs in seccomp strict mode: it may make no call but read, write, exit and sigreturn, so it cannot be captured",
 			       pid);
 	if (!strcmp(v, "2") &&
-	    ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP) < 0)
+	    ptrace(PTRACE_SETOPTIONS, tid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP) < 0)
 		return err_msg(EPERM, "process %d has seccomp filters: capturing them needs CAP_SYS_ADMIN, and pfrez under no seccomp filter",
 			       pid);
 	return 0;
 }
 
+static int held(const struct capture *c, pid_t tid)
+{
+	for (size_t i = 0; i < c->nthreads; i++)
+		if (c->threads[i].tid == tid)
+			return 1;
+	return 0;
+}
+
+static int add_thread(struct capture *c, pid_t tid)
+{
+	struct thread_live *n;
+
+	if (c->nthreads >= SNAP_THREADS_MAX)
+		return err_msg(E2BIG, "process %d has more than %d threads", c->pid, SNAP_THREADS_MAX);
+	n = realloc(c->threads, (c->nthreads + 1) * sizeof(*n));
+	if (!n)
+		return err_sys(ENOMEM, "thread list");
+	c->threads = n;
+	c->threads[c->nthreads++] = (struct thread_live){ .tid = tid };
+	return 0;
+}
+
+/*
+ * Holds every thread.  Those /proc/PID/task lists are seized and
+ * interrupted, then waited for; a thread not yet stopped may meanwhile
+ * have started another, so the list is read again, until a reading made
+ * with every listed thread stopped names no thread not held.  Then none
+ * can appear any more: a clone under way when the interrupt came
+ * completes before its thread stops, and its new thread is in the list
+ * from then on.  A thread that ends before it stops is dropped (it is
+ * gone: there is nothing of it to capture), never half-captured.
+ */
+static int seize_all(struct capture *c)
+{
+	for (int pass = 0;; pass++) {
+		size_t first = c->nthreads, n;
+		pid_t *tids;
+		int rc = proc_list_tids(c->pid, &tids, &n);
+
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < n && !rc; i++) {
+			if (held(c, tids[i]))
+				continue;
+			rc = ptrace_seize_thread(tids[i], PTRACE_O_TRACESYSGOOD);
+			if (rc == -ESRCH) {	/* ended meanwhile */
+				rc = 0;
+				continue;
+			}
+			if (!rc)
+				rc = add_thread(c, tids[i]);
+			c->attached = 1;
+		}
+		free(tids);
+		if (rc)
+			return rc;
+		for (size_t i = first; i < c->nthreads;) {
+			rc = ptrace_wait_stop(c->threads[i].tid);
+			if (rc == -ESRCH && c->threads[i].tid != c->pid) {
+				c->threads[i] = c->threads[--c->nthreads];
+				continue;
+			}
+			if (rc == -ESRCH)
+				return err_msg(ESRCH, "process %d ended while being attached", c->pid);
+			if (rc)
+				return rc;
+			i++;
+		}
+		if (c->nthreads == first)
+			break;
+		if (pass >= 1000)
+			return err_msg(EAGAIN, "process %d: its threads come and go faster than pfrez can hold them",
+				       c->pid);
+	}
+	/* The main thread first: the process's own (its tid is the PID). */
+	for (size_t i = 0; i < c->nthreads; i++) {
+		if (c->threads[i].tid == c->pid) {
+			struct thread_live t = c->threads[0];
+
+			c->threads[0] = c->threads[i];
+			c->threads[i] = t;
+			return 0;
+		}
+	}
+	return err_msg(ENOTSUP, "process %d: its main thread has ended (the process lives on in its other threads): it cannot be restored",
+		       c->pid);
+}
+
 int capture_attach(struct capture *c, pid_t pid)
 {
 	struct proc_stat st;
-	int n, rc;
+	int rc;
 
 	snap_init(&c->snap);
 	c->pid = pid;
-	c->live.tid = pid;
 	if (pid <= 0)
 		return err_msg(EINVAL, "-pid must name a process");
 	if (pid == getpid())
@@ -59,54 +148,74 @@ int capture_attach(struct capture *c, pid_t pid)
 		return err_msg(ESRCH, "process %d: no such process", pid);
 	if (st.state == 'Z' || st.state == 'X')
 		return err_msg(ESRCH, "process %d is a zombie: nothing left to capture", pid);
-	n = proc_count_threads(pid);
-	if (n < 0)
-		return n;
-	if (n > 1)
-		return err_msg(ENOTSUP, "process %d has %d threads: only single-threaded processes can be captured yet",
-			       pid, n);
+	/* A single thread is attached as before: its errors say why. */
 	rc = ptrace_seize_stop(pid);
 	if (rc)
 		return rc;
 	c->attached = 1;
-	rc = hold_seccomp(pid);
-	if (rc)
-		return rc;
-	/* A thread may have been started between the check and the stop. */
-	n = proc_count_threads(pid);
-	if (n != 1)
-		return err_msg(ENOTSUP, "process %d has %d threads: only single-threaded processes can be captured yet",
-			       pid, n);
-	return 0;
+	rc = add_thread(c, pid);
+	if (!rc)
+		rc = seize_all(c);
+	for (size_t i = 0; !rc && i < c->nthreads; i++)
+		rc = hold_seccomp(pid, c->threads[i].tid);
+	/* The filters are captured from the main thread and restored to
+	 * every thread (SECCOMP_FILTER_FLAG_TSYNC): a thread with others
+	 * cannot be restored. */
+	for (size_t i = 1; !rc && i < c->nthreads; i++) {
+		char m[32] = "", t[32] = "";
+
+		proc_status_field(pid, "Seccomp_filters", m, sizeof(m));
+		proc_status_field(c->threads[i].tid, "Seccomp_filters", t, sizeof(t));
+		err_clear();
+		if (strcmp(m, t))
+			rc = err_msg(ENOTSUP, "process %d: thread %d has %s seccomp filters, the main thread %s: threads with filters of their own cannot be restored",
+				     pid, c->threads[i].tid, t, m);
+	}
+	return rc;
 }
 
 int capture_state(struct capture *c)
 {
-	struct inject_ctx ctx;
-	struct kind_capture kc = { .pid = c->pid, .inj = &ctx, .snap = &c->snap, .live = &c->live,
+	struct kind_capture kc = { .pid = c->pid, .snap = &c->snap, .live = &c->threads[0],
+				   .threads = c->threads, .nthreads = c->nthreads,
 				   .self_contained = c->self_contained, .halt = c->halt,
 				   .max_deleted = c->max_deleted };
-	int rc, rc2;
+	int rc = 0, rc2;
 
-	rc = arch_thread_read(&c->live);
-	if (rc)
-		return rc;
-	c->regs_saved = 1;
-	kc.inj = NULL;
-	rc = kinds_capture(&kc, c->snap.kind, 1);
-	kc.inj = &ctx;
+	for (size_t i = 0; i < c->nthreads && !rc; i++) {
+		rc = arch_thread_read(&c->threads[i]);
+		if (!rc)
+			c->regs_saved++;
+	}
 	if (!rc)
-		rc = inject_begin(&ctx, c->pid, &c->live.regs, c->live.sigmask, c->live.xsave, c->live.xsize);
+		rc = kinds_capture(&kc, c->snap.kind, 1);
+	c->ctx = calloc(c->nthreads, sizeof(*c->ctx));
+	if (!rc && !c->ctx)
+		rc = err_sys(ENOMEM, "thread list");
+	/* Each thread gets its own frame, on its own stack: the calls that
+	 * ask for a thread's own state run in that thread. */
+	for (size_t i = 0; i < c->nthreads && !rc; i++) {
+		struct thread_live *t = &c->threads[i];
+
+		rc = i ? inject_begin_thread(&c->ctx[i], &c->ctx[0], t->tid, &t->regs, t->sigmask,
+					     t->xsave, t->xsize)
+		       : inject_begin(&c->ctx[0], c->pid, &t->regs, t->sigmask, t->xsave, t->xsize);
+		t->inj = &c->ctx[i];
+	}
 	if (rc)
-		return rc;
-	/* The kinds may still run calls inside the process (the frame keeps
+		goto out;
+	kc.inj = &c->ctx[0];
+	/* The kinds may still run calls inside the process (the frames keep
 	 * that safe if pfrez dies meanwhile). */
 	rc = kinds_capture(&kc, c->snap.kind, 0);
-	/* From here on only memory is read: put the process back as it will
-	 * resume.  capture_release() does the same again. */
-	rc2 = inject_finish(&ctx);
-	if (!rc)
-		rc = rc2;
+out:
+	/* From here on only memory is read: put the threads back as they
+	 * will resume.  capture_release() does the same again. */
+	for (size_t i = 0; c->ctx && i < c->nthreads; i++) {
+		rc2 = inject_finish(&c->ctx[i]);
+		if (!rc)
+			rc = rc2;
+	}
 	return rc;
 }
 
@@ -150,24 +259,25 @@ int capture_hash_maps(struct capture *c)
 
 void capture_release(struct capture *c)
 {
-	struct user_regs_struct r = c->live.regs;
-
 	capture_settle(c, 0);
 	if (!c->attached)
 		return;
-	if (!c->regs_saved) {
-		ptrace(PTRACE_DETACH, c->pid, 0, 0);
-		c->attached = 0;
-		return;
+	for (size_t i = 0; i < c->nthreads; i++) {
+		struct thread_live *t = &c->threads[i];
+		struct user_regs_struct r = t->regs;
+
+		/* The injected calls took the thread out of the kernel's
+		 * signal path, which would have restarted an interrupted
+		 * call: do it.  The mask before the registers: if pfrez dies
+		 * in between, registers still at the injection frame put the
+		 * mask back themselves. */
+		if (i < (size_t)c->regs_saved) {
+			regs_restart_fixup(&r, 0);
+			ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(t->sigmask), &t->sigmask);
+			ptrace(PTRACE_SETREGS, t->tid, 0, &r);
+		}
+		ptrace(PTRACE_DETACH, t->tid, 0, 0);
 	}
-	/* The injected calls took the process out of the kernel's signal
-	 * path, which would have restarted an interrupted call: do it.  The
-	 * mask before the registers: if pfrez dies in between, registers
-	 * still at the injection frame put the mask back themselves. */
-	regs_restart_fixup(&r, 0);
-	ptrace(PTRACE_SETSIGMASK, c->pid, sizeof(c->live.sigmask), &c->live.sigmask);
-	ptrace(PTRACE_SETREGS, c->pid, 0, &r);
-	ptrace(PTRACE_DETACH, c->pid, 0, 0);
 	c->attached = 0;
 }
 
@@ -188,6 +298,12 @@ void capture_kill(struct capture *c)
 
 void capture_free(struct capture *c)
 {
-	free(c->live.xsave);
+	for (size_t i = 0; i < c->nthreads; i++)
+		free(c->threads[i].xsave);
+	free(c->threads);
+	free(c->ctx);
+	c->threads = NULL;
+	c->ctx = NULL;
+	c->nthreads = 0;
 	snap_free(&c->snap);
 }

@@ -16,19 +16,24 @@ struct capture {
 	int halt;			/* -halt: the original is to end */
 	uint64_t max_deleted;		/* bytes of deleted files' contents */
 	struct snap snap;
-	struct thread_live live;	/* its thread as found, to put back */
-	int regs_saved;
+	/* Its threads as found, to put back: the main one first, each
+	 * seized (nthreads of them held); ctx: their injection frames. */
+	struct thread_live *threads;
+	size_t nthreads;
+	struct inject_ctx *ctx;
+	int regs_saved;			/* threads[0..regs_saved) were read */
 	int settled;			/* capture_settle() ran */
 	unsigned long long pages_sent, bytes_sent;
 	void (*progress)(void *arg, unsigned long long bytes);
 	void *progress_arg;
 };
 
-/* Checks the process can be captured and stops it (PTRACE_SEIZE).  c is
- * set up here: capture_free() may follow any return. */
+/* Checks the process can be captured and stops every thread of it
+ * (PTRACE_SEIZE + PTRACE_INTERRUPT, until /proc/PID/task shows no thread
+ * not held).  c is set up here: capture_free() may follow any return. */
 int capture_attach(struct capture *c, pid_t pid);
 
-/* Reads everything but page contents into c->snap: the thread's registers
+/* Reads everything but page contents into c->snap: the threads' registers
  * first, then every kind of the table (lib/kind/kind.h) in its order.
  * Refuses, with a message naming it, anything that could not be restored
  * faithfully. */
@@ -40,7 +45,7 @@ int capture_write_pages(struct capture *c, struct rec_writer *w);
 /* Adds a content hash to every mapping, for -debug. */
 int capture_hash_maps(struct capture *c);
 
-/* Puts the registers back and lets the process go on. */
+/* Puts every thread's registers back and lets the process go on. */
 void capture_release(struct capture *c);
 
 /* Ends the process (-halt). */

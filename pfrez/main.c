@@ -162,27 +162,38 @@ static int hold_stopped(struct capture *c)
 {
 	int st;
 
-	if (kill(c->pid, SIGSTOP) < 0 || ptrace(PTRACE_CONT, c->pid, 0, 0) < 0)
+	if (kill(c->pid, SIGSTOP) < 0)
 		return err_sys(errno, "process %d: stopping it", c->pid);
-	for (;;) {
-		if (waitpid(c->pid, &st, __WALL) < 0) {
-			if (errno == EINTR)
+	/* Every thread takes part in the group stop: each is let go and
+	 * waited for until it reports it. */
+	for (size_t i = 0; i < c->nthreads; i++) {
+		pid_t tid = c->threads[i].tid;
+
+		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+			return err_sys(errno, "process %d: stopping it", c->pid);
+		for (;;) {
+			if (waitpid(tid, &st, __WALL) < 0) {
+				if (errno == EINTR)
+					continue;
+				return err_sys(errno, "process %d: waiting for it to stop", c->pid);
+			}
+			if (WIFEXITED(st) || WIFSIGNALED(st)) {
+				if (tid != c->pid)
+					break;
+				c->attached = 0;
+				return err_msg(ESRCH, "process %d ended while it was being stopped", c->pid);
+			}
+			if (!WIFSTOPPED(st))
 				continue;
-			return err_sys(errno, "process %d: waiting for it to stop", c->pid);
+			/* A seized task reports its group stop as
+			 * PTRACE_EVENT_STOP with the stop signal (SIGTRAP
+			 * would be an interrupt). */
+			if ((st >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(st) != SIGTRAP)
+				break;
+			ptrace(PTRACE_CONT, tid, 0, (st >> 16) ? 0 : WSTOPSIG(st));
 		}
-		if (WIFEXITED(st) || WIFSIGNALED(st)) {
-			c->attached = 0;
-			return err_msg(ESRCH, "process %d ended while it was being stopped", c->pid);
-		}
-		if (!WIFSTOPPED(st))
-			continue;
-		/* A seized task reports its group stop as PTRACE_EVENT_STOP
-		 * with the stop signal (SIGTRAP would be an interrupt). */
-		if ((st >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(st) != SIGTRAP)
-			return 0;
-		ptrace(PTRACE_CONT, c->pid, 0,
-		       (st >> 16) ? 0 : WSTOPSIG(st));
 	}
+	return 0;
 }
 
 /* Ends the group stop, then lets go: SIGCONT first, so that a pfrez that
@@ -191,7 +202,8 @@ static void resume_held(struct capture *c)
 {
 	capture_settle(c, 0);
 	kill(c->pid, SIGCONT);
-	ptrace(PTRACE_DETACH, c->pid, 0, 0);
+	for (size_t i = 0; i < c->nthreads; i++)
+		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
 	c->attached = 0;
 }
 
@@ -199,7 +211,8 @@ static void resume_held(struct capture *c)
  * in TASK_STOPPED, for the user to resume or kill. */
 static void leave_stopped(struct capture *c)
 {
-	ptrace(PTRACE_DETACH, c->pid, 0, 0);
+	for (size_t i = 0; i < c->nthreads; i++)
+		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
 	c->attached = 0;
 }
 

@@ -11,6 +11,13 @@ extern char __pload_start[], __pload_end[];
 extern char pload_gadget[];
 void pload_run_on(void *stack_top, void (*fn)(void)) __attribute__((noreturn));
 void pload_main(unsigned long *sp) __attribute__((noreturn));
+long pload_clone_parked(void *args, unsigned long size);
+
+/* The kernel's struct clone_args (clone3). */
+struct clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
 
 static int req_fd, rep_fd;
 
@@ -128,6 +135,24 @@ static void __attribute__((noreturn)) serve(void)
 			sys3(NR_close, rep_fd, 0, 0);
 			for (;;)
 				sys3(NR_pause, 0, 0, 0);
+		}
+		if (req.nr == PLOAD_OP_THREAD) {
+			/* A thread of the process: it shares everything a
+			 * POSIX thread shares.  Its tid comes with set_tid,
+			 * which needs pthaw's privilege: pload has it until
+			 * the credentials stage. */
+			int tid = (int)req.arg[0];
+			struct clone_args ca = {
+				.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+					 CLONE_SYSVSEM,
+				.set_tid = tid ? (uint64_t)&tid : 0,
+				.set_tid_size = tid ? 1 : 0,
+			};
+
+			rep.ret = pload_clone_parked(&ca, sizeof(ca));
+			if (xfer(NR_write, rep_fd, &rep, sizeof(rep)))
+				sys3(NR_exit_group, 127, 0, 0);
+			continue;
 		}
 		rep.ret = sys6((long)req.nr, (long)req.arg[0], (long)req.arg[1], (long)req.arg[2],
 			       (long)req.arg[3], (long)req.arg[4], (long)req.arg[5]);

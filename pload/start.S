@@ -22,4 +22,20 @@ pload_run_on:
 	call	*%rsi
 	hlt
 
+/* long pload_clone_parked(struct clone_args *args, unsigned long size):
+ * clone3 for a new thread of pload's.  The new thread shares the caller's
+ * stack pointer (no stack of its own is asked for), so it must never
+ * touch the stack: it loops in pause() on registers alone, all signals
+ * blocked (inherited), until pthaw replaces its registers. */
+	.globl pload_clone_parked
+pload_clone_parked:
+	mov	$435, %eax		/* clone3 */
+	syscall
+	test	%rax, %rax
+	jnz	2f
+1:	mov	$34, %eax		/* pause */
+	syscall
+	jmp	1b
+2:	ret
+
 	.section .note.GNU-stack, "", @progbits

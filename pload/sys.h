@@ -23,6 +23,12 @@
 #define MREMAP_MAYMOVE	1
 #define MREMAP_FIXED	2
 #define SIG_SETMASK	2
+#define CLONE_VM	0x100
+#define CLONE_FS	0x200
+#define CLONE_FILES	0x400
+#define CLONE_SIGHAND	0x800
+#define CLONE_THREAD	0x10000
+#define CLONE_SYSVSEM	0x40000
 #define EINTR		4
 
 static inline long sys6(long n, long a, long b, long c, long d, long e, long f)

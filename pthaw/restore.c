@@ -209,6 +209,12 @@ static int hand_over(struct restore *r, struct kind_restore *kr)
 		ptrace(PTRACE_SETOPTIONS, r->pl.pid, 0, opts);
 	if (ptrace(PTRACE_GETREGS, r->pl.pid, 0, &base) < 0)
 		return err_sys(errno, "ptrace getregs");
+	/* The other threads, parked in pload since the files stage, are
+	 * held the same way, with the same options: a remapped process's
+	 * threads stop at the same filter and die with pthaw too. */
+	rc = pload_threads_seize(&r->pl, opts);
+	if (rc)
+		return rc;
 	r->pl.parked = 1;
 	r->pl.parked_regs = base;
 	rc = kinds_restore(kr, s->kind, KIND_STAGE_LAST);
@@ -235,14 +241,16 @@ static int hand_over(struct restore *r, struct kind_restore *kr)
 
 int restore_release(struct restore *r)
 {
-	/* A remapped process stays traced: pthaw answers its PID calls. */
-	if (ptrace(r->remapped ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0) {
-		int rc = err_sys(errno, "starting the restored process (ptrace)");
+	/* A remapped process stays traced: pthaw answers its PID calls.
+	 * Its threads go first, all from the same ptrace stop as the main
+	 * one, which has set their registers already. */
+	int rc = pload_threads_release(&r->pl, r->remapped);
 
+	if (!rc && ptrace(r->remapped ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
+		rc = err_sys(errno, "starting the restored process (ptrace)");
+	if (rc)
 		pload_kill(&r->pl);
-		return rc;
-	}
-	return 0;
+	return rc;
 }
 
 void restore_discard(struct restore *r)
@@ -321,13 +329,22 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (rc)
 		return rc;
 	r->remapped = !r->pl.got_pid;
+	/* A thread whose tid is taken here is remapped as the PID is: the
+	 * filter must be in before pload makes the threads (they inherit
+	 * it).  One taken meanwhile is refused by name (thread.c). */
+	for (size_t i = 1; i < r->snap.nthreads && !r->remapped; i++)
+		if (kill((pid_t)r->snap.threads[i].r.tid, 0) == 0 || errno == EPERM)
+			r->remapped = 2;
 	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .self_pid = r->pl.self,
 				    .old_pid = r->old_pid,
 				    .detach = r->detach, .same_host = r->same_host, .snap = &r->snap,
 				    .take_sockets = r->take_sockets,
-				    .added_write = r->added_write };
+				    .added_write = r->added_write, .remapped = r->remapped };
 	if (r->remapped && (r->remap == REMAP_NEVER || r->detach)) {
 		pload_kill(&r->pl);
+		if (r->remapped == 2)
+			return err_msg(EBUSY, "a thread's tid is in use, so the restored thread cannot keep it%s",
+				       r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
 		return err_msg(EBUSY, "PID %u is in use, so the restored process cannot keep it%s",
 			       r->old_pid, r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
 	}
@@ -349,8 +366,17 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		rc = PCALL(r, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0 ? -EPIPE : 0;
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_TASK);
+	/* What the credentials stage does, each thread must do too
+	 * (thread.c makes the calls again in each, at the last stage). */
+	r->pl.logging = 1;
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_CREDS);
+	r->pl.logging = 0;
+	/* Threads whose tids were taken: pthaw answers for them. */
+	for (size_t i = 0; !rc && i < r->pl.nthreads; i++)
+		if (r->pl.threads[i].tid != r->pl.threads[i].old &&
+		    supervise_map_tid(r->pl.threads[i].tid, r->pl.threads[i].old))
+			rc = err_sys(ENOMEM, "tid map");
 	if (!rc)
 		rc = hand_over(r, &kr);
 	if (rc) {
@@ -369,6 +395,7 @@ int restore_check(struct restore *r, FILE *out)
 
 void restore_free(struct restore *r)
 {
+	pload_free(&r->pl);
 	free(r->added_write);
 	snap_free(&r->snap);
 }

@@ -97,6 +97,23 @@ struct remap {
 	pid_t now, old;
 };
 
+/* Threads whose tids were taken: each has another now (thread.c), and
+ * the process knows it by its old one (glibc keeps it in its struct
+ * pthread: pthread_kill() and raise() send with it). */
+static struct remap *tids;
+static size_t ntids;
+
+int supervise_map_tid(pid_t now, pid_t old)
+{
+	struct remap *n = realloc(tids, (ntids + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	tids = n;
+	tids[ntids++] = (struct remap){ now, old };
+	return 0;
+}
+
 static unsigned long long map_pid(const struct remap *m, unsigned long long v)
 {
 	pid_t p = (pid_t)v;
@@ -105,7 +122,21 @@ static unsigned long long map_pid(const struct remap *m, unsigned long long v)
 		return (unsigned long long)(unsigned)m->now;
 	if (p == -m->old)
 		return (unsigned long long)(unsigned)-m->now;
+	for (size_t i = 0; p > 0 && i < ntids; i++)
+		if (p == tids[i].old)
+			return (unsigned long long)(unsigned)tids[i].now;
 	return v;
+}
+
+/* The tid a thread of the process knows itself by. */
+static pid_t old_tid(const struct remap *m, pid_t tid)
+{
+	if (tid == m->now)
+		return m->old;
+	for (size_t i = 0; i < ntids; i++)
+		if (tid == tids[i].now)
+			return tids[i].old;
+	return tid;
 }
 
 /* The process asks for a PID: answer without running the call. */
@@ -131,8 +162,8 @@ static void handle_seccomp(const struct remap *m, pid_t tid)
 			answer(&r, m->old);
 		break;
 	case SYS_gettid:
-		if (tid == m->now)
-			answer(&r, m->old);
+		if (ours && old_tid(m, tid) != tid)
+			answer(&r, old_tid(m, tid));
 		break;
 	case SYS_getpgrp:
 	case SYS_getpgid:

@@ -24,4 +24,9 @@ size_t remap_filter(void *prog, size_t max);
  * ended it, or PTHAW_EXIT_LOST when waiting for it failed. */
 int supervise(pid_t pid, pid_t old_pid, int remapped);
 
+/* Before supervise(): thread now of the restored process had tid old in
+ * the snapshot (its tid was taken here); remapped, it is answered and
+ * named by old as the process is by old_pid.  0, or -ENOMEM. */
+int supervise_map_tid(pid_t now, pid_t old);
+
 #endif

@@ -94,6 +94,7 @@ struct thread_live {
 	uint64_t sigmask;
 	unsigned char *xsave;	/* the XSAVE area, xsize bytes */
 	uint32_t xsize;
+	struct inject_ctx *inj;	/* calls run in this thread (NULL before) */
 };
 
 /* What a kind's capture may use: the process is held (seized, stopped)
@@ -104,6 +105,8 @@ struct kind_capture {
 	struct inject_ctx *inj;
 	struct snap *snap;		/* what the kinds before this one captured */
 	struct thread_live *live;	/* its main thread, as it will resume */
+	struct thread_live *threads;	/* every thread, the main one first */
+	size_t nthreads;
 	int self_contained;		/* pfrez -self-contained: embed file pages */
 	int halt;			/* pfrez -halt: the original is to end */
 	uint64_t max_deleted;		/* pfrez -max-deleted: bytes of deleted files */
@@ -134,6 +137,7 @@ struct kind_restore {
 	uint32_t old_pid;		/* its PID in the snapshot */
 	int detach;			/* pthaw -detach: pthaw leaves at once */
 	int same_host;			/* the stream's boot-id is this boot's */
+	int remapped;			/* pthaw answers its PID (and tid) calls */
 	int take_sockets;		/* pthaw -take-sockets (fd_inet.c) */
 	enum kind_stage stage;		/* the stage being restored */
 	const struct snap *snap;

@@ -37,22 +37,24 @@ static int read_remote(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return process_vm_readv(pid, &l, 1, &r, 1, 0) == (ssize_t)len ? 0 : -EIO;
 }
 
-static int rseq_capture(struct kind_capture *c, void **data)
+/* One thread's registration, if it has one. */
+static int capture_one(struct thread_live *l, struct rseq_set **setp)
 {
 	struct rseq_config rs = { 0 };
 	struct { uint32_t cpu_start, cpu; uint64_t cs; } area;
 	struct { uint32_t version, flags; uint64_t start, post_commit, abort; } cs;
-	struct rseq_set *set;
+	struct rseq_set *set = *setp, *n;
 
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, c->live->tid, sizeof(rs), &rs) <= 0 || !rs.addr)
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, l->tid, sizeof(rs), &rs) <= 0 || !rs.addr)
 		return 0;
-	set = calloc(1, sizeof(*set) + sizeof(set->r[0]));
-	if (!set)
+	n = realloc(set, sizeof(*set) + ((set ? set->n : 0) + 1) * sizeof(set->r[0]));
+	if (!n)
 		return err_sys(ENOMEM, "rseq");
-	*data = set;
-	set->n = 1;
-	set->r[0] = (struct rec_rseq){ .tid = (uint32_t)c->live->tid, .len = rs.len, .addr = rs.addr,
-				       .sig = rs.sig, .flags = rs.flags };
+	if (!set)
+		n->n = 0;
+	*setp = set = n;
+	set->r[set->n++] = (struct rec_rseq){ .tid = (uint32_t)l->tid, .len = rs.len, .addr = rs.addr,
+					      .sig = rs.sig, .flags = rs.flags };
 	/* Stopped inside an rseq critical section: the kernel would move it
 	 * to the abort handler on its way back to user mode; the restored
 	 * copy must start there too.  So must the original: the injected
@@ -60,12 +62,23 @@ static int rseq_capture(struct kind_capture *c, void **data)
 	 * forgets it (clears rseq_cs), and registers put back inside it
 	 * would let it commit.  Hence before any call is injected (they
 	 * clear rseq_cs), and before the thread kind copies the registers. */
-	if (read_remote(c->live->tid, rs.addr, &area, sizeof(area)) == 0 && area.cs &&
-	    read_remote(c->live->tid, area.cs, &cs, sizeof(cs)) == 0 &&
-	    c->live->regs.rip >= cs.start && c->live->regs.rip - cs.start < cs.post_commit) {
-		c->live->regs.rip = cs.abort;
+	if (read_remote(l->tid, rs.addr, &area, sizeof(area)) == 0 && area.cs &&
+	    read_remote(l->tid, area.cs, &cs, sizeof(cs)) == 0 &&
+	    l->regs.rip >= cs.start && l->regs.rip - cs.start < cs.post_commit) {
+		l->regs.rip = cs.abort;
 	}
 	return 0;
+}
+
+static int rseq_capture(struct kind_capture *c, void **data)
+{
+	struct rseq_set *set = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < c->nthreads && !rc; i++)
+		rc = capture_one(&c->threads[i], &set);
+	*data = set;
+	return rc;
 }
 
 static int rseq_write(const void *data, struct rec_writer *w)
@@ -119,14 +132,17 @@ static int rseq_verify(const struct snap *s, const void *data)
 }
 
 /* With pload parked, the call runs as the process's own thread would
- * make it (the registration is the thread's). */
+ * make it: the registration is the thread's, so it is made in the thread
+ * that has the tid (the main one: the new PID; the others their own). */
 static int rseq_restore(struct kind_restore *r, const void *data)
 {
 	const struct rseq_set *set = data;
 
 	for (size_t i = 0; i < set->n; i++) {
 		const struct rec_rseq *q = &set->r[i];
-		long ret = pload_call(r->pl, SYS_rseq, (long)q->addr, q->len, 0, q->sig, 0, 0, NULL, 0);
+		pid_t tid = pload_tid(r->pl, r->old_pid, q->tid);
+		long ret = pload_thread_call(r->pl, tid, SYS_rseq, (long)q->addr, q->len, 0, q->sig, 0, 0,
+					     NULL, 0);
 
 		if (ret < 0)
 			return err_sys((int)-ret, "registering rseq at 0x%llx", (unsigned long long)q->addr);

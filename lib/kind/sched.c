@@ -512,9 +512,24 @@ static int restore_ioprio(struct kind_restore *r, const struct rec_sched *s)
 /* Before the credentials: pthaw's privileges (CAP_SYS_NICE) and the
  * process's own RLIMIT_NICE and RLIMIT_RTPRIO, restored with the fds,
  * are what may give it a nice value below pload's or an RT policy. */
+static int restore_main(struct kind_restore *r, const struct sched_state *st);
+
+/* The calls act on the calling thread (pid 0): the process's other
+ * threads, made by pload before, make them again at the last stage
+ * (pload_ctl.h, logging), and have the main thread's attributes, as
+ * threads created by a thread inherit its. */
 static int sched_restore(struct kind_restore *r, const void *data)
 {
-	const struct sched_state *st = data;
+	int rc;
+
+	r->pl->logging = 1;
+	rc = restore_main(r, data);
+	r->pl->logging = 0;
+	return rc;
+}
+
+static int restore_main(struct kind_restore *r, const struct sched_state *st)
+{
 	const struct rec_sched *s = &st->r;
 	struct sched_attr a = { .size = SCHED_ATTR_SIZE_VER0 };
 	long ret;

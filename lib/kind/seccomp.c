@@ -7,6 +7,7 @@
 #include "err.h"
 #include "json.h"
 #include "pload_ctl.h"
+#include "snap.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -275,9 +276,14 @@ static int seccomp_restore(struct kind_restore *r, const void *data)
 		prog.filter = (struct sock_filter *)(uintptr_t)(r->pl->hello.scratch + sizeof(prog));
 		memcpy(buf, &prog, sizeof(prog));
 		memcpy(buf + sizeof(prog), st->f[i].insns, n);
-		ret = pload_call(r->pl, SYS_seccomp, SECCOMP_SET_MODE_FILTER, st->f[i].flags,
+		/* Every thread has the same filters (pfrez checked): TSYNC
+		 * gives each filter to the threads pload made too. */
+		ret = pload_call(r->pl, SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				 st->f[i].flags | (r->snap->nthreads > 1 ? SECCOMP_FILTER_FLAG_TSYNC : 0),
 				 (long)r->pl->hello.scratch, 0, 0, 0, buf, sizeof(prog) + n);
-		if (ret < 0 && ret != -EPIPE)
+		if (ret > 0)	/* TSYNC: the tid of a thread it could not sync */
+			ret = err_msg(EBUSY, "seccomp filter %u: thread %ld could not take it", i, ret);
+		else if (ret < 0 && ret != -EPIPE)
 			err_sys((int)-ret, "installing seccomp filter %u of %u%s", i, st->nfilters,
 				ret == -EACCES ? " (it needs no_new_privs or CAP_SYS_ADMIN)" :
 				i ? " (the filters before it may forbid seccomp())" : "");

@@ -176,18 +176,22 @@ static int siginfo_capture(struct kind_capture *c, void **data)
 {
 	struct snap *s = *data;
 
-	for (int shared = 0; shared <= 1; shared++) {
+	/* The process's queue once, then each thread's own. */
+	for (size_t k = 0; k <= c->nthreads; k++) {
+		int shared = k == 0;
+		pid_t tid = shared ? c->pid : c->threads[k - 1].tid;
 		struct __ptrace_peeksiginfo_args a = { 0, shared ? PTRACE_PEEKSIGINFO_SHARED : 0, 32 };
 		siginfo_t si[32];
 
 		for (;;) {
-			long n = ptrace(PTRACE_PEEKSIGINFO, c->live->tid, &a, si);
+			long n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, si);
 
 			if (n < 0)
-				return err_sys(errno, "process %d: reading pending signals", c->pid);
+				return err_sys(errno, "process %d: reading pending signals of thread %d", c->pid,
+					       tid);
 			for (long i = 0; i < n; i++) {
 				struct rec_siginfo r = { .shared = (uint32_t)shared,
-							 .tid = shared ? 0 : (uint32_t)c->live->tid };
+							 .tid = shared ? 0 : (uint32_t)tid };
 				int rc;
 
 				if (si[i].si_signo == SIGKILL || si[i].si_signo == SIGSTOP)
@@ -249,23 +253,33 @@ static int siginfo_verify(const struct snap *s, const void *data)
 	return 0;
 }
 
-/* Queued with every signal blocked in pload, they wait for the process's
- * own mask, set with its registers (thread.c).  A thread's signal goes to
- * the thread that now has its tid (the only one yet: the process). */
+/* Queued with every signal blocked in pload and its threads, they wait
+ * for each thread's own mask, set with its registers (thread.c).  A
+ * thread's signal goes to the thread that now has its tid (made at the
+ * files stage; the main thread's is the new PID).  The kernel lets only
+ * the target thread itself queue a signal that looks sent by kill() or
+ * tgkill() (si_code >= 0 or SI_TKILL): the main thread's and the
+ * process's are queued by pload at the task stage, the other threads'
+ * by each thread, at the last stage, when pthaw can inject into it. */
 static int siginfo_restore(struct kind_restore *r, const void *data)
 {
 	const struct snap *s = data;
 
 	for (size_t i = 0; i < s->npending; i++) {
 		const struct rec_siginfo *q = &s->pending[i];
+		pid_t tid = q->shared ? r->pid : pload_tid(r->pl, r->old_pid, q->tid);
 		int32_t signo;
 		long ret;
 
+		if ((r->stage == KIND_STAGE_LAST) != (tid != r->pid))
+			continue;
 		memcpy(&signo, q->info, sizeof(signo));
 		ret = q->shared ? pload_call(r->pl, SYS_rt_sigqueueinfo, r->self_pid, signo,
 					     (long)r->pl->hello.scratch, 0, 0, 0, q->info, sizeof(q->info))
-				: pload_call(r->pl, SYS_rt_tgsigqueueinfo, r->self_pid, r->self_pid, signo,
-					     (long)r->pl->hello.scratch, 0, 0, q->info, sizeof(q->info));
+				: pload_thread_call(r->pl, tid, SYS_rt_tgsigqueueinfo, r->self_pid,
+						    /* in a PID namespace pload sees the old tids */
+						    r->self_pid != r->pid ? (pid_t)q->tid : tid, signo,
+						    (long)r->pl->hello.scratch, 0, 0, q->info, sizeof(q->info));
 		if (ret < 0)
 			return err_sys((int)-ret, "queueing pending signal %d", signo);
 	}
@@ -311,7 +325,7 @@ const struct kind_ops kind_siginfo = {
 	.name = "siginfo",
 	.type = REC_SIGINFO,
 	.flags = KIND_MANY | KIND_IN_SNAP | KIND_LATE,
-	.stages = KIND_AT(KIND_STAGE_TASK),
+	.stages = KIND_AT(KIND_STAGE_TASK) | KIND_AT(KIND_STAGE_LAST),
 	.capture = siginfo_capture,
 	.write = siginfo_write,
 	.take = siginfo_take,

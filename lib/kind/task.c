@@ -153,18 +153,12 @@ static int task_take(void **data, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Before any page: restoring threads comes with their own issue (refused
- * by name), and the working directory must be there. */
+/* Before any page: the working directory must be there. */
 static int task_check(struct kind_check *c, const void *data)
 {
 	const struct snap *s = data;
 	int rc = 0;
 
-	if (s->proc.nthreads != 1)
-		rc = kind_problem(c, err_msg(ENOTSUP, "the process has %u threads: this pthaw restores single-threaded processes only",
-					     s->proc.nthreads));
-	if (rc && !c->out)
-		return rc;
 	/* The working directory, opened as the restore will open it. */
 	if (reopen(NULL, c->same_host, &(struct reopen){ "working directory", s->cwd, &s->proc.cwd,
 							 O_PATH | O_DIRECTORY | O_CLOEXEC, 1, 0 }))

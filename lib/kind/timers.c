@@ -41,7 +41,7 @@ struct rec_timer {
 	int32_t signo;
 	uint64_t sival;
 	int32_t overrun;	/* timer_getoverrun(2) at capture: shown only */
-	uint32_t pad;
+	uint32_t tid;		/* SIGEV_THREAD_ID: the thread it signals */
 	int64_t it[4];		/* struct itimerspec: interval s, ns, value s, ns */
 } __attribute__((packed));
 
@@ -163,10 +163,17 @@ static int read_proc(struct kind_capture *c, struct timers **out)
 				t->notify = SIGEV_THREAD;
 			else
 				break;
-			/* Single-threaded: the only thread it can name is the main one. */
-			if (tid && num != c->pid)
-				rc = err_msg(ENOTSUP, "process %d: POSIX timer %d signals thread %d, not the process's",
-					     c->pid, t->id, num);
+			/* The thread it names must be one of the process's. */
+			if (tid) {
+				size_t k;
+
+				for (k = 0; k < c->nthreads && c->threads[k].tid != num; k++)
+					;
+				if (k == c->nthreads)
+					rc = err_msg(ENOTSUP, "process %d: POSIX timer %d signals thread %d, not one of the process's",
+						     c->pid, t->id, num);
+				t->tid = (uint32_t)num;
+			}
 			seen |= 2;
 		} else if (t && sscanf(line, "ClockID: %d%n", &i, &n) == 1 && n > 0) {
 			t->clock = i;
@@ -268,8 +275,10 @@ static int timers_take(void **data, const unsigned char *p, size_t len)
 			bad = "notification";
 		else if (t->notify != SIGEV_NONE && (t->signo < 1 || t->signo > 64))
 			bad = "signal";
-		else if (t->overrun < 0 || t->pad)
+		else if (t->overrun < 0)
 			bad = "overrun";
+		else if (!(t->notify & SIGEV_THREAD_ID) != !t->tid)
+			bad = "target thread";
 		for (int k = 0; !bad && k < 4; k += 2)
 			if (t->it[k] < 0 || t->it[k] > TIMER_SEC_MAX || t->it[k + 1] < 0 ||
 			    t->it[k + 1] >= 1000000000)
@@ -297,9 +306,10 @@ static long create(struct kind_restore *r, const struct rec_timer *t)
 	} a = { { t->sival, t->signo, t->notify, 0, { 0 } }, t->id };
 	long s = (long)r->pl->hello.scratch;
 
-	/* The main thread: the new PID is its TID. */
+	/* The thread as it is now (the main thread's tid is the new PID; in
+	 * a PID namespace pload sees the old tids). */
 	if (t->notify & SIGEV_THREAD_ID)
-		a.ev.tid = r->self_pid;
+		a.ev.tid = r->self_pid != r->pid ? (pid_t)t->tid : pload_tid(r->pl, r->old_pid, t->tid);
 	return call(r, SYS_timer_create, t->clock, s, s + (long)offsetof(typeof(a), id), &a, sizeof(a));
 }
 
@@ -385,13 +395,16 @@ static int timers_restore(struct kind_restore *r, const void *data)
 static void timers_print(FILE *f, const void *data)
 {
 	const struct timers *ts = data;
-	static const char *const how[] = { "signal", "none", "thread", "?", "signal to the main thread" };
+	static const char *const how[] = { "signal", "none", "thread", "?", "signal to thread" };
 
 	for (size_t i = 0; i < ts->n; i++) {
 		const struct rec_timer *t = &ts->t[i];
+		char whom[32] = "";
 
-		fprintf(f, "POSIX timer %d: %s, notify %s, signal %d, value %#llx, left %lld.%09lld s, interval %lld.%09lld s, overrun %d\n",
-			t->id, clock_name(t->clock), how[t->notify], t->signo, (unsigned long long)t->sival,
+		if (t->notify & SIGEV_THREAD_ID)
+			snprintf(whom, sizeof(whom), " %u", t->tid);
+		fprintf(f, "POSIX timer %d: %s, notify %s%s, signal %d, value %#llx, left %lld.%09lld s, interval %lld.%09lld s, overrun %d\n",
+			t->id, clock_name(t->clock), how[t->notify], whom, t->signo, (unsigned long long)t->sival,
 			(long long)t->it[2], (long long)t->it[3], (long long)t->it[0], (long long)t->it[1],
 			t->overrun);
 	}
@@ -400,7 +413,7 @@ static void timers_print(FILE *f, const void *data)
 static void timers_print_json(struct json *j, const void *data)
 {
 	const struct timers *ts = data;
-	static const char *const how[] = { "signal", "none", "thread", "?", "signal to the main thread" };
+	static const char *const how[] = { "signal", "none", "thread", "?", "signal to thread" };
 
 	json_array_begin(j, "timers");
 	for (size_t i = 0; i < ts->n; i++) {
@@ -411,6 +424,8 @@ static void timers_print_json(struct json *j, const void *data)
 		json_str(j, "clock", clock_name(t->clock));
 		json_int(j, "clock_id", t->clock);
 		json_str(j, "notify", how[t->notify]);
+		if (t->notify & SIGEV_THREAD_ID)
+			json_uint(j, "tid", t->tid);
 		json_int(j, "signo", t->signo);
 		json_hex(j, "sival", t->sival);
 		json_int(j, "value_sec", t->it[2]);

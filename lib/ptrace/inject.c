@@ -40,31 +40,51 @@ static int attach_error(pid_t pid, int e)
 	return err_sys(e, "cannot trace process %d", pid);
 }
 
-int ptrace_seize_stop(pid_t pid)
+int ptrace_seize_thread(pid_t tid, long opts)
+{
+	if (ptrace(PTRACE_SEIZE, tid, 0, opts) < 0)
+		return errno == ESRCH ? -ESRCH : attach_error(tid, errno);
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return errno == ESRCH ? -ESRCH : attach_error(tid, errno);
+	return 0;
+}
+
+int ptrace_wait_stop(pid_t tid)
 {
 	int st;
 
-	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD) < 0)
-		return attach_error(pid, errno);
-	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) < 0)
-		return attach_error(pid, errno);
 	for (;;) {
-		if (waitpid(pid, &st, __WALL) < 0) {
+		if (waitpid(tid, &st, __WALL) < 0) {
 			if (errno == EINTR)
 				continue;
-			return err_sys(errno, "waiting for process %d to stop", pid);
+			if (errno == ECHILD)
+				return -ESRCH;
+			return err_sys(errno, "waiting for thread %d to stop", tid);
 		}
 		if (WIFEXITED(st) || WIFSIGNALED(st))
-			return err_msg(ESRCH, "process %d ended while being attached", pid);
+			return -ESRCH;
 		if (!WIFSTOPPED(st))
 			continue;
 		if (st >> 16 == PTRACE_EVENT_STOP)
 			return 0;
 		/* A signal arrived first: let it be delivered later, and
 		 * wait for our own stop. */
-		if (ptrace(PTRACE_CONT, pid, 0, WSTOPSIG(st)) < 0)
-			return err_sys(errno, "process %d", pid);
+		if (ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(st)) < 0)
+			return errno == ESRCH ? -ESRCH : err_sys(errno, "thread %d", tid);
 	}
+}
+
+int ptrace_seize_stop(pid_t pid)
+{
+	int rc = ptrace_seize_thread(pid, PTRACE_O_TRACESYSGOOD);
+
+	if (rc == -ESRCH)
+		return attach_error(pid, ESRCH);
+	if (!rc)
+		rc = ptrace_wait_stop(pid);
+	if (rc == -ESRCH)
+		return err_msg(ESRCH, "process %d ended while being attached", pid);
+	return rc;
 }
 
 static int wait_syscall_stop(pid_t pid)
@@ -222,8 +242,8 @@ static void call_regs(const struct inject_ctx *ctx, long nr, const long a[6], st
 	r->rsp = ctx->frame;
 }
 
-int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struct *regs,
-		 uint64_t sigmask, const void *xsave, size_t xlen)
+static int begin(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t pid,
+		 const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave, size_t xlen)
 {
 	static const long idle[6];
 	struct user_regs_struct resume = *regs, r;
@@ -246,8 +266,12 @@ int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struc
 		return err_msg(ENOTSUP, "process %d uses a shadow stack: cannot query it safely", pid);
 	err_clear();
 	rc = maps_read(pid, &maps, &n);
-	if (!rc)
+	if (!rc && ctx0) {
+		ctx->syscall_ret = ctx0->syscall_ret;
+		ctx->sigreturn = ctx0->sigreturn;
+	} else if (!rc) {
 		rc = find_code(pid, maps, n, &ctx->syscall_ret, &ctx->sigreturn);
+	}
 	/* rt_sigreturn leaves the restart block at "no restart": a call
 	 * the stop interrupted returns EINTR then, as after any signal. */
 	regs_restart_fixup(&resume, 1);
@@ -285,6 +309,19 @@ int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struc
 	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(all), &all) < 0)
 		return err_sys(errno, "process %d: blocking signals", pid);
 	return 0;
+}
+
+int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struct *regs,
+		 uint64_t sigmask, const void *xsave, size_t xlen)
+{
+	return begin(ctx, NULL, pid, regs, sigmask, xsave, xlen);
+}
+
+int inject_begin_thread(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t tid,
+			const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave,
+			size_t xlen)
+{
+	return begin(ctx, ctx0, tid, regs, sigmask, xsave, xlen);
 }
 
 int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret)

@@ -12,6 +12,13 @@
  * why (permission, Yama, another tracer, no such process, zombie). */
 int ptrace_seize_stop(pid_t pid);
 
+/* The two halves of ptrace_seize_stop, for holding many threads at once:
+ * seize and interrupt tid (opts: PTRACE_O_* to set), then wait for its
+ * stop.  ptrace_wait_stop returns -ESRCH, with no message, when the
+ * thread ended first. */
+int ptrace_seize_thread(pid_t tid, long opts);
+int ptrace_wait_stop(pid_t tid);
+
 /* Runs nr(a[0..5]) in pid at gadget.  The tracee is left at the system
  * call's exit stop with its registers as the call left them; *ret gets
  * the call's return value.  Callers put back the registers they want. */
@@ -57,6 +64,13 @@ struct inject_ctx {
  * or too little stack below rsp. */
 int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struct *regs,
 		 uint64_t sigmask, const void *xsave, size_t xlen);
+
+/* The same for another thread tid of the process ctx0 is set up in:
+ * the code found there serves every thread (one search, not one per
+ * thread); each thread gets its own frame on its own stack. */
+int inject_begin_thread(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t tid,
+			const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave,
+			size_t xlen);
 
 /* Runs nr(a[0..5]) inside the process; *ret gets what it returned. */
 int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret);

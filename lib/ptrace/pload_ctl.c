@@ -201,22 +201,164 @@ static long parked_call(struct pload *p, long nr, const uint64_t *arg, const voi
 	return rc ? rc : ret;
 }
 
+static int log_call(struct pload *p, long nr, const long a[6], const void *data, size_t len,
+		    long ret)
+{
+	struct pload_logged *n = realloc(p->log, (p->nlog + 1) * sizeof(*n)), *l;
+
+	if (!n)
+		return err_sys(ENOMEM, "loader call log");
+	p->log = n;
+	l = &p->log[p->nlog];
+	*l = (struct pload_logged){ .nr = nr, .len = len, .ret = ret };
+	memcpy(l->a, a, sizeof(l->a));
+	if (len) {
+		l->data = malloc(len);
+		if (!l->data)
+			return err_sys(ENOMEM, "loader call log");
+		memcpy(l->data, data, len);
+	}
+	p->nlog++;
+	return 0;
+}
+
 long pload_call(struct pload *p, long nr, long a0, long a1, long a2, long a3, long a4,
 		long a5, const void *data, size_t len)
 {
 	struct pload_req req = { (uint64_t)nr, { (uint64_t)a0, (uint64_t)a1, (uint64_t)a2,
 				 (uint64_t)a3, (uint64_t)a4, (uint64_t)a5 }, len };
 	struct pload_rep rep;
+	long ret;
 
 	if (len > p->hello.scratch_size)
 		return err_msg(E2BIG, "loader request too large");
-	if (p->parked)
-		return parked_call(p, nr, req.arg, data, len);
-	if (write_full(p->req_fd, &req, sizeof(req)) < 0 ||
-	    (len && write_full(p->req_fd, data, len) < 0) ||
-	    read_full(p->rep_fd, &rep, sizeof(rep)) < 0)
-		return err_msg(EPIPE, "the loader died during the restore");
-	return (long)rep.ret;
+	if (p->parked) {
+		ret = parked_call(p, nr, req.arg, data, len);
+	} else {
+		if (write_full(p->req_fd, &req, sizeof(req)) < 0 ||
+		    (len && write_full(p->req_fd, data, len) < 0) ||
+		    read_full(p->rep_fd, &rep, sizeof(rep)) < 0)
+			return err_msg(EPIPE, "the loader died during the restore");
+		ret = (long)rep.ret;
+	}
+	if (p->logging && log_call(p, nr, (long[6]){ a0, a1, a2, a3, a4, a5 }, data, len, ret))
+		return -ENOMEM;
+	return ret;
+}
+
+long pload_thread_new(struct pload *p, pid_t tid, pid_t old)
+{
+	struct pload_thread *n = realloc(p->threads, (p->nthreads + 1) * sizeof(*n));
+	long ret;
+
+	if (!n)
+		return err_sys(ENOMEM, "thread list");
+	p->threads = n;
+	ret = pload_call(p, PLOAD_OP_THREAD, tid, 0, 0, 0, 0, 0, NULL, 0);
+	if (ret > 0)
+		p->threads[p->nthreads++] = (struct pload_thread){ .tid = (pid_t)ret, .old = old };
+	return ret;
+}
+
+pid_t pload_tid(const struct pload *p, uint32_t old_main, uint32_t old)
+{
+	if (old == old_main)
+		return p->pid;
+	for (size_t i = 0; i < p->nthreads; i++)
+		if ((uint32_t)p->threads[i].old == old)
+			return p->threads[i].tid;
+	return (pid_t)old;
+}
+
+static struct pload_thread *find_thread(struct pload *p, pid_t tid)
+{
+	for (size_t i = 0; i < p->nthreads; i++)
+		if (p->threads[i].tid == tid)
+			return &p->threads[i];
+	return NULL;
+}
+
+int pload_threads_seize(struct pload *p, long opts)
+{
+	int rc = 0;
+
+	/* All interrupted first, then waited for: they stop together. */
+	for (size_t i = 0; i < p->nthreads && !rc; i++) {
+		rc = ptrace_seize_thread(p->threads[i].tid, opts);
+		p->threads[i].seized = !rc;
+	}
+	for (size_t i = 0; i < p->nthreads && !rc; i++) {
+		rc = ptrace_wait_stop(p->threads[i].tid);
+		if (!rc && ptrace(PTRACE_GETREGS, p->threads[i].tid, 0, &p->threads[i].parked_regs) < 0)
+			rc = -errno;
+	}
+	if (rc)
+		return err_sys(-rc, "holding the restored process's threads");
+	return 0;
+}
+
+long pload_thread_call(struct pload *p, pid_t tid, long nr, long a0, long a1, long a2, long a3,
+		       long a4, long a5, const void *data, size_t len)
+{
+	struct pload_thread *t = tid == p->pid ? NULL : find_thread(p, tid);
+	struct iovec l = { (void *)(uintptr_t)data, len }, r = { (void *)(uintptr_t)p->hello.scratch, len };
+	long a[6] = { a0, a1, a2, a3, a4, a5 };
+	long ret;
+	int rc;
+
+	if (!t)
+		return tid == p->pid ? pload_call(p, nr, a0, a1, a2, a3, a4, a5, data, len)
+				     : err_msg(ESRCH, "thread %d is not one of the loader's", tid);
+	if (!p->parked || !t->seized)
+		return err_msg(EINVAL, "thread %d is not held", tid);
+	if (len > p->hello.scratch_size)
+		return err_msg(E2BIG, "loader request too large");
+	/* The threads share the memory: the scratch area is theirs too. */
+	if (len && process_vm_writev(p->pid, &l, 1, &r, 1, 0) != (ssize_t)len)
+		return err_sys(errno ? errno : EIO, "writing to the loader's scratch area");
+	rc = inject_syscall(tid, p->hello.gadget, &t->parked_regs, nr, a, &ret);
+	if (!rc && ptrace(PTRACE_SETREGS, tid, 0, &t->parked_regs) < 0)
+		rc = err_sys(errno, "ptrace setregs %d", tid);
+	return rc ? rc : ret;
+}
+
+int pload_thread_replay(struct pload *p, pid_t tid)
+{
+	for (size_t i = 0; i < p->nlog; i++) {
+		const struct pload_logged *l = &p->log[i];
+		long ret = pload_thread_call(p, tid, l->nr, l->a[0], l->a[1], l->a[2], l->a[3], l->a[4],
+					     l->a[5], l->data, l->len);
+
+		if (ret < 0 && l->ret >= 0)
+			return err_sys((int)-ret, "thread %d: system call %ld, made by the main thread too", tid,
+				       l->nr);
+	}
+	return 0;
+}
+
+int pload_threads_release(struct pload *p, int cont)
+{
+	for (size_t i = 0; i < p->nthreads; i++) {
+		if (!p->threads[i].seized)
+			continue;
+		if (ptrace(cont ? PTRACE_CONT : PTRACE_DETACH, p->threads[i].tid, 0, 0) < 0)
+			return err_sys(errno, "starting thread %d of the restored process (ptrace)",
+				       p->threads[i].tid);
+		p->threads[i].seized = 0;
+	}
+	return 0;
+}
+
+void pload_free(struct pload *p)
+{
+	for (size_t i = 0; i < p->nlog; i++)
+		free(p->log[i].data);
+	free(p->log);
+	free(p->threads);
+	p->log = NULL;
+	p->threads = NULL;
+	p->nlog = p->nthreads = 0;
+	p->logging = 0;
 }
 
 int pload_park(struct pload *p)
@@ -239,10 +381,16 @@ void pload_kill(struct pload *p)
 {
 	if (p->pid > 0) {
 		kill(p->pid, SIGKILL);
+		/* Threads held under ptrace report their end to pthaw: reaped
+		 * here too (the others need no waiting: ECHILD). */
+		for (size_t i = 0; i < p->nthreads; i++)
+			while (waitpid(p->threads[i].tid, NULL, __WALL) < 0 && errno == EINTR)
+				;
 		while (waitpid(p->pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
 		p->pid = -1;
 	}
+	pload_free(p);
 	if (p->req_fd > 0)
 		close(p->req_fd);
 	if (p->rep_fd > 0)

@@ -9,6 +9,23 @@
 #include "pload_proto.h"
 #include "pidns.h"
 
+/* A thread pload made (PLOAD_OP_THREAD), parked in pause(). */
+struct pload_thread {
+	pid_t tid;
+	pid_t old;				/* its tid in the snapshot */
+	int seized;				/* held under ptrace by pthaw */
+	struct user_regs_struct parked_regs;
+};
+
+/* A call made while p->logging, to be made again in each thread. */
+struct pload_logged {
+	long nr;
+	long a[6];
+	void *data;
+	size_t len;
+	long ret;
+};
+
 struct pload {
 	pid_t pid;		/* its PID in pthaw's PID namespace */
 	pid_t self;		/* its PID as it sees itself (in its namespace) */
@@ -20,6 +37,16 @@ struct pload {
 	 * registers around it. */
 	int parked;
 	struct user_regs_struct parked_regs;
+	/* The process's other threads, as pload_thread_new made them. */
+	struct pload_thread *threads;
+	size_t nthreads;
+	/* Set, pload_call records its calls in log: what is each thread's
+	 * own in the kernel (credentials, capabilities, some prctl
+	 * attributes) and must be made by every thread (glibc broadcasts
+	 * setuid() and its kind to all threads for the same reason). */
+	int logging;
+	struct pload_logged *log;
+	size_t nlog;
 };
 
 struct pload_spawn_opts {
@@ -44,6 +71,34 @@ long pload_call(struct pload *p, long nr, long a0, long a1, long a2, long a3, lo
 
 /* Sends PLOAD_OP_PARK and waits until pload closed its pipes. */
 int pload_park(struct pload *p);
+
+/* A new thread of the process, parked in pload, for the snapshot's
+ * thread old, with the tid asked for (0: any).  Its tid, or -errno:
+ * -EEXIST when that tid is taken, -EPERM when pload may not choose tids. */
+long pload_thread_new(struct pload *p, pid_t tid, pid_t old);
+
+/* The tid now of the snapshot's thread old: the main thread's (old_main)
+ * is pload's PID, the others' what pload_thread_new gave them. */
+pid_t pload_tid(const struct pload *p, uint32_t old_main, uint32_t old);
+
+/* Once pload is parked: holds every thread pload made under ptrace
+ * (PTRACE_SEIZE + PTRACE_INTERRUPT), with the options opts. */
+int pload_threads_seize(struct pload *p, long opts);
+
+/* pload_call, parked, run in thread tid (the main thread: p->pid). */
+long pload_thread_call(struct pload *p, pid_t tid, long nr, long a0, long a1, long a2, long a3,
+		       long a4, long a5, const void *data, size_t len);
+
+/* Makes the logged calls again in thread tid; a call that succeeded in
+ * the main thread must succeed there too. */
+int pload_thread_replay(struct pload *p, pid_t tid);
+
+/* Lets every thread but the main one go: detached, or with cont still
+ * traced (PTRACE_CONT). */
+int pload_threads_release(struct pload *p, int cont);
+
+/* Frees the thread list and the call log (the process stays). */
+void pload_free(struct pload *p);
 
 /* Kills and reaps pload (failure path). */
 void pload_kill(struct pload *p);

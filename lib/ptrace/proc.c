@@ -306,3 +306,37 @@ int proc_count_threads(pid_t pid)
 	closedir(dir);
 	return n;
 }
+
+int proc_list_tids(pid_t pid, pid_t **out, size_t *n)
+{
+	char path[64];
+	struct dirent *d;
+	pid_t *v = NULL, *nv;
+	size_t cap = 0;
+	DIR *dir;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return err_sys(errno == ENOENT ? ESRCH : errno, "process %d", pid);
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(dir);
+				return err_sys(ENOMEM, "thread list");
+			}
+			v = nv;
+		}
+		v[(*n)++] = (pid_t)atoi(d->d_name);
+	}
+	closedir(dir);
+	*out = v;
+	return 0;
+}

@@ -48,6 +48,9 @@ int proc_stat_read(pid_t pid, struct proc_stat *st);
 /* The threads of pid: the entries of /proc/PID/task. */
 int proc_count_threads(pid_t pid);
 
+/* The tids of /proc/PID/task, in *out (allocated), *n of them. */
+int proc_list_tids(pid_t pid, pid_t **out, size_t *n);
+
 /* The value of "Key:" in /proc/PID/status, trimmed. */
 int proc_status_field(pid_t pid, const char *key, char *out, size_t len);
 

@@ -303,6 +303,9 @@ struct rec_thread {
 	uint64_t clear_tid;	/* set_tid_address() */
 	uint64_t xcr0;		/* features the XSAVE area describes */
 	struct rec_regs regs;
+	uint64_t robust_list;	/* set_robust_list(): head and its length */
+	uint64_t robust_len;
+	char comm[16];		/* its name (PR_SET_NAME), NUL-padded */
 } __attribute__((packed));
 
 struct rec_rseq {

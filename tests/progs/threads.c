@@ -1,5 +1,5 @@
 /* threads: a process with a second thread that stays alive, printing
- * "tick N" every 50 ms.  pfrez must refuse to capture it. */
+ * "tick N" every 50 ms: the simplest multi-threaded process. */
 #include <pthread.h>
 
 #include "say.h"

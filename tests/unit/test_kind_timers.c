@@ -20,13 +20,13 @@ struct entry {
 	int32_t id, clock, notify, signo;
 	uint64_t value;
 	int32_t overrun;
-	uint32_t pad;
+	uint32_t tid;
 	int64_t it[4];
 } __attribute__((packed));
 
 static struct entry good[2] = {
 	{ 0, 1, 0, 35, 0x5eed, 0, 0, { 0, 20000000, 0, 7000000 } },
-	{ 3, -6, 4, 14, 0, 2, 0, { 0, 0, 999, 999999999 } },
+	{ 3, -6, 4, 14, 0, 2, 1234, { 0, 0, 999, 999999999 } },
 };
 
 static void has(const char *what)
@@ -70,7 +70,7 @@ static void taken_and_printed(void **state)
 	kinds_print(f, data);
 	fclose(f);
 	assert_non_null(strstr(out, "POSIX timer 0: CLOCK_MONOTONIC, notify signal, signal 35, value 0x5eed, left 0.007000000 s, interval 0.020000000 s"));
-	assert_non_null(strstr(out, "POSIX timer 3: the process's CPU clock, notify signal to the main thread"));
+	assert_non_null(strstr(out, "POSIX timer 3: the process's CPU clock, notify signal to thread 1234"));
 	kinds_free(data);
 }
 
@@ -114,7 +114,8 @@ static void fields_refused(void **state)
 		{ "signal", offsetof(struct entry, signo), 0, 4 },
 		{ "signal", offsetof(struct entry, signo), 65, 4 },
 		{ "overrun", offsetof(struct entry, overrun), -1, 4 },
-		{ "overrun", offsetof(struct entry, pad), 1, 4 },
+		{ "target thread", offsetof(struct entry, tid), 1, 4 },	/* not SIGEV_THREAD_ID */
+		{ "target thread", offsetof(struct entry, tid) + 64, 0, 4 },	/* SIGEV_THREAD_ID */
 		{ "time", offsetof(struct entry, it), -1, 8 },
 		{ "time", offsetof(struct entry, it) + 8, 1000000000, 8 },
 		{ "time", offsetof(struct entry, it) + 16, INT64_MAX / 1000000000 + 1, 8 },

@@ -790,6 +790,21 @@ static void snap_bad_vma_fd_xstate(void **state)
 	x.flags = 1;
 	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), -EBADMSG);
 	x.flags = 0;
+	/* a name without its terminating NUL, a robust list of the wrong
+	 * length or half of one */
+	memset(x.comm, 'a', sizeof(x.comm));
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), -EBADMSG);
+	x.comm[sizeof(x.comm) - 1] = '\0';
+	x.robust_list = 0x7f0000001000;
+	x.robust_len = 16;
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), -EBADMSG);
+	x.robust_len = 0;
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), -EBADMSG);
+	x.robust_list = 0;
+	x.robust_len = 24;
+	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), -EBADMSG);
+	has("malformed");
+	x.robust_list = 0x7f0000001000;
 	assert_int_equal(s.nthreads, 0);
 	assert_int_equal(take(&s, REC_THREAD, &x, sizeof(x), area, 2696), 0);
 	assert_int_equal(s.nthreads, 1);
