@@ -8,6 +8,7 @@
  * tracer every trapped call would fail with ENOSYS, and a process getting
  * wrong answers silently is worse than one that is gone. */
 #include "supervise.h"
+#include "fd_tty.h"
 #include "pload_proto.h"
 #include "proc.h"
 
@@ -165,7 +166,24 @@ static void handle_seccomp(const struct remap *m, pid_t tid)
 
 static int status_code(int st)
 {
+	tty_job_end();
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+/* The restored process, a job on pthaw's terminal (fd_tty.c), stopped
+ * (Ctrl-Z): pthaw takes its terminal back and stops as well, so that its
+ * own shell sees the job stop; when that shell lets pthaw go on (fg), the
+ * job gets the terminal again and goes on too. */
+static void job_stopped(pid_t pid, int sig)
+{
+	if (!tty_job_pgrp())
+		return;
+	tty_job_stop();
+	raise(sig == SIGSTOP ? SIGSTOP : SIGTSTP);
+	tty_job_cont();
+	kill(-tty_job_pgrp(), SIGCONT);
+	tty_job_repaint();
+	(void)pid;
 }
 
 int supervise(pid_t pid, pid_t old_pid, int remapped)
@@ -176,17 +194,26 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 	int st;
 
 	child_pid = pid;
+	tty_job_repaint();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = forward;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 	if (!remapped) {
-		while (waitpid(pid, &st, 0) < 0)
-			if (errno != EINTR)
+		for (;;) {
+			/* WUNTRACED: a job's stop is pthaw's to relay. */
+			if (waitpid(pid, &st, tty_job_pgrp() ? WUNTRACED : 0) < 0) {
+				if (errno == EINTR)
+					continue;
+				tty_job_end();
 				return fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno)),
 				       PTHAW_EXIT_LOST;
-		return status_code(st);
+			}
+			if (!WIFSTOPPED(st))
+				return status_code(st);
+			job_stopped(pid, WSTOPSIG(st));
+		}
 	}
 	for (;;) {
 		pid_t t = waitpid(-1, &st, __WALL);
@@ -195,6 +222,7 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 		if (t < 0) {
 			if (errno == EINTR)
 				continue;
+			tty_job_end();
 			fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno));
 			return PTHAW_EXIT_LOST;
 		}
@@ -213,9 +241,11 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 		} else if (event == PTRACE_EVENT_STOP) {
 			/* A group stop (SIGSTOP, Ctrl-Z) stays a stop until
 			 * SIGCONT; anything else is a new child's first stop. */
-			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
 				ptrace(PTRACE_LISTEN, t, 0, 0);
-			else
+				if (t == pid)
+					job_stopped(pid, sig);
+			} else
 				ptrace(PTRACE_CONT, t, 0, 0);
 		} else if (event) {
 			ptrace(PTRACE_CONT, t, 0, 0);

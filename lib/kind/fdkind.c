@@ -9,10 +9,11 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
-extern const struct fd_kind_ops fd_kind_inet;
+extern const struct fd_kind_ops fd_kind_inet, fd_kind_tty;
 
 const struct fd_kind_ops *const fd_kinds[] = {
 	&fd_kind_inet,
+	&fd_kind_tty,
 	NULL
 };
 

@@ -184,13 +184,15 @@ static int task_restore(struct kind_restore *r, const void *data)
 	pload_call(r->pl, SYS_umask, s->proc.umask, 0, 0, 0, 0, 0, NULL, 0);
 	pload_call(r->pl, SYS_prctl, PR_SET_NAME, (long)r->pl->hello.scratch, 0, 0, 0, 0, s->comm,
 		   strlen(s->comm) + 1);
-	if (s->proc.sid == s->proc.pid)
+	/* With a terminal it is a job of pthaw's session (fd_tty.c): a
+	 * session of its own would have no terminal. */
+	if (s->proc.sid == s->proc.pid && !s->kind[KIND_TTY])
 		ret = pload_call(r->pl, SYS_setsid, 0, 0, 0, 0, 0, 0, NULL, 0);
 	else if (s->proc.pgid == s->proc.pid)
 		ret = pload_call(r->pl, SYS_setpgid, 0, 0, 0, 0, 0, 0, NULL, 0);
 	if (ret < 0)
 		return err_sys((int)-ret, "making the process lead its %s again",
-			       s->proc.sid == s->proc.pid ? "session" : "process group");
+			       s->proc.sid == s->proc.pid && !s->kind[KIND_TTY] ? "session" : "process group");
 	return 0;
 }
 

@@ -1,0 +1,31 @@
+/* fd_tty.h: pthaw's terminal, given to the restored process as a shell
+ * gives it to a job (fd_tty.c restores it; supervise.c hands it back and
+ * forth when the job stops, goes on or ends). */
+#ifndef PFREZ_FD_TTY_H
+#define PFREZ_FD_TTY_H
+
+#include <sys/types.h>
+
+/* The process group pthaw gave its terminal to (the restored process's),
+ * or 0 when it gave none. */
+pid_t tty_job_pgrp(void);
+
+/* Once the job runs: it learns the size of pthaw's terminal and
+ * repaints (a full-screen program, readline's prompt). */
+void tty_job_repaint(void);
+
+/* The job stopped: its modes are kept, pthaw takes the terminal back
+ * with its own modes (a shell does so before it reports "Stopped"). */
+void tty_job_stop(void);
+
+/* The job goes on: the terminal is its again, with its modes. */
+void tty_job_cont(void);
+
+/* The job is over: the terminal is pthaw's again, with pthaw's modes. */
+void tty_job_end(void);
+
+/* pfrez -halt, once the original is gone: its terminal, left in the
+ * program's modes (raw, no echo), gets sane ones (stty sane's). */
+void tty_halted(void *const *kind_data);
+
+#endif
