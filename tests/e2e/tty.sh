@@ -7,6 +7,7 @@
 #
 # TTY_CASES: the cases, each a function tty_NAME.
 TTY_CASES="bash python nano less top halt"
+# tty.test only: refusals (they hold with or without the kind).
 
 tm()
 {
@@ -175,4 +176,36 @@ tty_halt()
 	grep -qw -- '-icrnl' stty.txt && fail "the terminal is left -icrnl after -halt"
 	grep -qw -- 'icanon' stty.txt && grep -qw -- 'echo' stty.txt && grep -qw -- 'icrnl' stty.txt ||
 		fail "the terminal's modes after -halt are not sane"
+}
+
+# refused PID WHAT: pfrez refuses PID naming WHAT, and the original is left
+# running, not stopped.
+refused()
+{
+	pfrez_run snap -pid="$1" && fail "pfrez captured it"
+	grep -qF -- "$2" snap.err || fail "pfrez: $(head -1 snap.err), not \"$2\""
+	alive "$1" || fail "the original is gone"
+	[ "$(pstate "$1")" != T ] || fail "the original is left stopped"
+}
+
+# script(1) holds the master of the pty its command runs on.
+tty_pty_master()
+{
+	start scr "$(command -v script)" -qfc 'sleep 60' /dev/null
+	wait_until "$WAIT" eval 'ls -l /proc/$LAST/fd 2> /dev/null | grep -q ptmx' || fail "the original script has no pty"
+	refused "$LAST" "(/dev/ptmx): a pty master: the process runs a terminal of its own (script, a terminal emulator, tmux's server)"
+}
+
+# A process writing to another window's terminal than its own.
+tty_other()
+{
+	local pid other
+	tm_up "exec $PYTHON -q"
+	wait_screen 0 '^>>> ?$' "the original python3 shows no prompt"
+	tm new-window -t t:1 "exec sleep 60"
+	other=$(tm display-message -p -t t:1 '#{pane_tty}')
+	tm send-keys -t t:0 "f = open('$other', 'w')" Enter
+	pid=$(pane_pid)
+	wait_until "$WAIT" eval 'ls -l /proc/$pid/fd | grep -q " $other$"' || fail "the original did not open $other"
+	refused "$pid" "($other): a terminal other than its controlling terminal"
 }
