@@ -107,8 +107,10 @@ tty_python()
 	tm send-keys -t t:1 'clear; fg' Enter
 	tm send-keys -t t:1 'print(y * 2)' Enter
 	wait_screen 1 '^84$' "after fg the restored python3 does not answer"
-	tm send-keys -t t:1 C-d
-	wait_screen 1 '^sh2\$' "python3 ended, but window 1's shell did not get its terminal back"
+	tm send-keys -t t:1 'C-\'
+	wait_screen 1 'sh2\$ ?$' "Ctrl-\\ does not end the restored python3, or window 1's shell did not get its terminal back"
+	tm send-keys -t t:1 'echo st=$?' Enter
+	wait_screen 1 '^st=131$' "pthaw did not exit 131 (SIGQUIT) after Ctrl-\\"
 }
 
 # nano with unsaved text: the copy shows it and saves it with its keys.
@@ -143,6 +145,8 @@ tty_less()
 	tm send-keys -t t:1 Space
 	wait_until "$WAIT" eval '[ "$(screen 1 | head -1)" = 24 ]' ||
 		fail "Space does not page on in the restored less: the first line is $(screen 1 | head -1)"
+	tm resize-window -t t:1 -y 30
+	wait_screen 1 '^52$' "the restored less does not fill the terminal resized to 30 rows"
 	tm send-keys -t t:1 q
 	wait_screen 1 '^pthaw-exit=0$' "q does not end the restored less"
 }
