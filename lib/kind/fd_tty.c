@@ -270,6 +270,20 @@ static int tty_take(void **data, const unsigned char *p, size_t len)
 	return 0;
 }
 
+/* Before any page: the fds that open the terminal anew need pthaw to
+ * have one (its stdio is given whatever it is). */
+static int tty_check(struct kind_check *c, const void *data)
+{
+	const struct snap *s = c->snap;
+
+	(void)data;
+	for (size_t i = 0; i < s->nfiles; i++)
+		if (s->files[i].r.kind == FD_TTY && pthaw_tty() < 0)
+			return kind_problem(c, err_msg(ENXIO, "fd %d (%s): the process's terminal: pthaw has no terminal to give it (run pthaw in one)",
+						       s->files[i].first_fd, s->files[i].path));
+	return 0;
+}
+
 /* Whether pthaw runs the process as a job of its terminal: it had its
  * terminal in the foreground, and pthaw has one and is in its
  * foreground (not started with &), and stays (not -detach). */
@@ -505,6 +519,7 @@ const struct kind_ops kind_tty = {
 	.capture = tty_capture,
 	.write = tty_write,
 	.take = tty_take,
+	.check = tty_check,
 	.restore = tty_restore,
 	.print = tty_print,
 	.print_json = tty_print_json,

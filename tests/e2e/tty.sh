@@ -213,3 +213,27 @@ tty_other()
 	wait_until "$WAIT" eval 'ls -l /proc/$pid/fd | grep -q " $other$"' || fail "the original did not open $other"
 	refused "$pid" "($other): a terminal other than its controlling terminal"
 }
+
+# A snapshot of less (its /dev/tty on fd 3) under a pthaw that has no
+# terminal: refused before any page, nothing started.
+tty_no_terminal()
+{
+	local pid rc
+	seq 1 100 > seq.txt
+	tm_up "exec less $D/seq.txt"
+	wait_screen 0 '^23$' "less did not start"
+	pid=$(pane_pid)
+	pfrez_run snap -pid="$pid" || fail "pfrez: $(head -1 snap.err)"
+	# Before any page: pthaw -check says so too.
+	setsid -w "$BIN/pthaw" -check < snap > check.out 2>&1
+	rc=$?
+	show check.out
+	[ "$rc" = 125 ] && grep -qF "pthaw has no terminal to give it" check.out ||
+		fail "pthaw -check exited $rc: $(tail -1 check.out)"
+	setsid -w "$BIN/pthaw" < snap > thaw.out 2> thaw.err
+	rc=$?
+	show thaw.err
+	[ "$rc" = 125 ] || fail "pthaw exited $rc, not 125"
+	grep -qF "pthaw: fd 3 (/dev/pts/" thaw.err && grep -qF "pthaw has no terminal to give it (run pthaw in one)" thaw.err ||
+		fail "pthaw: $(head -1 thaw.err)"
+}
