@@ -289,8 +289,13 @@ static int tty_check(struct kind_check *c, const void *data)
  * foreground (not started with &), and stays (not -detach). */
 static int tty_job_wanted(const struct kind_restore *r, const struct tty_state *t)
 {
-	return !r->detach && (t->r.flags & TTY_FOREGROUND) && pthaw_tty() >= 0 &&
+	return t && !r->detach && (t->r.flags & TTY_FOREGROUND) && pthaw_tty() >= 0 &&
 	       tcgetpgrp(pt.fd) == getpgrp();
+}
+
+int tty_job_planned(const struct kind_restore *r)
+{
+	return kind_get(KIND_TTY) && tty_job_wanted(r, r->snap->kind[KIND_TTY]);
 }
 
 static void tty_job_atexit(void)

@@ -6,6 +6,14 @@
 
 #include <sys/types.h>
 
+struct kind_restore;
+
+/* Whether the restore makes the process a job of pthaw's terminal: it
+ * was in the foreground of its own, pthaw is in the foreground of one,
+ * and stays (no -detach).  Then it does not lead a session of its own
+ * (task.c), which would have no terminal. */
+int tty_job_planned(const struct kind_restore *r);
+
 /* The process group pthaw gave its terminal to (the restored process's),
  * or 0 when it gave none. */
 pid_t tty_job_pgrp(void);
