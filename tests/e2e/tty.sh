@@ -6,7 +6,7 @@
 # fails without the tty kind).  Sourced after lib.sh.
 #
 # TTY_CASES: the cases, each a function tty_NAME.
-TTY_CASES="bash python nano less top halt"
+TTY_CASES="bash python python_halt nano less top halt"
 # tty.test only: refusals (they hold with or without the kind).
 
 tm()
@@ -111,6 +111,31 @@ tty_python()
 	wait_screen 1 'sh2\$ ?$' "Ctrl-\\ does not end the restored python3, or window 1's shell did not get its terminal back"
 	tm send-keys -t t:1 'echo st=$?' Enter
 	wait_screen 1 '^st=131$' "pthaw did not exit 131 (SIGQUIT) after Ctrl-\\"
+}
+
+# python3 moved with -halt into a file, restored from it with its PID
+# (pthaw does not trace it): prompt, variables, Ctrl-Z and fg.
+tty_python_halt()
+{
+	local pid
+	tm_up "exec $PYTHON -q"
+	wait_screen 0 '^>>> ?$' "the original python3 shows no prompt"
+	tm send-keys -t t:0 'y = 6 * 7' Enter
+	wait_screen 0 '^>>> ?$' "the original python3 did not take y"
+	pid=$(pane_pid)
+	pfrez_run snap -pid="$pid" -halt || fail "pfrez -halt: $(head -1 snap.err)"
+	tm new-window -t t:1 -c "$D" "env PS1='sh2\$ ' bash --norc --noprofile -i"
+	wait_screen 1 '^sh2\$' "no shell in window 1"
+	tm send-keys -t t:1 "clear; $BIN/pthaw -src=snap 2> pthaw.err" Enter
+	show pthaw.err
+	wait_screen 1 '^>>> ?$' "the restored python3 shows no prompt"
+	tm send-keys -t t:1 'print(y + 1)' Enter
+	wait_screen 1 '^43$' "the restored python3 lost y"
+	tm send-keys -t t:1 C-z
+	wait_screen 1 '\[1\]\+ +Stopped' "Ctrl-Z does not stop the restored python3 as a job"
+	tm send-keys -t t:1 'clear; fg' Enter
+	tm send-keys -t t:1 'print(y * 2)' Enter
+	wait_screen 1 '^84$' "after fg the restored python3 does not answer"
 }
 
 # nano with unsaved text: the copy shows it and saves it with its keys.
