@@ -4,7 +4,6 @@
 #include "capture.h"
 #include "err.h"
 #include "crc32c.h"
-#include "fd_tty.h"
 #include "inject.h"
 #include "kind.h"
 #include "pages.h"
@@ -184,7 +183,6 @@ void capture_kill(struct capture *c)
 	capture_settle(c, 1);
 	kill(c->pid, SIGKILL);
 	c->attached = 0;
-	tty_halted(c->snap.kind);
 }
 
 void capture_free(struct capture *c)

@@ -1,7 +1,6 @@
 /* pfrez: freezes a running process into a snapshot stream. */
 #include "capture.h"
 #include "err.h"
-#include "fd_tty.h"
 #include "flags.h"
 #include "json.h"
 #include "progress.h"
@@ -212,7 +211,6 @@ static void end_original(struct capture *c)
 			break;
 	}
 	c->attached = 0;
-	tty_halted(c->snap.kind);	/* its terminal, out of the program's modes */
 }
 
 static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg *cfg,

@@ -468,12 +468,16 @@ static void tty_sane(struct termios *t)
 		t->c_cc[cc[i].i] = cc[i].c;
 }
 
-void tty_halted(void *const *kind_data)
+/* pfrez, once the original's fate is known: when -halt ends it (held,
+ * it runs no more), its terminal, which a full-screen program or a line
+ * editor left raw and without echo, gets sane modes for what runs there
+ * next (a shell sets its own over them). */
+static void tty_settle(void *data, int ended)
 {
-	const struct tty_state *t = kind_data[KIND_TTY];
+	const struct tty_state *t = data;
 	struct termios tio;
 
-	if (!t || t->fd < 0 || tcgetattr(t->fd, &tio) < 0)
+	if (!ended || t->fd < 0 || tcgetattr(t->fd, &tio) < 0)
 		return;
 	tty_sane(&tio);
 	tcsetattr(t->fd, TCSANOW, &tio);
@@ -529,4 +533,5 @@ const struct kind_ops kind_tty = {
 	.print = tty_print,
 	.print_json = tty_print_json,
 	.free = tty_free,
+	.settle = tty_settle,
 };

@@ -32,8 +32,4 @@ void tty_job_cont(void);
 /* The job is over: the terminal is pthaw's again, with pthaw's modes. */
 void tty_job_end(void);
 
-/* pfrez -halt, once the original is gone: its terminal, left in the
- * program's modes (raw, no echo), gets sane ones (stty sane's). */
-void tty_halted(void *const *kind_data);
-
 #endif
