@@ -4,7 +4,7 @@
  * restore the terminal is pthaw's: fds 0-2 are pthaw's stdio (files.c),
  * the others open pthaw's terminal anew, and pthaw gives it to the
  * process as a shell gives it to a job (its own process group in the
- * foreground, its modes), then SIGWINCH makes it repaint. */
+ * foreground, its modes), then a resize makes it repaint. */
 #include "fd_tty.h"
 #include "err.h"
 #include "fdkind.h"
@@ -113,14 +113,17 @@ static int pthaw_tty(void)
 
 static long fd_tty_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
 {
-	const char *path = strcmp(f->path, "/dev/tty") == 0 ? "/dev/tty" : pt.path;
 	long flags = (f->r.flags & (O_ACCMODE | O_NONBLOCK | O_APPEND)) | O_NOCTTY | O_CLOEXEC;
+	const char *path;
 	long t;
 
 	(void)s;
 	if (pthaw_tty() < 0)
 		return err_msg(ENXIO, "fd %d (%s): the process's terminal: pthaw has no terminal to give it (run pthaw in one)",
 			       f->first_fd, f->path);
+	/* What it opened as /dev/tty stays /dev/tty (pload is in pthaw's
+	 * session, whose terminal that is); the rest get its real name. */
+	path = strcmp(f->path, "/dev/tty") == 0 ? "/dev/tty" : pt.path;
 	t = pload_call(r->pl, SYS_openat, AT_FDCWD, (long)r->pl->hello.scratch, flags, 0, 0, 0, path,
 		       strlen(path) + 1);
 	if (t < 0)
