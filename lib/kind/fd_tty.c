@@ -337,15 +337,25 @@ static int tty_restore(struct kind_restore *r, const void *data)
 }
 
 /* Whether pid sleeps (in the call it was in at the capture, or back in
- * it), waiting up to 1 s. */
+ * it), waiting up to 1 s.  Plain reads: this runs beside pthaw's main
+ * thread, and err.h's message is not for two threads. */
 static void tty_wait_sleeping(pid_t pid)
 {
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
-	char buf[512], *p;
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
 
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	for (int i = 0; i < 100; i++) {
-		if (proc_read_text(pid, "stat", buf, sizeof(buf)) != 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
 			return;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return;
+		buf[n] = '\0';
 		p = strrchr(buf, ')');
 		if (p && p[1] == ' ' && p[2] == 'S')
 			return;
