@@ -13,6 +13,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -21,10 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 static const int remapped_calls[] = {
@@ -49,7 +52,7 @@ _Static_assert((PLOAD_BASE & 0xffffffffu) + PLOAD_SPAN <= 0x100000000ull,
 
 size_t remap_filter(void *out, size_t max)
 {
-	struct sock_filter f[NCALLS + 16];
+	struct sock_filter f[NCALLS + 24];
 	size_t n = 0;
 	size_t ip = offsetof(struct seccomp_data, instruction_pointer);
 
@@ -64,6 +67,15 @@ size_t remap_filter(void *out, size_t max)
 					      (uint32_t)(PLOAD_BASE + PLOAD_SPAN), 1, 0);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	/* Of the ioctls, only those that carry a process group (tcsetpgrp,
+	 * tcgetpgrp): a shell gives its terminal to itself by the PID it
+	 * started with. */
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 5);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSPGRP, 2, 0);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCGPGRP, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
 	for (size_t i = 0; i < NCALLS; i++)	/* match: jump to the TRACE at the end */
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)remapped_calls[i],
 						      (unsigned char)(NCALLS - i), 0);
@@ -116,6 +128,49 @@ static void answer(struct user_regs_struct *r, long value)
 	r->rax = (unsigned long long)value;
 }
 
+/* tcsetpgrp and tcgetpgrp pass the group through a pointer (rdx): the
+ * PID the process knows goes to the terminal as its real one, and the
+ * terminal's answer comes back as the PID the process knows.  The word
+ * is read and written whole, aligned, so that it never crosses into a
+ * page that may not be there. */
+static void tty_pgrp_call(const struct remap *m, pid_t tid, struct user_regs_struct *r)
+{
+	unsigned long addr = r->rdx & ~7ul;
+	int shift = (r->rdx & 4) ? 32 : 0;
+	char path[64];
+	long word;
+	pid_t v;
+	int fd;
+
+	errno = 0;
+	word = ptrace(PTRACE_PEEKDATA, tid, addr, 0);
+	if (errno || (r->rdx & 3))
+		return;		/* the call fails on its own */
+	v = (pid_t)(uint32_t)((unsigned long)word >> shift);
+	if ((unsigned)r->rsi == TIOCSPGRP) {
+		if (v != m->old)
+			return;
+		v = m->now;
+	} else {
+		/* Asked of the terminal behind the process's fd: pthaw's own
+		 * (the process is its job), or the call runs as it is. */
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)r->rdi);
+		fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return;
+		v = tcgetpgrp(fd);
+		close(fd);
+		if (v < 0)
+			return;
+		if (v == m->now)
+			v = m->old;
+	}
+	word = (long)(((unsigned long)word & ~(0xffffffffull << shift)) |
+		      ((unsigned long)(uint32_t)v << shift));
+	if (ptrace(PTRACE_POKEDATA, tid, addr, word) == 0 && (unsigned)r->rsi == TIOCGPGRP)
+		answer(r, 0);	/* answered: the call does not run */
+}
+
 static void handle_seccomp(const struct remap *m, pid_t tid)
 {
 	struct user_regs_struct r, before;
@@ -145,6 +200,9 @@ static void handle_seccomp(const struct remap *m, pid_t tid)
 		answer(&r, v < 0 ? -errno : v == m->now ? m->old : v);
 		break;
 	}
+	case SYS_ioctl:
+		tty_pgrp_call(m, tid, &r);
+		break;
 	case SYS_waitid:
 		if (r.rdi == P_PID)
 			r.rsi = map_pid(m, r.rsi);

@@ -82,6 +82,14 @@ tty_bash()
 	[ "$(count_lines 1 'X=42')" = 1 ] || fail "the restored bash lost \$X"
 	[ "$(count_lines 1 'orig$ echo X=$X; f z')" = 1 ] ||
 		fail "what was typed is not echoed once after the prompt: $(screen 1 | grep -F 'echo X')"
+	# Its own jobs: it gives them the terminal and takes it back (by the
+	# PID it knows), Ctrl-C ends one.
+	tm send-keys -t t:1 'sleep 30' Enter
+	wait_until "$WAIT" eval '[ -n "$(pgrep -x -s "$(ps -o sid= -p "$(tm display-message -p -t t:1 "#{pane_pid}")" | tr -d " ")" sleep)" ]' ||
+		fail "the restored bash did not start sleep"
+	tm send-keys -t t:1 C-c
+	tm send-keys -t t:1 'echo still:$X' Enter
+	wait_screen 1 '^still:42$' "the restored bash does not go on after its job ended with Ctrl-C"
 }
 
 # A python3 REPL: its prompt again, its variables; Ctrl-C, Ctrl-Z and fg
