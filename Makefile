@@ -54,7 +54,7 @@ PLOAD_SRCS := pload/start.S pload/pload.c
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
 UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc \
 	      test_sigframe test_json test_kind_caps test_kind_seccomp test_kind_locks test_kind_sched \
-	      test_kind_membarrier test_kind_madvise test_kind_timers test_kind_fds test_kind_shmem
+	      test_kind_membarrier test_kind_madvise test_kind_timers test_kind_fds test_kind_shmem test_kind_tty
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \

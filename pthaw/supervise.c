@@ -8,10 +8,12 @@
  * tracer every trapped call would fail with ENOSYS, and a process getting
  * wrong answers silently is worse than one that is gone. */
 #include "supervise.h"
+#include "fd_tty.h"
 #include "pload_proto.h"
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -20,10 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 static const int remapped_calls[] = {
@@ -48,7 +52,7 @@ _Static_assert((PLOAD_BASE & 0xffffffffu) + PLOAD_SPAN <= 0x100000000ull,
 
 size_t remap_filter(void *out, size_t max)
 {
-	struct sock_filter f[NCALLS + 16];
+	struct sock_filter f[NCALLS + 24];
 	size_t n = 0;
 	size_t ip = offsetof(struct seccomp_data, instruction_pointer);
 
@@ -63,6 +67,15 @@ size_t remap_filter(void *out, size_t max)
 					      (uint32_t)(PLOAD_BASE + PLOAD_SPAN), 1, 0);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	/* Of the ioctls, only those that carry a process group (tcsetpgrp,
+	 * tcgetpgrp): a shell gives its terminal to itself by the PID it
+	 * started with. */
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 5);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSPGRP, 2, 0);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCGPGRP, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
 	for (size_t i = 0; i < NCALLS; i++)	/* match: jump to the TRACE at the end */
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)remapped_calls[i],
 						      (unsigned char)(NCALLS - i), 0);
@@ -146,6 +159,49 @@ static void answer(struct user_regs_struct *r, long value)
 	r->rax = (unsigned long long)value;
 }
 
+/* tcsetpgrp and tcgetpgrp pass the group through a pointer (rdx): the
+ * PID the process knows goes to the terminal as its real one, and the
+ * terminal's answer comes back as the PID the process knows.  The word
+ * is read and written whole, aligned, so that it never crosses into a
+ * page that may not be there. */
+static void tty_pgrp_call(const struct remap *m, pid_t tid, struct user_regs_struct *r)
+{
+	unsigned long addr = r->rdx & ~7ul;
+	int shift = (r->rdx & 4) ? 32 : 0;
+	char path[64];
+	long word;
+	pid_t v;
+	int fd;
+
+	errno = 0;
+	word = ptrace(PTRACE_PEEKDATA, tid, addr, 0);
+	if (errno || (r->rdx & 3))
+		return;		/* the call fails on its own */
+	v = (pid_t)(uint32_t)((unsigned long)word >> shift);
+	if ((unsigned)r->rsi == TIOCSPGRP) {
+		if (v != m->old)
+			return;
+		v = m->now;
+	} else {
+		/* Asked of the terminal behind the process's fd: pthaw's own
+		 * (the process is its job), or the call runs as it is. */
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)r->rdi);
+		fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return;
+		v = tcgetpgrp(fd);
+		close(fd);
+		if (v < 0)
+			return;
+		if (v == m->now)
+			v = m->old;
+	}
+	word = (long)(((unsigned long)word & ~(0xffffffffull << shift)) |
+		      ((unsigned long)(uint32_t)v << shift));
+	if (ptrace(PTRACE_POKEDATA, tid, addr, word) == 0 && (unsigned)r->rsi == TIOCGPGRP)
+		answer(r, 0);	/* answered: the call does not run */
+}
+
 static void handle_seccomp(const struct remap *m, pid_t tid)
 {
 	struct user_regs_struct r, before;
@@ -175,6 +231,9 @@ static void handle_seccomp(const struct remap *m, pid_t tid)
 		answer(&r, v < 0 ? -errno : v == m->now ? m->old : v);
 		break;
 	}
+	case SYS_ioctl:
+		tty_pgrp_call(m, tid, &r);
+		break;
 	case SYS_waitid:
 		if (r.rdi == P_PID)
 			r.rsi = map_pid(m, r.rsi);
@@ -196,7 +255,24 @@ static void handle_seccomp(const struct remap *m, pid_t tid)
 
 static int status_code(int st)
 {
+	tty_job_end();
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+/* The restored process, a job on pthaw's terminal (fd_tty.c), stopped
+ * (Ctrl-Z): pthaw takes its terminal back and stops as well, so that its
+ * own shell sees the job stop; when that shell lets pthaw go on (fg), the
+ * job gets the terminal again and goes on too. */
+static void job_stopped(pid_t pid, int sig)
+{
+	if (!tty_job_pgrp())
+		return;
+	tty_job_stop();
+	raise(sig == SIGSTOP ? SIGSTOP : SIGTSTP);
+	tty_job_cont();
+	kill(-tty_job_pgrp(), SIGCONT);
+	tty_job_repaint();
+	(void)pid;
 }
 
 int supervise(pid_t pid, pid_t old_pid, int remapped)
@@ -207,17 +283,26 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 	int st;
 
 	child_pid = pid;
+	tty_job_repaint();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = forward;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 	if (!remapped) {
-		while (waitpid(pid, &st, 0) < 0)
-			if (errno != EINTR)
+		for (;;) {
+			/* WUNTRACED: a job's stop is pthaw's to relay. */
+			if (waitpid(pid, &st, tty_job_pgrp() ? WUNTRACED : 0) < 0) {
+				if (errno == EINTR)
+					continue;
+				tty_job_end();
 				return fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno)),
 				       PTHAW_EXIT_LOST;
-		return status_code(st);
+			}
+			if (!WIFSTOPPED(st))
+				return status_code(st);
+			job_stopped(pid, WSTOPSIG(st));
+		}
 	}
 	for (;;) {
 		pid_t t = waitpid(-1, &st, __WALL);
@@ -226,6 +311,7 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 		if (t < 0) {
 			if (errno == EINTR)
 				continue;
+			tty_job_end();
 			fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno));
 			return PTHAW_EXIT_LOST;
 		}
@@ -244,9 +330,11 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 		} else if (event == PTRACE_EVENT_STOP) {
 			/* A group stop (SIGSTOP, Ctrl-Z) stays a stop until
 			 * SIGCONT; anything else is a new child's first stop. */
-			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
 				ptrace(PTRACE_LISTEN, t, 0, 0);
-			else
+				if (t == pid)
+					job_stopped(pid, sig);
+			} else
 				ptrace(PTRACE_CONT, t, 0, 0);
 		} else if (event) {
 			ptrace(PTRACE_CONT, t, 0, 0);

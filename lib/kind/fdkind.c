@@ -12,6 +12,7 @@
 extern const struct fd_kind_ops fd_kind_inet, fd_kind_pipe, fd_kind_fifo, fd_kind_eventfd,
 	fd_kind_timerfd, fd_kind_signalfd, fd_kind_epoll;
 extern const struct fd_kind_ops fd_kind_memfd, fd_kind_deleted;
+extern const struct fd_kind_ops fd_kind_tty;
 
 const struct fd_kind_ops *const fd_kinds[] = {
 	&fd_kind_inet,
@@ -23,6 +24,7 @@ const struct fd_kind_ops *const fd_kinds[] = {
 	&fd_kind_epoll,
 	&fd_kind_memfd,
 	&fd_kind_deleted,
+	&fd_kind_tty,
 	NULL
 };
 

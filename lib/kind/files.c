@@ -103,8 +103,9 @@ int files_add_fd(struct snap *s, const struct rec_fd *r)
 	if (r->file >= s->nfiles)
 		return err_msg(EBADMSG, "fd %d: refers to file %u, not described before it", r->fd, r->file);
 	/* pthaw gives the copy its own stdio in place of a terminal, pipe or
-	 * socket, and has only 0, 1 and 2 to give. */
-	if (s->files[r->file].r.kind == FD_STDIO && r->fd > 2)
+	 * socket, and has only 0, 1 and 2 to give; a terminal's may be dup'd
+	 * higher too (bash's fd 255 is its stderr's). */
+	if (s->files[r->file].r.kind == FD_STDIO && r->fd > 2 && !S_ISCHR(s->files[r->file].r.mode))
 		return err_msg(EBADMSG, "fd %d: a standard stream's file above fd 2", r->fd);
 	if (!s->fd_used && !(s->fd_used = calloc(SNAP_FD_MAX / 8, 1)))
 		return err_sys(ENOMEM, "fd list");
@@ -450,10 +451,12 @@ static int restore_stdio(struct pload *pl, const struct snap_file *f, const stru
 	int rc = 0;
 
 	for (size_t i = 0; i < f->nrefs; i++)
-		if (fds[i]->fd > 0 && (give < 0 || fds[i]->fd < give))
+		if (fds[i]->fd > 0 && fds[i]->fd <= 2 && (give < 0 || fds[i]->fd < give))
 			give = fds[i]->fd;
+	/* A terminal's fds above 2 are its stdout's (stderr's), or its
+	 * stdin's when it had only that among 0-2. */
 	for (size_t i = 0; !rc && i < f->nrefs; i++)
-		rc = give_fd(pl, fds[i]->fd == 0 ? 0 : give, fds[i], f->path);
+		rc = give_fd(pl, fds[i]->fd == 0 || give < 0 ? 0 : give, fds[i], f->path);
 	return rc;
 }
 

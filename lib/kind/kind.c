@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-extern const struct kind_ops kind_task, kind_creds, kind_mm, kind_file, kind_fd, kind_rlimits,
+extern const struct kind_ops kind_task, kind_creds, kind_mm, kind_file, kind_fd, kind_tty, kind_rlimits,
 	kind_vdso, kind_vma, kind_signals, kind_siginfo, kind_rseq, kind_thread, kind_prctl,
 	kind_caps, kind_sched, kind_membarrier, kind_madvise, kind_timers, kind_locks, kind_seccomp, kind_inet;
 extern const struct kind_ops kind_pipe, kind_eventfd, kind_timerfd, kind_signalfd, kind_epoll;
@@ -19,6 +19,7 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_FILE] = &kind_file,
 	[KIND_FD] = &kind_fd,
 	[KIND_INET] = &kind_inet,
+	[KIND_TTY] = &kind_tty,
 	[KIND_RLIMITS] = &kind_rlimits,
 	[KIND_VDSO] = &kind_vdso,
 	[KIND_SHMEM] = &kind_shmem,

@@ -118,6 +118,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_TIMERFD: return "timerfd";
 	case REC_SIGNALFD: return "signalfd";
 	case REC_EPOLL: return "epoll";
+	case REC_TTY: return "tty";
 	case REC_INET: return "inet";
 	case REC_SHMEM: return "shmem";
 	case REC_FILEDATA: return "filedata";

@@ -41,6 +41,7 @@ enum rec_type {
 	REC_TIMERFD = 25,/* struct rec_timerfd: lib/kind/fd_timerfd.c */
 	REC_SIGNALFD = 26,/* struct rec_signalfd: lib/kind/fd_signalfd.c */
 	REC_EPOLL = 27,	/* struct rec_epoll + entries: lib/kind/fd_epoll.c */
+	REC_TTY = 33,	/* struct rec_tty: the process's terminal (lib/kind/fd_tty.c) */
 	REC_INET = 34,	/* lib/kind/fd_inet.c: a TCP or UDP socket */
 	REC_SHMEM = 28,	/* struct rec_shmem + name: a memory object (lib/kind/shmem.c) */
 	REC_FILEDATA = 29,/* struct rec_filedata + bytes: part of a memory object's contents */
@@ -159,6 +160,24 @@ struct rec_file {
 	uint32_t path_len;
 	struct rec_ident ident;	/* FD_FILE, FD_DIR, FD_DEV: what to reopen */
 	/* then path */
+} __attribute__((packed));
+
+enum rec_tty_flag {
+	TTY_FOREGROUND = 1u << 0,/* the process's group was the terminal's foreground */
+};
+
+/* The process's controlling terminal, when an fd refers to it: its modes
+ * (termios, as tcgetattr gives them) and window size at the capture. */
+struct rec_tty {
+	uint32_t flags;		/* enum rec_tty_flag */
+	uint32_t tpgid;		/* the terminal's foreground group at the capture */
+	uint64_t rdev;		/* the terminal's device number at the capture */
+	uint32_t iflag, oflag, cflag, lflag;
+	uint32_t ispeed, ospeed;
+	uint8_t line;
+	uint8_t cc[32];		/* c_cc[] */
+	uint8_t pad[3];
+	uint16_t rows, cols, xpixel, ypixel;
 } __attribute__((packed));
 
 /* One fd of the table: a reference to an open file description. */
