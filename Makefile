@@ -185,6 +185,11 @@ $(B)/drop/%/pthaw: $(PTHAW_OBJS) $(B)/drop/%/kind.o $(DROP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	ln -sfn ../../pload $(dir $@)pload
 
+# pfrez-run under Slurm: daemons of its own on this host (scripts/slurm-check).
+.PHONY: slurm-check
+slurm-check: all
+	scripts/slurm-check $(B)
+
 kind-drop: $(DROP_BINS)
 
 kind-drop-check: all kind-drop
