@@ -270,3 +270,26 @@ tty_no_terminal()
 	grep -qF "pthaw: fd 3 (/dev/pts/" thaw.err && grep -qF "pthaw has no terminal to give it (run pthaw in one)" thaw.err ||
 		fail "pthaw: $(head -1 thaw.err)"
 }
+
+# vim (glibc starts a helper thread for its timers: a threaded process on
+# a terminal) with an unsaved buffer: the restored vim shows it on the new
+# terminal and writes it with :w.
+tty_vim()
+{
+	local pid
+	command -v vim > /dev/null || fail "no vim (scripts/install-deps)"
+	tm_up "exec vim -u NONE -i NONE -N $D/v.txt"
+	wait_screen 0 'v.txt' "vim did not start"
+	tm send-keys -t t:0 -l 'iunsaved vim text'
+	tm send-keys -t t:0 Escape
+	wait_screen 0 '^unsaved vim text' "the original vim does not show the text"
+	pid=$(pane_pid)
+	tm_thaw "$pid"
+	wait_screen 1 '^unsaved vim text' "the restored vim does not show the unsaved text"
+	tm send-keys -t t:1 -l 'A more'
+	tm send-keys -t t:1 Escape
+	tm send-keys -t t:1 -l ':w'
+	tm send-keys -t t:1 Enter
+	wait_until "$WAIT" grep -qx 'unsaved vim text more' v.txt ||
+		fail "the restored vim did not write the buffer: $(head -c 200 v.txt 2> /dev/null)"
+}
