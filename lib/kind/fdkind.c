@@ -9,7 +9,10 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
+extern const struct fd_kind_ops fd_unix;
+
 const struct fd_kind_ops *const fd_kinds[] = {
+	&fd_unix,
 	NULL
 };
 

@@ -9,6 +9,7 @@
 extern const struct kind_ops kind_task, kind_creds, kind_mm, kind_file, kind_fd, kind_rlimits,
 	kind_vdso, kind_vma, kind_signals, kind_siginfo, kind_rseq, kind_thread, kind_prctl,
 	kind_caps, kind_sched, kind_membarrier, kind_madvise, kind_timers, kind_locks, kind_seccomp;
+extern const struct kind_ops kind_unix, kind_inotify;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_TASK] = &kind_task,
@@ -16,6 +17,7 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_MM] = &kind_mm,
 	[KIND_FILE] = &kind_file,
 	[KIND_FD] = &kind_fd,
+	[KIND_UNIX] = &kind_unix,
 	[KIND_RLIMITS] = &kind_rlimits,
 	[KIND_VDSO] = &kind_vdso,
 	[KIND_VMA] = &kind_vma,

@@ -29,6 +29,8 @@ enum kind_id {
 	KIND_MM,		/* the mm fields and auxiliary vector */
 	KIND_FILE,		/* open file descriptions */
 	KIND_FD,		/* the fd table: fds referring to them */
+	KIND_UNIX,		/* unix sockets: pairs, names, queued messages */
+	KIND_INOTIFY,		/* inotify watches */
 	KIND_RLIMITS,		/* resource limits (after the fds: RLIMIT_NOFILE) */
 	KIND_VDSO,		/* the kernel's vdso and vvar, moved into place */
 	KIND_VMA,		/* memory mappings */

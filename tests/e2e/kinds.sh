@@ -43,6 +43,7 @@ KINDS=(
 	"pipe_fd3        pipe_fd3     -      pipe3"
 	"sigqueue        sigqueue     clone  plain"
 	"mm_layout       mm_layout    clone  plain"
+	"unix_pair       unix_pair    clone  plain"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
