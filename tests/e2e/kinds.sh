@@ -44,6 +44,7 @@ KINDS=(
 	"sigqueue        sigqueue     clone  plain"
 	"mm_layout       mm_layout    clone  plain"
 	"unix_pair       unix_pair    clone  plain"
+	"unix_listen     unix_listen  -      file"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
