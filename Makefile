@@ -63,7 +63,7 @@ PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmr
 	      prname timerslack membarrier personality oom_adj sched madvise posix_timer itimer \
 	      sigaltstack umask rlimit cwd_dir lock_flock lock_posix lock_ofd lease lockprobe \
 	      rseq_abort pipe_fd3 sigqueue mm_layout affinity ioprio dir_pos
-PROGS      += unix_pair unix_listen anon_fd
+PROGS      += unix_pair unix_listen anon_fd inotify
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)

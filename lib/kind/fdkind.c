@@ -9,10 +9,11 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
-extern const struct fd_kind_ops fd_unix, fd_refused;
+extern const struct fd_kind_ops fd_unix, fd_inotify, fd_refused;
 
 const struct fd_kind_ops *const fd_kinds[] = {
 	&fd_unix,
+	&fd_inotify,
 	&fd_refused,	/* claims nothing: refuses by name */
 	NULL
 };

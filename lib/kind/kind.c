@@ -18,6 +18,7 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_FILE] = &kind_file,
 	[KIND_FD] = &kind_fd,
 	[KIND_UNIX] = &kind_unix,
+	[KIND_INOTIFY] = &kind_inotify,
 	[KIND_RLIMITS] = &kind_rlimits,
 	[KIND_VDSO] = &kind_vdso,
 	[KIND_VMA] = &kind_vma,

@@ -45,6 +45,7 @@ KINDS=(
 	"mm_layout       mm_layout    clone  plain"
 	"unix_pair       unix_pair    clone  plain"
 	"unix_listen     unix_listen  -      file"
+	"inotify         inotify      clone  file"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
