@@ -55,6 +55,7 @@ PLOAD_SRCS := pload/start.S pload/pload.c
 UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc \
 	      test_sigframe test_json test_kind_caps test_kind_seccomp test_kind_locks test_kind_sched \
 	      test_kind_membarrier test_kind_madvise test_kind_timers
+UNIT_TESTS += test_kind_unix
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
