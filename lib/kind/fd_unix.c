@@ -270,77 +270,84 @@ static int queue_add(struct unix_sock *u, size_t *cap, const void *p, uint32_t l
 	return 0;
 }
 
-/* The messages queued for s to receive, peeked one by one at a moving
- * SO_PEEK_OFF: a datagram or seqpacket peek returns one message whole, a
- * stream peek what is there.  SO_PEEK_OFF is the socket's, so the
- * original's (-1, off, unless it set one) is put back at once; the
- * process is stopped, and nothing reads the socket meanwhile.  A message
+/* One peek at s: 0 with *n the message's (or the stream's bytes') length,
+ * -1 when nothing is queued, 0 at the end; or a refusal.  A message
  * carrying descriptors (SCM_RIGHTS) is refused: the files in flight are
  * no fd of the process's, and a restore could not send them again. */
-static int read_queue(pid_t pid, int fd, int s, struct unix_sock *u)
+static int peek(pid_t pid, int fd, int s, const struct unix_sock *u, unsigned char *buf, ssize_t *n)
 {
-	static unsigned char buf[UNIX_MSG_MAX];
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int) * 64) + CMSG_SPACE(sizeof(struct ucred)) + 256];
 	} ctl;
+	struct iovec iov = { buf, UNIX_MSG_MAX };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *c;
+	int fds = 0;
+
+	*n = recvmsg(s, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (*n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (*n < 0)
+		return err_sys(errno, "process %d: fd %d: unix socket: reading its queue", pid, fd);
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		/* The peek gave pfrez its own references: let them go. */
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+			close(((int *)CMSG_DATA(c))[i]);
+		fds = 1;
+	}
+	if (fds || (mh.msg_flags & MSG_CTRUNC))
+		return err_msg(ENOTSUP, "process %d: fd %d: unix socket: descriptors in flight (SCM_RIGHTS) are queued on it: cannot be restored",
+			       pid, fd);
+	if (u->r.type != SOCK_STREAM && (mh.msg_flags & MSG_TRUNC))
+		return err_msg(ENOTSUP, "process %d: fd %d: unix socket: a message over %u bytes is queued on it",
+			       pid, fd, UNIX_MSG_MAX);
+	/* A stream at its end; a seqpacket whose peer shut down; or an
+	 * empty datagram, which does not move the peek offset and cannot
+	 * be told from the end. */
+	if (*n == 0 && (u->r.type == SOCK_DGRAM || (u->r.type == SOCK_SEQPACKET && !(u->r.shutdown & UNIX_SHUT_RD))))
+		return err_msg(ENOTSUP, "process %d: fd %d: unix socket: an empty message is queued on it: cannot be restored",
+			       pid, fd);
+	if (*n > 0 && u->r.qbytes + (size_t)*n > UNIX_QUEUE_MAX)
+		return err_msg(ENOTSUP, "process %d: fd %d: unix socket: more than %u bytes queued on it",
+			       pid, fd, UNIX_QUEUE_MAX);
+	if (*n < 0)
+		*n = -1;
+	return 0;
+}
+
+/* The messages queued for s to receive (rqlen: the bytes of a stream or
+ * seqpacket queue, the first datagram's of a datagram one).  A peek
+ * returns one datagram or seqpacket message whole, a stream's bytes up to
+ * a boundary of writers or descriptors.  When one peek gets all (or finds
+ * nothing), the socket is left as it was; else the messages are peeked
+ * one by one at a moving SO_PEEK_OFF, which is the socket's: the
+ * original's (-1, off, unless it set one) is put back at once.  The
+ * process is stopped and nothing reads the socket meanwhile; should pfrez
+ * die in between, only the original's own MSG_PEEK calls would see the
+ * offset moved. */
+static int read_queue(pid_t pid, int fd, int s, struct unix_sock *u, uint32_t rqlen)
+{
+	static unsigned char buf[UNIX_MSG_MAX];
 	socklen_t ol = sizeof(int);
 	int zero = 0, rc = 0;
 	size_t cap = u->blen;
 	ssize_t n;
 
+	if (u->r.peek_off == -1) {
+		rc = peek(pid, fd, s, u, buf, &n);
+		if (rc || n <= 0)
+			return rc;
+		if (u->r.type != SOCK_DGRAM && (size_t)n == rqlen)
+			return queue_add(u, &cap, buf, (uint32_t)n);
+	}
 	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
 		return err_sys(errno, "process %d: fd %d: unix socket: SO_PEEK_OFF", pid, fd);
-	for (;;) {
-		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-				     .msg_controllen = sizeof(ctl.b) };
-		struct cmsghdr *c;
-		int fds = 0;
-
-		n = recvmsg(s, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n < 0) {
-			rc = err_sys(errno, "process %d: fd %d: unix socket: reading its queue", pid, fd);
-			break;
-		}
-		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			/* The peek gave pfrez its own references: let them go. */
-			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-				close(((int *)CMSG_DATA(c))[i]);
-			fds = 1;
-		}
-		if (fds || (mh.msg_flags & MSG_CTRUNC)) {
-			rc = err_msg(ENOTSUP, "process %d: fd %d: unix socket: descriptors in flight (SCM_RIGHTS) are queued on it: cannot be restored",
-				     pid, fd);
-			break;
-		}
-		if (u->r.type != SOCK_STREAM && (mh.msg_flags & MSG_TRUNC)) {
-			rc = err_msg(ENOTSUP, "process %d: fd %d: unix socket: a message over %u bytes is queued on it",
-				     pid, fd, UNIX_MSG_MAX);
-			break;
-		}
-		if (n == 0) {
-			/* A stream at its end; a seqpacket whose peer shut
-			 * down; or an empty datagram, which does not move the
-			 * peek offset and cannot be told from the end. */
-			if (u->r.type == SOCK_DGRAM || (u->r.type == SOCK_SEQPACKET && !(u->r.shutdown & UNIX_SHUT_RD)))
-				rc = err_msg(ENOTSUP, "process %d: fd %d: unix socket: an empty message is queued on it: cannot be restored",
-					     pid, fd);
-			break;
-		}
-		if (u->r.qbytes + (size_t)n > UNIX_QUEUE_MAX) {
-			rc = err_msg(ENOTSUP, "process %d: fd %d: unix socket: more than %u bytes queued on it",
-				     pid, fd, UNIX_QUEUE_MAX);
-			break;
-		}
-		rc = queue_add(u, &cap, buf, (uint32_t)n);
-		if (rc)
-			break;
-	}
+	while (!(rc = peek(pid, fd, s, u, buf, &n)) && n > 0 && !(rc = queue_add(u, &cap, buf, (uint32_t)n)))
+		;
 	zero = u->r.peek_off;
 	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, ol) < 0 && !rc)
 		rc = err_sys(errno, "process %d: fd %d: unix socket: putting SO_PEEK_OFF back", pid, fd);
@@ -450,7 +457,7 @@ static int sock_of(struct kind_capture *c, int pidfd, int nl, const struct snap_
 		return err_sys(errno, "process %d: fd %d: unix socket: pidfd_getfd", c->pid, fd);
 	rc = get_opts(c->pid, fd, s, &u->r);
 	if (!rc && u->r.state != UNIX_LISTEN)
-		rc = read_queue(c->pid, fd, s, u);
+		rc = read_queue(c->pid, fd, s, u, d.rqlen);
 	close(s);
 	if (!rc && u->r.nmsgs && u->r.state == UNIX_PLAIN)
 		rc = err_msg(ENOTSUP, "process %d: fd %d: unix socket: messages from other sockets are queued on it, and a restore could not send them from where they came",
