@@ -540,7 +540,7 @@ static long inotify_open(struct kind_restore *r, const struct snap *s, const str
 	return t;
 }
 
-const struct fd_kind_ops fd_inotify = {
+const struct fd_kind_ops fd_kind_inotify = {
 	.kind = FD_INOTIFY,
 	.name = "inotify",
 	.claim = inotify_claim,

@@ -35,7 +35,7 @@ static int refused_claim(const struct fd_info *d, struct rec_file *r)
 	return 0;
 }
 
-const struct fd_kind_ops fd_refused = {
+const struct fd_kind_ops fd_kind_refused = {
 	.kind = 0,
 	.name = "refused",
 	.claim = refused_claim,

@@ -86,7 +86,6 @@ struct unix_sock {
 	struct rec_unix r;
 	unsigned char *body;	/* name, then the messages as in the record */
 	size_t blen;
-	uint32_t dev;		/* pfrez: the bound file's device (kernel encoding) */
 	uint64_t ino;		/* pfrez: the socket's inode, the peer's */
 	uint64_t peer_ino;
 };
@@ -429,7 +428,6 @@ static int sock_of(struct kind_capture *c, int pidfd, int nl, const struct snap_
 	u->r.type = d.type;
 	u->r.shutdown = d.shutdown & (UNIX_SHUT_RD | UNIX_SHUT_WR);
 	u->peer_ino = d.peer;
-	u->dev = d.vfs_dev;
 	if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET)
 		return err_msg(ENOTSUP, "process %d: fd %d: unix socket of type %u: cannot be restored",
 			       c->pid, fd, d.type);
@@ -967,7 +965,7 @@ static void unix_done(struct kind_restore *r, const struct snap *s)
 	naside = 0;
 }
 
-const struct fd_kind_ops fd_unix = {
+const struct fd_kind_ops fd_kind_unix = {
 	.kind = FD_UNIX,
 	.name = "unix socket",
 	.claim = unix_claim,

@@ -9,12 +9,12 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
-extern const struct fd_kind_ops fd_unix, fd_inotify, fd_refused;
+extern const struct fd_kind_ops fd_kind_unix, fd_kind_inotify, fd_kind_refused;
 
 const struct fd_kind_ops *const fd_kinds[] = {
-	&fd_unix,
-	&fd_inotify,
-	&fd_refused,	/* claims nothing: refuses by name */
+	&fd_kind_unix,
+	&fd_kind_inotify,
+	&fd_kind_refused,	/* claims nothing: refuses by name */
 	NULL
 };
 
