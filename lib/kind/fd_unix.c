@@ -51,6 +51,8 @@ enum unix_state {
 	UNIX_PAIR = 1,		/* connected, the peer is the socket of file peer */
 	UNIX_LISTEN = 2,	/* listening (bound to a name) */
 	UNIX_WIDOWED = 3,	/* connected, the peer closed its end */
+	UNIX_DGRAM_TO = 4,	/* a datagram socket connected to the socket bound
+				 * to peer_name (which is not connected back) */
 };
 
 enum unix_opt {
@@ -77,14 +79,16 @@ struct rec_unix {
 	int64_t rcvtimeo[2];	/* SO_RCVTIMEO: s, us */
 	int64_t sndtimeo[2];	/* SO_SNDTIMEO */
 	uint32_t name_len;	/* bytes of its name (abstract: a leading NUL) */
+	uint32_t peer_name_len;	/* UNIX_DGRAM_TO: bytes of the peer's name */
 	uint32_t nmsgs;		/* messages queued for it to receive */
+	uint32_t pad;
 	uint64_t qbytes;	/* their bytes */
-	/* then the name, then nmsgs times u32 length + bytes */
+	/* then the name, the peer's name, nmsgs times u32 length + bytes */
 } __attribute__((packed));
 
 struct unix_sock {
 	struct rec_unix r;
-	unsigned char *body;	/* name, then the messages as in the record */
+	unsigned char *body;	/* name, peer's name, messages as in the record */
 	size_t blen;
 	uint64_t ino;		/* pfrez: the socket's inode, the peer's */
 	uint64_t peer_ino;
@@ -103,27 +107,33 @@ static const char *type_name(uint32_t type)
 
 static const char *state_name(uint32_t state)
 {
-	static const char *const name[] = { "unconnected", "pair", "listening", "peer closed" };
+	static const char *const name[] = { "unconnected", "pair", "listening", "peer closed",
+					    "connected" };
 
-	return state <= UNIX_WIDOWED ? name[state] : "?";
+	return state <= UNIX_DGRAM_TO ? name[state] : "?";
 }
 
-/* The name, printable: "@..." for an abstract one. */
-static const char *sock_name(char *buf, size_t len, const struct unix_sock *u)
+/* A name of nlen bytes, printable: "@..." for an abstract one. */
+static const char *name_str(char *buf, size_t len, const void *name, uint32_t nlen)
 {
 	char e[4 * UNIX_NAME_MAX + 2];
-	const char *n = (const char *)u->body;
+	const char *n = name;
 
-	if (!u->r.name_len)
+	if (!nlen)
 		return snprintf(buf, len, "(unnamed)"), buf;
 	if (n[0] == '\0') {
-		err_escape(e, sizeof(e), n + 1, u->r.name_len - 1);
+		err_escape(e, sizeof(e), n + 1, nlen - 1);
 		snprintf(buf, len, "@%s", e);
 	} else {
-		err_escape(e, sizeof(e), n, u->r.name_len);
+		err_escape(e, sizeof(e), n, nlen);
 		snprintf(buf, len, "%s", e);
 	}
 	return buf;
+}
+
+static const char *sock_name(char *buf, size_t len, const struct unix_sock *u)
+{
+	return name_str(buf, len, u->body, u->r.name_len);
 }
 
 /* The socket families the kernel names in the sockfs xattr: "UNIX" for
@@ -463,42 +473,69 @@ static int sock_of(struct kind_capture *c, int pidfd, int nl, const struct snap_
 	return rc;
 }
 
-/* Every peer is a socket of the process, connected back to it. */
-static int pair_up(struct kind_capture *c, struct unix_socks *us)
+/* A datagram socket connected to a named one that is not connected back
+ * (a client of a datagram server: syslog's /dev/log) is connected again
+ * by that name: the peer's name, added to u's body. */
+static int dgram_to(struct kind_capture *c, const struct snap_file *f, struct unix_sock *u,
+		    const struct diag *p)
+{
+	unsigned char *b;
+
+	char name[4 * UNIX_NAME_MAX + 8];
+
+	if (u->r.nmsgs)
+		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix datagram socket connected to %s: messages from it are queued, which a restore could not send again",
+			       c->pid, f->first_fd, f->path, name_str(name, sizeof(name), p->name, p->name_len));
+	if (!(b = realloc(u->body, u->blen + p->name_len)))
+		return err_sys(ENOMEM, "unix sockets");
+	memcpy(b + u->blen, p->name, p->name_len);
+	u->body = b;
+	u->blen += p->name_len;
+	u->r.peer_name_len = p->name_len;
+	u->r.state = UNIX_DGRAM_TO;
+	return 0;
+}
+
+/* Every peer is a socket of the process connected back to it, or the
+ * named peer of a datagram socket. */
+static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 {
 	for (size_t i = 0; i < us->n; i++) {
 		struct unix_sock *u = &us->v[i];
 		const struct snap_file *f = &c->snap->files[u->r.file];
+		char name[4 * UNIX_NAME_MAX + 8];
+		struct diag d;
 		size_t j;
 
 		if (u->r.state != UNIX_PAIR)
 			continue;
 		for (j = 0; j < us->n && us->v[j].ino != u->peer_ino; j++)
 			;
-		if (j == us->n) {
-			char name[4 * UNIX_NAME_MAX + 8];
-			struct diag d;
-			int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-
-			/* Name the peer when it has a name: the listener it
-			 * connected to, say. */
-			name[0] = '\0';
-			if (nl >= 0 && !diag_get(nl, u->peer_ino, &d) && d.name_len) {
-				struct unix_sock p = { .r.name_len = d.name_len, .body = (unsigned char *)d.name };
-
-				sock_name(name + 2, sizeof(name) - 2, &p);
-				name[0] = ',', name[1] = ' ';
-			}
-			err_clear();
-			if (nl >= 0)
-				close(nl);
-			return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to a socket outside the process (inode %llu%s): one end cannot be restored alone",
-				       c->pid, f->first_fd, f->path, (unsigned long long)u->peer_ino, name);
+		if (j < us->n && us->v[j].peer_ino == u->ino && us->v[j].r.type == u->r.type) {
+			u->r.peer = us->v[j].r.file;
+			continue;
 		}
-		if (us->v[j].peer_ino != u->ino || us->v[j].r.type != u->r.type)
+		/* The peer, named when it has a name (the listener it
+		 * connected to, the datagram server it sends to). */
+		if (diag_get(nl, u->peer_ino, &d))
+			return err_wrap(-EIO, "process %d: fd %d: its peer", c->pid, f->first_fd);
+		if (u->r.type == SOCK_DGRAM && d.name_len) {
+			int rc = dgram_to(c, f, u, &d);
+
+			if (rc)
+				return rc;
+			continue;
+		}
+		name[0] = '\0';
+		if (d.name_len) {
+			name_str(name + 2, sizeof(name) - 2, d.name, d.name_len);
+			name[0] = ',', name[1] = ' ';
+		}
+		if (j < us->n)
 			return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to one that is not connected back to it: cannot be restored",
 				       c->pid, f->first_fd, f->path);
-		u->r.peer = us->v[j].r.file;
+		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to a socket outside the process (inode %llu%s): one end cannot be restored alone",
+			       c->pid, f->first_fd, f->path, (unsigned long long)u->peer_ino, name);
 	}
 	return 0;
 }
@@ -534,7 +571,7 @@ static int unix_capture(struct kind_capture *c, void **data)
 		}
 	}
 	if (!rc && us)
-		rc = pair_up(c, us);
+		rc = pair_up(c, nl, us);
 	if (pidfd >= 0)
 		close(pidfd);
 	if (nl >= 0)
@@ -575,7 +612,7 @@ static int unix_take(void **data, const unsigned char *p, size_t len)
 	memcpy(&u.r, p, sizeof(u.r));
 	if (r->type != SOCK_STREAM && r->type != SOCK_DGRAM && r->type != SOCK_SEQPACKET)
 		return bad("unknown socket type", r->file);
-	if (r->state > UNIX_WIDOWED || (r->shutdown & ~(UNIX_SHUT_RD | UNIX_SHUT_WR)) ||
+	if (r->state > UNIX_DGRAM_TO || r->pad || (r->shutdown & ~(UNIX_SHUT_RD | UNIX_SHUT_WR)) ||
 	    (r->opts & ~(uint32_t)(UNIX_PASSCRED | UNIX_PASSSEC | UNIX_PASSPIDFD)) ||
 	    r->name_len > UNIX_NAME_MAX || r->rcvbuf < 0 || r->sndbuf < 0 ||
 	    r->rcvtimeo[0] < 0 || r->rcvtimeo[1] < 0 || r->rcvtimeo[1] >= 1000000 ||
@@ -585,11 +622,18 @@ static int unix_take(void **data, const unsigned char *p, size_t len)
 		return bad("a listening socket without a name or with messages", r->file);
 	if (r->state == UNIX_PLAIN && r->nmsgs)
 		return bad("messages on an unconnected socket", r->file);
+	if ((r->state == UNIX_DGRAM_TO) != (r->peer_name_len != 0) || r->peer_name_len > UNIX_NAME_MAX ||
+	    (r->state == UNIX_DGRAM_TO && (r->type != SOCK_DGRAM || r->nmsgs)))
+		return bad("a malformed peer name", r->file);
 	if (r->name_len == 1 && p[sizeof(u.r)] == '\0')
 		return bad("an empty abstract name", r->file);
 	off = sizeof(u.r) + r->name_len;
 	if (off > len || (r->name_len && p[sizeof(u.r)] && memchr(p + sizeof(u.r), 0, r->name_len)))
 		return bad("malformed name", r->file);
+	if (r->peer_name_len && (len - off < r->peer_name_len || (r->peer_name_len == 1 && !p[off]) ||
+				 (p[off] && memchr(p + off, 0, r->peer_name_len))))
+		return bad("a malformed peer name", r->file);
+	off += r->peer_name_len;
 	for (uint32_t i = 0; i < r->nmsgs; i++) {
 		uint32_t ml;
 
@@ -715,7 +759,7 @@ static int put_opts(struct kind_restore *r, long t, const struct rec_unix *u, in
  * seqpacket message as one, stream bytes as they come. */
 static int queue_back(struct kind_restore *r, long t, const struct unix_sock *u, int fd)
 {
-	size_t off = u->r.name_len;
+	size_t off = u->r.name_len + u->r.peer_name_len;
 
 	for (uint32_t i = 0; i < u->r.nmsgs; i++) {
 		uint32_t ml, done = 0;
@@ -965,6 +1009,34 @@ static void unix_done(struct kind_restore *r, const struct snap *s)
 	naside = 0;
 }
 
+/* At KIND_STAGE_FILES, every socket at its fds: a datagram socket
+ * connects again to the name it was connected to (a socket of the
+ * process, bound by now, or one outside it). */
+static int unix_restore(struct kind_restore *r, const void *data)
+{
+	const struct unix_socks *us = data;
+	char name[4 * UNIX_NAME_MAX + 8];
+
+	for (size_t i = 0; i < us->n; i++) {
+		const struct unix_sock *u = &us->v[i];
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + u->r.peer_name_len);
+		int fd = r->snap->files[u->r.file].first_fd;
+		long ret;
+
+		if (u->r.state != UNIX_DGRAM_TO)
+			continue;
+		memcpy(sa.sun_path, u->body + u->r.name_len, u->r.peer_name_len);
+		if (sa.sun_path[0] && u->r.peer_name_len < UNIX_NAME_MAX)
+			len++;
+		ret = pcall(r, SYS_connect, fd, (long)r->pl->hello.scratch, len, 0, 0, &sa, sizeof(sa));
+		if (ret < 0)
+			return err_sys((int)-ret, "fd %d: unix datagram socket: connecting again to %s", fd,
+				       name_str(name, sizeof(name), sa.sun_path, u->r.peer_name_len));
+	}
+	return 0;
+}
+
 const struct fd_kind_ops fd_kind_unix = {
 	.kind = FD_UNIX,
 	.name = "unix socket",
@@ -988,6 +1060,8 @@ static void unix_print(FILE *f, const void *data)
 		fprintf(f, "  file %u: %s, %s", r->file, type_name(r->type), state_name(r->state));
 		if (r->state == UNIX_PAIR)
 			fprintf(f, " with file %u", r->peer);
+		if (r->state == UNIX_DGRAM_TO)
+			fprintf(f, " to %s", name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len));
 		if (r->state == UNIX_LISTEN)
 			fprintf(f, ", backlog %u", r->backlog);
 		if (r->name_len)
@@ -1027,6 +1101,10 @@ static void unix_print_json(struct json *j, const void *data)
 			json_uint(j, "peer", r->peer);
 		if (r->state == UNIX_LISTEN)
 			json_uint(j, "backlog", r->backlog);
+		if (r->state == UNIX_DGRAM_TO && u->body[r->name_len] == '\0')
+			json_strn(j, "peer_abstract", (const char *)u->body + r->name_len + 1, r->peer_name_len - 1);
+		else if (r->state == UNIX_DGRAM_TO)
+			json_strn(j, "peer_path", (const char *)u->body + r->name_len, r->peer_name_len);
 		if (r->name_len && u->body[0] == '\0')
 			json_strn(j, "abstract", (const char *)u->body + 1, r->name_len - 1);
 		else if (r->name_len)
@@ -1054,10 +1132,12 @@ const struct kind_ops kind_unix = {
 	.name = "unix",
 	.type = REC_UNIX,
 	.flags = KIND_MANY,
+	.stages = KIND_AT(KIND_STAGE_FILES),
 	.capture = unix_capture,
 	.write = unix_write,
 	.take = unix_take,
 	.verify = unix_verify,
+	.restore = unix_restore,
 	.print = unix_print,
 	.print_json = unix_print_json,
 	.free = socks_free,

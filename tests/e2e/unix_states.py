@@ -3,7 +3,9 @@
 # after sending (its last bytes and the end of file wait), a connection
 # the program made to its own listener on a path with bytes queued, a
 # datagram socket bound to an abstract name that receives from an unbound
-# one, and a listener with a backlog.
+# one and from a client connected to it, a client connected to a datagram
+# server in another process (its child, as syslog's /dev/log), and a
+# listener with a backlog.
 import os
 import socket
 import sys
@@ -11,6 +13,15 @@ import time
 
 AF, ST, DG = socket.AF_UNIX, socket.SOCK_STREAM, socket.SOCK_DGRAM
 PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
+
+# The server first: its process holds none of the sockets below.
+srv_sock = socket.socket(AF, DG)
+srv_sock.bind("srv.sock")
+if os.fork() == 0:
+    # The server: reads whatever comes, until killed.
+    while True:
+        srv_sock.recv(64)
+srv_sock.close()
 
 w0, widow = socket.socketpair()
 w0.send(b"last words")
@@ -26,6 +37,10 @@ name = "\0unix_states.%d" % os.getpid()
 dg = socket.socket(AF, DG)
 dg.bind(name)
 anon = socket.socket(AF, DG)
+client = socket.socket(AF, DG)
+client.connect(name)
+out = socket.socket(AF, DG)
+out.connect("srv.sock")
 print("states ready", flush=True)
 
 
@@ -52,6 +67,12 @@ while True:
     anon.sendto(b"dgram %d" % n, name)
     if dg.recv(64) != b"dgram %d" % n:
         fail("the bound datagram socket does not receive")
+    client.send(b"client %d" % n)
+    if dg.recv(64) != b"client %d" % n:
+        fail("the connected datagram client does not reach the bound socket")
+    if out.getpeername() != "srv.sock":
+        fail("the client of the server outside lost its peer: %r" % (out.getpeername(),))
+    out.send(b"to the server outside %d" % n)
     if dg.getsockname() != name.encode() and dg.getsockname() != name:
         fail("the datagram socket lost its name: %r" % (dg.getsockname(),))
     if lst.getsockname() != "self.sock" or lst.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) != 1:

@@ -23,7 +23,7 @@ struct wire_unix {
 	uint32_t file, type, state, peer, shutdown, backlog, opts;
 	int32_t rcvbuf, sndbuf, peek_off, rcvlowat, priority;
 	int64_t rcvtimeo[2], sndtimeo[2];
-	uint32_t name_len, nmsgs;
+	uint32_t name_len, peer_name_len, nmsgs, pad;
 	uint64_t qbytes;
 } __attribute__((packed));
 
@@ -187,6 +187,11 @@ static void unix_bad_fields(void **state)
 	memset(buf + sizeof(struct wire_unix), 0xff, 4);	/* a message of 4 GiB */
 	assert_int_equal(take(REC_UNIX, len), -EBADMSG);
 	has("wrong length");
+	b = pair0, b.state = 4, b.type = 2;	/* connected to a name it lacks */
+	assert_int_equal(take(REC_UNIX, sock(&b, "", 0, NULL, 0)), -EBADMSG);
+	has("peer name");
+	b = pair0, b.pad = 1;
+	assert_int_equal(take(REC_UNIX, sock(&b, "", 0, NULL, 0)), -EBADMSG);
 	b = pair0, b.name_len = 109;
 	memcpy(buf, &b, sizeof(b));
 	assert_int_equal(take(REC_UNIX, sizeof(b) + 109), -EBADMSG);
