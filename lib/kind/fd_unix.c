@@ -708,9 +708,42 @@ static long set_int(struct kind_restore *r, long t, int opt, int v)
 		     &v, sizeof(v));
 }
 
+/* pload answers with a call's return value only: pthaw, its parent,
+ * reads what the call wrote to the scratch area (socketpair's fds, a
+ * socket option). */
+static int read_scratch(struct kind_restore *r, void *buf, size_t len)
+{
+	struct iovec l = { buf, len }, rm = { (void *)(uintptr_t)r->pl->hello.scratch, len };
+
+	if (process_vm_readv(r->pl->pid, &l, 1, &rm, 1, 0) != (ssize_t)len)
+		return err_sys(errno ? errno : EIO, "reading the loader's scratch area");
+	return 0;
+}
+
+/* A socket option as getsockopt reads it in pload: 0 with *v, or -errno. */
+static long get_int_in(struct kind_restore *r, long t, int opt, int *v)
+{
+	socklen_t l = sizeof(*v);
+	long ret;
+
+	ret = pcall(r, SYS_getsockopt, t, SOL_SOCKET, opt, (long)r->pl->hello.scratch + 8,
+		    (long)r->pl->hello.scratch, &l, sizeof(l));
+	if (ret < 0)
+		return ret;
+	{
+		unsigned char b[8 + sizeof(*v)];
+
+		ret = read_scratch(r, b, sizeof(b));
+		memcpy(v, b + 8, sizeof(*v));
+	}
+	return ret;
+}
+
 /* The options the program set.  SO_RCVBUF and SO_SNDBUF read back double
  * what was set (the kernel's bookkeeping share); past the host's
- * rmem_max/wmem_max only the *FORCE variants (CAP_NET_ADMIN) get there. */
+ * rmem_max/wmem_max setsockopt clamps them silently and only the *FORCE
+ * variants (CAP_NET_ADMIN) get there: a smaller buffer than the original's
+ * is refused, as the queued messages may not fit again. */
 static int put_opts(struct kind_restore *r, long t, const struct rec_unix *u, int fd)
 {
 	static const struct { int opt, force; const char *name; } bufs[] = {
@@ -720,14 +753,22 @@ static int put_opts(struct kind_restore *r, long t, const struct rec_unix *u, in
 	long ret;
 
 	for (int i = 0; i < 2; i++) {
-		int want = i ? u->sndbuf : u->rcvbuf;
+		int want = i ? u->sndbuf : u->rcvbuf, got = 0;
 
 		ret = set_int(r, t, bufs[i].opt, want / 2);
 		if (ret >= 0)
+			ret = get_int_in(r, t, bufs[i].opt, &got);
+		if (ret >= 0 && got == want)
 			continue;
 		ret = set_int(r, t, bufs[i].force, want / 2);
+		if (ret >= 0)
+			ret = get_int_in(r, t, bufs[i].opt, &got);
+		if (ret >= 0 && got != want)
+			ret = -EPERM;
 		if (ret < 0)
-			return err_sys((int)-ret, "fd %d: unix socket: %s %d", fd, bufs[i].name, want);
+			return err_sys((int)-ret, "fd %d: unix socket: %s %d (this host's net.core.%s is lower, and %s without CAP_NET_ADMIN)",
+				       fd, bufs[i].name, want, i ? "wmem_max" : "rmem_max",
+				       i ? "SO_SNDBUFFORCE" : "SO_RCVBUFFORCE");
 	}
 	ret = 0;
 	if (u->opts & UNIX_PASSCRED)
@@ -913,17 +954,6 @@ static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, 
 	return 0;
 }
 
-static long read_pair(struct kind_restore *r, int sv[2])
-{
-	struct iovec l = { sv, 2 * sizeof(int) }, rm = { (void *)(uintptr_t)r->pl->hello.scratch, 2 * sizeof(int) };
-
-	/* pload answers with the call's return value only: pthaw, its
-	 * parent, reads the two fds where socketpair wrote them. */
-	if (process_vm_readv(r->pl->pid, &l, 1, &rm, 1, 0) != 2 * sizeof(int))
-		return err_sys(errno ? errno : EIO, "reading the loader's socketpair");
-	return 0;
-}
-
 static long unix_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
 {
 	const struct unix_sock *u = sock_by_file(s->kind[KIND_UNIX], f->r.id), *p;
@@ -954,7 +984,7 @@ static long unix_open(struct kind_restore *r, const struct snap *s, const struct
 			    (long)r->pl->hello.scratch, 0, NULL, 0);
 		if (ret < 0)
 			return err_sys((int)-ret, "fd %d: unix socketpair", fd);
-		ret = read_pair(r, sv);
+		ret = read_scratch(r, sv, sizeof(sv));
 		if (ret)
 			return ret;
 		t = sv[0];
