@@ -187,6 +187,17 @@ static void unix_bad_fields(void **state)
 	memset(buf + sizeof(struct wire_unix), 0xff, 4);	/* a message of 4 GiB */
 	assert_int_equal(take(REC_UNIX, len), -EBADMSG);
 	has("wrong length");
+	/* A datagram client of a named socket: the peer's name follows. */
+	b = pair0, b.state = 4, b.type = 2, b.peer_name_len = 8;
+	memcpy(buf + sizeof(b), "/dev/log", 8);
+	memcpy(buf, &b, sizeof(b));
+	assert_int_equal(take(REC_UNIX, sizeof(b) + 8), 0);
+	b.type = 1;			/* a stream one cannot be */
+	memcpy(buf, &b, sizeof(b));
+	assert_int_equal(take(REC_UNIX, sizeof(b) + 8), -EBADMSG);
+	b.type = 2;
+	memcpy(buf, &b, sizeof(b));
+	assert_int_equal(take(REC_UNIX, sizeof(b) + 7), -EBADMSG);
 	b = pair0, b.state = 4, b.type = 2;	/* connected to a name it lacks */
 	assert_int_equal(take(REC_UNIX, sock(&b, "", 0, NULL, 0)), -EBADMSG);
 	has("peer name");
