@@ -35,6 +35,7 @@ static int refused_claim(const struct fd_info *d, struct rec_file *r)
 	return 0;
 }
 
+/* No kind and no open: fd_kind_of() never returns it for a record. */
 const struct fd_kind_ops fd_kind_refused = {
 	.kind = 0,
 	.name = "refused",

@@ -21,7 +21,7 @@ const struct fd_kind_ops *const fd_kinds[] = {
 const struct fd_kind_ops *fd_kind_of(uint32_t kind)
 {
 	for (int i = 0; fd_kinds[i]; i++)
-		if (fd_kinds[i]->kind == kind)
+		if (fd_kinds[i]->kind == kind && fd_kinds[i]->open)	/* not a refusal's */
 			return fd_kinds[i];
 	return NULL;
 }
