@@ -58,7 +58,7 @@ UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_re
 UNIT_TESTS += test_kind_unix
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
-PROGS      := counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
+PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
 	      rmdir_open cwd_deleted dev_deleted proc_dead proc_self heldfiles highfd victim \
 	      fd_log fd_shared fd_cloexec creds seccomp thp_disable subreaper pdeathsig dumpable \
 	      prname timerslack membarrier personality oom_adj sched madvise posix_timer itimer \

@@ -84,7 +84,7 @@ int capture_state(struct capture *c)
 {
 	struct inject_ctx ctx;
 	struct kind_capture kc = { .pid = c->pid, .inj = &ctx, .snap = &c->snap, .live = &c->live,
-				   .self_contained = c->self_contained };
+				   .self_contained = c->self_contained, .halt = c->halt };
 	int rc, rc2;
 
 	rc = arch_thread_read(&c->live);
@@ -151,6 +151,7 @@ void capture_release(struct capture *c)
 {
 	struct user_regs_struct r = c->live.regs;
 
+	capture_settle(c, 0);
 	if (!c->attached)
 		return;
 	if (!c->regs_saved) {
@@ -169,8 +170,17 @@ void capture_release(struct capture *c)
 	c->attached = 0;
 }
 
+void capture_settle(struct capture *c, int ended)
+{
+	if (c->settled)
+		return;
+	c->settled = 1;
+	kinds_settle(c->snap.kind, ended);
+}
+
 void capture_kill(struct capture *c)
 {
+	capture_settle(c, 1);
 	kill(c->pid, SIGKILL);
 	c->attached = 0;
 }

@@ -13,9 +13,11 @@ struct capture {
 	pid_t pid;
 	int attached;
 	int self_contained;		/* embed file-backed pages too */
+	int halt;			/* -halt: the original is to end */
 	struct snap snap;
 	struct thread_live live;	/* its thread as found, to put back */
 	int regs_saved;
+	int settled;			/* capture_settle() ran */
 	unsigned long long pages_sent, bytes_sent;
 	void (*progress)(void *arg, unsigned long long bytes);
 	void *progress_arg;
@@ -42,6 +44,10 @@ void capture_release(struct capture *c);
 
 /* Ends the process (-halt). */
 void capture_kill(struct capture *c);
+
+/* Tells the kinds the original's fate (kind_ops.settle): it resumes, or
+ * it ends now.  Once; the later calls do nothing. */
+void capture_settle(struct capture *c, int ended);
 
 void capture_free(struct capture *c);
 

@@ -179,6 +179,7 @@ static int hold_stopped(struct capture *c)
  * dies in between leaves it running, not stopped. */
 static void resume_held(struct capture *c)
 {
+	capture_settle(c, 0);
 	kill(c->pid, SIGCONT);
 	ptrace(PTRACE_DETACH, c->pid, 0, 0);
 	c->attached = 0;
@@ -198,6 +199,7 @@ static void end_original(struct capture *c)
 {
 	int st;
 
+	capture_settle(c, 1);
 	kill(c->pid, SIGKILL);
 	while (c->attached) {
 		if (waitpid(c->pid, &st, __WALL) < 0) {
@@ -411,6 +413,7 @@ int main(int argc, char **argv)
 	rc = capture_attach(&c, (pid_t)opt_pid);
 	if (!rc) {
 		c.self_contained = opt_self_contained;
+		c.halt = opt_halt && !opt_debug;
 		rc = capture_state(&c);
 	}
 	if (rc) {

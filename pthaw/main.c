@@ -25,6 +25,7 @@ static const char *opt_keydir;
 static const char *opt_key;
 static const char *opt_remap = "auto";
 static int opt_debug, opt_json, opt_check, opt_progress, opt_version, opt_detach, opt_insecure;
+static int opt_take_sockets;
 static int64_t opt_read_timeout;
 
 static const struct flag flags[] = {
@@ -33,6 +34,7 @@ static const struct flag flags[] = {
 	{ "key", FLAG_STRING, &opt_key, "FILE", "decrypt with the key in FILE" },
 	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then in ../libexec/pfrez from there, then " PFREZ_LIBEXEC "/pload)" },
 	{ "remap", FLAG_STRING, &opt_remap, "WHEN", "auto (default): keep the PID by remapping when it cannot be given back; always; never: fail instead" },
+	{ "take-sockets", FLAG_BOOL, &opt_take_sockets, NULL, "give the copy the original's own bound TCP and UDP sockets" },
 	{ "detach", FLAG_BOOL, &opt_detach, NULL, "leave the restored process running on its own; pthaw exits at once" },
 	{ "insecure", FLAG_BOOL, &opt_insecure, NULL, "without a key: accept unauthenticated streams from the network (not only from loopback)" },
 	{ "read-timeout", FLAG_DURATION, &opt_read_timeout, "DURATION", "give up when no data arrives for DURATION (default: none)" },
@@ -359,6 +361,7 @@ int main(int argc, char **argv)
 	}
 	if (!rc)
 		r.same_host = stream_same_host(h);
+	r.take_sockets = opt_take_sockets;
 	/* -debug and -check restore nothing: no host checks on the way (-check
 	 * makes them all itself, reporting each). */
 	r.check_only = opt_check || opt_debug;

@@ -49,7 +49,8 @@
 static int check_here(struct restore *r, FILE *out)
 {
 	const struct snap *s = &r->snap;
-	struct kind_check c = { .snap = s, .same_host = r->same_host, .out = out };
+	struct kind_check c = { .snap = s, .same_host = r->same_host, .out = out,
+				.take_sockets = r->take_sockets };
 	gid_t groups[256];
 	int ngroups = getgroups(256, groups), switched = 0, rc;
 
@@ -309,6 +310,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	r->remapped = !r->pl.got_pid;
 	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .old_pid = r->old_pid,
 				    .detach = r->detach, .same_host = r->same_host, .snap = &r->snap,
+				    .take_sockets = r->take_sockets,
 				    .added_write = r->added_write };
 	if (r->remapped && (r->remap == REMAP_NEVER || r->detach)) {
 		pload_kill(&r->pl);

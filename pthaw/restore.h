@@ -22,6 +22,7 @@ struct restore {
 	const char *loader;
 	int stdin_is_stream;
 	int same_host;		/* the stream's boot-id is this boot's: dev/ino compare */
+	int take_sockets;	/* -take-sockets: listening sockets from the original */
 	int check_only;		/* -check, -debug: restore nothing (restore_check() reports) */
 	struct pload pl;
 	unsigned char *added_write;	/* per vma: PROT_WRITE added for filling */

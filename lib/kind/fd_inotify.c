@@ -540,10 +540,20 @@ static long inotify_open(struct kind_restore *r, const struct snap *s, const str
 	return t;
 }
 
+/* Each instance's file has its record (fd_kind_ops.verify), before any
+ * page. */
+static int inotify_file_verify(const struct snap *s, const struct snap_file *f)
+{
+	if (!one_by_file(s->kind[KIND_INOTIFY], f->r.id))
+		return err_msg(EBADMSG, "file %u: an inotify instance without its inotify record", f->r.id);
+	return 0;
+}
+
 const struct fd_kind_ops fd_kind_inotify = {
 	.kind = FD_INOTIFY,
 	.name = "inotify",
 	.claim = inotify_claim,
+	.verify = inotify_file_verify,
 	.open = inotify_open,
 };
 

@@ -1067,10 +1067,19 @@ static int unix_restore(struct kind_restore *r, const void *data)
 	return 0;
 }
 
+/* Each socket file has its record (fd_kind_ops.verify), before any page. */
+static int unix_file_verify(const struct snap *s, const struct snap_file *f)
+{
+	if (!sock_by_file(s->kind[KIND_UNIX], f->r.id))
+		return err_msg(EBADMSG, "file %u: a unix socket without its unix record", f->r.id);
+	return 0;
+}
+
 const struct fd_kind_ops fd_kind_unix = {
 	.kind = FD_UNIX,
 	.name = "unix socket",
 	.claim = unix_claim,
+	.verify = unix_file_verify,
 	.open = unix_open,
 	.done = unix_done,
 };

@@ -9,9 +9,10 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
-extern const struct fd_kind_ops fd_kind_unix, fd_kind_inotify, fd_kind_refused;
+extern const struct fd_kind_ops fd_kind_inet, fd_kind_unix, fd_kind_inotify, fd_kind_refused;
 
 const struct fd_kind_ops *const fd_kinds[] = {
+	&fd_kind_inet,
 	&fd_kind_unix,
 	&fd_kind_inotify,
 	&fd_kind_refused,	/* claims nothing: refuses by name */

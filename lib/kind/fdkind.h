@@ -7,7 +7,9 @@
  * pipe, an eventfd's counter, the interest list of an epoll) is the fd
  * kind's own: a line of the table of kinds (kind.h) after KIND_FD, with
  * records that name the file by its id, restored at KIND_STAGE_FILES
- * after the fds (so every fd it refers to exists) or later. */
+ * after the fds (so every fd it refers to exists) or later.  Those
+ * records come before the pages (not KIND_LATE): files.c verifies, before
+ * any page is read, that each file of an fd kind has them. */
 #ifndef PFREZ_FDKIND_H
 #define PFREZ_FDKIND_H
 
@@ -37,6 +39,10 @@ struct fd_kind_ops {
 	 * filled r's flags, pos and mode; the kind may add to them), 0 when
 	 * it is not, or -errno refusing it with a message naming the fd. */
 	int (*claim)(const struct fd_info *d, struct rec_file *r);
+	/* Once every record is in: whether file f has what restoring it
+	 * needs (its object's record): -EBADMSG naming it if not.  Called
+	 * by the fd kind (files.c) for every file of this kind. */
+	int (*verify)(const struct snap *s, const struct snap_file *f);
 	/* In pload, a new open file description standing for file f, with
 	 * f's status flags: pload's fd number, or -errno (message set).
 	 * files.c gives it to f's fds, then closes it unless it is one of

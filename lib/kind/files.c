@@ -573,9 +573,15 @@ int files_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len
 
 int files_check(const struct snap *s)
 {
-	for (size_t i = 0; i < s->nfiles; i++)
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct fd_kind_ops *k = fd_kind_of(s->files[i].r.kind);
+		int rc;
+
 		if (!s->files[i].nrefs)
 			return err_msg(EBADMSG, "file %zu: no fd refers to it", i);
+		if (k && k->verify && (rc = k->verify(s, &s->files[i])))
+			return rc;
+	}
 	return 0;
 }
 

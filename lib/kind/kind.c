@@ -8,7 +8,7 @@
 
 extern const struct kind_ops kind_task, kind_creds, kind_mm, kind_file, kind_fd, kind_rlimits,
 	kind_vdso, kind_vma, kind_signals, kind_siginfo, kind_rseq, kind_thread, kind_prctl,
-	kind_caps, kind_sched, kind_membarrier, kind_madvise, kind_timers, kind_locks, kind_seccomp;
+	kind_caps, kind_sched, kind_membarrier, kind_madvise, kind_timers, kind_locks, kind_seccomp, kind_inet;
 extern const struct kind_ops kind_unix, kind_inotify;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
@@ -17,6 +17,7 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_MM] = &kind_mm,
 	[KIND_FILE] = &kind_file,
 	[KIND_FD] = &kind_fd,
+	[KIND_INET] = &kind_inet,
 	[KIND_UNIX] = &kind_unix,
 	[KIND_INOTIFY] = &kind_inotify,
 	[KIND_RLIMITS] = &kind_rlimits,
@@ -167,6 +168,13 @@ void kinds_print_json(struct json *j, void *const *data)
 		json_object_end(j);
 	}
 	json_object_end(j);
+}
+
+void kinds_settle(void *const *data, int ended)
+{
+	for (int i = 0; i < KIND_NR; i++)
+		if (data[i] && kind_get(i) && kind_get(i)->settle)
+			kind_get(i)->settle(data[i], ended);
 }
 
 void kinds_free(void **data)

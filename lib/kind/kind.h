@@ -29,6 +29,7 @@ enum kind_id {
 	KIND_MM,		/* the mm fields and auxiliary vector */
 	KIND_FILE,		/* open file descriptions */
 	KIND_FD,		/* the fd table: fds referring to them */
+	KIND_INET,		/* TCP and UDP sockets (fd_inet.c) */
 	KIND_UNIX,		/* unix sockets: pairs, names, queued messages */
 	KIND_INOTIFY,		/* inotify watches */
 	KIND_RLIMITS,		/* resource limits (after the fds: RLIMIT_NOFILE) */
@@ -99,6 +100,7 @@ struct kind_capture {
 	struct snap *snap;		/* what the kinds before this one captured */
 	struct thread_live *live;	/* its main thread, as it will resume */
 	int self_contained;		/* pfrez -self-contained: embed file pages */
+	int halt;			/* pfrez -halt: the original is to end */
 };
 
 /* What pthaw checks before it reads a page: whether this host and this
@@ -106,6 +108,7 @@ struct kind_capture {
 struct kind_check {
 	const struct snap *snap;
 	int same_host;		/* the stream's boot-id is this boot's */
+	int take_sockets;	/* pthaw -take-sockets (fd_inet.c) */
 	/* pthaw -check: report each problem on out and go on (the loop
 	 * counts them); otherwise the first problem refuses the stream. */
 	FILE *out;
@@ -120,6 +123,7 @@ struct kind_restore {
 	uint32_t old_pid;		/* its PID in the snapshot */
 	int detach;			/* pthaw -detach: pthaw leaves at once */
 	int same_host;			/* the stream's boot-id is this boot's */
+	int take_sockets;		/* pthaw -take-sockets (fd_inet.c) */
 	enum kind_stage stage;		/* the stage being restored */
 	const struct snap *snap;
 	unsigned char *added_write;	/* per mapping: PROT_WRITE added for filling */
@@ -149,6 +153,10 @@ struct kind_ops {
 	 * kind's own top-level members (pfrez -debug -json, pthaw -debug -json). */
 	void (*print_json)(struct json *j, const void *data);
 	void (*free)(void *data);
+	/* pfrez, once the original's fate is known: it resumes (ended 0),
+	 * or -halt ends it now (1).  What the capture left held for the
+	 * move (fd_inet.c: connections kept silent) is let go or kept. */
+	void (*settle)(void *data, int ended);
 };
 
 /* A NULL line is a kind not built yet: the loops skip it. */
@@ -184,5 +192,6 @@ void kinds_print(FILE *f, void *const *data);
  * other kind that has data. */
 void kinds_print_json(struct json *j, void *const *data);
 void kinds_free(void **data);
+void kinds_settle(void *const *data, int ended);
 
 #endif

@@ -113,6 +113,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_LOCKS: return "locks";
 	case REC_FILE: return "file";
 	case REC_THREAD: return "thread";
+	case REC_INET: return "inet";
 	case REC_UNIX: return "unix";
 	case REC_INOTIFY: return "inotify";
 	case REC_PAGES: return "pages";

@@ -36,6 +36,7 @@ enum rec_type {
 	REC_LOCKS = 20,	/* lib/kind/locks.c */
 	REC_FILE = 21,	/* struct rec_file + path: an open file description */
 	REC_THREAD = 22,/* struct rec_thread + xsave area: one thread */
+	REC_INET = 34,	/* lib/kind/fd_inet.c: a TCP or UDP socket */
 	REC_UNIX = 31,	/* lib/kind/fd_unix.c: one unix socket */
 	REC_INOTIFY = 32,/* lib/kind/fd_inotify.c: one inotify instance */
 	REC_END = 0xffff,/* struct rec_end */

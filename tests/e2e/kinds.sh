@@ -46,6 +46,7 @@ KINDS=(
 	"unix_pair       unix_pair    clone  plain"
 	"unix_listen     unix_listen  -      file"
 	"inotify         inotify      clone  file"
+	"sock_listen     sock_listen  -      plain"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).
