@@ -33,7 +33,7 @@ static const struct flag flags[] = {
 	{ "keydir", FLAG_STRING, &opt_keydir, "DIR", "find the key the snapshot names in DIR" },
 	{ "key", FLAG_STRING, &opt_key, "FILE", "decrypt with the key in FILE" },
 	{ "loader", FLAG_STRING, &opt_loader, "PATH", "the pload executable (default: next to pthaw, then in ../libexec/pfrez from there, then " PFREZ_LIBEXEC "/pload)" },
-	{ "remap", FLAG_STRING, &opt_remap, "WHEN", "auto (default): keep the PID by remapping when it cannot be given back; always; never: fail instead" },
+	{ "remap", FLAG_STRING, &opt_remap, "HOW", "auto (default): keep the PID by remapping when it cannot be given back; always; never: fail instead; ns: restore in a new PID namespace, where the PID is free" },
 	{ "take-sockets", FLAG_BOOL, &opt_take_sockets, NULL, "give the copy the original's own bound TCP and UDP sockets" },
 	{ "detach", FLAG_BOOL, &opt_detach, NULL, "leave the restored process running on its own; pthaw exits at once" },
 	{ "insecure", FLAG_BOOL, &opt_insecure, NULL, "without a key: accept unauthenticated streams from the network (not only from loopback)" },
@@ -296,8 +296,22 @@ int main(int argc, char **argv)
 		r.remap = REMAP_ALWAYS;
 	else if (strcmp(opt_remap, "never") == 0)
 		r.remap = REMAP_NEVER;
+	else if (strcmp(opt_remap, "ns") == 0)
+		r.remap = REMAP_AUTO;
 	else {
-		fprintf(stderr, "pthaw: invalid value \"%s\" for flag -remap: want auto, always or never\n", opt_remap);
+		fprintf(stderr, "pthaw: invalid value \"%s\" for flag -remap: want auto, always, never or ns\n", opt_remap);
+		return PTHAW_EXIT_FAILED;
+	}
+	/* Without CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) neither the PID
+	 * nor the memory layout can be given back in pthaw's namespaces: a
+	 * user namespace of its own, with a PID namespace in it, is the only
+	 * way, so -remap=auto means ns then (it failed before, and as root
+	 * it keeps its meaning). */
+	if (strcmp(opt_remap, "ns") == 0 || (r.remap == REMAP_AUTO && !pidns_privileged()))
+		r.ns = pidns_privileged() ? PLOAD_NS_PID : PLOAD_NS_USER;
+	else if (!pidns_privileged() && !opt_debug && !opt_check) {
+		fprintf(stderr, "pthaw: -remap=%s needs CAP_CHECKPOINT_RESTORE (root): without it pthaw restores in a user and PID namespace of its own (-remap=auto or ns)\n",
+			opt_remap);
 		return PTHAW_EXIT_FAILED;
 	}
 	if (opt_detach && r.remap == REMAP_ALWAYS) {
@@ -362,6 +376,10 @@ int main(int argc, char **argv)
 	if (!rc)
 		r.same_host = stream_same_host(h);
 	r.take_sockets = opt_take_sockets;
+	/* Before any record: whether the namespace this restore needs can
+	 * be made at all. */
+	if (!rc && r.ns == PLOAD_NS_USER && !opt_debug)
+		rc = pidns_userns_usable();
 	/* -debug and -check restore nothing: no host checks on the way (-check
 	 * makes them all itself, reporting each). */
 	r.check_only = opt_check || opt_debug;
@@ -411,7 +429,7 @@ int main(int argc, char **argv)
 		}
 		if (!rc && opt_progress)
 			fprintf(stderr, "pthaw: process %d running (%s)\n", pid,
-				r.remapped ? "PID remapped" : "same PID");
+				r.remapped ? "PID remapped" : r.ns ? "its PID in a PID namespace of its own" : "same PID");
 	}
 	if (top)
 		layer_destroy(top);
@@ -425,7 +443,11 @@ int main(int argc, char **argv)
 	if (opt_debug || opt_check)
 		return 0;
 	if (opt_detach) {
-		fprintf(stderr, "pthaw: process %d restored and detached\n", pid);
+		if (r.ns)
+			fprintf(stderr, "pthaw: process %d (PID %u in its PID namespace) restored and detached\n",
+				pid, r.old_pid);
+		else
+			fprintf(stderr, "pthaw: process %d restored and detached\n", pid);
 		return 0;
 	}
 	return supervise(pid, (pid_t)r.old_pid, r.remapped);

@@ -50,7 +50,8 @@ static int check_here(struct restore *r, FILE *out)
 {
 	const struct snap *s = &r->snap;
 	struct kind_check c = { .snap = s, .same_host = r->same_host, .out = out,
-				.take_sockets = r->take_sockets };
+				.take_sockets = r->take_sockets,
+				.userns = r->ns == PLOAD_NS_USER };
 	gid_t groups[256];
 	int ngroups = getgroups(256, groups), switched = 0, rc;
 
@@ -293,6 +294,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		.want_pid = r->remap == REMAP_ALWAYS ? 0 : (pid_t)r->snap.proc.pid,
 		.first_free_fd = max_fd(&r->snap) + 1,
 		.stdin_is_stream = r->stdin_is_stream && files_has_fd(&r->snap, 0),
+		.ns = r->ns,
 	};
 	struct kind_restore kr;
 	int rc;
@@ -308,7 +310,8 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (rc)
 		return rc;
 	r->remapped = !r->pl.got_pid;
-	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .old_pid = r->old_pid,
+	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .self_pid = r->pl.self,
+				    .old_pid = r->old_pid,
 				    .detach = r->detach, .same_host = r->same_host, .snap = &r->snap,
 				    .take_sockets = r->take_sockets,
 				    .added_write = r->added_write };

@@ -24,6 +24,7 @@ struct restore {
 	int same_host;		/* the stream's boot-id is this boot's: dev/ino compare */
 	int take_sockets;	/* -take-sockets: listening sockets from the original */
 	int check_only;		/* -check, -debug: restore nothing (restore_check() reports) */
+	enum pload_ns ns;	/* restore in a new PID (and user) namespace */
 	struct pload pl;
 	unsigned char *added_write;	/* per vma: PROT_WRITE added for filling */
 	unsigned long long pages;

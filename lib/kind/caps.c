@@ -282,6 +282,13 @@ static int caps_check(struct kind_check *c, const void *data)
 		rc = refuse("bounding", want->bnd & all & ~cur.bnd);
 	else if (!want->no_new_privs && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
 		rc = err_msg(EPERM, "pthaw runs with no_new_privs, which the process did not have");
+	/* In the user namespace of a restore without privilege pload has
+	 * every capability, but only over that namespace: one the process
+	 * had over the host cannot be given there. */
+	else if (c->userns && (want->prm | want->inh | want->amb))
+		rc = err_msg(EPERM, "the process had %s in its %s set: without root pthaw restores in a user namespace, where capabilities hold only inside it; restoring it needs root",
+			     cap_name(want->prm ? want->prm : want->inh ? want->inh : want->amb),
+			     want->prm ? "permitted" : want->inh ? "inheritable" : "ambient");
 	return rc ? kind_problem(c, rc) : 0;
 }
 

@@ -127,14 +127,33 @@ static int needs_root(const struct snap *s)
 		       s->creds.uid, s->creds.gid);
 }
 
+/* Without privilege, the user namespace pthaw restores in maps only its
+ * own uid and gid (pidns.c): any other id the process held would read as
+ * the overflow id (65534) there, and setgroups is denied in it. */
+static int userns_problem(const struct snap *s)
+{
+	const struct rec_creds *c = &s->creds;
+
+	if (c->uid != c->euid || c->euid != c->suid || c->gid != c->egid || c->egid != c->sgid)
+		return err_msg(EPERM, "the process ran with mixed ids (uid %u/%u/%u, gid %u/%u/%u, a setuid or setgid program): without root pthaw restores in a user namespace that maps only uid %u and gid %u; restoring it needs root",
+			       c->uid, c->euid, c->suid, c->gid, c->egid, c->sgid, c->euid, c->egid);
+	for (uint32_t i = 0; i < c->ngroups; i++)
+		if (s->groups[i] != c->egid)
+			return err_msg(EPERM, "the process had supplementary group %u: without root pthaw restores in a user namespace that maps only gid %u, where group %u would read as 65534; restoring it needs root",
+				       s->groups[i], c->egid, s->groups[i]);
+	return 0;
+}
+
 /* Before any page: another user's process needs root's pthaw. */
 static int creds_check(struct kind_check *c, const void *data)
 {
 	const struct snap *s = data;
 
-	if (creds_are_pthaws(s) || geteuid() == 0)
-		return 0;
-	return kind_problem(c, needs_root(s));
+	if (!creds_are_pthaws(s) && geteuid() != 0)
+		return kind_problem(c, needs_root(s));
+	if (c->userns && userns_problem(s))
+		return kind_problem(c, -EPERM);
+	return 0;
 }
 
 #define PCALL(r, nr, a0, a1, a2) \

@@ -419,7 +419,7 @@ static long open_file(struct kind_restore *r, const struct snap *s, const struct
 	char what[32], path[4200];
 	struct reopen o;
 
-	reopen_file(s, f, r->pl->pid, what, sizeof(what), path, sizeof(path), &o);
+	reopen_file(s, f, r->pl->self, what, sizeof(what), path, sizeof(path), &o);
 	return reopen(r->pl, r->same_host, &o);
 }
 

@@ -113,6 +113,9 @@ struct kind_check {
 	 * counts them); otherwise the first problem refuses the stream. */
 	FILE *out;
 	int problems;
+	/* pthaw restores without privilege, in a user namespace mapping
+	 * only its own uid and gid (pidns.h): what needs more is refused. */
+	int userns;
 };
 
 /* What a kind's restore may use: pload, which is becoming the process
@@ -120,6 +123,8 @@ struct kind_check {
 struct kind_restore {
 	struct pload *pl;
 	pid_t pid;			/* the new process's real PID */
+	pid_t self_pid;			/* its PID as it sees itself: in a new PID
+					 * namespace, old_pid (for calls pload makes) */
 	uint32_t old_pid;		/* its PID in the snapshot */
 	int detach;			/* pthaw -detach: pthaw leaves at once */
 	int same_host;			/* the stream's boot-id is this boot's */

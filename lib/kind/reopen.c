@@ -12,7 +12,9 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,11 +23,14 @@
  * (by_inode); size and mtime only where nothing may have written the file
  * since the capture (content). */
 static const char *ident_differs(const struct rec_ident *want, const struct stat *sb,
-				 int by_inode, int content)
+				 int by_inode, int content, int procfs)
 {
 	if ((sb->st_mode & S_IFMT) != (want->mode & S_IFMT))
 		return "file type changed";
-	if (by_inode && (sb->st_dev != want->dev || sb->st_ino != want->ino))
+	/* Each mount of /proc has a device number of its own (a restore in a
+	 * PID namespace mounts one: pidns.c), while an entry's inode number
+	 * is the same in all of them. */
+	if (by_inode && ((sb->st_dev != want->dev && !procfs) || sb->st_ino != want->ino))
 		return "inode changed";
 	if ((S_ISCHR(want->mode) || S_ISBLK(want->mode)) && sb->st_rdev != want->rdev)
 		return "device number changed";
@@ -45,6 +50,13 @@ static const char *ident_differs(const struct rec_ident *want, const struct stat
  * on a FIFO planted there), and the file is checked to be the one that was
  * open before it is reopened, through its /proc/self/fd entry, with the
  * process's flags. */
+static int is_procfs(const char *path, int fd)
+{
+	struct statfs f;
+
+	return (path ? statfs(path, &f) : fstatfs(fd, &f)) == 0 && f.f_type == PROC_SUPER_MAGIC;
+}
+
 long reopen(struct pload *pl, int same_host, const struct reopen *o)
 {
 	struct open_how how = {
@@ -81,7 +93,8 @@ long reopen(struct pload *pl, int same_host, const struct reopen *o)
 			       o->what, o->path);
 	if (t < 0)
 		return err_sys((int)-t, "%s: %s", o->what, o->path);
-	if (!rc && (why = ident_differs(o->id, &sb, o->by_inode && same_host, o->content)))
+	if (!rc && (why = ident_differs(o->id, &sb, o->by_inode && same_host, o->content,
+					 strncmp(o->path, "/proc/", 6) == 0 && is_procfs(pl ? fdpath : NULL, (int)t))))
 		rc = err_msg(ESTALE, "%s: %s is not the file that was open (%s)", o->what, o->path, why);
 	if (!pl) {
 		close((int)t);

@@ -262,7 +262,7 @@ static int seccomp_restore(struct kind_restore *r, const void *data)
 	long ret = 0;
 
 	for (uint32_t i = 0; i < st->nfilters; i++)
-		if ((uint32_t)r->pid != r->old_pid && returns_trace(&st->f[i]))
+		if ((uint32_t)r->self_pid != r->old_pid && returns_trace(&st->f[i]))
 			return err_msg(ENOTSUP, "seccomp filter %u returns SECCOMP_RET_TRACE, which pthaw would answer as the tracer of a process with a new PID (it needs its PID %u back)",
 				       i, r->old_pid);
 	buf = malloc(sizeof(prog) + SECCOMP_INSNS_MAX * sizeof(struct sock_filter));

@@ -262,9 +262,9 @@ static int siginfo_restore(struct kind_restore *r, const void *data)
 		long ret;
 
 		memcpy(&signo, q->info, sizeof(signo));
-		ret = q->shared ? pload_call(r->pl, SYS_rt_sigqueueinfo, r->pid, signo,
+		ret = q->shared ? pload_call(r->pl, SYS_rt_sigqueueinfo, r->self_pid, signo,
 					     (long)r->pl->hello.scratch, 0, 0, 0, q->info, sizeof(q->info))
-				: pload_call(r->pl, SYS_rt_tgsigqueueinfo, r->pid, r->pid, signo,
+				: pload_call(r->pl, SYS_rt_tgsigqueueinfo, r->self_pid, r->self_pid, signo,
 					     (long)r->pl->hello.scratch, 0, 0, q->info, sizeof(q->info));
 		if (ret < 0)
 			return err_sys((int)-ret, "queueing pending signal %d", signo);

@@ -61,8 +61,17 @@ static int task_capture(struct kind_capture *c, void **data)
 
 	s->proc.pid = (uint32_t)c->pid;
 	rc = proc_stat_read(c->pid, &st);
+	if (!rc)
+		rc = proc_status_field(c->pid, "NSpid", val, sizeof(val));
 	if (rc)
 		return rc;
+	/* In a PID namespace of its own (pthaw -remap=ns, a container) the
+	 * process knows itself by another PID than the one recorded here. */
+	for (char *t = strchr(val, '\t'); t; t = strchr(t, '\t'))
+		*t = ' ';
+	if (strchr(val, ' '))
+		return err_msg(ENOTSUP, "process %d runs in a PID namespace of its own (NSpid %s): capturing it again is not supported yet",
+			       c->pid, val);
 	s->proc.ppid = (uint32_t)st.ppid;
 	s->proc.pgid = (uint32_t)st.pgrp;
 	s->proc.sid = (uint32_t)st.session;

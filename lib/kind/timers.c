@@ -299,7 +299,7 @@ static long create(struct kind_restore *r, const struct rec_timer *t)
 
 	/* The main thread: the new PID is its TID. */
 	if (t->notify & SIGEV_THREAD_ID)
-		a.ev.tid = r->pid;
+		a.ev.tid = r->self_pid;
 	return call(r, SYS_timer_create, t->clock, s, s + (long)offsetof(typeof(a), id), &a, sizeof(a));
 }
 

@@ -70,8 +70,16 @@ static int capture_vma(struct kind_capture *c, const struct vma *v)
 				       c->pid, name, (unsigned long long)v->start);
 		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", c->pid,
 			 (unsigned long long)v->start, (unsigned long long)v->end);
-		if (stat(mf, &sb) < 0)
-			return err_sys(errno, "process %d: mapping %s", c->pid, name);
+		if (stat(mf, &sb) < 0) {
+			if (errno != EPERM)
+				return err_sys(errno, "process %d: mapping %s", c->pid, name);
+			/* map_files needs cap_checkpoint_restore: without it (a
+			 * user's pfrez) the file under the mapping's name must
+			 * be the very inode maps gives: then it is the file. */
+			if (deleted || stat(name, &sb) < 0 || sb.st_ino != v->inode)
+				return err_msg(EPERM, "process %d: mapping %s was deleted or replaced: capturing it reads /proc/%d/map_files, which needs cap_checkpoint_restore (or root)",
+					       c->pid, name, c->pid);
+		}
 		if (S_ISCHR(sb.st_mode) && !v->shared) {
 			name[0] = '\0';		/* private /dev/zero: anonymous memory */
 		} else if (!S_ISREG(sb.st_mode)) {

@@ -1,5 +1,6 @@
 /* inject.c: ptrace attach and system-call injection. */
 #include "inject.h"
+#include "why.h"
 #include "arch/x86_64/sigframe.h"
 #include "err.h"
 #include "proc.h"
@@ -34,19 +35,8 @@ static int attach_error(pid_t pid, int e)
 		return err_msg(ESRCH, "process %d is a zombie: nothing left to capture", pid);
 	if (strcmp(tracer, "0") != 0)
 		return err_msg(EBUSY, "process %d is already traced by process %s", pid, tracer);
-	if (e == EPERM) {
-		FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
-		int scope = 0;
-
-		if (f) {
-			if (fscanf(f, "%d", &scope) != 1)
-				scope = 0;
-			fclose(f);
-		}
-		if (scope > 0 && geteuid() != 0)
-			return err_msg(EPERM, "cannot trace process %d: Yama ptrace_scope is %d; run as root or give pfrez cap_sys_ptrace", pid, scope);
-		return err_msg(EPERM, "cannot trace process %d: permission denied (root or cap_sys_ptrace needed)", pid);
-	}
+	if (e == EPERM)
+		return ptrace_denied(pid);	/* why.c names the knob */
 	return err_sys(e, "cannot trace process %d", pid);
 }
 

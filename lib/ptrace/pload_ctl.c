@@ -43,7 +43,11 @@ static void __attribute__((noreturn)) child(const struct pload_spawn_opts *o, in
 	char *envp[] = { NULL };
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
+	/* pthaw died before that: we are an orphan.  In a new PID namespace
+	 * getppid() says 0 (pthaw is outside); there the helper that made us
+	 * holds our request pipe and dies with pthaw, and pload ends at that
+	 * pipe's end. */
+	if (o->ns == PLOAD_NS_NONE && getppid() == 1)
 		_exit(127);
 	a = fcntl(req_r, F_DUPFD, base + 2);
 	b = fcntl(rep_w, F_DUPFD, base + 2);
@@ -125,9 +129,22 @@ static pid_t clone_with_pid(pid_t want)
 	}
 }
 
+struct child_args {
+	const struct pload_spawn_opts *o;
+	int req_r, rep_w;
+};
+
+static void start_child(void *arg)
+{
+	struct child_args *a = arg;
+
+	child(a->o, a->req_r, a->rep_w);
+}
+
 int pload_spawn(struct pload *p, const struct pload_spawn_opts *o)
 {
-	int req[2], rep[2];
+	struct child_args ca;
+	int req[2], rep[2], rc;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
@@ -135,16 +152,25 @@ int pload_spawn(struct pload *p, const struct pload_spawn_opts *o)
 		return err_sys(errno, "loader %s", o->path);
 	if (pipe2(req, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0)
 		return err_sys(errno, "pipe");
-	p->pid = o->want_pid > 0 ? clone_with_pid(o->want_pid) : -1;
-	if (p->pid >= 0)
+	ca = (struct child_args){ o, req[0], rep[1] };
+	if (o->ns != PLOAD_NS_NONE) {
+		/* In the new namespace its PID is free: always given back. */
+		p->pid = rc = pidns_spawn(o->want_pid, o->ns == PLOAD_NS_USER, start_child, &ca);
+		p->self = o->want_pid;
 		p->got_pid = 1;
-	else
-		p->pid = clone_child(0);
+	} else {
+		p->pid = o->want_pid > 0 ? clone_with_pid(o->want_pid) : -1;
+		if (p->pid >= 0)
+			p->got_pid = 1;
+		else
+			p->pid = clone_child(0);
+		rc = p->pid < 0 ? err_sys(errno, "starting the loader") : 0;
+		p->self = p->pid;
+	}
 	if (p->pid < 0) {
-		int e = errno;
-
+		p->pid = -1;
 		close(req[0]); close(req[1]); close(rep[0]); close(rep[1]);
-		return err_sys(e, "starting the loader");
+		return rc;
 	}
 	if (p->pid == 0)
 		child(o, req[0], rep[1]);

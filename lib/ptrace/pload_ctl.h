@@ -7,9 +7,11 @@
 #include <sys/user.h>
 
 #include "pload_proto.h"
+#include "pidns.h"
 
 struct pload {
-	pid_t pid;
+	pid_t pid;		/* its PID in pthaw's PID namespace */
+	pid_t self;		/* its PID as it sees itself (in its namespace) */
 	int req_fd, rep_fd;	/* pthaw's ends of the pipes */
 	struct pload_hello hello;
 	int got_pid;		/* the process got the PID it asked for */
@@ -25,6 +27,7 @@ struct pload_spawn_opts {
 	pid_t want_pid;		/* try to give this PID back (0: any) */
 	int first_free_fd;	/* control pipes go at this number and the next */
 	int stdin_is_stream;	/* pthaw's stdin carries the snapshot */
+	enum pload_ns ns;	/* where it starts (pidns.h) */
 };
 
 /* Starts pload as a child (with want_pid if it is free) and reads its
