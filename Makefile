@@ -55,6 +55,7 @@ PLOAD_SRCS := pload/start.S pload/pload.c
 UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_record test_proc \
 	      test_sigframe test_json test_kind_caps test_kind_seccomp test_kind_locks test_kind_sched \
 	      test_kind_membarrier test_kind_madvise test_kind_timers test_kind_fds test_kind_shmem test_kind_tty
+UNIT_TESTS += test_kind_unix
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
@@ -66,6 +67,7 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 	      fd_pipe fd_fifo fd_eventfd fd_timerfd fd_signalfd fd_epoll epoll_stale selfpid \
 	      shm_anon shm_devzero memfd posix_shm file_shared_rw deleted_file sysv_shm zdtm_page \
 	      thread_tls thread_block thread_sig thread_loop thread_rseq thread_timer threadhog
+PROGS      += unix_pair unix_listen anon_fd inotify
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)

@@ -13,6 +13,7 @@ extern const struct fd_kind_ops fd_kind_inet, fd_kind_pipe, fd_kind_fifo, fd_kin
 	fd_kind_timerfd, fd_kind_signalfd, fd_kind_epoll;
 extern const struct fd_kind_ops fd_kind_memfd, fd_kind_deleted;
 extern const struct fd_kind_ops fd_kind_tty;
+extern const struct fd_kind_ops fd_kind_unix, fd_kind_inotify, fd_kind_refused;
 
 const struct fd_kind_ops *const fd_kinds[] = {
 	&fd_kind_inet,
@@ -25,13 +26,16 @@ const struct fd_kind_ops *const fd_kinds[] = {
 	&fd_kind_memfd,
 	&fd_kind_deleted,
 	&fd_kind_tty,
+	&fd_kind_unix,
+	&fd_kind_inotify,
+	&fd_kind_refused,	/* claims nothing: refuses by name */
 	NULL
 };
 
 const struct fd_kind_ops *fd_kind_of(uint32_t kind)
 {
 	for (int i = 0; fd_kinds[i]; i++)
-		if (fd_kinds[i]->kind == kind)
+		if (fd_kinds[i]->kind == kind && fd_kinds[i]->open)	/* not a refusal's */
 			return fd_kinds[i];
 	return NULL;
 }

@@ -31,6 +31,8 @@ enum kind_id {
 	KIND_FD,		/* the fd table: fds referring to them */
 	KIND_INET,		/* TCP and UDP sockets (fd_inet.c) */
 	KIND_TTY,		/* the terminal: modes, size, foreground */
+	KIND_UNIX,		/* unix sockets: pairs, names, queued messages */
+	KIND_INOTIFY,		/* inotify watches */
 	KIND_RLIMITS,		/* resource limits (after the fds: RLIMIT_NOFILE) */
 	KIND_VDSO,		/* the kernel's vdso and vvar, moved into place */
 	KIND_SHMEM,		/* memory objects: shared memory, memfds, deleted

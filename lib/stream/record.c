@@ -122,6 +122,8 @@ const char *rec_type_name(uint32_t type)
 	case REC_INET: return "inet";
 	case REC_SHMEM: return "shmem";
 	case REC_FILEDATA: return "filedata";
+	case REC_UNIX: return "unix";
+	case REC_INOTIFY: return "inotify";
 	case REC_PAGES: return "pages";
 	case REC_END: return "end";
 	}

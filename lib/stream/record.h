@@ -45,6 +45,8 @@ enum rec_type {
 	REC_INET = 34,	/* lib/kind/fd_inet.c: a TCP or UDP socket */
 	REC_SHMEM = 28,	/* struct rec_shmem + name: a memory object (lib/kind/shmem.c) */
 	REC_FILEDATA = 29,/* struct rec_filedata + bytes: part of a memory object's contents */
+	REC_UNIX = 31,	/* lib/kind/fd_unix.c: one unix socket */
+	REC_INOTIFY = 32,/* lib/kind/fd_inotify.c: one inotify instance */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
