@@ -68,14 +68,17 @@ static int parse(pid_t pid, const struct snap *s, const struct snap_file *f, str
 	for (l = info; !rc && (l = strstr(l, "\ntfd:")); l++) {
 		struct rec_epoll_entry e;
 		unsigned long long data;
+		unsigned events;
 		int tfd;
 
-		if (sscanf(l, "\ntfd: %d events: %x data: %llx", &tfd, &e.events, &data) != 3) {
+		/* Into locals: the record's fields are packed. */
+		if (sscanf(l, "\ntfd: %d events: %x data: %llx", &tfd, &events, &data) != 3) {
 			rc = err_msg(EIO, "process %d: fd %d (epoll): /proc/%d/%s is not as expected", pid,
 				     f->first_fd, pid, name);
 			break;
 		}
 		e.tfd = tfd;
+		e.events = events;
 		e.data = data;
 		if (!files_has_fd(s, tfd) || !same_target(pid, f->first_fd, tfd)) {
 			rc = err_msg(ENOTSUP, "process %d: fd %d (epoll) watches a file added as fd %d, which is no longer at fd %d (closed, or its number used again)",

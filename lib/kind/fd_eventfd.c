@@ -32,6 +32,7 @@ static int eventfd_claim(const struct fd_info *d, struct rec_file *r)
 static int parse(pid_t pid, const struct snap_file *f, struct rec_eventfd *e)
 {
 	char name[32], info[4096];
+	uint64_t count;
 	const char *c, *sem;
 	int rc;
 
@@ -41,7 +42,8 @@ static int parse(pid_t pid, const struct snap_file *f, struct rec_eventfd *e)
 		return rc;
 	c = strstr(info, "\neventfd-count:");
 	sem = strstr(info, "\neventfd-semaphore:");
-	if (!c || sscanf(c, "\neventfd-count: %" SCNx64, &e->count) != 1 || e->count == UINT64_MAX)
+	/* Into a local: the record's fields are packed. */
+	if (!c || sscanf(c, "\neventfd-count: %" SCNx64, &count) != 1 || (e->count = count) == UINT64_MAX)
 		return err_msg(EIO, "process %d: fd %d (eventfd): no counter in /proc/%d/%s", pid, f->first_fd,
 			       pid, name);
 	if (!sem)

@@ -35,6 +35,7 @@ static int signalfd_claim(const struct fd_info *d, struct rec_file *r)
 static int parse(pid_t pid, const struct snap_file *f, struct rec_signalfd *e)
 {
 	char name[32], info[4096];
+	uint64_t mask;
 	const char *m;
 	int rc;
 
@@ -43,7 +44,8 @@ static int parse(pid_t pid, const struct snap_file *f, struct rec_signalfd *e)
 	if (rc)
 		return rc;
 	m = strstr(info, "\nsigmask:");
-	if (!m || sscanf(m, "\nsigmask: %" SCNx64, &e->mask) != 1)
+	/* Into a local: the record's fields are packed. */
+	if (!m || sscanf(m, "\nsigmask: %" SCNx64, &mask) != 1 || ((e->mask = mask), 0))
 		return err_msg(EIO, "process %d: fd %d (signalfd): no sigmask in /proc/%d/%s", pid, f->first_fd,
 			       pid, name);
 	e->file = f->r.id;

@@ -73,6 +73,8 @@ static int timerfd_claim(const struct fd_info *d, struct rec_file *r)
 static int parse(pid_t pid, const struct snap_file *f, struct rec_timerfd *e)
 {
 	char name[32], info[4096];
+	uint64_t ticks;
+	int clk;
 	const char *a, *b, *c, *d, *g;
 	long long v[4];
 	unsigned flags;
@@ -88,12 +90,15 @@ static int parse(pid_t pid, const struct snap_file *f, struct rec_timerfd *e)
 	c = strstr(info, "\nsettime flags:");
 	d = strstr(info, "\nit_value:");
 	g = strstr(info, "\nit_interval:");
-	if (!a || !b || !c || !d || !g || sscanf(a, "\nclockid: %d", &e->clock) != 1 ||
-	    sscanf(b, "\nticks: %" SCNu64, &e->ticks) != 1 || sscanf(c, "\nsettime flags: %o", &flags) != 1 ||
+	/* clock and ticks into locals: the record's fields are packed. */
+	if (!a || !b || !c || !d || !g || sscanf(a, "\nclockid: %d", &clk) != 1 ||
+	    sscanf(b, "\nticks: %" SCNu64, &ticks) != 1 || sscanf(c, "\nsettime flags: %o", &flags) != 1 ||
 	    sscanf(d, "\nit_value: (%lld, %lld)", &v[2], &v[3]) != 2 ||
 	    sscanf(g, "\nit_interval: (%lld, %lld)", &v[0], &v[1]) != 2)
 		return err_msg(EIO, "process %d: fd %d (timerfd): /proc/%d/%s is not as expected", pid,
 			       f->first_fd, pid, name);
+	e->clock = clk;
+	e->ticks = ticks;
 	if (!clock_ok(e->clock))
 		return err_msg(ENOTSUP, "process %d: fd %d: a timerfd on clock %d, which cannot be restored", pid,
 			       f->first_fd, e->clock);
