@@ -66,7 +66,7 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 	      rseq_abort pipe_fd3 sigqueue mm_layout affinity ioprio dir_pos \
 	      fd_pipe fd_fifo fd_eventfd fd_timerfd fd_signalfd fd_epoll epoll_stale selfpid \
 	      shm_anon shm_devzero memfd posix_shm file_shared_rw deleted_file sysv_shm zdtm_page \
-	      thread_tls thread_block thread_sig thread_loop thread_rseq thread_timer threadhog
+	      thread_tls thread_block thread_sig thread_loop thread_rseq thread_timer threadhog thread_nice
 PROGS      += unix_pair unix_listen anon_fd inotify
 PROGS_STATIC := counter_static
 

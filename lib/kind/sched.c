@@ -244,6 +244,46 @@ static int get_attr(pid_t pid, struct sched_attr *a, const char *who)
 	return 0;
 }
 
+/* The attributes are restored to every thread from the main thread's:
+ * a thread with its own (a policy, priority, nice value or CPU set it
+ * chose) would come back different, so it is refused by name. */
+static int threads_alike(struct kind_capture *c, const struct sched_attr *main_attr, int main_nice)
+{
+	uint64_t m0[SCHED_READ_WORDS], m[SCHED_READ_WORDS];
+	char who[48];
+	int rc = get_affinity(c->pid, m0, "the main thread");
+
+	for (size_t i = 1; !rc && i < c->nthreads; i++) {
+		pid_t tid = c->threads[i].tid;
+		struct sched_attr a;
+		const char *what = NULL;
+		int nice;
+
+		snprintf(who, sizeof(who), "process %d: thread %d", c->pid, tid);
+		rc = get_attr(tid, &a, who);
+		if (!rc)
+			rc = get_affinity(tid, m, who);
+		if (rc)
+			break;
+		errno = 0;
+		nice = getpriority(PRIO_PROCESS, (id_t)tid);
+		if (errno)
+			return err_sys(errno, "%s: getpriority", who);
+		if (a.sched_policy != main_attr->sched_policy || a.sched_priority != main_attr->sched_priority ||
+		    a.sched_runtime != main_attr->sched_runtime || a.sched_deadline != main_attr->sched_deadline ||
+		    a.sched_period != main_attr->sched_period)
+			what = "scheduling policy";
+		else if (nice != main_nice)
+			what = "nice value";
+		else if (memcmp(m, m0, sizeof(m)))
+			what = "CPU affinity";
+		if (what)
+			return err_msg(ENOTSUP, "%s has a %s of its own, other than the main thread's: threads are restored with the main thread's scheduling attributes",
+				       who, what);
+	}
+	return rc;
+}
+
 static int sched_capture(struct kind_capture *c, void **data)
 {
 	struct sched_state *st = calloc(1, sizeof(*st));
@@ -284,6 +324,8 @@ static int sched_capture(struct kind_capture *c, void **data)
 	rc = capture_affinity(c->pid, st, who);
 	if (!rc)
 		rc = capture_ioprio(c->pid, st, who);
+	if (!rc)
+		rc = threads_alike(c, &a, s->nice);
 	return rc;
 }
 
