@@ -5,6 +5,7 @@
 #include "inject.h"
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -246,6 +247,44 @@ long pload_call(struct pload *p, long nr, long a0, long a1, long a2, long a3, lo
 	return ret;
 }
 
+/* In a PID namespace pload sees its new thread's tid in the namespace;
+ * pthaw traces it by its tid on the host: the task of pload whose last
+ * NSpid is that one. */
+static pid_t host_tid(const struct pload *p, pid_t ns_tid)
+{
+	char path[300], line[256];
+	struct dirent *e;
+	pid_t found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", p->pid);
+	d = opendir(path);
+	while (d && !found && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", p->pid, e->d_name);
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f)) {
+			char *last;
+
+			if (strncmp(line, "NSpid:", 6))
+				continue;
+			line[strcspn(line, "\n")] = '\0';
+			last = strrchr(line, '\t');
+			if (last && atoi(last + 1) == ns_tid)
+				found = (pid_t)atoi(e->d_name);
+			break;
+		}
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 long pload_thread_new(struct pload *p, pid_t tid, pid_t old)
 {
 	struct pload_thread *n = realloc(p->threads, (p->nthreads + 1) * sizeof(*n));
@@ -255,6 +294,13 @@ long pload_thread_new(struct pload *p, pid_t tid, pid_t old)
 		return err_sys(ENOMEM, "thread list");
 	p->threads = n;
 	ret = pload_call(p, PLOAD_OP_THREAD, tid, 0, 0, 0, 0, 0, NULL, 0);
+	if (ret > 0 && p->self && p->self != p->pid) {
+		pid_t h = host_tid(p, (pid_t)ret);
+
+		if (!h)
+			return err_msg(ESRCH, "thread %ld of the namespace: not found among pload's tasks", ret);
+		ret = h;
+	}
 	if (ret > 0)
 		p->threads[p->nthreads++] = (struct pload_thread){ .tid = (pid_t)ret, .old = old };
 	return ret;
