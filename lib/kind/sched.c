@@ -250,11 +250,11 @@ static int get_attr(pid_t pid, struct sched_attr *a, const char *who)
 static int threads_alike(struct kind_capture *c, const struct sched_attr *main_attr, int main_nice)
 {
 	uint64_t m0[SCHED_READ_WORDS], m[SCHED_READ_WORDS];
-	char who[48], path[64], slack0[32] = "", slack[32];
+	char who[48], slack0[32] = "", slack[32];
 	int rc = get_affinity(c->pid, m0, "the main thread");
 
-	snprintf(path, sizeof(path), "task/%d/timerslack_ns", c->pid);
-	if (c->nthreads > 1 && proc_read_text(c->pid, path, slack0, sizeof(slack0)))
+	/* /proc/TID/timerslack_ns: the file is a thread's, not under task/. */
+	if (c->nthreads > 1 && proc_read_text(c->pid, "timerslack_ns", slack0, sizeof(slack0)))
 		err_clear();	/* no timer slack to compare (an old kernel) */
 
 	for (size_t i = 1; !rc && i < c->nthreads; i++) {
@@ -281,8 +281,8 @@ static int threads_alike(struct kind_capture *c, const struct sched_attr *main_a
 			what = "nice value";
 		else if (memcmp(m, m0, sizeof(m)))
 			what = "CPU affinity";
-		snprintf(path, sizeof(path), "task/%d/timerslack_ns", tid);
-		if (!what && slack0[0] && !proc_read_text(c->pid, path, slack, sizeof(slack)) && strcmp(slack, slack0))
+		if (!what && slack0[0] && !proc_read_text(tid, "timerslack_ns", slack, sizeof(slack)) &&
+		    strcmp(slack, slack0))
 			what = "timer slack";
 		if (what)
 			return err_msg(ENOTSUP, "%s has a %s of its own, other than the main thread's: threads are restored with the main thread's scheduling attributes",
