@@ -36,7 +36,7 @@ B        := build
 endif
 
 # Library sources, one line per concern.
-LIB_CORE  := lib/err.c lib/crc32c.c lib/flags.c lib/progress.c lib/json.c
+LIB_CORE  := lib/err.c lib/crc32c.c lib/flags.c lib/progress.c lib/json.c lib/ckptdir.c
 LIB_STREAM := lib/stream/record.c lib/stream/header.c lib/stream/stream.c
 LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
 	     lib/layer/compress.c lib/layer/layer_gzip.c lib/layer/layer_snappy.c lib/layer/layer_zstd.c \

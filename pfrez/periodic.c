@@ -4,6 +4,7 @@
  * already made as they were; the file transport makes each appear under
  * its name only once it is complete and on disk. */
 #include "periodic.h"
+#include "ckptdir.h"
 #include "err.h"
 
 #include <dirent.h>
@@ -20,56 +21,22 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The number of a snapshot's file name, or 0 for any other name (the
- * temporary files of the transport begin with a dot). */
-static unsigned long snap_number(const char *name)
-{
-	unsigned long n;
-	int end = 0;
-
-	if (sscanf(name, "ckpt-%6lu.pfrez%n", &n, &end) != 1 || end == 0 || name[end] != '\0' ||
-	    strlen(name) != 17)
-		return 0;
-	return n;
-}
-
 /* The highest number in dir (0: none), and with keep > 0, removes the
  * snapshots older than the newest keep. */
 static unsigned long scan(const char *dir, long keep)
 {
-	unsigned long *num = NULL, top = 0;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	DIR *d = opendir(dir);
+	unsigned long *num, top;
+	long n = ckpt_list(dir, &num);
 
-	if (!d)
+	if (n < 0) {
+		err_clear();	/* checked before the schedule; gone meanwhile */
 		return 0;
-	while ((e = readdir(d))) {
-		unsigned long k = snap_number(e->d_name);
-
-		if (!k)
-			continue;
-		if (n == cap) {
-			unsigned long *g = realloc(num, (cap = cap ? 2 * cap : 16) * sizeof(*num));
-
-			if (!g)
-				break;
-			num = g;
-		}
-		num[n++] = k;
-		if (k > top)
-			top = k;
 	}
-	closedir(d);
-	for (size_t i = 0; keep > 0 && i < n; i++) {
-		size_t newer = 0;
+	top = n ? num[0] : 0;
+	for (long i = keep; keep > 0 && i < n; i++) {
 		char path[4200];
 
-		for (size_t j = 0; j < n; j++)
-			newer += num[j] > num[i];
-		if (newer < (size_t)keep)
-			continue;
-		snprintf(path, sizeof(path), "%s/" PERIODIC_NAME, dir, num[i]);
+		snprintf(path, sizeof(path), "%s/" CKPT_NAME, dir, num[i]);
 		unlink(path);
 	}
 	free(num);
@@ -131,7 +98,7 @@ int periodic_run(const struct periodic_opts *o, const char **dest)
 		pid_t child;
 		int st;
 
-		snprintf(path, sizeof(path), "%s/" PERIODIC_NAME, o->dir, seq);
+		snprintf(path, sizeof(path), "%s/" CKPT_NAME, o->dir, seq);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		child = fork();
 		if (child < 0) {

@@ -14,10 +14,6 @@ struct periodic_opts {
 	int progress;
 };
 
-/* The file names of the snapshots in a directory: ckpt-NNNNNN.pfrez, the
- * number counting up (pthaw -src=DIR takes the highest). */
-#define PERIODIC_NAME	"ckpt-%06lu.pfrez"
-
 /* Runs the schedule.  Each snapshot is taken by a child of pfrez that
  * goes on with pfrez's own single capture to *dest (a file of the
  * directory, written to a temporary name, flushed and renamed when

@@ -4,9 +4,9 @@
  * damaged newest one falls back to the one before it without anything of
  * the restore begun. */
 #include "newest.h"
+#include "ckptdir.h"
 #include "err.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,23 +14,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static unsigned long snap_number(const char *name)
-{
-	unsigned long n;
-	int end = 0;
-
-	if (strlen(name) != 17 || sscanf(name, "ckpt-%6lu.pfrez%n", &n, &end) != 1 || name[end] != '\0')
-		return 0;
-	return n;
-}
-
-static int by_number_down(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
 
 /* 0 when path verifies; else why (the first line pthaw -debug said). */
 static int verify(const char *path, char *const *keyargs, char *why, size_t n)
@@ -79,36 +62,16 @@ static int verify(const char *path, char *const *keyargs, char *why, size_t n)
 const char *newest_pick(const char *dir, char *const *keyargs)
 {
 	static char path[4200];
-	unsigned long *num = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	DIR *d = opendir(dir);
+	unsigned long *num;
+	long n = ckpt_list(dir, &num);
 	const char *pick = NULL;
 
-	if (!d) {
-		err_sys(errno, "%s", dir);
+	if (n < 0)
 		return NULL;
-	}
-	while ((e = readdir(d))) {
-		unsigned long k = snap_number(e->d_name);
-
-		if (!k)
-			continue;
-		if (n == cap) {
-			unsigned long *g = realloc(num, (cap = cap ? 2 * cap : 16) * sizeof(*num));
-
-			if (!g)
-				break;
-			num = g;
-		}
-		num[n++] = k;
-	}
-	closedir(d);
-	qsort(num, n, sizeof(*num), by_number_down);
-	for (size_t i = 0; i < n && !pick; i++) {
+	for (long i = 0; i < n && !pick; i++) {
 		char why[512];
 
-		snprintf(path, sizeof(path), "%s/ckpt-%06lu.pfrez", dir, num[i]);
+		snprintf(path, sizeof(path), "%s/" CKPT_NAME, dir, num[i]);
 		if (verify(path, keyargs, why, sizeof(why)) == 0)
 			pick = path;
 		else
