@@ -928,19 +928,19 @@ static long take_original(struct kind_restore *r, const struct snap_file *f)
 	return t;
 }
 
-/* Binds t to the address, waiting (as for a lock, locks.c) while it is in
- * use: after `pfrez -halt | pthaw` the original holds it until pfrez has
- * written the stream and ended it. */
-static long bind_wait(struct kind_restore *r, const struct rec_inet *in, long t)
+/* Runs bind or connect (nr) of t to the address, waiting (as for a lock,
+ * locks.c) while the address is in use: after `pfrez -halt | pthaw` the
+ * original holds it until pfrez has written the stream and ended it.  A
+ * connection's addresses in use show as EADDRNOTAVAIL too. */
+static long addr_wait(struct kind_restore *r, long nr, long t, const uint8_t *addr, uint32_t len)
 {
 	struct timespec t0, now;
 	long ret, delay = 10;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		ret = pcall(r->pl, SYS_bind, t, (long)r->pl->hello.scratch, in->local_len, 0, 0,
-			    in->local, in->local_len);
-		if (ret != -EADDRINUSE)
+		ret = pcall(r->pl, nr, t, (long)r->pl->hello.scratch, len, 0, 0, addr, len);
+		if (ret != -EADDRINUSE && (nr != SYS_connect || ret != -EADDRNOTAVAIL))
 			return ret;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= INET_WAIT_MS)
@@ -982,27 +982,6 @@ static const struct inet_obj *obj_of(const struct snap *s, uint32_t file)
 		if (in->v[i].r.file == file)
 			return &in->v[i];
 	return NULL;
-}
-
-/* Waits, as bind_wait does, for the original's socket to let go of the
- * connection's addresses (after `pfrez -halt | pthaw` on one host). */
-static long connect_wait(struct kind_restore *r, const struct rec_inet *in, long t)
-{
-	struct timespec t0, now;
-	long ret, delay = 10;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		ret = pcall(r->pl, SYS_connect, t, (long)r->pl->hello.scratch, in->peer_len, 0, 0,
-			    in->peer, in->peer_len);
-		if (ret != -EADDRNOTAVAIL && ret != -EADDRINUSE)
-			return ret;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= INET_WAIT_MS)
-			return ret;
-		nanosleep(&(struct timespec){ 0, delay * 1000000 }, NULL);
-		delay = delay < 200 ? delay * 2 : delay;
-	}
 }
 
 /* An established connection, made again in repair mode: its sequence
@@ -1052,8 +1031,8 @@ static long conn_open(struct kind_restore *r, const struct snap_file *f, const s
 		STEP(opt_label(in->opt[i].level, in->opt[i].name),
 		     psetopt(r, t, in->opt[i].level, in->opt[i].name, &v, sizeof(v)));
 	}
-	STEP("bind", bind_wait(r, in, t));
-	STEP("connect", connect_wait(r, in, t));
+	STEP("bind", addr_wait(r, SYS_bind, t, in->local, in->local_len));
+	STEP("connect", addr_wait(r, SYS_connect, t, in->peer, in->peer_len));
 	ro[n++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, c->mss };
 	if (c->opts & TCPI_OPT_WSCALE)
 		ro[n++] = (struct tcp_repair_opt){ TCPOPT_WINDOW, c->snd_wscale | c->rcv_wscale << 16 };
@@ -1125,7 +1104,7 @@ static long inet_open(struct kind_restore *r, const struct snap *s, const struct
 				opt_label(in->opt[i].level, in->opt[i].name));
 	}
 	if (ret >= 0 && in->local_len) {
-		ret = bind_wait(r, in, t);
+		ret = addr_wait(r, SYS_bind, t, in->local, in->local_len);
 		if (ret == -EADDRINUSE)
 			err_msg(EADDRINUSE, "fd %d: %s %s is in use (waited %d s)%s", f->first_fd, proto_name(in), a,
 				INET_WAIT_MS / 1000, original_holds(r->same_host, r->old_pid, f) ?
