@@ -11,6 +11,9 @@ BINDIR   ?= $(PREFIX)/bin
 LIBEXEC  ?= $(PREFIX)/libexec/pfrez
 MANDIR   ?= $(PREFIX)/share/man
 BASHCOMP ?= $(PREFIX)/share/bash-completion/completions
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror
@@ -80,9 +83,31 @@ PLOAD_CFLAGS := -std=gnu11 $(WARN) -O2 -g -ffreestanding -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Ilib
 PLOAD_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker/pload.ld -Wl,--build-id=none -Wl,-z,noexecstack
 
+# libpfrez (lib/api/, pfrez.h): what a program links to checkpoint or fork
+# itself (pfrez_checkpoint(3)).  Built without the sanitizers, which a
+# program linking it does not load; its own name in $(B)/api/, apart from
+# $(B)/libpfrez.a, the code pfrez and pthaw share.
+API_SOVER  := 0
+API_SO     := libpfrez.so.$(VERSION)
+API_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -DPFREZ_BINDIR='"$(BINDIR)"'
+API_LIBS   := $(B)/api/$(API_SO) $(B)/api/libpfrez.a
+API_MAN    := man/pfrez_checkpoint.3 man/pfrez_fork.3
+
+$(B)/api/libpfrez.o: lib/api/libpfrez.c lib/api/pfrez.h
+	@mkdir -p $(dir $@)
+	$(CC) $(API_CFLAGS) -c -o $@ $<
+
+$(B)/api/$(API_SO): $(B)/api/libpfrez.o
+	$(CC) -shared -Wl,-soname,libpfrez.so.$(API_SOVER) -Wl,-z,relro -Wl,-z,now -o $@ $< -ldl
+
+$(B)/api/libpfrez.a: $(B)/api/libpfrez.o
+	rm -f $@
+	ar rcs $@ $^
+
 .PHONY: all check unit e2e bench install uninstall clean deb deb-check man-check install-check
 all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%) \
-	$(B)/progs/craft $(B)/pfrez-run
+	$(B)/progs/craft $(B)/pfrez-run $(API_LIBS)
+
 
 # pfrez-run finds pfrez and pthaw beside it, in the build tree as installed.
 $(B)/pfrez-run: scripts/pfrez-run
@@ -206,7 +231,7 @@ install-check: all
 	tests/install-check $(B)
 
 # pthaw finds pload at -loader, next to itself, in ../libexec/pfrez, or in $(LIBEXEC).
-install: $(B)/pfrez $(B)/pthaw $(B)/pload
+install: $(B)/pfrez $(B)/pthaw $(B)/pload $(API_LIBS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMP)
 	install -m 755 $(B)/pfrez $(B)/pthaw $(DESTDIR)$(BINDIR)/
@@ -217,13 +242,27 @@ install: $(B)/pfrez $(B)/pthaw $(B)/pload
 	install -m 644 man/pload.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 completions/pfrez $(DESTDIR)$(BASHCOMP)/pfrez
 	install -m 644 completions/pfrez $(DESTDIR)$(BASHCOMP)/pthaw
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3
+	install -m 644 $(B)/api/$(API_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sfn $(API_SO) $(DESTDIR)$(LIBDIR)/libpfrez.so.$(API_SOVER)
+	ln -sfn libpfrez.so.$(API_SOVER) $(DESTDIR)$(LIBDIR)/libpfrez.so
+	install -m 644 $(B)/api/libpfrez.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 lib/api/pfrez.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+		lib/api/pfrez.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/pfrez.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/pfrez.pc
+	install -m 644 $(API_MAN) $(DESTDIR)$(MANDIR)/man3/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pfrez $(DESTDIR)$(BINDIR)/pthaw $(DESTDIR)$(LIBEXEC)/pload \
 		$(DESTDIR)$(BINDIR)/pfrez-run $(DESTDIR)$(MANDIR)/man1/pfrez-run.1 \
 		$(DESTDIR)$(MANDIR)/man1/pfrez.1 $(DESTDIR)$(MANDIR)/man1/pthaw.1 \
 		$(DESTDIR)$(MANDIR)/man5/pfrez-stream.5 $(DESTDIR)$(MANDIR)/man8/pload.8 \
-		$(DESTDIR)$(BASHCOMP)/pfrez $(DESTDIR)$(BASHCOMP)/pthaw
+		$(DESTDIR)$(BASHCOMP)/pfrez $(DESTDIR)$(BASHCOMP)/pthaw \
+		$(DESTDIR)$(LIBDIR)/$(API_SO) $(DESTDIR)$(LIBDIR)/libpfrez.so.$(API_SOVER) \
+		$(DESTDIR)$(LIBDIR)/libpfrez.so $(DESTDIR)$(LIBDIR)/libpfrez.a \
+		$(DESTDIR)$(INCLUDEDIR)/pfrez.h $(DESTDIR)$(PKGCONFIGDIR)/pfrez.pc \
+		$(API_MAN:man/%=$(DESTDIR)$(MANDIR)/man3/%)
 	-rmdir $(DESTDIR)$(LIBEXEC)
 
 # A Debian package (debian/) in build/deb/; deb-check installs, uses and

@@ -179,7 +179,7 @@ int capture_state(struct capture *c)
 	struct kind_capture kc = { .pid = c->pid, .snap = &c->snap, .live = &c->threads[0],
 				   .threads = c->threads, .nthreads = c->nthreads,
 				   .self_contained = c->self_contained, .halt = c->halt,
-				   .max_deleted = c->max_deleted };
+				   .max_deleted = c->max_deleted, .lib_fd = c->lib_fd };
 	int rc = 0, rc2;
 
 	for (size_t i = 0; i < c->nthreads && !rc; i++) {

@@ -15,6 +15,7 @@ struct capture {
 	int self_contained;		/* embed file-backed pages too */
 	int halt;			/* -halt: the original is to end */
 	uint64_t max_deleted;		/* bytes of deleted files' contents */
+	int lib_fd;			/* -lib-fd: the caller's fd to pfrez (> 2), or 0 */
 	struct snap snap;
 	/* Its threads as found, to put back: the main one first, each
 	 * seized (nthreads of them held); ctx: their injection frames. */

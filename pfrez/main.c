@@ -34,6 +34,9 @@ static int64_t opt_dial_timeout, opt_write_timeout = 60000, opt_halt_timeout = 6
 static int64_t opt_every;
 static long opt_keep = 3;
 static struct flag_int keep_range = { &opt_keep, 0, 1000000 };
+/* libpfrez's socket in the process (its parent): see files.c. */
+static long opt_lib_fd;
+static struct flag_int lib_fd_range = { &opt_lib_fd, 3, 1 << 20 };
 
 /* 4194304 is PID_MAX_LIMIT, the most pid_max can be on 64-bit. */
 static struct flag_int pid_range = { &opt_pid, 1, 4194304 };
@@ -51,6 +54,7 @@ static const struct flag flags[] = {
 	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt over tcp/unix: bound the whole hand-over, writing included (default 60s; 0: none)" },
 	{ "every", FLAG_DURATION, &opt_every, "DURATION", "a snapshot into the directory -dest names every DURATION while the process runs" },
 	{ "keep", FLAG_INT, &keep_range, "K", "with -every: keep the newest K snapshots (default 3; 0: all)" },
+	{ "lib-fd", FLAG_INT, &lib_fd_range, "FD", "started by libpfrez in the process it captures, its parent: FD is the library's socket to pfrez, /dev/null in the snapshot" },
 	{ "progress", FLAG_BOOL, &opt_progress, NULL, "show bytes, rate and time on stderr" },
 	{ "debug", FLAG_BOOL, &opt_debug, NULL, "print the captured state instead of writing a snapshot" },
 	{ "json", FLAG_BOOL, &opt_json, NULL, "with -debug: print the state as one JSON document" },
@@ -394,6 +398,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfrez: -json goes with -debug\n");
 		return 2;
 	}
+	if (opt_lib_fd && opt_pid != getppid()) {
+		fprintf(stderr, "pfrez: -lib-fd goes with -pid naming pfrez's parent, the process libpfrez runs in\n");
+		return 2;
+	}
 	if (opt_every && (opt_halt || opt_debug || !opt_dest)) {
 		fprintf(stderr, "pfrez: -every goes with -dest=DIR, and not with -halt or -debug\n");
 		return 2;
@@ -450,6 +458,7 @@ int main(int argc, char **argv)
 		c.self_contained = opt_self_contained;
 		c.halt = opt_halt && !opt_debug;
 		c.max_deleted = (uint64_t)opt_max_deleted << 20;
+		c.lib_fd = (int)opt_lib_fd;
 		rc = capture_state(&c);
 	}
 	if (rc) {

@@ -225,6 +225,29 @@ static int claim_fd(pid_t pid, int fd, const char *link, const struct stat *sb, 
 	return 0;
 }
 
+/* pfrez -lib-fd (libpfrez, pfrez_checkpoint(3)): the socket the calling
+ * process waits on for pfrez's answer.  Its peer is pfrez, which the copy
+ * will not have: the copy gets /dev/null at that number instead, where
+ * the interrupted read() restarts, sees an end of file at once, and the
+ * library tells by fstat() that it runs in the copy. */
+static int lib_fd;
+static pid_t lib_pid;
+
+static int see_lib_fd(int fd, struct fd_seen *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->fd = fd;
+	d->cloexec = 1;
+	if (stat("/dev/null", &d->sb) < 0)
+		return err_sys(errno, "-lib-fd: /dev/null");
+	d->r.flags = O_RDWR;
+	d->r.mode = d->sb.st_mode;
+	d->r.kind = FD_DEV;
+	file_ident(&d->r.ident, &d->sb);
+	d->path = strdup("/dev/null");
+	return d->path ? 0 : err_sys(ENOMEM, "fd list");
+}
+
 /* 0 with *d filled, 1 when the fd was closed meanwhile, or -errno. */
 static int see_fd(pid_t pid, int fd, struct fd_seen *d)
 {
@@ -235,6 +258,8 @@ static int see_fd(pid_t pid, int fd, struct fd_seen *d)
 	long owner;
 	int rc;
 
+	if (lib_fd > 2 && fd == lib_fd && pid == lib_pid)
+		return see_lib_fd(fd, d);
 	memset(d, 0, sizeof(*d));
 	d->fd = fd;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
@@ -647,6 +672,8 @@ static int files_verify(const struct snap *s, const void *data)
 static int file_capture(struct kind_capture *c, void **data)
 {
 	(void)data;
+	lib_fd = c->lib_fd;
+	lib_pid = c->pid;
 	return files_capture(c->pid, c->snap);
 }
 

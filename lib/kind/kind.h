@@ -113,6 +113,7 @@ struct kind_capture {
 	int self_contained;		/* pfrez -self-contained: embed file pages */
 	int halt;			/* pfrez -halt: the original is to end */
 	uint64_t max_deleted;		/* pfrez -max-deleted: bytes of deleted files */
+	int lib_fd;			/* pfrez -lib-fd: > 2, or 0 for none (files.c) */
 };
 
 /* What pthaw checks before it reads a page: whether this host and this

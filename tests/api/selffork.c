@@ -1,0 +1,46 @@
+/* selffork: links the installed libpfrez (pkg-config pfrez) and forks or
+ * checkpoints itself.  `selffork fork DEST` or `selffork checkpoint FILE`:
+ * prints what the call returned in each process that returns from it,
+ * with state set before the call (a counter and a heap string), then goes
+ * on counting; the original of a checkpoint waits to be killed after. */
+#include <pfrez.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	struct pfrez_opts o = { 0 };
+	long state = 41;
+	char *heap;
+	const char *who;
+	int r;
+
+	if (argc != 3 || (strcmp(argv[1], "fork") && strcmp(argv[1], "checkpoint"))) {
+		fprintf(stderr, "usage: selffork fork|checkpoint DEST\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	heap = malloc(64);
+	snprintf(heap, 64, "made-by-%d", (int)getpid());
+	state++;
+	printf("before the call: state %ld %s\n", state, heap);
+	r = argv[1][0] == 'f' ? pfrez_fork(argv[2], &o) : pfrez_checkpoint(argv[2], &o);
+	if (r < 0) {
+		printf("FAIL %s returned %d: %s\n", argv[1], r, o.error);
+		return 1;
+	}
+	who = r == PFREZ_ORIGINAL ? "original" : r == PFREZ_RESTORED ? "copy" : "unknown";
+	printf("%s: %s returned %d: state %ld %s\n", who, argv[1], r, state, heap);
+	for (int i = 0; i < 3; i++) {
+		state++;
+		printf("%s goes on: state %ld %s\n", who, state, heap);
+		usleep(100000);
+	}
+	if (r == PFREZ_ORIGINAL && argv[1][0] == 'c')
+		pause();
+	printf("%s done\n", who);
+	return 0;
+}
