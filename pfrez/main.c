@@ -5,16 +5,20 @@
 #include "flags.h"
 #include "json.h"
 #include "progress.h"
+#include "selfexec.h"
 #include "stream.h"
 #include "xport.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,7 +28,7 @@ static long opt_pid = -1;
 static const char *opt_dest;
 static const char *opt_compress;
 static const char *opt_encrypt;
-static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained;
+static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained, opt_exec;
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
 /* Deleted files' contents travel in the stream: bounded, in MiB. */
@@ -48,6 +52,7 @@ static const struct flag flags[] = {
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
+	{ "exec", FLAG_BOOL, &opt_exec, NULL, "write a self-executing snapshot, pthaw and pload included: ./FILE restores it (implies -self-contained)" },
 	{ "max-deleted", FLAG_INT, &max_deleted_range, "MIB", "carry at most MIB MiB of deleted files still open or mapped (default 64)" },
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
 	{ "write-timeout", FLAG_DURATION, &opt_write_timeout, "DURATION", "give up when a write makes no progress for DURATION (default 60s; 0: never)" },
@@ -79,6 +84,82 @@ static void drop_dest(struct xport *x)
 	layer_destroy(x->layer);
 	x->layer = NULL;
 	xport_abort(x);
+}
+
+/* -exec: the pthaw and the pload to carry, this pfrez's own: beside it
+ * (the build tree, or PREFIX/bin), pload also in ../libexec/pfrez and in
+ * the compiled-in directory, where pthaw looks for it. */
+static int exec_parts(char *pthaw, char *pload, size_t len)
+{
+	char dir[PATH_MAX - 64];
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return err_sys(errno, "-exec: /proc/self/exe");
+	dir[n] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(pthaw, len, "%s/pthaw", dir);
+	if (access(pthaw, R_OK | X_OK) < 0)
+		return err_sys(errno, "-exec: the pthaw to carry, %s", pthaw);
+	snprintf(pload, len, "%s/pload", dir);
+	if (access(pload, R_OK | X_OK) == 0)
+		return 0;
+	snprintf(pload, len, "%s/../libexec/pfrez/pload", dir);
+	if (access(pload, R_OK | X_OK) == 0)
+		return 0;
+	snprintf(pload, len, "%s/pload", PFREZ_LIBEXEC);
+	if (access(pload, R_OK | X_OK) == 0)
+		return 0;
+	return err_sys(errno, "-exec: the pload to carry: none beside pfrez, in ../libexec/pfrez or in %s",
+		       PFREZ_LIBEXEC);
+}
+
+/* -exec: pthaw and pload first.  The trailer's offsets count from the
+ * first byte pfrez writes, which must be the file's first. */
+static int exec_begin(struct xport *x, struct selfexec *e)
+{
+	char pthaw[PATH_MAX], pload[PATH_MAX];
+	struct stat st;
+	int rc = exec_parts(pthaw, pload, sizeof(pthaw));
+
+	if (!rc && fstat(x->fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(x->fd, 0, SEEK_CUR) > 0)
+		rc = err_msg(EINVAL, "-exec: %s is not at the start of the file (appending with >>?): it would not run",
+			     x->desc);
+	if (!rc)
+		rc = selfexec_write_head(x->layer, pthaw, pload, e);
+	return rc;
+}
+
+/* -exec: the trailer after the stream, and a regular file made
+ * executable where it is readable (pfrez -exec > job.run; ./job.run). */
+static int exec_end(struct xport *x, const struct selfexec *e)
+{
+	struct layer *l = layer_fd_open(x->fd, 0);
+	struct stat st;
+	mode_t m;
+	int rc;
+
+	if (!l)
+		return err_msg(ENOMEM, "%s: out of memory", x->desc);
+	/* A pipe dest is non-blocking with a write timeout (xport.c). */
+	if (fcntl(x->fd, F_GETFL) & O_NONBLOCK)
+		layer_fd_write_timeout(l, opt_write_timeout ? opt_write_timeout : 60000);
+	rc = selfexec_write_trailer(l, e);
+	if (rc) {
+		layer_destroy(l);
+		return err_msg(-rc, "%s: %s", x->desc, err_last());
+	}
+	rc = layer_close(l);
+	if (!rc && fstat(x->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		m = st.st_mode & 07777;
+		m |= S_IXUSR | (m & S_IRGRP ? S_IXGRP : 0) | (m & S_IROTH ? S_IXOTH : 0);
+		if (fchmod(x->fd, m) < 0)
+			rc = err_sys(errno, "%s: making it executable", x->desc);
+	}
+	return rc;
 }
 
 /* -debug -json: the captured state as one document (no pages: pfrez
@@ -372,6 +453,7 @@ int main(int argc, char **argv)
 	struct progress prog;
 	struct timespec stopped;
 	struct xport_handover ho;
+	struct selfexec selfexec;
 	sigset_t fatal, oldmask;
 	char msg[XPORT_HO_TEXT_MAX + 1];
 	int64_t deadline = 0;
@@ -396,6 +478,11 @@ int main(int argc, char **argv)
 	}
 	if (opt_json && !opt_debug) {
 		fprintf(stderr, "pfrez: -json goes with -debug\n");
+		return 2;
+	}
+	if (opt_exec && (opt_every || opt_debug || (opt_dest && (!strncmp(opt_dest, "tcp:", 4) ||
+				!strncmp(opt_dest, "unix:", 5) || !strncmp(opt_dest, "udp:", 4))))) {
+		fprintf(stderr, "pfrez: -exec writes a file (-dest=FILE or stdout), not with -every or -debug\n");
 		return 2;
 	}
 	if (opt_lib_fd && opt_pid != getppid()) {
@@ -435,6 +522,10 @@ int main(int argc, char **argv)
 	xo.write_timeout_ms = opt_write_timeout;
 	if (!opt_debug && xport_open_dest(opt_dest, &xo, &x) < 0)
 		return fail(NULL);
+	if (opt_exec && exec_begin(&x, &selfexec) < 0) {
+		drop_dest(&x);
+		return fail(NULL);
+	}
 	handover = !opt_debug && opt_halt && x.two_way;
 	if (handover && (xport_frame_dest(&x) < 0 ||
 			 xport_handover_init(&ho, 1, NULL, NULL, 0) < 0)) {
@@ -455,7 +546,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &stopped);
 	rc = capture_attach(&c, (pid_t)opt_pid);
 	if (!rc) {
-		c.self_contained = opt_self_contained;
+		c.self_contained = opt_self_contained || opt_exec;
 		c.halt = opt_halt && !opt_debug;
 		c.max_deleted = (uint64_t)opt_max_deleted << 20;
 		c.lib_fd = (int)opt_lib_fd;
@@ -489,6 +580,8 @@ int main(int argc, char **argv)
 	}
 	rc = write_snapshot(&c, &x, &cfg, handover ? &ho : NULL);
 	x.layer = NULL;		/* closed or destroyed with the chain */
+	if (!rc && opt_exec)
+		rc = exec_end(&x, &selfexec);
 	if (!rc)
 		rc = xport_commit(&x);
 	progress_done(&prog);

@@ -6,11 +6,13 @@
 #include "progress.h"
 #include "newest.h"
 #include "restore.h"
+#include "selfexec.h"
 #include "supervise.h"
 #include "stream.h"
 #include "xport.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <time.h>
@@ -52,6 +54,35 @@ static const struct flag flags[] = {
 };
 
 static const char *usage = "pthaw [-src=SRC] [-keydir=DIR | -key=FILE] [flags]";
+static const char *usage_exec = "JOB [flags]: JOB is a self-executing snapshot (pfrez -exec): it restores the process inside it, with pload from inside it too, as pthaw -src=JOB would; the flags are pthaw's, less -src";
+
+/* A self-executing snapshot (pfrez -exec) is pthaw's executable with pload
+ * and a stream after it: run, it restores what it carries.  1 when this
+ * pthaw is one (*self is its path, *loader_fd a memfd of its pload unless
+ * -loader names one), 0 when it is plain pthaw, -errno. */
+static int self_exec(char *self, size_t len, int *loader_fd)
+{
+	struct selfexec e;
+	ssize_t n;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return 0;	/* no /proc: not run as one */
+	rc = selfexec_find(fd, &e);
+	if (rc == 1 && !opt_loader) {
+		*loader_fd = selfexec_loader(fd, &e);
+		if (*loader_fd < 0)
+			rc = *loader_fd;
+	}
+	close(fd);
+	/* Its name for messages; /proc/self/exe opens it even if renamed. */
+	n = readlink("/proc/self/exe", self, len - 1);
+	if (n <= 0 || (size_t)n >= len - 1 || access(self, R_OK) < 0)
+		snprintf(self, len, "/proc/self/exe");
+	else
+		self[n] = '\0';
+	return rc;
+}
 
 /* After a failure reply, read what pfrez still sends: closing a socket
  * with unread data would reset the link and could lose the reply. */
@@ -262,7 +293,7 @@ int main(int argc, char **argv)
 {
 	struct xport_opts xo = { 0 };
 	struct xport x = { .fd = -1 };
-	struct restore r;
+	struct restore r = { 0 };
 	struct rec_reader rd;
 	struct header *h;
 	struct layer *top = NULL;
@@ -275,12 +306,19 @@ int main(int argc, char **argv)
 	struct xport_handover ho;
 	unsigned char key[CRYPT_KEY_MAX];
 	size_t keylen = 0;
-	int rest, rc, encrypted = 0, handover = 0, authed = 0, no_loader = 0;
+	int rest, rc, encrypted = 0, handover = 0, authed = 0, no_loader = 0, selfrun = 0;
+	char self[PATH_MAX];
 	pid_t pid = 0;
 
 	rc = flags_parse(flags, argc, argv, &rest);
+	if (rc >= 0)
+		selfrun = self_exec(self, sizeof(self), &r.loader_fd);
+	if (selfrun < 0) {
+		fprintf(stderr, "pthaw: %s\n", err_last());
+		return PTHAW_EXIT_LOADER;
+	}
 	if (rc == 1) {
-		flags_usage(stdout, usage, flags);
+		flags_usage(stdout, selfrun ? usage_exec : usage, flags);
 		return 0;
 	}
 	if (rc < 0 || rest != argc) {
@@ -291,8 +329,14 @@ int main(int argc, char **argv)
 		printf("pthaw %s\n", PFREZ_VERSION);
 		return 0;
 	}
+	if (selfrun && opt_src) {
+		fprintf(stderr, "pthaw: %s is a self-executing snapshot: it restores the one inside it, -src does not apply\n",
+			self);
+		return PTHAW_EXIT_FAILED;
+	}
+	if (selfrun)
+		opt_src = self;
 	signal(SIGPIPE, SIG_IGN);
-	memset(&r, 0, sizeof(r));
 	snap_init(&r.snap);
 	/* Freed at the end whether or not rec_reader_init ran. */
 	memset(&rd, 0, sizeof(rd));
@@ -353,7 +397,9 @@ int main(int argc, char **argv)
 		opt_src = pick;
 	}
 	r.detach = opt_detach;
-	r.loader = find_loader(loader, sizeof(loader));
+	if (r.loader_fd > 2)
+		snprintf(loader, sizeof(loader), "/proc/self/fd/%d", r.loader_fd);
+	r.loader = r.loader_fd > 2 ? loader : find_loader(loader, sizeof(loader));
 	r.stdin_is_stream = !opt_src || strcmp(opt_src, "-") == 0 || strcmp(opt_src, "stdin") == 0;
 	/* Nobody types a snapshot: waiting would look like a hang. */
 	if (r.stdin_is_stream && isatty(0)) {

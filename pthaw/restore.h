@@ -20,6 +20,7 @@ struct restore {
 	struct snap snap;
 	struct rec_reader *rd;
 	const char *loader;
+	int loader_fd;		/* > 2: loader is this memfd (self-executing snapshot) */
 	int stdin_is_stream;
 	int same_host;		/* the stream's boot-id is this boot's: dev/ino compare */
 	int take_sockets;	/* -take-sockets: listening sockets from the original */

@@ -34,6 +34,8 @@ struct layer_fd {
 	int wrote;
 	int64_t write_timeout_ms;	/* fd is non-blocking: poll this long */
 	unsigned long long bytes;
+	unsigned long long limit;	/* reads end at bytes == limit, if limited */
+	int limited;
 };
 
 static int fd_write(struct layer *l, const void *buf, size_t n)
@@ -75,6 +77,10 @@ static ssize_t fd_read(struct layer *l, void *buf, size_t n)
 {
 	struct layer_fd *f = (struct layer_fd *)l;
 
+	if (f->limited && n > f->limit - f->bytes)
+		n = f->limit - f->bytes;
+	if (!n)
+		return 0;
 	for (;;) {
 		ssize_t r = read(f->fd, buf, n);
 
@@ -133,6 +139,16 @@ struct layer *layer_fd_open(int fd, int close_fd)
 	f->fd = fd;
 	f->close_fd = close_fd;
 	return &f->l;
+}
+
+void layer_fd_read_limit(struct layer *l, unsigned long long n)
+{
+	struct layer_fd *f = (struct layer_fd *)l;
+
+	if (l->ops == &fd_ops) {
+		f->limit = f->bytes + n;
+		f->limited = 1;
+	}
 }
 
 void layer_fd_write_timeout(struct layer *l, int64_t ms)

@@ -71,6 +71,10 @@ struct layer *layer_fd_open(int fd, int close_fd);
  * reader to take something, then fails with ETIMEDOUT. */
 void layer_fd_write_timeout(struct layer *l, int64_t ms);
 
+/* Reads end (return 0) after n more bytes: a stream inside a larger file
+ * (selfexec.h). */
+void layer_fd_read_limit(struct layer *l, unsigned long long n);
+
 /* Optional per-layer byte counting for -progress: the fd layer counts the
  * bytes it moved; 0 for other layers. */
 unsigned long long layer_fd_bytes(const struct layer *l);

@@ -38,7 +38,7 @@ static pid_t clone_child(pid_t want)
 /* In the child: only async-signal-safe calls from here to execve. */
 static void __attribute__((noreturn)) child(const struct pload_spawn_opts *o, int req_r, int rep_w)
 {
-	int base = o->first_free_fd, a, b;
+	int base = o->first_free_fd, a, b, e = -1;
 	char sa[16], sb[16];
 	char *argv[] = { "pload", sa, sb, NULL };
 	char *envp[] = { NULL };
@@ -49,6 +49,11 @@ static void __attribute__((noreturn)) child(const struct pload_spawn_opts *o, in
 	 * holds our request pipe and dies with pthaw, and pload ends at that
 	 * pipe's end. */
 	if (o->ns == PLOAD_NS_NONE && getppid() == 1)
+		_exit(127);
+	/* pload in a memfd: moved out of the way of the pipes first (it may
+	 * sit at base), then kept for execveat at base + 2, close-on-exec (an
+	 * ELF file needs its fd only until execveat has opened it). */
+	if (o->exec_fd > 2 && (e = fcntl(o->exec_fd, F_DUPFD_CLOEXEC, base + 2)) < 0)
 		_exit(127);
 	a = fcntl(req_r, F_DUPFD, base + 2);
 	b = fcntl(rep_w, F_DUPFD, base + 2);
@@ -64,12 +69,17 @@ static void __attribute__((noreturn)) child(const struct pload_spawn_opts *o, in
 			close(t);
 		}
 	}
+	if (o->exec_fd > 2 && e != base + 2 && dup3(e, base + 2, O_CLOEXEC) < 0)
+		_exit(127);
 	if (base > 3)
 		syscall(SYS_close_range, 3, base - 1, 0);
-	syscall(SYS_close_range, base + 2, ~0u, 0);
+	syscall(SYS_close_range, base + (o->exec_fd > 2 ? 3 : 2), ~0u, 0);
 	snprintf(sa, sizeof(sa), "%d", base);
 	snprintf(sb, sizeof(sb), "%d", base + 1);
-	execve(o->path, argv, envp);
+	if (o->exec_fd > 2)
+		syscall(SYS_execveat, base + 2, "", argv, envp, AT_EMPTY_PATH);
+	else
+		execve(o->path, argv, envp);
 	_exit(126);
 }
 

@@ -55,6 +55,7 @@ struct pload_spawn_opts {
 	int first_free_fd;	/* control pipes go at this number and the next */
 	int stdin_is_stream;	/* pthaw's stdin carries the snapshot */
 	enum pload_ns ns;	/* where it starts (pidns.h) */
+	int exec_fd;		/* > 2: run pload from this fd (a memfd, selfexec.h), not path */
 };
 
 /* Starts pload as a child (with want_pid if it is free) and reads its

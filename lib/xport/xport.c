@@ -5,6 +5,7 @@
 #include "crypt.h"
 #include "err.h"
 #include "header.h"
+#include "selfexec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +95,21 @@ static int pipe_timeout(struct xport *x)
 	if (fd_layer(x))
 		return -ENOMEM;
 	layer_fd_write_timeout(x->layer, x->o.write_timeout_ms);
+	return 0;
+}
+
+/* A self-executing snapshot (pfrez -exec) read as a source: the stream is
+ * the part its trailer names, after pthaw and pload. */
+static int skip_to_stream(struct xport *x)
+{
+	struct selfexec e;
+	int rc = selfexec_find(x->fd, &e);
+
+	if (rc <= 0)
+		return rc;
+	if (lseek(x->fd, (off_t)e.stream_off, SEEK_SET) < 0)
+		return err_sys(errno, "%s: seeking to the snapshot inside", x->desc);
+	layer_fd_read_limit(x->layer, e.stream_len);
 	return 0;
 }
 
@@ -231,6 +247,8 @@ int xport_listen(const char *spec, const struct xport_opts *o,
 	reset(x, o);
 	if (is_stdio(spec, "stdin")) {
 		rc = stdio_open(x, 0, "stdin");
+		if (!rc)
+			rc = skip_to_stream(x);
 	} else if ((rest = after(spec, "tcp:"))) {
 		x->kind = XPORT_TCP;
 		x->two_way = 1;
@@ -263,6 +281,8 @@ int xport_listen(const char *spec, const struct xport_opts *o,
 			x->own_fd = 1;
 			grow_pipe(x->fd);
 			rc = fd_layer(x);
+			if (!rc)
+				rc = skip_to_stream(x);
 		}
 	}
 	if (rc)
