@@ -54,7 +54,7 @@ static const struct flag flags[] = {
 };
 
 static const char *usage = "pthaw [-src=SRC] [-keydir=DIR | -key=FILE] [flags]";
-static const char *usage_exec = "JOB [flags]: JOB is a self-executing snapshot (pfrez -exec): it restores the process inside it, with pload from inside it too, as pthaw -src=JOB would; the flags are pthaw's, less -src";
+static const char *usage_exec = "./JOB [flags]\n\nJOB is a self-executing snapshot (pfrez -exec): pthaw, pload and a snapshot in one\nfile.  Run, it restores the process inside it, as pthaw -src=JOB would.\nThe flags are pthaw's, less -src.";
 
 /* A self-executing snapshot (pfrez -exec) is pthaw's executable with pload
  * and a stream after it: run, it restores what it carries.  1 when this
