@@ -1,7 +1,7 @@
 /* selfexec.h: self-executing snapshots (pfrez -exec): a file that is
  * pthaw's executable, then pload's, then an ordinary stream, then a
- * trailer saying where each is (man/pfrez-stream.5, "SELF-EXECUTING
- * SNAPSHOTS").  Run, the pthaw at its start restores the stream inside
+ * trailer saying where each is (man/pfrez-stream.5, "Self-executing
+ * snapshots").  Run, the pthaw at its start restores the stream inside
  * it with the pload inside it; pthaw -src=FILE reads the stream too.
  *
  * The trailer, the file's last SELFEXEC_TRAILER bytes, little-endian:
