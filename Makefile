@@ -98,7 +98,8 @@ $(B)/api/libpfrez.o: lib/api/libpfrez.c lib/api/pfrez.h
 	$(CC) $(API_CFLAGS) -c -o $@ $<
 
 $(B)/api/$(API_SO): $(B)/api/libpfrez.o
-	$(CC) -shared -Wl,-soname,libpfrez.so.$(API_SOVER) -Wl,-z,relro -Wl,-z,now -o $@ $< -ldl
+	$(CC) -shared $(filter-out -fsanitize=%,$(LDFLAGS)) -Wl,-soname,libpfrez.so.$(API_SOVER) \
+		-Wl,-z,relro -Wl,-z,now -Wl,--no-undefined -o $@ $< -ldl
 
 $(B)/api/libpfrez.a: $(B)/api/libpfrez.o
 	rm -f $@

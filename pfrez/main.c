@@ -125,7 +125,9 @@ static int exec_begin(struct xport *x, struct selfexec *e)
 	struct stat st;
 	int rc = exec_parts(pthaw, pload, sizeof(pthaw));
 
-	if (!rc && fstat(x->fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(x->fd, 0, SEEK_CUR) > 0)
+	/* O_APPEND (>>) writes at the end whatever the offset says. */
+	if (!rc && fstat(x->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (lseek(x->fd, 0, SEEK_CUR) > 0 || ((fcntl(x->fd, F_GETFL) & O_APPEND) && st.st_size > 0)))
 		rc = err_msg(EINVAL, "-exec: %s is not at the start of the file (appending with >>?): it would not run",
 			     x->desc);
 	if (!rc)

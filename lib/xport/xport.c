@@ -105,11 +105,16 @@ static int skip_to_stream(struct xport *x)
 	struct selfexec e;
 	int rc = selfexec_find(x->fd, &e);
 
-	if (rc <= 0)
+	if (rc == 1 && lseek(x->fd, (off_t)e.stream_off, SEEK_SET) < 0)
+		rc = err_sys(errno, "%s: seeking to the snapshot inside", x->desc);
+	if (rc < 0) {
+		/* xport_close() leaves the layer to its user: none yet. */
+		layer_destroy(x->layer);
+		x->layer = NULL;
 		return rc;
-	if (lseek(x->fd, (off_t)e.stream_off, SEEK_SET) < 0)
-		return err_sys(errno, "%s: seeking to the snapshot inside", x->desc);
-	layer_fd_read_limit(x->layer, e.stream_len);
+	}
+	if (rc == 1)
+		layer_fd_read_limit(x->layer, e.stream_len);
 	return 0;
 }
 
