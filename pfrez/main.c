@@ -29,6 +29,7 @@ static const char *opt_dest;
 static const char *opt_compress;
 static const char *opt_encrypt;
 static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained, opt_exec;
+static int opt_confirm;
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
 /* Deleted files' contents travel in the stream: bounded, in MiB. */
@@ -49,6 +50,7 @@ static const struct flag flags[] = {
 	{ "pid", FLAG_INT, &pid_range, "PID", "process to freeze (required)" },
 	{ "dest", FLAG_STRING, &opt_dest, "DEST", "where the snapshot goes: stdout (default), FILE, tcp:HOST:PORT, unix:PATH, udp:HOST:PORT" },
 	{ "halt", FLAG_BOOL, &opt_halt, NULL, "end the process once the snapshot is safe (migration)" },
+	{ "confirm", FLAG_BOOL, &opt_confirm, NULL, "over tcp/unix: exit 0 only once pthaw reports the copy running (a clone told apart from a failed one)" },
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
@@ -56,7 +58,7 @@ static const struct flag flags[] = {
 	{ "max-deleted", FLAG_INT, &max_deleted_range, "MIB", "carry at most MIB MiB of deleted files still open or mapped (default 64)" },
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
 	{ "write-timeout", FLAG_DURATION, &opt_write_timeout, "DURATION", "give up when a write makes no progress for DURATION (default 60s; 0: never)" },
-	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt over tcp/unix: bound the whole hand-over, writing included (default 60s; 0: none)" },
+	{ "halt-timeout", FLAG_DURATION, &opt_halt_timeout, "DURATION", "with -halt or -confirm over tcp/unix: bound the whole hand-over, writing included (default 60s; 0: none)" },
 	{ "every", FLAG_DURATION, &opt_every, "DURATION", "a snapshot into the directory -dest names every DURATION while the process runs" },
 	{ "keep", FLAG_INT, &keep_range, "K", "with -every: keep the newest K snapshots (default 3; 0: all)" },
 	{ "lib-fd", FLAG_INT, &lib_fd_range, "FD", "started by libpfrez in the process it captures, its parent: FD is the library's socket to pfrez, /dev/null in the snapshot" },
@@ -446,6 +448,46 @@ static int halt_handover(struct capture *c, struct xport *x, struct xport_handov
 	return EXIT_UNDECIDED;
 }
 
+/* -confirm without -halt: a clone whose start is reported.  The original
+ * is not handed over, so it goes on at once; the same READY, COMMIT and
+ * DONE as for -halt then only say whether the copy runs (pfrez_fork(3)
+ * returns in the original once it does). */
+static int confirm_copy(struct capture *c, struct xport *x, struct xport_handover *ho,
+			int64_t deadline)
+{
+	char text[XPORT_HO_TEXT_MAX + 1], why[1024];
+	int m, committed = 0;
+
+	capture_release(c);
+	m = xport_handover_recv(x, ho, deadline, text, sizeof(text));
+	if (m == XPORT_HO_READY) {
+		committed = !xport_handover_send(x, ho, XPORT_HO_COMMIT, "the original goes on too",
+						 deadline);
+		m = committed ? xport_handover_recv(x, ho, deadline, text, sizeof(text)) : -1;
+		if (m == XPORT_HO_DONE)
+			return 0;
+	}
+	if (halt_sig)
+		halt_why(why, sizeof(why), opt_halt_timeout);
+	else if (m == XPORT_HO_FAIL)
+		snprintf(why, sizeof(why), "restore on %s failed: %s%s", x->desc, text,
+			 ho->keyed && !ho->authentic ? " (answer not authenticated)" : "");
+	else if (m >= 0)
+		snprintf(why, sizeof(why), "%s: %s instead of %s", x->desc, xport_ho_name(m),
+			 committed ? "DONE" : "READY");
+	else
+		snprintf(why, sizeof(why), "%s", err_last());
+	if (committed && m != XPORT_HO_FAIL) {
+		fprintf(stderr, "pfrez: outcome undecided: %s after COMMIT; the copy on %s may be running\n",
+			why, x->desc);
+		return EXIT_UNDECIDED;
+	}
+	if (!committed)
+		xport_handover_send(x, ho, XPORT_HO_ABORT, why, xport_deadline(1000));
+	fprintf(stderr, "pfrez: %s; no copy runs, the original process %d goes on\n", why, c->pid);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct xport_opts xo = { 0 };
@@ -480,6 +522,11 @@ int main(int argc, char **argv)
 	}
 	if (opt_json && !opt_debug) {
 		fprintf(stderr, "pfrez: -json goes with -debug\n");
+		return 2;
+	}
+	if (opt_confirm && (opt_debug || opt_every || !opt_dest ||
+			    (strncmp(opt_dest, "tcp:", 4) && strncmp(opt_dest, "unix:", 5)))) {
+		fprintf(stderr, "pfrez: -confirm goes with -dest=tcp:HOST:PORT or unix:PATH, where pthaw answers\n");
 		return 2;
 	}
 	if (opt_exec && (opt_every || opt_debug || (opt_dest && (!strncmp(opt_dest, "tcp:", 4) ||
@@ -528,7 +575,7 @@ int main(int argc, char **argv)
 		drop_dest(&x);
 		return fail(NULL);
 	}
-	handover = !opt_debug && opt_halt && x.two_way;
+	handover = !opt_debug && (opt_halt || opt_confirm) && x.two_way;
 	if (handover && (xport_frame_dest(&x) < 0 ||
 			 xport_handover_init(&ho, 1, NULL, NULL, 0) < 0)) {
 		drop_dest(&x);
@@ -612,6 +659,12 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, "pfrez: writing the snapshot to %s: %s\n", x.desc, why);
 		return 1;
+	}
+	if (handover && !opt_halt) {
+		rc = confirm_copy(&c, &x, &ho, deadline);
+		capture_free(&c);
+		xport_close(&x);
+		return rc;
 	}
 	if (handover) {
 		rc = halt_handover(&c, &x, &ho, deadline);

@@ -127,9 +127,10 @@ static void __attribute__((noreturn)) run_pfrez(int sock, struct call *c)
 	_exit(127);
 }
 
-/* The snapshot, taken by a pfrez child.  Returns PFREZ_ORIGINAL,
- * PFREZ_RESTORED or -errno. */
-static int snapshot(const char *dest, struct pfrez_opts *o)
+/* The snapshot, taken by a pfrez child (fork_copy: pfrez -confirm, which
+ * ends once the copy runs).  Returns PFREZ_ORIGINAL, PFREZ_RESTORED or
+ * -errno. */
+static int snapshot(const char *dest, struct pfrez_opts *o, int fork_copy)
 {
 	struct call *c = calloc(1, sizeof(*c));
 	char msg[sizeof(o->error)], pid[16], fd[16];
@@ -163,6 +164,8 @@ static int snapshot(const char *dest, struct pfrez_opts *o)
 	add_arg(c, "-pid=%s", pid);
 	add_arg(c, "-lib-fd=%s", fd);
 	add_arg(c, "-dest=%s", dest);
+	if (fork_copy)
+		add_arg(c, "%s", "-confirm");
 	if (o && o->compress)
 		add_arg(c, "-compress=%s", o->compress);
 	if (o && o->encrypt)
@@ -232,12 +235,13 @@ PFREZ_API int pfrez_checkpoint(const char *dest, struct pfrez_opts *opts)
 {
 	if (!dest || !*dest || !strcmp(dest, "-") || !strcmp(dest, "stdout"))
 		return say(opts, -EINVAL, "pfrez_checkpoint: dest must be a file, tcp:HOST:PORT or unix:PATH");
-	return snapshot(dest, opts);
+	return snapshot(dest, opts, 0);
 }
 
 PFREZ_API int pfrez_fork(const char *dest, struct pfrez_opts *opts)
 {
 	if (!dest || (strncmp(dest, "tcp:", 4) && strncmp(dest, "unix:", 5)))
 		return say(opts, -EINVAL, "pfrez_fork: dest must be tcp:HOST:PORT or unix:PATH (a pthaw listening there)");
-	return snapshot(dest, opts);
+	/* Back in the original once pthaw reports the copy running. */
+	return snapshot(dest, opts, 1);
 }
