@@ -196,14 +196,19 @@ static int snapshot(const char *dest, struct pfrez_opts *o, int fork_copy)
 	/* Here pfrez captures us: this read is what the copy restarts, on
 	 * the /dev/null pfrez gave it in place of the socket (-lib-fd). */
 	for (;;) {
-		n = read(sock, msg + got, sizeof(msg) - 1 - got);
+		char more[256];
+
+		/* What does not fit is read and dropped: pfrez must not block. */
+		if (got < sizeof(msg) - 1)
+			n = read(sock, msg + got, sizeof(msg) - 1 - got);
+		else
+			n = read(sock, more, sizeof(more));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		got += (size_t)n;
-		if (got == sizeof(msg) - 1)
-			got = 0;	/* keep the last lines */
+		if (got < sizeof(msg) - 1)
+			got += (size_t)n;
 	}
 	msg[got] = '\0';
 	if (fstat(sock, &sb) == 0 && S_ISCHR(sb.st_mode)) {
@@ -222,7 +227,11 @@ static int snapshot(const char *dest, struct pfrez_opts *o, int fork_copy)
 		st = got ? 1 << 8 : 0;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return PFREZ_ORIGINAL;
-	msg[strcspn(msg, "\n")] = '\0';
+	/* pfrez's last line says why (warnings may come before it). */
+	while (got && msg[got - 1] == '\n')
+		msg[--got] = '\0';
+	if (strrchr(msg, '\n'))
+		memmove(msg, strrchr(msg, '\n') + 1, strlen(strrchr(msg, '\n') + 1) + 1);
 	if (!msg[0])
 		snprintf(msg, sizeof(msg), "pfrez %s %d", WIFSIGNALED(st) ? "killed by signal" : "exit status",
 			 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
