@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 		selfrun = self_exec(self, sizeof(self), &r.loader_fd);
 	if (selfrun < 0) {
 		fprintf(stderr, "pthaw: %s\n", err_last());
-		return PTHAW_EXIT_LOADER;
+		return r.loader_fd < 0 ? PTHAW_EXIT_LOADER : PTHAW_EXIT_FAILED;
 	}
 	if (rc == 1) {
 		flags_usage(stdout, selfrun ? usage_exec : usage, flags);
