@@ -2,16 +2,32 @@
  * checkpoints itself.  `selffork fork DEST` or `selffork checkpoint FILE`:
  * prints what the call returned in each process that returns from it,
  * with state set before the call (a counter and a heap string), then goes
- * on counting; the original of a checkpoint waits to be killed after. */
+ * on counting; the original of a checkpoint waits to be killed after.  A
+ * second thread ticks all along: each process says whether it still does. */
 #include <pfrez.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+static volatile long ticks;
+
+static void *tick(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		ticks++;
+		usleep(1000);
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
+	pthread_t t;
+	long t0;
 	struct pfrez_opts o = { 0 };
 	long state = 41;
 	char *heap;
@@ -23,6 +39,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (pthread_create(&t, NULL, tick, NULL)) {
+		printf("FAIL pthread_create\n");
+		return 1;
+	}
 	heap = malloc(64);
 	snprintf(heap, 64, "made-by-%d", (int)getpid());
 	state++;
@@ -34,6 +54,9 @@ int main(int argc, char **argv)
 	}
 	who = r == PFREZ_ORIGINAL ? "original" : r == PFREZ_RESTORED ? "copy" : "unknown";
 	printf("%s: %s returned %d: state %ld %s\n", who, argv[1], r, state, heap);
+	t0 = ticks;
+	usleep(100000);
+	printf("%s: the other thread %s\n", who, ticks > t0 ? "ticks" : "stopped");
 	for (int i = 0; i < 3; i++) {
 		state++;
 		printf("%s goes on: state %ld %s\n", who, state, heap);
