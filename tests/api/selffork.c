@@ -3,7 +3,8 @@
  * prints what the call returned in each process that returns from it,
  * with state set before the call (a counter and a heap string), then goes
  * on counting; the original of a checkpoint waits to be killed after.  A
- * second thread ticks all along: each process says whether it still does. */
+ * second thread ticks all along: each process says whether it still does.
+ * With DEST2, a copy checkpoints itself again, there. */
 #include <pfrez.h>
 
 #include <pthread.h>
@@ -34,8 +35,8 @@ int main(int argc, char **argv)
 	const char *who;
 	int r;
 
-	if (argc != 3 || (strcmp(argv[1], "fork") && strcmp(argv[1], "checkpoint"))) {
-		fprintf(stderr, "usage: selffork fork|checkpoint DEST\n");
+	if (argc < 3 || argc > 4 || (strcmp(argv[1], "fork") && strcmp(argv[1], "checkpoint"))) {
+		fprintf(stderr, "usage: selffork fork|checkpoint DEST [DEST2]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -54,6 +55,12 @@ int main(int argc, char **argv)
 	}
 	who = r == PFREZ_ORIGINAL ? "original" : r == PFREZ_RESTORED ? "copy" : "unknown";
 	printf("%s: %s returned %d: state %ld %s\n", who, argv[1], r, state, heap);
+	/* DEST2: the copy checkpoints itself again. */
+	if (r == PFREZ_RESTORED && argc == 4) {
+		int r2 = pfrez_checkpoint(argv[3], &o);
+
+		printf("second checkpoint returned %d%s%s\n", r2, r2 < 0 ? ": " : "", r2 < 0 ? o.error : "");
+	}
 	t0 = ticks;
 	usleep(100000);
 	printf("%s: the other thread %s\n", who, ticks > t0 ? "ticks" : "stopped");
