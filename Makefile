@@ -110,7 +110,6 @@ $(B)/api/libpfrez.a: $(B)/api/libpfrez.o
 all: $(B)/pfrez $(B)/pthaw $(B)/pload $(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%) \
 	$(B)/progs/craft $(B)/pfrez-run $(API_LIBS)
 
-
 # pfrez-run finds pfrez and pthaw beside it, in the build tree as installed.
 $(B)/pfrez-run: scripts/pfrez-run
 	@mkdir -p $(dir $@)
