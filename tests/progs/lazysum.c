@@ -1,0 +1,55 @@
+/* lazysum: MIB of memory with a checksum, checked again and again: the
+ * target of a lazy restore, which starts it with most of its pages still
+ * on the way.  It fills its buffer (random words, a zero page in eight,
+ * the last 16 MiB never touched), keeps the sum, then prints "count N"
+ * after each pass over the whole buffer whose sum matches, "FAIL ..."
+ * otherwise.  A page that came back as zeros instead of its contents,
+ * or not at all, changes the sum. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "say.h"
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static uint64_t sum_of(const uint64_t *w, size_t n)
+{
+	uint64_t s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s = (s ^ w[i]) * 0x100000001b3ull + i;
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 256, bytes = (mib + 16) << 20;
+	size_t n = (mib << 20) / 8, all = bytes / 8;
+	uint64_t x = 0x2545f4914f6cdd1dull, want;
+	uint64_t *w = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (w == MAP_FAILED) {
+		say("FAIL mmap\n");
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		w[i] = (i / 512) % 8 == 7 ? 0 : xorshift(&x);
+	want = sum_of(w, all);
+	say("ready %llx\n", (unsigned long long)want);
+	for (long k = 0;; k++) {
+		uint64_t got = sum_of(w, all);
+
+		if (got != want)
+			say("FAIL sum %llx, want %llx\n", (unsigned long long)got, (unsigned long long)want);
+		else
+			say("count %ld\n", k);
+		usleep(20000);
+	}
+}
