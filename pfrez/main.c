@@ -525,6 +525,9 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = xport_commit(&x);
 	progress_done(&prog);
+	if (opt_progress && c.pages_asked)
+		fprintf(stderr, "pfrez: %llu pages sent first at pthaw's request (lazy restore)\n",
+			c.pages_asked);
 	if (rc) {
 		char why[1024];
 
