@@ -45,7 +45,7 @@ static const struct flag flags[] = {
 	{ "halt", FLAG_BOOL, &opt_halt, NULL, "end the process once the snapshot is safe (migration)" },
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
-	{ "lazy", FLAG_BOOL, &opt_lazy, NULL, "all state before the pages, so that pthaw starts the process before they all arrived; with -halt over tcp/unix, send first the pages it waits for" },
+	{ "lazy", FLAG_BOOL, &opt_lazy, NULL, "send the state before the pages: pthaw starts the process before they all arrived" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
 	{ "max-deleted", FLAG_INT, &max_deleted_range, "MIB", "carry at most MIB MiB of deleted files still open or mapped (default 64)" },
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
