@@ -292,6 +292,8 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 		rc = hdr_set(&h, "pfrez", "%s", PFREZ_VERSION);
 	if (!rc && ho)
 		rc = hdr_set(&h, "handover", "1");
+	if (!rc && c->lazy)
+		rc = hdr_set(&h, "lazy", "1");
 	if (!rc)
 		rc = stream_writer_open(x->layer, cfg, &h, &top);
 	if (!rc && ho)

@@ -32,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,7 +78,51 @@ static int add_mm(struct lazy *lz, int uffd, const struct lazy_mm *from)
 	return 0;
 }
 
-int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s)
+/* The mappings of process pid whose VmFlags say hg (MADV_HUGEPAGE). */
+static int find_huge(struct lazy *lz, pid_t pid)
+{
+	char path[64], line[512];
+	unsigned long long a, b, start = 0, end = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return err_sys(errno, "%s", path);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx-%llx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			start = a;
+			end = b;
+		} else if (!strncmp(line, "VmFlags:", 8) && strstr(line, " hg")) {
+			void *h = realloc(lz->huge, (lz->nhuge + 1) * sizeof(*lz->huge));
+
+			if (!h) {
+				fclose(f);
+				return err_sys(ENOMEM, "lazy restore");
+			}
+			lz->huge = h;
+			lz->huge[lz->nhuge].start = start;
+			lz->huge[lz->nhuge].end = end;
+			lz->huge[lz->nhuge].data = calloc((end - start) / (2u << 20) + 2, 1);
+			if (!lz->huge[lz->nhuge++].data) {
+				fclose(f);
+				return err_sys(ENOMEM, "lazy restore");
+			}
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static int is_huge(const struct lazy *lz, const struct rec_vma *v)
+{
+	for (size_t i = 0; i < lz->nhuge; i++)
+		if (v->start < lz->huge[i].end && v->end > lz->huge[i].start)
+			return 1;
+	return 0;
+}
+
+int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s, int lazy_stream)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = FEATURES };
 	long fd;
@@ -86,8 +131,13 @@ int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s)
 	memset(lz, 0, sizeof(*lz));
 	lz->snap = s;
 	lz->stop_fd = -1;
+	lz->pid = pl->pid;
+	lz->lazy_stream = lazy_stream;
 	pthread_mutex_init(&lz->mu, NULL);
 	pthread_cond_init(&lz->cv, NULL);
+	rc = find_huge(lz, pl->pid);
+	if (rc)
+		return rc;
 	/* Made by pload: the fd serves the address space of its maker.
 	 * Not UFFD_USER_MODE_ONLY: the process's system calls touch its
 	 * missing pages too (a read() into its buffer), and must wait for
@@ -124,7 +174,7 @@ int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s)
 			.mode = UFFDIO_REGISTER_MODE_MISSING,
 		};
 
-		if (!pages_lazy_vma(v))
+		if (!pages_lazy_vma(v) || (!lazy_stream && is_huge(lz, v)))
 			continue;
 		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
 			rc = err_sys(errno, "userfaultfd: registering 0x%llx-0x%llx",
@@ -207,7 +257,17 @@ static int place_run(struct lazy *lz, struct lazy_mm *mm, uint64_t dst, const un
 			done += (uint64_t)got;
 			lz->placed += (uint64_t)got / REC_PAGE_SIZE;
 		}
-		if (e == EEXIST)
+		if (e == EEXIST && !lz->serving) {
+			/* Before the start, a later pass over the page wins
+			 * (live pre-copy): written over. */
+			static const unsigned char zeros[REC_PAGE_SIZE];
+			struct iovec l = { (void *)(src ? src + done : zeros), REC_PAGE_SIZE };
+			struct iovec r = { (void *)(uintptr_t)(dst + done), REC_PAGE_SIZE };
+
+			if (process_vm_writev(lz->pid, &l, 1, &r, 1, 0) != REC_PAGE_SIZE)
+				return err_sys(errno, "writing pages at 0x%llx", (unsigned long long)(dst + done));
+			done += REC_PAGE_SIZE;
+		} else if (e == EEXIST)
 			done += REC_PAGE_SIZE;	/* there already: the process's now */
 		else if (e == EAGAIN) {
 			/* The process is changing its mappings: once the
@@ -269,8 +329,19 @@ int lazy_put(struct lazy *lz, const struct rec_pages *h, const unsigned char *da
 	for (size_t i = 0; i < lz->snap->nvmas; i++)
 		if (h->addr >= lz->snap->vmas[i].r.start && h->addr < lz->snap->vmas[i].r.end)
 			v = &lz->snap->vmas[i];
-	if (!v || !pages_lazy_vma(&v->r))
+	if (!v || !pages_lazy_vma(&v->r) || (!lz->lazy_stream && is_huge(lz, &v->r)))
 		return 0;
+	/* Huge-page memory with contents: made huge at the end. */
+	for (size_t i = 0; data && !(h->flags & PAGES_ZERO) && i < lz->nhuge; i++)
+		if (h->addr >= lz->huge[i].start && h->addr < lz->huge[i].end) {
+			uint64_t base = lz->huge[i].start & ~(uint64_t)((2u << 20) - 1);
+			uint64_t last = h->addr + (uint64_t)h->npages * REC_PAGE_SIZE - 1;
+
+			if (last >= lz->huge[i].end)
+				last = lz->huge[i].end - 1;
+			for (uint64_t c = (h->addr - base) >> 21; c <= (last - base) >> 21; c++)
+				lz->huge[i].data[c] = 1;
+		}
 	pthread_mutex_lock(&lz->mu);
 	for (size_t i = 0; !rc && i < lz->nmm; i++)
 		if (!lz->mm[i].gone)
@@ -412,6 +483,35 @@ int lazy_serve(struct lazy *lz)
 	return 0;
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/* The huge-page mappings were filled in small pages: the kernel makes
+ * them huge now (synchronously, as khugepaged would some time later),
+ * each 2 MiB that got contents (a range never touched, or only read as
+ * zeros, stays as it was).  Best effort: the process runs correctly
+ * either way. */
+static void collapse(struct lazy *lz)
+{
+	const uint64_t huge = 2u << 20;
+	int pidfd = (int)syscall(SYS_pidfd_open, lz->pid, 0);
+
+	for (size_t i = 0; pidfd >= 0 && i < lz->nhuge; i++) {
+		uint64_t base = lz->huge[i].start & ~(huge - 1);
+
+		for (uint64_t a = (lz->huge[i].start + huge - 1) & ~(huge - 1); a + huge <= lz->huge[i].end;
+		     a += huge) {
+			struct iovec v = { (void *)(uintptr_t)a, huge };
+
+			if (lz->huge[i].data[(a - base) >> 21])
+				syscall(SYS_process_madvise, pidfd, &v, 1, MADV_COLLAPSE, 0);
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
 void lazy_close(struct lazy *lz)
 {
 	if (!lz->snap)
@@ -433,6 +533,13 @@ void lazy_close(struct lazy *lz)
 		close(lz->mm[i].uffd);
 		free(lz->mm[i].ev);
 	}
+	if (lz->on && lz->lazy_stream && lz->nhuge)
+		collapse(lz);
+	for (size_t i = 0; i < lz->nhuge; i++)
+		free(lz->huge[i].data);
+	free(lz->huge);
+	lz->huge = NULL;
+	lz->nhuge = 0;
 	free(lz->mm);
 	lz->mm = NULL;
 	lz->nmm = 0;

@@ -29,6 +29,12 @@ struct lazy {
 	unsigned long long gen;	/* events taken in (see lazy_put) */
 	pthread_t th;
 	int stop_fd;
+	pid_t pid;
+	int lazy_stream;
+	/* The mappings with MADV_HUGEPAGE: filled lazily in small pages,
+	 * made huge (MADV_COLLAPSE) once their pages are in. */
+	struct { uint64_t start, end; unsigned char *data; } *huge;	/* data: per 2 MiB, filled */
+	size_t nhuge;
 	/* Pages the process touched before they arrived, placed, and still
 	 * to come (REC_LAZY's count minus those placed). */
 	unsigned long long faults, placed, missing;
@@ -38,10 +44,12 @@ struct lazy {
 };
 
 /* After the mappings are made (KIND_STAGE_SPACE): a userfaultfd made in
- * pload over its private anonymous mappings, taken into pthaw.  0 with
- * lz->on set; 0 with it clear when this host cannot (a warning says why),
- * or -errno. */
-int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s);
+ * pload over its private anonymous mappings, taken into pthaw.  Those
+ * the process wants in huge pages (MADV_HUGEPAGE, set at that stage) are
+ * left out unless the stream is lazy: written with process_vm_writev,
+ * they fill huge pages, which UFFDIO_COPY cannot.  0 with lz->on set; 0
+ * with it clear when this host cannot (a warning says why), or -errno. */
+int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s, int lazy_stream);
 
 /* Places the pages of record h (data: npages pages, NULL when zero)
  * when its mapping is registered: 1, placed (pages already there are

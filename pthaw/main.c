@@ -421,6 +421,7 @@ int main(int argc, char **argv)
 	if (!rc) {
 		encrypted = strcmp(hdr_get(h, "encrypt"), "none") != 0;
 		handover = hdr_get(h, "handover") != NULL;
+		r.lazy_stream = hdr_get(h, "lazy") != NULL;
 	}
 	if (!rc && !encrypted && (opt_key || opt_keydir))
 		rc = err_msg(EACCES, "the stream is not encrypted, and with -key or -keydir only streams authenticated with the key are accepted: refused");

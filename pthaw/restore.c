@@ -219,6 +219,10 @@ static int stream_pages(struct restore *r, struct kind_restore *kr, uint32_t typ
 		}
 		if (r->progress)
 			r->progress(r->progress_arg, r->rd->bytes);
+		/* It runs meanwhile: its signals and trapped calls are
+		 * not left waiting for the last page. */
+		if (r->started)
+			supervise_poll(r->pl.pid, (pid_t)r->old_pid);
 		if (!pp && (rc = page_pipe_start(&pp, r->rd)))
 			break;
 		/* After the end record, this read confirms the layers' own end
@@ -413,7 +417,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_SPACE);
 	if (!rc)
-		rc = lazy_open(&r->lz, &r->pl, &r->snap);
+		rc = lazy_open(&r->lz, &r->pl, &r->snap, r->lazy_stream);
 	r->lz.ask = r->ask;
 	r->lz.ask_arg = r->ask_arg;
 	if (!rc)

@@ -39,6 +39,7 @@ struct restore {
 	int (*ask)(void *arg, uint64_t addr);	/* -halt link: ask pfrez for a page */
 	void *ask_arg;
 	int verbose;		/* -progress: say when it starts */
+	int lazy_stream;	/* the header says a lazy record comes */
 };
 
 /* Takes one record other than pages and end into r->snap (late: it came

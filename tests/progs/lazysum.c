@@ -4,9 +4,11 @@
  * the last 16 MiB never touched), keeps the sum, then prints "count N"
  * after each pass over the whole buffer whose sum matches, "FAIL ..."
  * otherwise.  A page that came back as zeros instead of its contents,
- * or not at all, changes the sum. */
+ * or not at all, changes the sum.  With a second argument "huge" the
+ * buffer is 2 MiB aligned and asks for huge pages (MADV_HUGEPAGE). */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "say.h"
@@ -32,11 +34,18 @@ int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 256, bytes = (mib + 16) << 20;
 	size_t n = (mib << 20) / 8, all = bytes / 8;
+	int huge = argc > 2 && !strcmp(argv[2], "huge");
 	uint64_t x = 0x2545f4914f6cdd1dull, want;
-	uint64_t *w = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *m = mmap(NULL, bytes + (2 << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *w;
 
-	if (w == MAP_FAILED) {
+	if (m == MAP_FAILED) {
 		say("FAIL mmap\n");
+		return 1;
+	}
+	w = (uint64_t *)(((uintptr_t)m + (2 << 20) - 1) & ~(uintptr_t)((2 << 20) - 1));
+	if (huge && madvise(w, bytes, MADV_HUGEPAGE) < 0) {
+		say("FAIL madvise\n");
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++)
