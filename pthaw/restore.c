@@ -173,8 +173,11 @@ static int lazy_mark(struct restore *r, struct kind_restore *kr, const unsigned 
 	if (len != sizeof(l) || r->started)
 		return err_msg(EBADMSG, "lazy record: malformed or repeated");
 	memcpy(&l, p, sizeof(l));
-	if (!r->lz.on)
-		return 0;	/* a restore as from any stream */
+	/* Without a userfaultfd, or when the header did not announce it
+	 * (huge-page mappings were then not registered): a restore as from
+	 * any stream. */
+	if (!r->lz.on || !r->lazy_stream)
+		return 0;
 	r->lz.missing = l.pages;
 	rc = start_process(r, kr);
 	if (!rc)
