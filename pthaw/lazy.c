@@ -389,6 +389,12 @@ static void fault(struct lazy *lz, struct lazy_mm *mm, uint64_t addr)
 		if (e->to && page >= e->to && page < e->to + (e->end - e->start))
 			orig = e->start + (page - e->to);
 	}
+	if (lz->starting) {
+		if (!lz->early_fault)
+			lz->early_fault = page;
+		kill(lz->pid, SIGKILL);
+		return;
+	}
 	lz->faults++;
 	if (lz->ask)
 		lz->ask(lz->ask_arg, orig);

@@ -18,7 +18,9 @@ struct lazy_mm;
 
 struct lazy {
 	int on;			/* the private anonymous mappings are registered */
-	int serving;		/* the process runs: the fault thread serves it */
+	int serving;		/* the fault thread serves faults */
+	int starting;		/* the process is not running yet */
+	uint64_t early_fault;	/* a page the restore itself touched, missing */
 	const struct snap *snap;
 	/* The restored process's address space, then those of the children
 	 * it forks meanwhile (each a copy: they wait for the same pages). */
@@ -57,7 +59,12 @@ int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s, int lazy_
  * (pages_put's); -errno. */
 int lazy_put(struct lazy *lz, const struct rec_pages *h, const unsigned char *data);
 
-/* The process runs: a thread serves its page faults until lazy_close. */
+/* A thread serves the process's page faults until lazy_close.  Called
+ * before the process starts, with lz->starting set: a fault then is the
+ * restore's own (the kernel reading memory for a call pthaw injects,
+ * rseq), for a page not sent before the lazy record, which nothing can
+ * bring while the restore waits: the process is killed, the restore
+ * fails, and lz->early_fault says where, instead of waiting forever. */
 int lazy_serve(struct lazy *lz);
 
 /* All pages are in: the fault thread stops, the ranges are let go (a

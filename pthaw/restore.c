@@ -179,9 +179,14 @@ static int lazy_mark(struct restore *r, struct kind_restore *kr, const unsigned 
 	if (!r->lz.on || !r->lazy_stream)
 		return 0;
 	r->lz.missing = l.pages;
-	rc = start_process(r, kr);
+	r->lz.starting = 1;
+	rc = lazy_serve(&r->lz);
 	if (!rc)
-		rc = lazy_serve(&r->lz);
+		rc = start_process(r, kr);
+	r->lz.starting = 0;
+	if (rc && r->lz.early_fault)
+		rc = err_msg(EFAULT, "lazy restore: restoring the process touched its page at 0x%llx, which comes only after the lazy record (%s)",
+			     (unsigned long long)r->lz.early_fault, err_last());
 	if (!rc && r->verbose)
 		fprintf(stderr, "pthaw: process %d running (%s; lazy: %llu pages to come)\n", r->pl.pid,
 			r->remapped ? "PID remapped" : r->ns ? "its PID in a PID namespace of its own" : "same PID",
@@ -313,6 +318,12 @@ int restore_release(struct restore *r)
 
 	if (r->started && r->hold)
 		return 0;	/* it runs already: the hand-over commits it */
+	if (r->started) {
+		/* From here its faults are its own (lazy.h). */
+		pthread_mutex_lock(&r->lz.mu);
+		r->lz.starting = 0;
+		pthread_mutex_unlock(&r->lz.mu);
+	}
 	rc = pload_threads_release(&r->pl, cont);
 	if (!rc && ptrace(cont ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
 		rc = err_sys(errno, "starting the restored process (ptrace)");
