@@ -53,13 +53,16 @@ struct lazy_mm {
 static const uint64_t FEATURES = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
 				 UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
 
-static int add_mm(struct lazy *lz, int uffd, const struct lazy_mm *from)
+/* A new address space to serve: the process's (from < 0), or a copy
+ * of address space from's, forked. */
+static int add_mm(struct lazy *lz, int uffd, long from)
 {
 	struct lazy_mm *mm;
 
 	if (lz->nmm == LAZY_MM_MAX)
 		return err_msg(EMFILE, "lazy restore: more than %d processes forked before the pages arrived",
 			       LAZY_MM_MAX);
+	/* realloc may move lz->mm, from's element with it: by index. */
 	mm = realloc(lz->mm, (lz->nmm + 1) * sizeof(*mm));
 	if (!mm)
 		return err_sys(ENOMEM, "lazy restore");
@@ -67,12 +70,12 @@ static int add_mm(struct lazy *lz, int uffd, const struct lazy_mm *from)
 	mm = &lz->mm[lz->nmm];
 	memset(mm, 0, sizeof(*mm));
 	mm->uffd = uffd;
-	if (from && from->nev) {
-		mm->ev = malloc(from->nev * sizeof(*mm->ev));
+	if (from >= 0 && lz->mm[from].nev) {
+		mm->ev = malloc(lz->mm[from].nev * sizeof(*mm->ev));
 		if (!mm->ev)
 			return err_sys(ENOMEM, "lazy restore");
-		memcpy(mm->ev, from->ev, from->nev * sizeof(*mm->ev));
-		mm->nev = from->nev;
+		memcpy(mm->ev, lz->mm[from].ev, lz->mm[from].nev * sizeof(*mm->ev));
+		mm->nev = lz->mm[from].nev;
 	}
 	lz->nmm++;
 	return 0;
@@ -183,7 +186,7 @@ int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s, int lazy_
 			return rc;
 		}
 	}
-	rc = add_mm(lz, uffd, NULL);
+	rc = add_mm(lz, uffd, -1);
 	if (rc) {
 		close(uffd);
 		return rc;
@@ -411,7 +414,7 @@ static int take(struct lazy *lz, size_t k, const struct uffd_msg *m)
 		fault(lz, mm, m->arg.pagefault.address);
 		return 0;
 	case UFFD_EVENT_FORK:
-		rc = add_mm(lz, (int)m->arg.fork.ufd, mm);
+		rc = add_mm(lz, (int)m->arg.fork.ufd, (long)k);
 		if (rc)
 			close((int)m->arg.fork.ufd);
 		break;
