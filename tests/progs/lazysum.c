@@ -5,11 +5,16 @@
  * after each pass over the whole buffer whose sum matches, "FAIL ..."
  * otherwise.  A page that came back as zeros instead of its contents,
  * or not at all, changes the sum.  With a second argument "huge" the
- * buffer is 2 MiB aligned and asks for huge pages (MADV_HUGEPAGE). */
+ * buffer is 2 MiB aligned and asks for huge pages (MADV_HUGEPAGE); with
+ * "fork", each pass also forks a child that sums the buffer as well
+ * (its copy of the memory must get the missing pages too). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "say.h"
 
@@ -35,6 +40,7 @@ int main(int argc, char **argv)
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 256, bytes = (mib + 16) << 20;
 	size_t n = (mib << 20) / 8, all = bytes / 8;
 	int huge = argc > 2 && !strcmp(argv[2], "huge");
+	int forks = argc > 2 && !strcmp(argv[2], "fork");
 	uint64_t x = 0x2545f4914f6cdd1dull, want;
 	char *m = mmap(NULL, bytes + (2 << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t *w;
@@ -53,8 +59,22 @@ int main(int argc, char **argv)
 	want = sum_of(w, all);
 	say("ready %llx\n", (unsigned long long)want);
 	for (long k = 0;; k++) {
-		uint64_t got = sum_of(w, all);
+		pid_t c = forks ? fork() : 1;
+		uint64_t got;
+		int st = 0;
 
+		/* The child sums alone first, so that its copy of the
+		 * memory lacks what the parent's lacks (a pass of the
+		 * parent's would bring its pages in before). */
+		if (c == 0)
+			_exit(sum_of(w, all) == want ? 0 : 3);
+		if (forks && waitpid(c, &st, 0) != c && errno == ECHILD)
+			continue;	/* forked before a capture: not restored with it */
+		if (forks && (!WIFEXITED(st) || WEXITSTATUS(st))) {
+			say("FAIL the child's sum (status %#x)\n", st);
+			continue;
+		}
+		got = sum_of(w, all);
 		if (got != want)
 			say("FAIL sum %llx, want %llx\n", (unsigned long long)got, (unsigned long long)want);
 		else
