@@ -147,8 +147,10 @@ int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s, int lazy_
 	 * them as it does. */
 	fd = pload_call(pl, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0, NULL, 0);
 	if (fd == -EPERM || fd == -ENOSYS) {
-		fprintf(stderr, "pthaw: warning: userfaultfd: %s: all pages are written before the process starts\n",
-			strerror((int)-fd));
+		/* Only a lazy stream loses something: said then. */
+		if (lazy_stream)
+			fprintf(stderr, "pthaw: warning: userfaultfd: %s: all pages are written before the process starts\n",
+				strerror((int)-fd));
 		return 0;
 	}
 	if (fd < 0)
@@ -166,8 +168,9 @@ int lazy_open(struct lazy *lz, struct pload *pl, const struct snap *s, int lazy_
 	if (ioctl(uffd, UFFDIO_API, &api) < 0) {
 		rc = errno;
 		close(uffd);
-		fprintf(stderr, "pthaw: warning: userfaultfd lacks the events a lazy restore needs (%s): all pages are written before the process starts\n",
-			strerror(rc));
+		if (lazy_stream)
+			fprintf(stderr, "pthaw: warning: userfaultfd lacks the events a lazy restore needs (%s): all pages are written before the process starts\n",
+				strerror(rc));
 		return 0;
 	}
 	for (size_t i = 0; i < s->nvmas; i++) {
