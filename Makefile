@@ -51,7 +51,7 @@ LIB_ARCH  := lib/arch/x86_64/sigframe.c lib/arch/x86_64/regs.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 
 PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/periodic.c
-PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c pthaw/newest.c
+PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c pthaw/newest.c pthaw/lazy.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
 # cmocka unit tests: tests/unit/test_NAME.c -> $(B)/test_NAME
@@ -71,7 +71,7 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 	      fd_pipe fd_fifo fd_eventfd fd_timerfd fd_signalfd fd_epoll epoll_stale selfpid \
 	      shm_anon shm_devzero memfd posix_shm file_shared_rw deleted_file sysv_shm zdtm_page \
 	      thread_tls thread_block thread_sig thread_loop thread_rseq thread_timer threadhog thread_nice
-PROGS      += unix_pair unix_listen anon_fd inotify
+PROGS      += unix_pair unix_listen anon_fd inotify lazysum
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)

@@ -222,10 +222,12 @@ out:
 int capture_write_pages(struct capture *c, struct rec_writer *w)
 {
 	struct pages_src src = { .pid = c->pid, .snap = &c->snap, .progress = c->progress,
-				 .progress_arg = c->progress_arg };
+				 .progress_arg = c->progress_arg, .lazy = c->lazy,
+				 .asked = c->asked, .asked_arg = c->asked_arg };
 	int rc = pages_write(&src, w);
 
 	c->pages_sent = src.pages_sent;
+	c->pages_asked = src.pages_asked;
 	c->bytes_sent = src.bytes_sent;
 	return rc;
 }

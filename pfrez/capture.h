@@ -25,6 +25,10 @@ struct capture {
 	int regs_saved;			/* threads[0..regs_saved) were read */
 	int settled;			/* capture_settle() ran */
 	unsigned long long pages_sent, bytes_sent;
+	int lazy;			/* -lazy: state first (pages.h) */
+	int (*asked)(void *arg, uint64_t *addr);	/* pages pthaw asks for */
+	void *asked_arg;
+	unsigned long long pages_asked;
 	void (*progress)(void *arg, unsigned long long bytes);
 	void *progress_arg;
 };

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static const char *opt_dest;
 static const char *opt_compress;
 static const char *opt_encrypt;
 static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained, opt_exec;
-static int opt_confirm;
+static int opt_confirm, opt_lazy;
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
 /* Deleted files' contents travel in the stream: bounded, in MiB. */
@@ -53,6 +54,7 @@ static const struct flag flags[] = {
 	{ "confirm", FLAG_BOOL, &opt_confirm, NULL, "over tcp/unix: exit 0 only once pthaw reports the copy running (a clone told apart from a failed one)" },
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
+	{ "lazy", FLAG_BOOL, &opt_lazy, NULL, "send the state before the pages: pthaw starts the process before they all arrived" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
 	{ "exec", FLAG_BOOL, &opt_exec, NULL, "write a self-executing snapshot, pthaw and pload included: ./FILE restores it (implies -self-contained)" },
 	{ "max-deleted", FLAG_INT, &max_deleted_range, "MIB", "carry at most MIB MiB of deleted files still open or mapped (default 64)" },
@@ -325,6 +327,34 @@ static void end_original(struct capture *c)
 	c->attached = 0;
 }
 
+/* -lazy -halt over tcp/unix: the pages the restored process waits for,
+ * as pthaw asks (PAGE messages), read between records without waiting. */
+struct asked {
+	struct xport *x;
+	struct xport_handover *ho;
+};
+
+static int page_asked(void *arg, uint64_t *addr)
+{
+	struct asked *a = arg;
+	char text[XPORT_HO_TEXT_MAX + 1], *end;
+	struct pollfd p = { .fd = a->x->fd, .events = POLLIN };
+	int m;
+
+	if (!a->ho->have && poll(&p, 1, 0) <= 0)
+		return 0;
+	m = xport_handover_recv(a->x, a->ho, xport_deadline(5000), text, sizeof(text));
+	if (m < 0)
+		return m;
+	if (m != XPORT_HO_PAGE)
+		return err_msg(EPROTO, "%s: %s while the stream is written", a->x->desc, xport_ho_name(m));
+	errno = 0;
+	*addr = strtoull(text, &end, 16);
+	if (errno || end == text || *end)
+		return err_msg(EBADMSG, "%s: PAGE \"%s\" is not an address", a->x->desc, text);
+	return 1;
+}
+
 static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg *cfg,
 			  struct xport_handover *ho)
 {
@@ -351,6 +381,8 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 		rc = hdr_set(&h, "pfrez", "%s", PFREZ_VERSION);
 	if (!rc && ho)
 		rc = hdr_set(&h, "handover", "1");
+	if (!rc && c->lazy)
+		rc = hdr_set(&h, "lazy", "1");
 	if (!rc)
 		rc = stream_writer_open(x->layer, cfg, &h, &top);
 	if (!rc && ho)
@@ -358,10 +390,17 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 					 cfg->keylen);
 	w.out = top;
 	w.count = w.bytes = 0;
+	struct asked asked = { .x = x, .ho = ho };
+
+	if (ho && c->lazy) {
+		c->asked = page_asked;
+		c->asked_arg = &asked;
+	}
 	if (!rc)
 		rc = snap_write_meta(&c->snap, &w);
 	if (!rc)
 		rc = capture_write_pages(c, &w);
+	c->asked = NULL;
 	if (!rc)
 		rc = rec_write_end(&w);
 	if (rc) {
@@ -406,7 +445,11 @@ static int halt_handover(struct capture *c, struct xport *x, struct xport_handov
 	}
 	if (rc)
 		return halt_abort(c, x, ho, 0, err_last());
-	m = xport_handover_recv(x, ho, deadline, text, sizeof(text));
+	/* Pages a lazy restore asked for while the last ones were on the
+	 * way: it has them all now. */
+	do
+		m = xport_handover_recv(x, ho, deadline, text, sizeof(text));
+	while (m == XPORT_HO_PAGE);
 	if (m != XPORT_HO_READY) {
 		if (halt_sig)
 			halt_why(why, sizeof(why), opt_halt_timeout);
@@ -596,6 +639,7 @@ int main(int argc, char **argv)
 	rc = capture_attach(&c, (pid_t)opt_pid);
 	if (!rc) {
 		c.self_contained = opt_self_contained || opt_exec;
+		c.lazy = opt_lazy;
 		c.halt = opt_halt && !opt_debug;
 		c.max_deleted = (uint64_t)opt_max_deleted << 20;
 		c.lib_fd = (int)opt_lib_fd;
@@ -634,6 +678,9 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = xport_commit(&x);
 	progress_done(&prog);
+	if (opt_progress && c.pages_asked)
+		fprintf(stderr, "pfrez: %llu pages sent first at pthaw's request (lazy restore)\n",
+			c.pages_asked);
 	if (rc) {
 		char why[1024];
 

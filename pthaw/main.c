@@ -132,13 +132,40 @@ static const char *find_loader(char *buf, size_t len)
 	return PFREZ_LIBEXEC "/pload";
 }
 
+static const struct restore *progress_of;
+
+/* Once a lazy restore started the process, what it still waits for. */
 static void on_progress(void *arg, unsigned long long bytes)
 {
-	progress_update(arg, bytes);
+	static char what[96];
+	struct progress *p = arg;
+
+	if (progress_of && progress_of->started) {
+		snprintf(what, sizeof(what), "pthaw: received (%.1f MiB of pages still to come)",
+			 progress_of->lz.missing / 256.0);
+		p->what = what;
+	}
+	progress_update(p, bytes);
+}
+
+/* A lazy restore over a -halt link: the page the process waits for. */
+struct asker {
+	struct xport *x;
+	struct xport_handover *ho;
+};
+
+static int ask_page(void *arg, uint64_t addr)
+{
+	struct asker *a = arg;
+	char text[24];
+
+	snprintf(text, sizeof(text), "%llx", (unsigned long long)addr);
+	return xport_handover_send(a->x, a->ho, XPORT_HO_PAGE, text, xport_deadline(1000));
 }
 
 struct page_stats {
 	unsigned long long pages, zero_pages, page_records, records;
+	int lazy;	/* the state came first (pfrez -lazy) */
 };
 
 /* -debug -json: the whole snapshot as one document, printed once the
@@ -165,6 +192,7 @@ static int print_json(const struct restore *r, const struct header *h,
 	json_uint(&j, "zero_pages", st->zero_pages);
 	json_uint(&j, "data_pages", st->pages - st->zero_pages);
 	json_uint(&j, "records", st->page_records);
+	json_bool(&j, "lazy", st->lazy);
 	json_object_end(&j);
 	json_object_begin(&j, "stream");
 	json_uint(&j, "records", r->rd->count);
@@ -193,6 +221,8 @@ static int debug_stream(struct restore *r, const struct header *hdr, uint32_t ty
 			st.pages += h.npages;
 			st.zero_pages += h.flags & PAGES_ZERO ? h.npages : 0;
 			st.page_records++;
+		} else if (type == REC_LAZY) {
+			st.lazy = 1;
 		} else if (type != REC_END) {
 			/* As a restore would: task state may follow the pages,
 			 * and only an optional record may be unknown. */
@@ -218,7 +248,8 @@ static int debug_stream(struct restore *r, const struct header *hdr, uint32_t ty
 	if (opt_check)
 		printf("stream verified; the snapshot can be restored here\n");
 	else
-		printf("Pages: %llu in %llu records; stream verified\n", st.pages, st.records);
+		printf("Pages: %llu in %llu records%s; stream verified\n", st.pages, st.records,
+		       st.lazy ? " (lazy: the state first)" : "");
 	return 0;
 }
 
@@ -304,6 +335,7 @@ int main(int argc, char **argv)
 	uint32_t type;
 	size_t len;
 	struct xport_handover ho;
+	struct asker asker = { &x, &ho };
 	unsigned char key[CRYPT_KEY_MAX];
 	size_t keylen = 0;
 	int rest, rc, encrypted = 0, handover = 0, authed = 0, no_loader = 0, selfrun = 0;
@@ -435,6 +467,7 @@ int main(int argc, char **argv)
 	if (!rc) {
 		encrypted = strcmp(hdr_get(h, "encrypt"), "none") != 0;
 		handover = hdr_get(h, "handover") != NULL;
+		r.lazy_stream = hdr_get(h, "lazy") != NULL;
 	}
 	if (!rc && !encrypted && (opt_key || opt_keydir))
 		rc = err_msg(EACCES, "the stream is not encrypted, and with -key or -keydir only streams authenticated with the key are accepted: refused");
@@ -465,6 +498,12 @@ int main(int argc, char **argv)
 	progress_init(&prog, "pthaw: received", opt_progress);
 	r.progress = on_progress;
 	r.progress_arg = &prog;
+	r.verbose = opt_progress;
+	progress_of = &r;
+	if (handover) {
+		r.ask = ask_page;
+		r.ask_arg = &asker;
+	}
 	if (!rc)
 		rc = restore_read_meta(&r, &type, &p, &len);
 	/* Records came out of the decryption: the peer holds the key. */
@@ -503,7 +542,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pthaw: %s\n", err_last());
 			rc = -1;
 		}
-		if (!rc && opt_progress)
+		if (!rc && opt_progress && r.started)
+			fprintf(stderr, "pthaw: all pages in: %llu placed with userfaultfd, %llu waited for on demand\n",
+				r.lz.placed, r.lz.faults);
+		else if (!rc && opt_progress)
 			fprintf(stderr, "pthaw: process %d running (%s)\n", pid,
 				r.remapped ? "PID remapped" : r.ns ? "its PID in a PID namespace of its own" : "same PID");
 	}

@@ -141,9 +141,63 @@ static int install_filter(struct restore *r)
 	return 0;
 }
 
+static int start_process(struct restore *r, struct kind_restore *kr);
+
+/* A pages record: into a mapping userfaultfd serves (lazy.c), or
+ * written into pload (pages.c). */
+static int put_pages(struct restore *r, const unsigned char *p, size_t len)
+{
+	struct rec_pages h;
+	const struct snap_vma *v;
+	int rc = pages_decode(&r->snap, p, len, &h, &v);
+
+	if (!rc)
+		rc = lazy_put(&r->lz, &h, p + sizeof(h));
+	if (rc == 1) {
+		r->pages += h.npages;
+		return 0;
+	}
+	if (rc == 0 && r->started)
+		return err_msg(EBADMSG, "pages record: 0x%llx after the lazy mark is not in a private anonymous mapping",
+			       (unsigned long long)h.addr);
+	return rc ? rc : pages_put(r->pl.pid, &r->snap, p, len, &r->pages);
+}
+
+/* REC_LAZY: the state is complete; the process starts, and the pages
+ * that follow fill in while it runs. */
+static int lazy_mark(struct restore *r, struct kind_restore *kr, const unsigned char *p, size_t len)
+{
+	struct rec_lazy l;
+	int rc;
+
+	if (len != sizeof(l) || r->started)
+		return err_msg(EBADMSG, "lazy record: malformed or repeated");
+	memcpy(&l, p, sizeof(l));
+	/* Without a userfaultfd, or when the header did not announce it
+	 * (huge-page mappings were then not registered): a restore as from
+	 * any stream. */
+	if (!r->lz.on || !r->lazy_stream)
+		return 0;
+	r->lz.missing = l.pages;
+	r->lz.starting = 1;
+	rc = lazy_serve(&r->lz);
+	if (!rc)
+		rc = start_process(r, kr);
+	r->lz.starting = 0;
+	if (rc && r->lz.early_fault)
+		rc = err_msg(EFAULT, "lazy restore: restoring the process touched its page at 0x%llx, which comes only after the lazy record (%s)",
+			     (unsigned long long)r->lz.early_fault, err_last());
+	if (!rc && r->verbose)
+		fprintf(stderr, "pthaw: process %d running (%s; lazy: %llu pages to come)\n", r->pl.pid,
+			r->remapped ? "PID remapped" : r->ns ? "its PID in a PID namespace of its own" : "same PID",
+			(unsigned long long)l.pages);
+	return rc;
+}
+
 /* Pages as they arrive (a later pass over the same address wins), and the
  * task state that may follow them (KIND_LATE), up to the end record. */
-static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
+static int stream_pages(struct restore *r, struct kind_restore *kr, uint32_t type,
+			const unsigned char *p, size_t len)
 {
 	struct page_pipe *pp = NULL;
 	int rc = 0, ended = 0;
@@ -153,9 +207,17 @@ static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p
 		if (type == REC_END) {
 			ended = 1;
 		} else if (type == REC_PAGES) {
-			rc = pages_put(r->pl.pid, &r->snap, p, len, &r->pages);
+			rc = put_pages(r, p, len);
 			if (rc)
 				break;
+		} else if (type == REC_LAZY) {
+			rc = lazy_mark(r, kr, p, len);
+			if (rc)
+				break;
+		} else if (r->started) {
+			rc = err_msg(EBADMSG, "%s record after the lazy mark: only pages may follow it",
+				     rec_type_name(type));
+			break;
 		} else if (type == REC_FILEDATA) {
 			rc = shmem_data_put(&r->pl, &r->snap, p, len);
 			if (rc)
@@ -165,6 +227,10 @@ static int stream_pages(struct restore *r, uint32_t type, const unsigned char *p
 		}
 		if (r->progress)
 			r->progress(r->progress_arg, r->rd->bytes);
+		/* It runs meanwhile: its signals and trapped calls are
+		 * not left waiting for the last page. */
+		if (r->started)
+			supervise_poll(r->pl.pid, (pid_t)r->old_pid);
 		if (!pp && (rc = page_pipe_start(&pp, r->rd)))
 			break;
 		/* After the end record, this read confirms the layers' own end
@@ -242,11 +308,24 @@ static int hand_over(struct restore *r, struct kind_restore *kr)
 int restore_release(struct restore *r)
 {
 	/* A remapped process stays traced: pthaw answers its PID calls.
-	 * Its threads go first, all from the same ptrace stop as the main
-	 * one, which has set their registers already. */
-	int rc = pload_threads_release(&r->pl, r->remapped);
+	 * So does one started before its pages all arrived, until they
+	 * did (PTRACE_O_EXITKILL: without pthaw it would read zeros where
+	 * its pages were to come).  Its threads go first, all from the
+	 * same ptrace stop as the main one, which has set their registers
+	 * already. */
+	int cont = r->remapped || r->started;
+	int rc;
 
-	if (!rc && ptrace(r->remapped ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
+	if (r->started && r->hold)
+		return 0;	/* it runs already: the hand-over commits it */
+	if (r->started) {
+		/* From here its faults are its own (lazy.h). */
+		pthread_mutex_lock(&r->lz.mu);
+		r->lz.starting = 0;
+		pthread_mutex_unlock(&r->lz.mu);
+	}
+	rc = pload_threads_release(&r->pl, cont);
+	if (!rc && ptrace(cont ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
 		rc = err_sys(errno, "starting the restored process (ptrace)");
 	if (rc)
 		pload_kill(&r->pl);
@@ -353,38 +432,73 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	if (!rc)
 		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_SPACE);
 	if (!rc)
-		rc = stream_pages(r, type, p, len);
+		rc = lazy_open(&r->lz, &r->pl, &r->snap, r->lazy_stream);
+	r->lz.ask = r->ask;
+	r->lz.ask_arg = r->ask_arg;
+	if (!rc)
+		rc = stream_pages(r, &kr, type, p, len);
+	lazy_close(&r->lz);
+	if (!rc && r->started && !r->remapped) {
+		pid_t tids[1 + r->pl.nthreads];
+
+		tids[0] = r->pl.pid;
+		for (size_t i = 0; i < r->pl.nthreads; i++)
+			tids[1 + i] = r->pl.threads[i].tid;
+		lazy_let_go(tids, 1 + r->pl.nthreads);
+	}
+	if (!rc && !r->started)
+		rc = start_process(r, &kr);
+	if (rc) {
+		pload_kill(&r->pl);
+		return rc;
+	}
+	return r->pl.pid;
+}
+
+/* The state after the pages: the kinds stage by stage, the hand-over of
+ * the registers; the process then runs (or is held, r->hold). */
+static int start_process(struct restore *r, struct kind_restore *kr)
+{
+	int rc;
+
 	/* Records that came after the pages complete the snapshot. */
+	rc = snap_check(&r->snap, 1);
 	if (!rc)
-		rc = snap_check(&r->snap, 1);
+		rc = kinds_restore(kr, r->snap.kind, KIND_STAGE_MM);
 	if (!rc)
-		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_MM);
-	if (!rc)
-		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_FILES);
+		rc = kinds_restore(kr, r->snap.kind, KIND_STAGE_FILES);
 	/* pload's own: pthaw's death must not signal the process (prctl.c
 	 * gives it its own parent-death signal). */
 	if (!rc)
 		rc = PCALL(r, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0 ? -EPIPE : 0;
 	if (!rc)
-		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_TASK);
+		rc = kinds_restore(kr, r->snap.kind, KIND_STAGE_TASK);
 	/* What the credentials stage does, each thread must do too
 	 * (thread.c makes the calls again in each, at the last stage). */
 	r->pl.logging = 1;
 	if (!rc)
-		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_CREDS);
+		rc = kinds_restore(kr, r->snap.kind, KIND_STAGE_CREDS);
 	r->pl.logging = 0;
 	/* Threads whose tids were taken: pthaw answers for them. */
 	for (size_t i = 0; !rc && i < r->pl.nthreads; i++)
 		if (r->pl.threads[i].tid != r->pl.threads[i].old &&
 		    supervise_map_tid(r->pl.threads[i].tid, r->pl.threads[i].old))
 			rc = err_sys(ENOMEM, "tid map");
-	if (!rc)
-		rc = hand_over(r, &kr);
-	if (rc) {
-		pload_kill(&r->pl);
-		return rc;
+	if (!rc && r->lz.on && !r->started) {
+		/* Started now, before the rest of its pages. */
+		r->started = 1;
+		if (r->hold) {
+			int hold = r->hold;
+
+			r->hold = 0;
+			rc = hand_over(r, kr);
+			r->hold = hold;
+			return rc;
+		}
 	}
-	return r->pl.pid;
+	if (!rc)
+		rc = hand_over(r, kr);
+	return rc;
 }
 
 /* pthaw -check: what restore_run would need from this host, every problem
@@ -396,6 +510,7 @@ int restore_check(struct restore *r, FILE *out)
 
 void restore_free(struct restore *r)
 {
+	lazy_close(&r->lz);
 	pload_free(&r->pl);
 	free(r->added_write);
 	snap_free(&r->snap);

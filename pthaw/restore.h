@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "lazy.h"
 #include "pload_ctl.h"
 #include "record.h"
 #include "snap.h"
@@ -31,6 +32,15 @@ struct restore {
 	unsigned long long pages;
 	void (*progress)(void *arg, unsigned long long bytes);
 	void *progress_arg;
+	/* Pages placed with userfaultfd (lazy.h); a stream of pfrez -lazy
+	 * starts the process at its REC_LAZY record (started set), and
+	 * restore_run returns once the rest arrived. */
+	struct lazy lz;
+	int started;
+	int (*ask)(void *arg, uint64_t addr);	/* -halt link: ask pfrez for a page */
+	void *ask_arg;
+	int verbose;		/* -progress: say when it starts */
+	int lazy_stream;	/* the header says a lazy record comes */
 };
 
 /* Takes one record other than pages and end into r->snap (late: it came

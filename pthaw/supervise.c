@@ -275,6 +275,41 @@ static void job_stopped(pid_t pid, int sig)
 	(void)pid;
 }
 
+/* One wait status of a traced task t of process pid: its stop handled
+ * (answered, passed on or delivered); 1 when it is pid's end. */
+static int traced_event(const struct remap *m, pid_t pid, pid_t t, int st)
+{
+	int event, sig;
+
+	if (WIFEXITED(st) || WIFSIGNALED(st))
+		return t == pid;
+	if (!WIFSTOPPED(st))
+		return 0;
+	event = st >> 16;
+	sig = WSTOPSIG(st);
+	if (event == PTRACE_EVENT_SECCOMP) {
+		handle_seccomp(m, t);
+		ptrace(PTRACE_CONT, t, 0, 0);
+	} else if (event == PTRACE_EVENT_STOP) {
+		/* A group stop (SIGSTOP, Ctrl-Z) stays a stop until
+		 * SIGCONT; anything else is a new child's first stop. */
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+			ptrace(PTRACE_LISTEN, t, 0, 0);
+			if (t == pid)
+				job_stopped(pid, sig);
+		} else
+			ptrace(PTRACE_CONT, t, 0, 0);
+	} else if (event) {
+		ptrace(PTRACE_CONT, t, 0, 0);
+	} else {
+		ptrace(PTRACE_CONT, t, 0, sig);	/* deliver it */
+	}
+	return 0;
+}
+
+/* The process's end, when supervise_poll() saw it first. */
+static int early_status = -1;
+
 int supervise(pid_t pid, pid_t old_pid, int remapped)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
@@ -289,6 +324,8 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
+	if (early_status >= 0)
+		return status_code(early_status);
 	if (!remapped) {
 		for (;;) {
 			/* WUNTRACED: a job's stop is pthaw's to relay. */
@@ -306,7 +343,6 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 	}
 	for (;;) {
 		pid_t t = waitpid(-1, &st, __WALL);
-		int event, sig;
 
 		if (t < 0) {
 			if (errno == EINTR)
@@ -315,31 +351,18 @@ int supervise(pid_t pid, pid_t old_pid, int remapped)
 			fprintf(stderr, "pthaw: waiting for process %d: %s\n", pid, strerror(errno));
 			return PTHAW_EXIT_LOST;
 		}
-		if (WIFEXITED(st) || WIFSIGNALED(st)) {
-			if (t == pid)
-				return status_code(st);
-			continue;
-		}
-		if (!WIFSTOPPED(st))
-			continue;
-		event = st >> 16;
-		sig = WSTOPSIG(st);
-		if (event == PTRACE_EVENT_SECCOMP) {
-			handle_seccomp(&m, t);
-			ptrace(PTRACE_CONT, t, 0, 0);
-		} else if (event == PTRACE_EVENT_STOP) {
-			/* A group stop (SIGSTOP, Ctrl-Z) stays a stop until
-			 * SIGCONT; anything else is a new child's first stop. */
-			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
-				ptrace(PTRACE_LISTEN, t, 0, 0);
-				if (t == pid)
-					job_stopped(pid, sig);
-			} else
-				ptrace(PTRACE_CONT, t, 0, 0);
-		} else if (event) {
-			ptrace(PTRACE_CONT, t, 0, 0);
-		} else {
-			ptrace(PTRACE_CONT, t, 0, sig);	/* deliver it */
-		}
+		if (traced_event(&m, pid, t, st))
+			return status_code(st);
 	}
+}
+
+void supervise_poll(pid_t pid, pid_t old_pid)
+{
+	struct remap m = { pid, old_pid };
+	int st;
+	pid_t t;
+
+	while (early_status < 0 && (t = waitpid(-1, &st, __WALL | WNOHANG)) > 0)
+		if (traced_event(&m, pid, t, st))
+			early_status = st;
 }

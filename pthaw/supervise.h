@@ -24,6 +24,11 @@ size_t remap_filter(void *prog, size_t max);
  * ended it, or PTHAW_EXIT_LOST when waiting for it failed. */
 int supervise(pid_t pid, pid_t old_pid, int remapped);
 
+/* While a lazy restore still fills the memory of process pid (traced,
+ * running): the stops that came meanwhile, handled as supervise() does,
+ * without waiting; its end, if it came, is kept for supervise(). */
+void supervise_poll(pid_t pid, pid_t old_pid);
+
 /* Before supervise(): thread now of the restored process had tid old in
  * the snapshot (its tid was taken here); remapped, it is answered and
  * named by old as the process is by old_pid.  0, or -ENOMEM. */

@@ -358,6 +358,18 @@ static int madvise_restore(struct kind_restore *r, const void *data)
 	long ret;
 	int rc = 0;
 
+	/* Before the pages too, huge pages only: memory filled where the
+	 * process wanted huge pages comes in huge pages, as it had them
+	 * (THP "madvise" mode), instead of waiting for khugepaged. */
+	if (r->stage == KIND_STAGE_SPACE) {
+		for (uint32_t i = 0; !rc && i < m->h.n; i++)
+			for (size_t j = 0; !rc && j < MA_NWORDS; j++)
+				if ((m->v[i].flags & ma_words[j].bit & (MA_HUGEPAGE | MA_NOHUGEPAGE)) &&
+				    ma_words[j].advice >= 0)
+					rc = ma_call(r, SYS_madvise, &m->v[i], ma_words[j].advice,
+						     ma_words[j].name);
+		return rc;
+	}
 	if (m->h.mm & MA_MM_MERGE_ANY) {
 		ret = pload_call(r->pl, SYS_prctl, PR_SET_MEMORY_MERGE, 1, 0, 0, 0, 0, NULL, 0);
 		if (ret == -EPERM)
@@ -436,7 +448,7 @@ const struct kind_ops kind_madvise = {
 	.name = "madvise",
 	.type = REC_MADVISE,
 	.flags = KIND_LATE,
-	.stages = KIND_AT(KIND_STAGE_MM),
+	.stages = KIND_AT(KIND_STAGE_SPACE) | KIND_AT(KIND_STAGE_MM),
 	.capture = madvise_capture,
 	.write = madvise_write,
 	.take = madvise_take,

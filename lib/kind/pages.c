@@ -23,12 +23,18 @@
 
 #define PM_BATCH 32768	/* pagemap entries read at once: 128 MiB of memory */
 
+#define ASK_PAGES 16	/* pages sent for one address pthaw asks for */
+
 struct page_out {
 	struct pages_src *c;
 	struct rec_writer *w;
 	unsigned char *buf;	/* REC_PAGES_MAX pages */
+	unsigned char *ask_buf;	/* ASK_PAGES pages */
 	int zero_records;	/* file mappings: send zero pages as records */
 };
+
+static const struct snap_vma *find_vma(const struct snap *s, uint64_t addr);
+static int serve_asked(struct page_out *o);
 
 static int page_is_zero(const unsigned char *p)
 {
@@ -82,33 +88,81 @@ static int emit(struct page_out *o, uint64_t addr, size_t n, const unsigned char
 	return 0;
 }
 
+/* Writes n pages read into buf from addr, split around zero pages. */
+static int emit_split(struct page_out *o, uint64_t addr, size_t n, const unsigned char *buf,
+		      int zero_records)
+{
+	size_t i = 0;
+	int rc;
+
+	while (i < n) {
+		int zero = page_is_zero(buf + i * REC_PAGE_SIZE);
+		size_t j = i + 1;
+
+		while (j < n && page_is_zero(buf + j * REC_PAGE_SIZE) == zero)
+			j++;
+		if (!zero || zero_records) {
+			rc = emit(o, addr + i * REC_PAGE_SIZE, j - i, buf + i * REC_PAGE_SIZE, zero);
+			if (rc)
+				return rc;
+		}
+		i = j;
+	}
+	return 0;
+}
+
 /* Reads a run of wanted pages and writes it, split around zero pages. */
 static int send_run(struct page_out *o, uint64_t addr, size_t n)
 {
 	while (n) {
-		size_t chunk = n < REC_PAGES_MAX ? n : REC_PAGES_MAX, i = 0;
+		size_t chunk = n < REC_PAGES_MAX ? n : REC_PAGES_MAX;
 		int rc = read_pages(o->c, addr, chunk, o->buf);
 
+		if (!rc)
+			rc = emit_split(o, addr, chunk, o->buf, o->zero_records);
+		if (!rc && o->c->asked)
+			rc = serve_asked(o);
 		if (rc)
 			return rc;
-		while (i < chunk) {
-			int zero = page_is_zero(o->buf + i * REC_PAGE_SIZE);
-			size_t j = i + 1;
-
-			while (j < chunk && page_is_zero(o->buf + j * REC_PAGE_SIZE) == zero)
-				j++;
-			if (!zero || o->zero_records) {
-				rc = emit(o, addr + i * REC_PAGE_SIZE, j - i,
-					  o->buf + i * REC_PAGE_SIZE, zero);
-				if (rc)
-					return rc;
-			}
-			i = j;
-		}
 		addr += chunk * REC_PAGE_SIZE;
 		n -= chunk;
 	}
 	return 0;
+}
+
+int pages_lazy_vma(const struct rec_vma *v)
+{
+	return !(v->flags & (VMA_SPECIAL | VMA_SHARED)) &&
+	       (!(v->flags & VMA_FILE) || (v->flags & VMA_EMBED));
+}
+
+/* The pages pthaw waits for go out before the rest: ASK_PAGES from the
+ * address, within its mapping, zero ones as records too (pthaw must
+ * hear about every page it asked for; a page it has already is ignored
+ * there).  The process is stopped (-halt): its memory is as captured. */
+static int serve_asked(struct page_out *o)
+{
+	uint64_t addr;
+	int rc;
+
+	while ((rc = o->c->asked(o->c->asked_arg, &addr)) == 1) {
+		const struct snap_vma *v = find_vma(o->c->snap, addr);
+		size_t n;
+
+		addr &= ~(uint64_t)(REC_PAGE_SIZE - 1);
+		if (!v || !pages_lazy_vma(&v->r))
+			continue;	/* not a page pthaw can wait for: ignored */
+		n = (v->r.end - addr) / REC_PAGE_SIZE;
+		if (n > ASK_PAGES)
+			n = ASK_PAGES;
+		rc = read_pages(o->c, addr, n, o->ask_buf);
+		if (!rc)
+			rc = emit_split(o, addr, n, o->ask_buf, 1);
+		if (rc)
+			return rc;
+		o->c->pages_asked += n;
+	}
+	return rc;
 }
 
 static int wanted(uint64_t pm, uint32_t flags)
@@ -120,11 +174,16 @@ static int wanted(uint64_t pm, uint32_t flags)
 	return (pm & (PM_PRESENT | PM_SWAPPED)) != 0;
 }
 
+static int late_vma(const struct pages_src *c, const struct rec_vma *v);
+
 static int send_vma(struct page_out *o, const struct rec_vma *v, uint64_t *pm)
 {
 	uint64_t addr = v->start;
 
-	o->zero_records = !!(v->flags & VMA_FILE);
+	/* Zero pages as records in file mappings (the file has other
+	 * contents there) and after REC_LAZY (a process waiting for one
+	 * goes on at once, and the count REC_LAZY gave comes true). */
+	o->zero_records = (v->flags & VMA_FILE) || late_vma(o->c, v);
 	while (addr < v->end) {
 		size_t n = (v->end - addr) / REC_PAGE_SIZE, i = 0;
 		int rc;
@@ -155,6 +214,76 @@ static int send_vma(struct page_out *o, const struct rec_vma *v, uint64_t *pm)
 	return 0;
 }
 
+/* -lazy: the mappings sent after REC_LAZY. */
+static int late_vma(const struct pages_src *c, const struct rec_vma *v)
+{
+	return c->lazy && pages_lazy_vma(v) && !(v->flags & VMA_STACK);
+}
+
+#define WS_PAGES 16	/* working set: pages each side of a thread's sp and fs_base */
+
+/* -lazy: the pages a thread touches first, sent before REC_LAZY: its
+ * stack top and its thread block (glibc keeps the rseq area there, which
+ * the kernel reads when pthaw registers it, before the process runs and
+ * while nothing else is read from the stream).  Zero ones as records, so
+ * that pthaw has them. */
+static int send_working_set(struct page_out *o)
+{
+	const struct snap *s = o->c->snap;
+
+	for (size_t t = 0; t < s->nthreads; t++) {
+		const uint64_t at[2] = { s->threads[t].r.regs.rsp, s->threads[t].r.regs.fs_base };
+
+		for (int k = 0; k < 2; k++) {
+			uint64_t page = at[k] & ~(uint64_t)(REC_PAGE_SIZE - 1);
+			const struct snap_vma *v = find_vma(s, page);
+			uint64_t lo, hi;
+			int rc;
+
+			if (!v || !late_vma(o->c, &v->r))
+				continue;
+			lo = page - v->r.start > WS_PAGES * REC_PAGE_SIZE ? page - WS_PAGES * REC_PAGE_SIZE : v->r.start;
+			hi = v->r.end - page > WS_PAGES * REC_PAGE_SIZE ? page + WS_PAGES * REC_PAGE_SIZE : v->r.end;
+			rc = read_pages(o->c, lo, (hi - lo) / REC_PAGE_SIZE, o->buf);
+			if (!rc)
+				rc = emit_split(o, lo, (hi - lo) / REC_PAGE_SIZE, o->buf, 1);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* The pages the late mappings will send, for REC_LAZY. */
+static int count_late(struct page_out *o, uint64_t *pm, uint64_t *count)
+{
+	*count = 0;
+	for (size_t i = 0; i < o->c->snap->nvmas; i++) {
+		const struct rec_vma *v = &o->c->snap->vmas[i].r;
+
+		if (!late_vma(o->c, v))
+			continue;
+		for (uint64_t addr = v->start; addr < v->end;) {
+			size_t n = (v->end - addr) / REC_PAGE_SIZE;
+			int rc;
+
+			if (n > PM_BATCH)
+				n = PM_BATCH;
+			if (v->flags & VMA_EMBED) {
+				*count += n;
+			} else {
+				rc = pagemap_read(o->c->pagemap_fd, addr, n, pm);
+				if (rc)
+					return rc;
+				for (size_t j = 0; j < n; j++)
+					*count += wanted(pm[j], v->flags);
+			}
+			addr += n * REC_PAGE_SIZE;
+		}
+	}
+	return 0;
+}
+
 int pages_write(struct pages_src *c, struct rec_writer *w)
 {
 	struct page_out o = { .c = c, .w = w };
@@ -168,13 +297,14 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 	if (c->pagemap_fd < 0)
 		return err_sys(errno, "%s", path);
 	o.buf = aligned_alloc(4096, REC_PAGES_MAX * REC_PAGE_SIZE);
+	o.ask_buf = aligned_alloc(4096, ASK_PAGES * REC_PAGE_SIZE);
 	pm = calloc(PM_BATCH, sizeof(*pm));
-	if (!o.buf || !pm)
+	if (!o.buf || !o.ask_buf || !pm)
 		rc = err_sys(ENOMEM, "page buffer");
 	for (size_t i = 0; !rc && i < c->snap->nvmas; i++) {
 		const struct rec_vma *v = &c->snap->vmas[i].r;
 
-		if ((v->flags & (VMA_SPECIAL | VMA_SHARED)))
+		if ((v->flags & (VMA_SPECIAL | VMA_SHARED)) || late_vma(c, v))
 			continue;
 		rc = send_vma(&o, v, pm);
 	}
@@ -186,7 +316,22 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 		c->pages_sent += so.pages;
 		c->bytes_sent = w->bytes;
 	}
+	if (!rc && c->lazy) {
+		struct rec_lazy l;
+		uint64_t late;
+
+		rc = send_working_set(&o);
+		if (!rc)
+			rc = count_late(&o, pm, &late);
+		l.pages = late;
+		if (!rc)
+			rc = rec_write(w, REC_LAZY, &l, sizeof(l), NULL, 0);
+		for (size_t i = 0; !rc && i < c->snap->nvmas; i++)
+			if (late_vma(c, &c->snap->vmas[i].r))
+				rc = send_vma(&o, &c->snap->vmas[i].r, pm);
+	}
 	free(o.buf);
+	free(o.ask_buf);
 	free(pm);
 	if (c->mem_fd >= 0)
 		close(c->mem_fd);
@@ -214,10 +359,9 @@ static const struct snap_vma *find_vma(const struct snap *s, uint64_t addr)
 	return NULL;
 }
 
-int pages_put(pid_t pid, const struct snap *s, const unsigned char *p, size_t len,
-	      unsigned long long *pages)
+int pages_decode(const struct snap *s, const unsigned char *p, size_t len, struct rec_pages *hp,
+		 const struct snap_vma **vp)
 {
-	static const unsigned char zeros[REC_PAGE_SIZE];
 	struct rec_pages h;
 	const struct snap_vma *v;
 	uint64_t bytes;
@@ -232,6 +376,23 @@ int pages_put(pid_t pid, const struct snap *s, const unsigned char *p, size_t le
 	if (!v || h.addr + bytes > v->r.end || (v->r.flags & (VMA_SPECIAL | VMA_SHARED)))
 		return err_msg(EBADMSG, "pages record: 0x%llx is outside the snapshot's private mappings",
 			       (unsigned long long)h.addr);
+	*hp = h;
+	*vp = v;
+	return 0;
+}
+
+int pages_put(pid_t pid, const struct snap *s, const unsigned char *p, size_t len,
+	      unsigned long long *pages)
+{
+	static const unsigned char zeros[REC_PAGE_SIZE];
+	struct rec_pages h;
+	const struct snap_vma *v;
+	uint64_t bytes;
+	int rc = pages_decode(s, p, len, &h, &v);
+
+	if (rc)
+		return rc;
+	bytes = (uint64_t)h.npages * REC_PAGE_SIZE;
 	if (h.flags & PAGES_ZERO) {
 		for (uint32_t i = 0; i < h.npages; i++) {
 			struct iovec l = { (void *)zeros, REC_PAGE_SIZE };

@@ -86,6 +86,7 @@ size_t rec_min_len(uint32_t type)
 {
 	switch (type) {
 	case REC_PAGES: return sizeof(struct rec_pages);
+	case REC_LAZY: return sizeof(struct rec_lazy);
 	case REC_END: return sizeof(struct rec_end);
 	}
 	return 0;
@@ -125,6 +126,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_UNIX: return "unix";
 	case REC_INOTIFY: return "inotify";
 	case REC_PAGES: return "pages";
+	case REC_LAZY: return "lazy";
 	case REC_END: return "end";
 	}
 	return "unknown";

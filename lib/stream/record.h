@@ -47,6 +47,10 @@ enum rec_type {
 	REC_FILEDATA = 29,/* struct rec_filedata + bytes: part of a memory object's contents */
 	REC_UNIX = 31,	/* lib/kind/fd_unix.c: one unix socket */
 	REC_INOTIFY = 32,/* lib/kind/fd_inotify.c: one inotify instance */
+	/* struct rec_lazy: the state is complete; only pages of private
+	 * anonymous mappings follow (pfrez -lazy).  Optional: a reader that
+	 * does not know it restores as from any stream. */
+	REC_LAZY = 0x40000028,
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -295,6 +299,11 @@ struct rec_shmem {
 	uint32_t pad;
 	struct rec_ident ident;	/* what it was; files refer to it by dev, ino */
 	/* then name: a memfd's name, a file's path */
+} __attribute__((packed));
+
+/* REC_LAZY: pages to follow (zero pages included), for -progress. */
+struct rec_lazy {
+	uint64_t pages;
 } __attribute__((packed));
 
 /* Part of an object's contents: the bytes at offset (holes and zero

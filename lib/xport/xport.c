@@ -670,6 +670,7 @@ static const char *const ho_names[] = {
 	[XPORT_HO_ABORT] = "ABORT",
 	[XPORT_HO_DONE] = "DONE",
 	[XPORT_HO_FAIL] = "FAIL",
+	[XPORT_HO_PAGE] = "PAGE",
 };
 #define HO_NTYPES	(sizeof(ho_names) / sizeof(ho_names[0]))
 #define HO_MAGIC	"pfrez-handover "

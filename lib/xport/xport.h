@@ -66,7 +66,7 @@
  *
  *   "pfrez-handover TYPE SEQ TAG TEXT\n"
  *
- *   TYPE  READY, DONE, FAIL (pthaw -> pfrez); COMMIT, ABORT (pfrez -> pthaw)
+ *   TYPE  READY, DONE, FAIL, PAGE (pthaw -> pfrez); COMMIT, ABORT (pfrez -> pthaw)
  *   SEQ   decimal, from 0 in each direction, one more per message
  *   TAG   "-" on a plain stream; on an encrypted one, the lowercase hex of
  *         HMAC-SHA256(KH, SHA-256(header) || DIR || le64(SEQ) || TYPE ||
@@ -74,6 +74,10 @@
  *         crypt_handover_key() derives it
  *   TEXT  printable ASCII (others are sent as '?'), at most
  *         XPORT_HO_TEXT_MAX bytes, may be empty
+ *
+ * PAGE (TEXT: an address in lowercase hex, no 0x) may come while the
+ * stream is still being written, from a lazy restore (pfrez -lazy): the
+ * process waits for that page, and pfrez sends it next.
  *
  * A line that does not parse, has the wrong SEQ or DIR, lacks a tag when
  * one is due, or whose tag does not verify, is refused (-EBADMSG). */
@@ -168,6 +172,7 @@ enum xport_ho {
 	XPORT_HO_ABORT,		/* pfrez: discard the copy */
 	XPORT_HO_DONE,		/* pthaw: the copy runs */
 	XPORT_HO_FAIL,		/* pthaw: no copy runs; TEXT says why */
+	XPORT_HO_PAGE,		/* pthaw, during a lazy restore: send this page first */
 };
 
 struct header;
