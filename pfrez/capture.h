@@ -7,6 +7,7 @@
 
 #include "proc.h"
 #include "record.h"
+#include "pstree.h"
 #include "snap.h"
 
 struct capture {
@@ -23,6 +24,14 @@ struct capture {
 	struct inject_ctx *ctx;
 	int regs_saved;			/* threads[0..regs_saved) were read */
 	int settled;			/* capture_settle() ran */
+	/* The tree (lib/kind/pstree.c): with tree set, capture_attach holds
+	 * the process's descendants too, each in a capture of its own in
+	 * sub[] (the tree's order, zombies left out), and ptree lists them
+	 * all, the root first.  ptree.n == 0: the process alone (no child). */
+	int tree;
+	struct pstree ptree;
+	struct capture *sub;
+	size_t nsub;
 	unsigned long long pages_sent, bytes_sent;
 	void (*progress)(void *arg, unsigned long long bytes);
 	void *progress_arg;

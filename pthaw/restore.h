@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "pload_ctl.h"
+#include "pstree.h"
 #include "record.h"
 #include "snap.h"
 
@@ -18,6 +19,14 @@ struct restore {
 	int remapped;		/* out: pthaw must answer its PID calls */
 	uint32_t old_pid;	/* out: its PID in the snapshot */
 	struct snap snap;
+	/* A tree (lib/kind/pstree.c): the table, and a struct restore per
+	 * live process other than the root (sub[i] for tree entry i; sub[0]
+	 * and zombies' NULL), each with its own snap and pload; cur is the
+	 * one whose records are being taken.  tree.n == 0: one process. */
+	struct pstree tree;
+	struct restore **sub;
+	struct restore *cur;
+	int in_tree;		/* a process of a tree but its root */
 	struct rec_reader *rd;
 	const char *loader;
 	int stdin_is_stream;

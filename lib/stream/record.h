@@ -47,6 +47,8 @@ enum rec_type {
 	REC_FILEDATA = 29,/* struct rec_filedata + bytes: part of a memory object's contents */
 	REC_UNIX = 31,	/* lib/kind/fd_unix.c: one unix socket */
 	REC_INOTIFY = 32,/* lib/kind/fd_inotify.c: one inotify instance */
+	REC_PSTREE = 35,/* struct rec_pstree + entries: a process tree (lib/kind/pstree.c) */
+	REC_PSTREE_BEGIN = 36,/* struct rec_pstree_begin: whose records follow */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -88,6 +90,36 @@ struct rec_proc {
 	uint16_t comm_len, exe_len, cwd_len;
 	uint16_t pad;
 	/* then comm, exe, cwd bytes (no terminators) */
+} __attribute__((packed));
+
+/* A process tree (lib/kind/pstree.c): the first record of a stream of
+ * more than one process.  Each live process's records then follow its
+ * begin record, in the tree's order; a zombie has none. */
+enum rec_pstree_state {
+	PSTREE_LIVE = 0,	/* running or sleeping */
+	PSTREE_STOPPED = 1,	/* in a group stop (SIGSTOP ...): restored stopped */
+	PSTREE_ZOMBIE = 2,	/* exited, not reaped: restored exited with status */
+};
+
+struct rec_pstree_proc {
+	uint32_t pid;
+	uint32_t ppid;		/* the root's parent is outside the tree */
+	uint32_t pgid, sid;
+	uint32_t status;	/* a zombie's wait status (/proc/PID/stat exit_code) */
+	uint8_t state;		/* enum rec_pstree_state */
+	uint8_t pad[3];
+} __attribute__((packed));
+
+struct rec_pstree {
+	uint32_t nprocs;	/* entries that follow: the root first, every
+				 * process after its parent */
+	uint32_t pad;
+} __attribute__((packed));
+
+struct rec_pstree_begin {
+	uint32_t pid;		/* the records up to the next begin or the end
+				 * record are this process's */
+	uint32_t pad;
 } __attribute__((packed));
 
 #define REC_NGROUPS_MAX	65536u	/* the kernel's NGROUPS_MAX */
