@@ -30,7 +30,7 @@ struct capture {
 	 * all, the root first.  ptree.n == 0: the process alone (no child). */
 	int tree;
 	struct pstree ptree;
-	struct capture *sub;
+	struct capture **sub;		/* each allocated: its snap points at itself */
 	size_t nsub;
 	unsigned long long pages_sent, bytes_sent;
 	void (*progress)(void *arg, unsigned long long bytes);
@@ -51,13 +51,18 @@ int capture_state(struct capture *c);
 /* Writes the REC_PAGES records of every mapping. */
 int capture_write_pages(struct capture *c, struct rec_writer *w);
 
+/* Writes every record but the end: the process's (snap_write_meta, then
+ * its pages), or a tree's (lib/kind/pstree.c). */
+int capture_write(struct capture *c, struct rec_writer *w);
+
 /* Adds a content hash to every mapping, for -debug. */
 int capture_hash_maps(struct capture *c);
 
-/* Puts every thread's registers back and lets the process go on. */
+/* Puts every thread's registers back and lets the process go on (each
+ * process of the tree). */
 void capture_release(struct capture *c);
 
-/* Ends the process (-halt). */
+/* Ends the process and every process of its tree (-halt). */
 void capture_kill(struct capture *c);
 
 /* Tells the kinds the original's fate (kind_ops.settle): it resumes, or
