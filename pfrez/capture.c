@@ -8,6 +8,7 @@
 #include "kind.h"
 #include "pages.h"
 #include "proc.h"
+#include "treeshare.h"
 #include "arch/x86_64/regs.h"
 
 #include <errno.h>
@@ -365,10 +366,31 @@ out:
 	return rc;
 }
 
+/* What the processes share is described by the first that has it
+ * (treeshare.h): each is told the tree, and the processes before it. */
+static int share_begin(struct capture *c)
+{
+	pid_t *pids = malloc((c->nsub + 1) * sizeof(*pids));
+	int rc;
+
+	if (!pids)
+		return err_sys(ENOMEM, "process tree");
+	pids[0] = c->pid;
+	for (size_t i = 0; i < c->nsub; i++)
+		pids[i + 1] = c->sub[i]->pid;
+	rc = tshare_capture_begin(pids, c->nsub + 1);
+	free(pids);
+	return rc;
+}
+
 int capture_state(struct capture *c)
 {
-	int rc = state_one(c);
+	int rc = share_begin(c);
 
+	if (!rc)
+		rc = state_one(c);
+	if (!rc)
+		tshare_captured(c->pid, &c->snap);
 	for (size_t i = 0; !rc && i < c->nsub; i++) {
 		struct capture *sub = c->sub[i];
 
@@ -376,7 +398,10 @@ int capture_state(struct capture *c)
 		sub->halt = c->halt;
 		sub->max_deleted = c->max_deleted;
 		rc = state_one(sub);
+		if (!rc)
+			tshare_captured(sub->pid, &sub->snap);
 	}
+	tshare_capture_end();
 	return rc;
 }
 

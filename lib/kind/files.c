@@ -596,7 +596,7 @@ const char *files_kind_name(uint32_t k)
 		[FD_UNIX] = "unix socket", [FD_EVENTFD] = "eventfd", [FD_TIMERFD] = "timerfd",
 		[FD_SIGNALFD] = "signalfd", [FD_EPOLL] = "epoll", [FD_INOTIFY] = "inotify",
 		[FD_MEMFD] = "memfd", [FD_DELETED] = "deleted file", [FD_TTY] = "terminal",
-		[FD_INET] = "inet socket",
+		[FD_INET] = "inet socket", [FD_TREE] = "tree file",
 	};
 
 	return k <= FD_KIND_MAX && name[k] ? name[k] : "?";

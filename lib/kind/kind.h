@@ -29,6 +29,7 @@ enum kind_id {
 	KIND_MM,		/* the mm fields and auxiliary vector */
 	KIND_FILE,		/* open file descriptions */
 	KIND_FD,		/* the fd table: fds referring to them */
+	KIND_TREEFILE,		/* files an earlier process of the tree has */
 	KIND_INET,		/* TCP and UDP sockets (fd_inet.c) */
 	KIND_TTY,		/* the terminal: modes, size, foreground */
 	KIND_UNIX,		/* unix sockets: pairs, names, queued messages */

@@ -49,6 +49,7 @@ enum rec_type {
 	REC_INOTIFY = 32,/* lib/kind/fd_inotify.c: one inotify instance */
 	REC_PSTREE = 35,/* struct rec_pstree + entries: a process tree (lib/kind/pstree.c) */
 	REC_PSTREE_BEGIN = 36,/* struct rec_pstree_begin: whose records follow */
+	REC_TREEFILE = 37,/* struct rec_treefile: a file an earlier process of the tree has (lib/kind/fd_tree.c) */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -116,6 +117,15 @@ struct rec_pstree {
 	uint32_t pad;
 } __attribute__((packed));
 
+/* File file (FD_TREE) of this process is the very open file description
+ * that file owner_file of process owner_pid, earlier in the tree, has. */
+struct rec_treefile {
+	uint32_t file;
+	uint32_t owner_pid;
+	uint32_t owner_file;
+	uint32_t pad;
+} __attribute__((packed));
+
 struct rec_pstree_begin {
 	uint32_t pid;		/* the records up to the next begin or the end
 				 * record are this process's */
@@ -178,7 +188,10 @@ enum rec_file_kind {
 	FD_DELETED = 14,/* a regular file unlinked while open: its contents travel */
 	FD_TTY = 15,	/* a terminal beyond pthaw's own stdio */
 	FD_INET = 16,	/* a TCP or UDP socket */
-	FD_KIND_MAX = 16,
+	FD_TREE = 17,	/* the open file description of an earlier process
+			 * of the tree (inherited across fork): its
+			 * REC_TREEFILE names it, its own records are there */
+	FD_KIND_MAX = 17,
 };
 
 /* An open file description (what open() made: one offset, one set of
@@ -228,6 +241,9 @@ enum rec_pipe_flag {
 	PIPE_OUTSIDE = 1u << 0,	/* an end the process lacks is open outside it */
 	PIPE_PACKETS = 1u << 1,	/* O_DIRECT: each chunk is one packet */
 	PIPE_FIFO = 1u << 2,	/* a named pipe: its files reopen its path */
+	PIPE_TREE = 1u << 3,	/* an earlier process of the tree has this pipe
+				 * (same ino): made and filled there, its ends
+				 * here are opened anew on it; no bytes */
 };
 
 struct rec_pipe {
@@ -314,7 +330,9 @@ enum rec_shmem_kind {
 	SHMEM_FILE = 3,		/* a file mapped shared and writable: the file
 				 * is the state, reopened by path */
 	SHMEM_DELETED = 4,	/* a regular file unlinked while open or mapped */
-	SHMEM_KIND_MAX = 4,
+	SHMEM_TREE = 5,		/* an earlier process of the tree's object (same
+				 * ident): made and filled there, taken from it */
+	SHMEM_KIND_MAX = 5,
 };
 
 struct rec_shmem {

@@ -1,0 +1,252 @@
+/* treeshare.c: the processes of a tree, as the kinds that share objects
+ * between them see them (treeshare.h). */
+#include "treeshare.h"
+#include "err.h"
+#include "files.h"
+#include "kind.h"
+#include "pload_ctl.h"
+#include "snap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct tproc {
+	pid_t pid;		/* pfrez: its PID; pthaw: as the tree sees it */
+	uint32_t old_pid;	/* pthaw: in the snapshot */
+	const struct snap *s;	/* NULL until captured */
+};
+
+struct claim {
+	pid_t pid;
+	int fd;
+	uint32_t owner, file;
+};
+
+static struct tproc *procs;
+static size_t nprocs;
+static struct claim *claims;
+static size_t nclaims;
+
+static int index_of(pid_t pid)
+{
+	for (size_t i = 0; i < nprocs; i++)
+		if (procs[i].pid == pid)
+			return (int)i;
+	return -1;
+}
+
+int tshare_capture_begin(const pid_t *pids, size_t n)
+{
+	tshare_capture_end();
+	if (n < 2)
+		return 0;
+	procs = calloc(n, sizeof(*procs));
+	if (!procs)
+		return err_sys(ENOMEM, "process tree");
+	for (size_t i = 0; i < n; i++)
+		procs[i].pid = pids[i];
+	nprocs = n;
+	return 0;
+}
+
+void tshare_captured(pid_t pid, const struct snap *s)
+{
+	int i = index_of(pid);
+
+	if (i >= 0)
+		procs[i].s = s;
+}
+
+void tshare_capture_end(void)
+{
+	free(procs);
+	procs = NULL;
+	nprocs = 0;
+	free(claims);
+	claims = NULL;
+	nclaims = 0;
+}
+
+void tshare_restore_end(void)
+{
+	tshare_capture_end();
+}
+
+const struct snap *tshare_captured_nth(pid_t pid, size_t i, pid_t *owner)
+{
+	int me = index_of(pid);
+
+	if (me < 0 || i >= (size_t)me || !procs[i].s)
+		return NULL;
+	*owner = procs[i].pid;
+	return procs[i].s;
+}
+
+/* The file of s that fd of process pid is: same inode, and kcmp says
+ * the same struct file. */
+static long same_file(pid_t owner, const struct snap *s, pid_t pid, int fd, const struct stat *sb)
+{
+	for (size_t k = 0; k < s->nfiles; k++) {
+		const struct snap_file *f = &s->files[k];
+		struct stat osb;
+		char path[64];
+
+		if (f->r.kind == FD_TREE || f->first_fd < 0)
+			continue;
+		if (f->r.kind == FD_STDIO) {
+			/* No identity kept for what becomes pthaw's. */
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", owner, f->first_fd);
+			if (stat(path, &osb) < 0 || osb.st_dev != sb->st_dev || osb.st_ino != sb->st_ino)
+				continue;
+		} else if (f->r.ident.dev != sb->st_dev || f->r.ident.ino != sb->st_ino) {
+			continue;
+		}
+		if (syscall(SYS_kcmp, owner, pid, KCMP_FILE, f->first_fd, fd) == 0)
+			return (long)k;
+	}
+	return -1;
+}
+
+int tshare_file_owner(pid_t pid, int fd, const struct stat *sb, uint32_t *owner, uint32_t *file)
+{
+	const struct snap *s;
+	struct claim *c;
+	pid_t o;
+	long k = -1;
+
+	for (size_t i = 0; k < 0 && (s = tshare_captured_nth(pid, i, &o)); i++)
+		k = same_file(o, s, pid, fd, sb);
+	if (k < 0)
+		return 0;
+	*owner = (uint32_t)o;
+	*file = (uint32_t)k;
+	c = realloc(claims, (nclaims + 1) * sizeof(*c));
+	if (!c)
+		return err_sys(ENOMEM, "process tree");
+	claims = c;
+	claims[nclaims++] = (struct claim){ pid, fd, *owner, *file };
+	return 1;
+}
+
+int tshare_claimed(pid_t pid, int fd, uint32_t *owner, uint32_t *file)
+{
+	for (size_t i = 0; i < nclaims; i++)
+		if (claims[i].pid == pid && claims[i].fd == fd) {
+			*owner = claims[i].owner;
+			*file = claims[i].file;
+			return 1;
+		}
+	return 0;
+}
+
+/* Whether process pid has an fd on pipe (dev, ino) open that way. */
+static int holds_end(pid_t pid, uint64_t dev, uint64_t ino, int writer)
+{
+	char path[320], info[512];
+	struct dirent *e;
+	int found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	while (d && !found && (e = readdir(d))) {
+		struct stat sb;
+		unsigned flags = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, e->d_name);
+		if (stat(path, &sb) < 0 || (uint64_t)sb.st_dev != dev || (uint64_t)sb.st_ino != ino)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, e->d_name);
+		f = fopen(path, "re");
+		while (f && fgets(info, sizeof(info), f))
+			if (sscanf(info, "flags: %o", &flags) == 1)
+				break;
+		if (f)
+			fclose(f);
+		found = writer ? (flags & O_ACCMODE) != O_RDONLY : (flags & O_ACCMODE) != O_WRONLY;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+int tshare_pipe_end(pid_t pid, uint64_t dev, uint64_t ino, int writer)
+{
+	if (index_of(pid) < 0)
+		return 0;
+	for (size_t i = 0; i < nprocs; i++)
+		if (procs[i].pid != pid && holds_end(procs[i].pid, dev, ino, writer))
+			return 1;
+	return 0;
+}
+
+int tshare_restore_add(uint32_t old_pid, pid_t seen, const struct snap *s)
+{
+	struct tproc *p = realloc(procs, (nprocs + 1) * sizeof(*p));
+
+	if (!p)
+		return err_sys(ENOMEM, "process tree");
+	procs = p;
+	procs[nprocs++] = (struct tproc){ .pid = seen, .old_pid = old_pid, .s = s };
+	return 0;
+}
+
+const struct snap *tshare_restored_nth(size_t i, uint32_t *old_pid, pid_t *seen)
+{
+	if (i >= nprocs)
+		return NULL;
+	*old_pid = procs[i].old_pid;
+	*seen = procs[i].pid;
+	return procs[i].s;
+}
+
+const struct snap *tshare_restored(uint32_t old_pid, pid_t *seen)
+{
+	for (size_t i = 0; i < nprocs; i++)
+		if (procs[i].old_pid == old_pid) {
+			*seen = procs[i].pid;
+			return procs[i].s;
+		}
+	return NULL;
+}
+
+/*
+ * pload, with pthaw's credentials until the credentials stage, may take
+ * from another process of the tree what a ptrace attach could: the
+ * earlier processes are pthaw's (or their ploads') children, with the
+ * same credentials or, once theirs are set, under pthaw's privilege.
+ */
+long tshare_take_fd(struct kind_restore *r, pid_t seen, int fd, const char *what)
+{
+	long pidfd = pload_call(r->pl, SYS_pidfd_open, seen, 0, 0, 0, 0, 0, NULL, 0), t;
+
+	if (pidfd < 0)
+		return err_sys((int)-pidfd, "%s: pidfd_open of process %d of the tree", what, seen);
+	t = pload_call(r->pl, SYS_pidfd_getfd, pidfd, fd, 0, 0, 0, 0, NULL, 0);
+	pload_call(r->pl, SYS_close, pidfd, 0, 0, 0, 0, 0, NULL, 0);
+	if (t < 0)
+		return err_sys((int)-t, "%s: taking fd %d of process %d of the tree (pidfd_getfd)", what, fd,
+			       seen);
+	return t;
+}
+
+long tshare_open_link(struct kind_restore *r, pid_t seen, const char *link, int flags,
+		      const char *what)
+{
+	char path[128];
+	size_t n = (size_t)snprintf(path, sizeof(path), "/proc/%d/%s", seen, link);
+	long t = pload_call(r->pl, SYS_openat, AT_FDCWD, (long)r->pl->hello.scratch, flags | O_CLOEXEC,
+			    0, 0, 0, path, n + 1);
+
+	return t < 0 ? err_sys((int)-t, "%s: opening %s", what, path) : t;
+}
