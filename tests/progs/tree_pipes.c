@@ -1,7 +1,7 @@
 /* tree_pipes: a parent and two children talking over pipes, both ways,
  * with bytes always queued in each: the parent keeps REQ_AHEAD requests
- * unread in each child's request pipe, each child keeps REP_AHEAD replies
- * unread in its reply pipe.  Every message carries a sequence number and
+ * ahead and each child takes one only while another waits behind it, and
+ * each child keeps REP_AHEAD replies ahead of those the parent read.  Every message carries a sequence number and
  * a value derived from it, so a message lost, repeated (queued bytes
  * restored once per end) or sent into another pipe is seen.  The ends of
  * every pipe are in two processes of the tree (each closes the ends it
@@ -9,6 +9,7 @@
  * exits: the parent then reads EOF and fails too. */
 #include <signal.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 
 #define KIND "tree_pipes"
@@ -65,6 +66,15 @@ static void child(int c, int in, int out)
 		if (put(out, s, rep_val(c, s)))
 			_exit(3);
 	for (;;) {
+		int queued = 0;
+
+		/* A request is taken only while another waits behind it:
+		 * the request pipe is never empty between two rounds. */
+		while (ioctl(in, FIONREAD, &queued) == 0 && queued < 2 * (int)sizeof(m)) {
+			if (getppid() == 1)
+				_exit(0);
+			msleep(2);
+		}
 		if (get(in, &m)) {
 			if (getppid() == 1)
 				_exit(0);
@@ -79,8 +89,6 @@ static void child(int c, int in, int out)
 			_exit(1);
 		}
 		want++;
-		/* Slower than the parent: replies wait in the pipe. */
-		msleep(5);
 		if (put(out, want + REP_AHEAD - 1, rep_val(c, want + REP_AHEAD - 1)))
 			_exit(0);
 	}
