@@ -44,6 +44,10 @@
 /* Ends pload with the wait status arg[0] (a zombie of the tree): exit
  * code, or death by that signal (no core file).  No answer. */
 #define PLOAD_OP_EXIT		0x10003
+/* Moves pload's pipes to fds arg[0] and arg[0] + 1 (above the fds of
+ * the process it becomes, known only once its records came).  0 or
+ * -errno. */
+#define PLOAD_OP_MOVE		0x10004
 
 struct pload_hello {
 	uint64_t magic;

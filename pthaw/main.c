@@ -129,6 +129,20 @@ static int print_json(const struct restore *r, const struct header *h,
 	json_object_end(&j);
 	json_object_end(&j);
 	snap_print_json(&j, &r->snap);
+	/* A tree: its table, and the other processes, each as the root's
+	 * members are. */
+	if (r->tree.n) {
+		pstree_print_json(&j, &r->tree);
+		json_array_begin(&j, "processes");
+		for (size_t i = 1; i < r->tree.n; i++) {
+			if (!r->sub[i])
+				continue;
+			json_object_begin(&j, NULL);
+			snap_print_json(&j, &r->sub[i]->snap);
+			json_object_end(&j);
+		}
+		json_array_end(&j);
+	}
 	json_object_begin(&j, "pages");
 	json_uint(&j, "pages", st->pages);
 	json_uint(&j, "zero_pages", st->zero_pages);
@@ -162,6 +176,7 @@ static int debug_stream(struct restore *r, const struct header *hdr, uint32_t ty
 			st.pages += h.npages;
 			st.zero_pages += h.flags & PAGES_ZERO ? h.npages : 0;
 			st.page_records++;
+			restore_pages_seen(r);
 		} else if (type != REC_END) {
 			/* As a restore would: task state may follow the pages,
 			 * and only an optional record may be unknown. */
@@ -174,13 +189,25 @@ static int debug_stream(struct restore *r, const struct header *hdr, uint32_t ty
 	}
 	if (rc < 0)
 		return rc;
-	rc = snap_check(&r->snap, 1);
+	rc = r->tree.n ? restore_tree_done(r) : snap_check(&r->snap, 1);
 	if (rc)
 		return rc;
+	/* The other processes of a tree, now that their records are in. */
+	for (size_t i = 1; opt_check && i < r->tree.n; i++)
+		if (r->sub[i])
+			problems += restore_check(r->sub[i], stdout);
 	if (opt_json && !opt_check)
 		return print_json(r, hdr, &st);
-	if (!opt_check)
+	if (!opt_check) {
+		pstree_print(stdout, &r->tree);
 		snap_print(stdout, &r->snap);
+		for (size_t i = 1; i < r->tree.n; i++) {
+			if (!r->sub[i])
+				continue;
+			printf("\n");
+			snap_print(stdout, &r->sub[i]->snap);
+		}
+	}
 	if (opt_check && problems)
 		return err_msg(ENOEXEC, "%d problem%s: the snapshot cannot be restored here", problems,
 			       problems > 1 ? "s" : "");

@@ -26,7 +26,10 @@ struct restore {
 	struct pstree tree;
 	struct restore **sub;
 	struct restore *cur;
+	int cur_idx;		/* cur's tree entry */
 	int in_tree;		/* a process of a tree but its root */
+	int paged;		/* its pages records began */
+	int fd_base;		/* the root pload's pipes' fds (the tree's) */
 	struct rec_reader *rd;
 	const char *loader;
 	int stdin_is_stream;
@@ -45,6 +48,14 @@ struct restore {
  * after pages records); an unknown one is skipped with a warning when it
  * is optional.  0, or -errno with the message set. */
 int restore_take(struct restore *r, uint32_t type, const unsigned char *p, size_t len, int late);
+
+/* A tree: its last process's records were the last (the end record
+ * came), each process complete and the one its entry names.  0 for one
+ * process. */
+int restore_tree_done(struct restore *r);
+
+/* A pages record came, for the process whose records are being taken. */
+void restore_pages_seen(struct restore *r);
 
 /* Reads the metadata records up to the first pages (or end) record and
  * checks that this machine can restore them.  *type/payload/len hold the

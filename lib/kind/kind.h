@@ -143,6 +143,8 @@ struct kind_restore {
 	int same_host;			/* the stream's boot-id is this boot's */
 	int remapped;			/* pthaw answers its PID (and tid) calls */
 	int take_sockets;		/* pthaw -take-sockets (fd_inet.c) */
+	int tree;			/* a process of a tree: its session and group
+					 * were made with the tree (task_lead) */
 	enum kind_stage stage;		/* the stage being restored */
 	const struct snap *snap;
 	unsigned char *added_write;	/* per mapping: PROT_WRITE added for filling */
@@ -177,6 +179,11 @@ struct kind_ops {
 	 * move (fd_inet.c: connections kept silent) is let go or kept. */
 	void (*settle)(void *data, int ended);
 };
+
+/* task.c: makes the process lead its session or process group again as
+ * it did, or leaves it in pthaw's (the root of a tree: before its
+ * children are made, which inherit them). */
+int task_lead(struct kind_restore *r);
 
 /* A NULL line is a kind not built yet: the loops skip it. */
 extern const struct kind_ops *const kind_table[KIND_NR];
