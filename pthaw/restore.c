@@ -13,6 +13,7 @@
 #include "proc.h"
 #include "shmem.h"
 #include "supervise.h"
+#include "treeshare.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -613,7 +614,8 @@ static int restore_next(struct restore *r, struct page_pipe **pp, uint32_t *type
 				    .same_host = r->same_host, .snap = &sub->snap,
 				    .take_sockets = r->take_sockets, .tree = 1,
 				    .added_write = sub->added_write };
-	return restore_proc(r, sub, &kr, pp, type, p, len);
+	rc = tshare_restore_add(sub->old_pid, sub->pl.self, &sub->snap);
+	return rc ? rc : restore_proc(r, sub, &kr, pp, type, p, len);
 }
 
 pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
@@ -668,10 +670,15 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 			       r->old_pid, r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
 	}
 	rc = r->tree.n ? build_tree(r, &kr) : 0;
+	/* What its processes share, the later ones take from the earlier
+	 * (treeshare.h). */
+	if (!rc && r->tree.n)
+		rc = tshare_restore_add(r->old_pid, r->pl.self, &r->snap);
 	if (!rc)
 		rc = restore_proc(r, r, &kr, r->tree.n ? &pp : NULL, &type, &p, &len);
 	while (!rc && r->tree.n && type == REC_PSTREE_BEGIN)
 		rc = restore_next(r, &pp, &type, &p, &len);
+	tshare_restore_end();
 	if (pp)
 		page_pipe_stop(pp);
 	if (!rc)
