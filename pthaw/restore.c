@@ -599,9 +599,13 @@ static int restore_next(struct restore *r, struct page_pipe **pp, uint32_t *type
 	/* Its pipes above its own fds: the fd table of its parent's was the
 	 * measure when it was made. */
 	if (max_fd(&sub->snap) >= r->fd_base) {
-		rc = fit_fds(max_fd(&sub->snap), max_fd(&sub->snap) + 3);
+		/* Above its pipes too (at fd_base and the next): dup2 onto
+		 * the reply pipe would lose it. */
+		int base = max_fd(&sub->snap) + 1 > r->fd_base + 2 ? max_fd(&sub->snap) + 1 : r->fd_base + 2;
+
+		rc = fit_fds(base - 1, base + 2);
 		if (!rc)
-			rc = pload_move(&sub->pl, max_fd(&sub->snap) + 1);
+			rc = pload_move(&sub->pl, base);
 		if (rc)
 			return rc;
 	}
