@@ -37,7 +37,10 @@ static int tree_capture(struct kind_capture *c, void **data)
 	const struct snap *s = c->snap;
 	struct treefiles *ts;
 	size_t n = 0;
+	int rc = tshare_refuse_shared(c->pid);
 
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < s->nfiles; i++)
 		n += s->files[i].r.kind == FD_TREE;
 	if (!n)

@@ -180,6 +180,28 @@ static int holds_end(pid_t pid, uint64_t dev, uint64_t ino, int writer)
 	return found;
 }
 
+int tshare_refuse_shared(pid_t pid)
+{
+	static const struct {
+		int type;
+		const char *what, *flag;
+	} tab[] = {
+		{ KCMP_FILES, "fd table", "CLONE_FILES" },
+		{ KCMP_VM, "memory", "CLONE_VM" },
+		{ KCMP_FS, "working directory and umask", "CLONE_FS" },
+		{ KCMP_SIGHAND, "signal handlers", "CLONE_SIGHAND" },
+	};
+	const struct snap *s;
+	pid_t o;
+
+	for (size_t i = 0; (s = tshare_captured_nth(pid, i, &o)); i++)
+		for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++)
+			if (syscall(SYS_kcmp, o, pid, tab[k].type, 0, 0) == 0)
+				return err_msg(ENOTSUP, "process %d shares its %s with process %d (clone(2) with %s, not a thread): not supported",
+					       pid, tab[k].what, o, tab[k].flag);
+	return 0;
+}
+
 int tshare_pipe_end(pid_t pid, uint64_t dev, uint64_t ino, int writer)
 {
 	if (index_of(pid) < 0)

@@ -36,6 +36,11 @@ int tshare_file_owner(pid_t pid, int fd, const struct stat *sb, uint32_t *owner,
 /* The owner a claim of (pid, fd) found, for the treefile records. */
 int tshare_claimed(pid_t pid, int fd, uint32_t *owner, uint32_t *file);
 
+/* Refuses, naming them, a process that shares its fd table, memory, fs
+ * or signal handlers with a process captured before it (clone(2)
+ * without CLONE_THREAD): restored apart, each would have its own. */
+int tshare_refuse_shared(pid_t pid);
+
 /* Whether a process of the tree other than pid has the pipe (dev, ino)
  * open for writing (writer) or for reading. */
 int tshare_pipe_end(pid_t pid, uint64_t dev, uint64_t ino, int writer);
