@@ -339,6 +339,13 @@ int pload_fork(struct pload *p, struct pload *child, pid_t pid)
 	struct iovec l = { fds, sizeof(fds) }, r = { (void *)(uintptr_t)p->hello.scratch, sizeof(fds) };
 	long ret = pload_call(p, PLOAD_OP_FORK, pid, 0, 0, 0, 0, 0, NULL, 0);
 
+	/* The original tree, just ended (-halt), holds its PIDs until each
+	 * is reaped, by its parent or by init once that one is gone. */
+	for (int tries = 0; ret == -EEXIST && tries < 60 && p->self == p->pid && pid_is_zombie(pid); tries++) {
+		err_clear();
+		usleep(50000);
+		ret = pload_call(p, PLOAD_OP_FORK, pid, 0, 0, 0, 0, 0, NULL, 0);
+	}
 	memset(child, 0, sizeof(*child));
 	child->pid = -1;
 	child->req_fd = child->rep_fd = -1;
