@@ -180,6 +180,21 @@ static int holds_end(pid_t pid, uint64_t dev, uint64_t ino, int writer)
 	return found;
 }
 
+int tshare_stdio_inside(pid_t pid, int fd, const struct stat *sb, uint32_t flags)
+{
+	const struct snap *s;
+	pid_t o;
+
+	if (index_of(pid) < 0)
+		return 0;
+	for (size_t i = 0; (s = tshare_captured_nth(pid, i, &o)); i++)
+		if (same_file(o, s, pid, fd, sb) >= 0)
+			return 1;
+	/* A pipe: its other end in a process of the tree. */
+	return S_ISFIFO(sb->st_mode) &&
+	       tshare_pipe_end(pid, (uint64_t)sb->st_dev, (uint64_t)sb->st_ino, (flags & O_ACCMODE) == O_RDONLY);
+}
+
 int tshare_refuse_shared(pid_t pid)
 {
 	static const struct {

@@ -33,6 +33,13 @@ const struct snap *tshare_captured_nth(pid_t pid, size_t i, pid_t *owner);
  * process captured before it has, not as a reference to another: 1 with
  * that process and its file id, 0, or -errno. */
 int tshare_file_owner(pid_t pid, int fd, const struct stat *sb, uint32_t *owner, uint32_t *file);
+/* Whether process pid's fd 0, 1 or 2, a terminal, pipe or socket, stays
+ * inside the tree rather than becoming pthaw's own: the open file
+ * description of an earlier process (the root's stdout: pthaw's for
+ * both), or a pipe whose other end a process of the tree has (`a | b`).
+ * flags: the fd's access mode and status flags. */
+int tshare_stdio_inside(pid_t pid, int fd, const struct stat *sb, uint32_t flags);
+
 /* The owner a claim of (pid, fd) found, for the treefile records. */
 int tshare_claimed(pid_t pid, int fd, uint32_t *owner, uint32_t *file);
 
