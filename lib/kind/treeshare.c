@@ -277,13 +277,38 @@ long tshare_take_fd(struct kind_restore *r, pid_t seen, int fd, const char *what
 	return t;
 }
 
+static long pcall(struct kind_restore *r, long nr, long a0)
+{
+	return pload_call(r->pl, nr, a0, 0, 0, 0, 0, 0, NULL, 0);
+}
+
+/*
+ * pload opens the files of the process with its file system ids
+ * (creds.c): a worker of nginx as www-data.  A /proc link of an earlier
+ * process of the tree is no path from the stream but one pthaw built,
+ * to a process it made: opened with pload's own ids (pthaw's, until
+ * the credentials stage), which the access check of another process's
+ * fd and map_files links (PTRACE_MODE_READ_FSCREDS) asks for; the
+ * process's come back right after.
+ */
 long tshare_open_link(struct kind_restore *r, pid_t seen, const char *link, int flags,
 		      const char *what)
 {
+	long fsuid = pcall(r, SYS_setfsuid, -1), fsgid = pcall(r, SYS_setfsgid, -1);
+	long uid = pcall(r, SYS_getuid, 0), gid = pcall(r, SYS_getgid, 0), t;
 	char path[128];
 	size_t n = (size_t)snprintf(path, sizeof(path), "/proc/%d/%s", seen, link);
-	long t = pload_call(r->pl, SYS_openat, AT_FDCWD, (long)r->pl->hello.scratch, flags | O_CLOEXEC,
-			    0, 0, 0, path, n + 1);
 
+	pcall(r, SYS_setfsgid, gid);
+	pcall(r, SYS_setfsuid, uid);
+	t = pload_call(r->pl, SYS_openat, AT_FDCWD, (long)r->pl->hello.scratch, flags | O_CLOEXEC, 0, 0, 0,
+		       path, n + 1);
+	pcall(r, SYS_setfsuid, fsuid);
+	pcall(r, SYS_setfsgid, fsgid);
+	if (pcall(r, SYS_setfsuid, -1) != fsuid || pcall(r, SYS_setfsgid, -1) != fsgid) {
+		if (t >= 0)
+			pcall(r, SYS_close, t);
+		return err_msg(EPERM, "%s: the loader's file system ids could not be put back", what);
+	}
 	return t < 0 ? err_sys((int)-t, "%s: opening %s", what, path) : t;
 }
