@@ -488,10 +488,32 @@ static int hash_one(struct capture *c)
 	return 0;
 }
 
+/* A process of the tree that was stopped goes back to its group stop
+ * once let go (__ptrace_unlink), but only when it next runs: its parent
+ * must not see it running meanwhile. */
+static void wait_stopped(pid_t pid)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct proc_stat st;
+
+		if (proc_stat_read(pid, &st) || st.state == 'T') {
+			err_clear();
+			return;
+		}
+		usleep(1000);
+	}
+}
+
 void capture_release(struct capture *c)
 {
 	for (size_t i = 0; i < c->nsub; i++)
 		capture_release(c->sub[i]);
+	for (size_t i = 0; i < c->nsub; i++) {
+		int k = pstree_find(&c->ptree, (uint32_t)c->sub[i]->pid);
+
+		if (k >= 0 && c->ptree.procs[k].state == PSTREE_STOPPED)
+			wait_stopped(c->sub[i]->pid);
+	}
 	capture_settle(c, 0);
 	if (!c->attached)
 		return;

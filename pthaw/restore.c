@@ -369,7 +369,15 @@ static int release_one(struct restore *r, int stopped)
 
 	if (!rc && ptrace(r->remapped ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
 		rc = err_sys(errno, "starting the restored process (ptrace)");
-	(void)stopped;
+	for (int i = 0; !rc && stopped && i < 2000; i++) {
+		struct proc_stat st;
+
+		if (proc_stat_read(r->pl.pid, &st) || st.state == 'T') {
+			err_clear();
+			break;
+		}
+		usleep(1000);
+	}
 	return rc;
 }
 
@@ -386,8 +394,12 @@ int restore_release(struct restore *r)
 		if (p && r->tree.procs[i].state == PSTREE_STOPPED)
 			kill(p->pl.pid, SIGSTOP);
 	}
+	/* The stopped first, each seen stopped before the others run. */
 	for (size_t i = 1; i < r->tree.n && !rc; i++)
-		if (r->sub[i] && r->tree.procs[i].state != PSTREE_ZOMBIE)
+		if (r->sub[i] && r->tree.procs[i].state == PSTREE_STOPPED)
+			rc = release_one(r->sub[i], 1);
+	for (size_t i = 1; i < r->tree.n && !rc; i++)
+		if (r->sub[i] && r->tree.procs[i].state == PSTREE_LIVE)
 			rc = release_one(r->sub[i], 0);
 	if (!rc)
 		rc = release_one(r, 0);
@@ -653,18 +665,31 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 	for (size_t i = 1; i < r->snap.nthreads && !r->remapped; i++)
 		if (kill((pid_t)r->snap.threads[i].r.tid, 0) == 0 || errno == EPERM)
 			r->remapped = 2;
+	/* The seccomp remapping answers for one process's PIDs: a tree
+	 * keeps its own, here or in a PID namespace of its own, where
+	 * -remap=auto takes it when its root's PID is taken here (a clone
+	 * beside the original, or -halt over a pipe, whose original ends
+	 * only once the stream is written). */
+	if (r->remapped && r->tree.n && r->remap == REMAP_AUTO && r->ns == PLOAD_NS_NONE &&
+	    pidns_privileged()) {
+		pload_kill(&r->pl);
+		r->ns = o.ns = PLOAD_NS_PID;
+		rc = pload_spawn(&r->pl, &o);
+		if (rc)
+			return rc;
+		r->remapped = !r->pl.got_pid;
+	}
+	if (r->remapped && r->tree.n) {
+		pload_kill(&r->pl);
+		return err_msg(EBUSY, "%s %u is in use here, and a process tree is restored with its PIDs: restore it with -remap=ns (a PID namespace of its own)%s",
+			       r->remapped == 2 ? "a thread's tid of process" : "PID", r->old_pid,
+			       r->remap == REMAP_AUTO ? "" : ", not -remap=always or never");
+	}
 	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .self_pid = r->pl.self,
 				    .old_pid = r->old_pid,
 				    .detach = r->detach, .same_host = r->same_host, .snap = &r->snap,
 				    .take_sockets = r->take_sockets, .tree = r->tree.n > 0,
 				    .added_write = r->added_write, .remapped = r->remapped };
-	/* The seccomp remapping answers for one process's PIDs: a tree
-	 * keeps its own, here or in a PID namespace of its own. */
-	if (r->remapped && r->tree.n) {
-		pload_kill(&r->pl);
-		return err_msg(EBUSY, "%s %u is in use here, and a process tree is restored with its PIDs: restore it with -remap=ns (a PID namespace of its own)",
-			       r->remapped == 2 ? "a thread's tid of process" : "PID", r->old_pid);
-	}
 	if (r->remapped && (r->remap == REMAP_NEVER || r->detach)) {
 		pload_kill(&r->pl);
 		if (r->remapped == 2)
