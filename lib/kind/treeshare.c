@@ -185,7 +185,9 @@ int tshare_stdio_inside(pid_t pid, int fd, const struct stat *sb, uint32_t flags
 	const struct snap *s;
 	pid_t o;
 
-	if (index_of(pid) < 0)
+	/* The root's are pthaw's, whatever holds their other ends: pthaw
+	 * stands where the root was started (a terminal, a pipeline). */
+	if (index_of(pid) <= 0)
 		return 0;
 	for (size_t i = 0; (s = tshare_captured_nth(pid, i, &o)); i++)
 		if (same_file(o, s, pid, fd, sb) >= 0)

@@ -34,7 +34,8 @@ const struct snap *tshare_captured_nth(pid_t pid, size_t i, pid_t *owner);
  * that process and its file id, 0, or -errno. */
 int tshare_file_owner(pid_t pid, int fd, const struct stat *sb, uint32_t *owner, uint32_t *file);
 /* Whether process pid's fd 0, 1 or 2, a terminal, pipe or socket, stays
- * inside the tree rather than becoming pthaw's own: the open file
+ * inside the tree rather than becoming pthaw's own (never the root's,
+ * which are pthaw's: `pthaw | less` for `prog | less`): the open file
  * description of an earlier process (the root's stdout: pthaw's for
  * both), or a pipe whose other end a process of the tree has (`a | b`).
  * flags: the fd's access mode and status flags. */

@@ -113,3 +113,9 @@ treecase_shm()
 	seq_format '^tree_shm ok ' 3
 	tree_halt tree_shm
 }
+
+treecase_fds()
+{
+	seq_format '^tree_fds ok ' 3
+	tree_halt tree_fds
+}
