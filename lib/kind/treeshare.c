@@ -219,6 +219,35 @@ int tshare_refuse_shared(pid_t pid)
 	return 0;
 }
 
+pid_t tshare_socket_holder(pid_t pid, uint64_t ino)
+{
+	char path[320], link[64], want[64];
+	struct dirent *e;
+
+	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
+	for (size_t i = 0; index_of(pid) >= 0 && i < nprocs; i++) {
+		DIR *d;
+		int found = 0;
+
+		if (procs[i].pid == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", procs[i].pid);
+		d = opendir(path);
+		while (d && !found && (e = readdir(d))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%d/fd/%s", procs[i].pid, e->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			found = n > 0 && (link[n] = '\0', strcmp(link, want) == 0);
+		}
+		if (d)
+			closedir(d);
+		if (found)
+			return procs[i].pid;
+	}
+	return 0;
+}
+
 int tshare_pipe_end(pid_t pid, uint64_t dev, uint64_t ino, int writer)
 {
 	if (index_of(pid) < 0)

@@ -53,6 +53,10 @@ int tshare_refuse_shared(pid_t pid);
  * open for writing (writer) or for reading. */
 int tshare_pipe_end(pid_t pid, uint64_t dev, uint64_t ino, int writer);
 
+/* The process of the tree other than pid that has socket inode ino
+ * open, or 0 (for a message naming it). */
+pid_t tshare_socket_holder(pid_t pid, uint64_t ino);
+
 /* pthaw: process old_pid of the snapshot is made (its records taken into
  * s, restored from the mappings on); seen is its PID as the processes of
  * the tree see it. */
