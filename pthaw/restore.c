@@ -53,7 +53,7 @@ static int check_here(struct restore *r, FILE *out)
 	const struct snap *s = &r->snap;
 	struct kind_check c = { .snap = s, .same_host = r->same_host, .out = out,
 				.take_sockets = r->take_sockets,
-				.userns = r->ns == PLOAD_NS_USER };
+				.userns = r->ns == PLOAD_NS_USER, .in_tree = r->in_tree };
 	gid_t groups[256];
 	int ngroups = getgroups(256, groups), switched = 0, rc;
 

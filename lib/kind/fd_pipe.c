@@ -468,7 +468,7 @@ static int pipe_check(struct kind_check *c, const void *data)
 
 		int stdio = -1;
 
-		if (!(p->r.flags & PIPE_OUTSIDE) || inherit_of(s, p))
+		if (!(p->r.flags & PIPE_OUTSIDE) || (!c->in_tree && inherit_of(s, p)))
 			continue;
 		/* Its other end may be the process's own stdin, stdout or
 		 * stderr, which becomes pthaw's (the path names the pipe). */
@@ -485,7 +485,8 @@ static int pipe_check(struct kind_check *c, const void *data)
 		if (!c->out)
 			return rc;
 	}
-	for (size_t i = 0; i < ninherits; i++) {
+	/* -inherit-fd names fds of the root of a tree. */
+	for (size_t i = 0; !c->in_tree && i < ninherits; i++) {
 		int ok = 0;
 
 		for (size_t j = 0; !ok && j < ps->n; j++)

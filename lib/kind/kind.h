@@ -129,6 +129,8 @@ struct kind_check {
 	/* pthaw restores without privilege, in a user namespace mapping
 	 * only its own uid and gid (pidns.h): what needs more is refused. */
 	int userns;
+	int in_tree;		/* a process of a tree but its root (pthaw's
+				 * own fds, -inherit-fd, are the root's) */
 };
 
 /* What a kind's restore may use: pload, which is becoming the process

@@ -225,6 +225,15 @@ close_fds()
 	done
 }
 
+# close_fds_but FD: close_fds, keeping FD.
+close_fds_but()
+{
+	local f fds=(/proc/$BASHPID/fd/*)
+	for f in "${fds[@]##*/}"; do
+		[ "$f" -gt 2 ] && [ "$f" != "$1" ] && eval "exec $f>&-"
+	done
+}
+
 # start NAME COMMAND ARGS...: runs COMMAND in $D in the background, stdout
 # to NAME.out, stderr to NAME.err, stdin from /dev/null; LAST is its pid.
 # A COMMAND without a slash is a program of tests/progs, run through a
