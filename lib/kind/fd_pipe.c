@@ -605,15 +605,15 @@ static long fifo_open(struct kind_restore *r, const struct snap *s, const struct
 	long t, hold, fd, ret;
 	int rc = 0;
 
-	reopen_file(s, f, r->pl->pid, what, sizeof(what), path, sizeof(path), &o);
+	reopen_file(s, f, r->pl->self, what, sizeof(what), path, sizeof(path), &o);
 	o.flags = O_PATH | O_CLOEXEC;
 	t = reopen(r->pl, r->same_host, &o);
 	if (t < 0)
 		return t;
 	/* Read and write: never waits for the other side, and keeps the
 	 * pipe (and what is put in it) while the ends are opened. */
-	hold = open_proc_fd(r, r->pl->pid, t, O_RDWR | (p->r.flags & PIPE_PACKETS ? O_DIRECT : 0));
-	fd = hold < 0 ? hold : open_proc_fd(r, r->pl->pid, t, (int)(f->r.flags & O_ACCMODE));
+	hold = open_proc_fd(r, r->pl->self, t, O_RDWR | (p->r.flags & PIPE_PACKETS ? O_DIRECT : 0));
+	fd = hold < 0 ? hold : open_proc_fd(r, r->pl->self, t, (int)(f->r.flags & O_ACCMODE));
 	call(r, SYS_close, t, 0, 0, NULL, 0);
 	if (fd < 0) {
 		if (hold >= 0)
@@ -755,7 +755,7 @@ static long pipe_open(struct kind_restore *r, const struct snap *s, const struct
 			via = given_fd(s, p, f, acc == O_RDWR ? 2 : e);
 		if (via < 0)
 			return err_msg(EBADMSG, "fd %d (%s): no end of its pipe to open it from", f->first_fd, f->path);
-		t = open_proc_fd(r, r->pl->pid, via, (int)acc);
+		t = open_proc_fd(r, r->pl->self, via, (int)acc);
 		if (t < 0)
 			return err_sys((int)-t, "fd %d (%s): opening the pipe again", f->first_fd, f->path);
 	}
