@@ -44,7 +44,7 @@ static const struct flag flags[] = {
 	{ "pid", FLAG_INT, &pid_range, "PID", "process to freeze (required)" },
 	{ "dest", FLAG_STRING, &opt_dest, "DEST", "where the snapshot goes: stdout (default), FILE, tcp:HOST:PORT, unix:PATH, udp:HOST:PORT" },
 	{ "halt", FLAG_BOOL, &opt_halt, NULL, "end the process once the snapshot is safe (migration)" },
-	{ "tree", FLAG_BOOL, &opt_tree, NULL, "capture the process's descendants too (default true); false: it alone, refused if it has children" },
+	{ "tree", FLAG_BOOL, &opt_tree, NULL, "capture the process's descendants too (default true)" },
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
