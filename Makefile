@@ -56,6 +56,7 @@ UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_re
 	      test_sigframe test_json test_kind_caps test_kind_seccomp test_kind_locks test_kind_sched \
 	      test_kind_membarrier test_kind_madvise test_kind_timers test_kind_fds test_kind_shmem test_kind_tty
 UNIT_TESTS += test_kind_unix
+UNIT_TESTS += test_kind_pstree
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \

@@ -504,16 +504,20 @@ static void wait_stopped(pid_t pid)
 	}
 }
 
+int capture_was_stopped(const struct capture *c, pid_t pid)
+{
+	int k = pstree_find(&c->ptree, (uint32_t)pid);
+
+	return k >= 0 && c->ptree.procs[k].state == PSTREE_STOPPED;
+}
+
 void capture_release(struct capture *c)
 {
 	for (size_t i = 0; i < c->nsub; i++)
 		capture_release(c->sub[i]);
-	for (size_t i = 0; i < c->nsub; i++) {
-		int k = pstree_find(&c->ptree, (uint32_t)c->sub[i]->pid);
-
-		if (k >= 0 && c->ptree.procs[k].state == PSTREE_STOPPED)
+	for (size_t i = 0; i < c->nsub; i++)
+		if (capture_was_stopped(c, c->sub[i]->pid))
 			wait_stopped(c->sub[i]->pid);
-	}
 	capture_settle(c, 0);
 	if (!c->attached)
 		return;

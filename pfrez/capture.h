@@ -58,6 +58,9 @@ int capture_write(struct capture *c, struct rec_writer *w);
 /* Adds a content hash to every mapping, for -debug. */
 int capture_hash_maps(struct capture *c);
 
+/* Whether process pid of c's tree was in a group stop when held. */
+int capture_was_stopped(const struct capture *c, pid_t pid);
+
 /* Puts every thread's registers back and lets the process go on (each
  * process of the tree). */
 void capture_release(struct capture *c);

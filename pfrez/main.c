@@ -44,7 +44,7 @@ static const struct flag flags[] = {
 	{ "pid", FLAG_INT, &pid_range, "PID", "process to freeze (required)" },
 	{ "dest", FLAG_STRING, &opt_dest, "DEST", "where the snapshot goes: stdout (default), FILE, tcp:HOST:PORT, unix:PATH, udp:HOST:PORT" },
 	{ "halt", FLAG_BOOL, &opt_halt, NULL, "end the process once the snapshot is safe (migration)" },
-	{ "tree", FLAG_BOOL, &opt_tree, NULL, "capture the process's descendants too (default true); false: it alone, refused if it has children" },
+	{ "tree", FLAG_BOOL, &opt_tree, NULL, "capture the process's descendants too (default true)" },
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
@@ -210,26 +210,35 @@ static int hold_stopped_one(struct capture *c)
 	return 0;
 }
 
-/* Ends the group stop, then lets go: SIGCONT first, so that a pfrez that
- * dies in between leaves it running, not stopped. */
+/* A tree: every process, but those already stopped, which stay so
+ * (stopping and resuming them would let them run). */
 static int hold_stopped(struct capture *c)
 {
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < c->nsub; i++)
-		rc = hold_stopped_one(c->sub[i]);
-	return rc ? rc : hold_stopped_one(c);
+		if (!capture_was_stopped(c, c->sub[i]->pid))
+			rc = hold_stopped_one(c->sub[i]);
+	return rc || capture_was_stopped(c, c->pid) ? rc : hold_stopped_one(c);
+}
+
+/* Ends the group stop, then lets go: SIGCONT first, so that a pfrez that
+ * dies in between leaves it running, not stopped. */
+static void resume_one(struct capture *c, int cont)
+{
+	capture_settle(c, 0);
+	if (cont)
+		kill(c->pid, SIGCONT);
+	for (size_t i = 0; i < c->nthreads; i++)
+		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
+	c->attached = 0;
 }
 
 static void resume_held(struct capture *c)
 {
 	for (size_t i = 0; i < c->nsub; i++)
-		resume_held(c->sub[i]);
-	capture_settle(c, 0);
-	kill(c->pid, SIGCONT);
-	for (size_t i = 0; i < c->nthreads; i++)
-		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
-	c->attached = 0;
+		resume_one(c->sub[i], !capture_was_stopped(c, c->sub[i]->pid));
+	resume_one(c, !capture_was_stopped(c, c->pid));
 }
 
 /* The undecided case: detached during its group stop, the process stays

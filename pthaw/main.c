@@ -302,7 +302,7 @@ int main(int argc, char **argv)
 	struct xport_handover ho;
 	unsigned char key[CRYPT_KEY_MAX];
 	size_t keylen = 0;
-	int rest, rc, encrypted = 0, handover = 0, authed = 0, no_loader = 0;
+	int rest, rc, encrypted = 0, handover = 0, authed = 0, no_loader = 0, tree;
 	pid_t pid = 0;
 
 	rc = flags_parse(flags, argc, argv, &rest);
@@ -494,6 +494,7 @@ int main(int argc, char **argv)
 		rec_reader_free(&rd);
 	xport_close(&x);
 	free(h);
+	tree = r.tree.n > 0;
 	restore_free(&r);
 	if (rc)
 		return no_loader ? PTHAW_EXIT_LOADER : PTHAW_EXIT_FAILED;
@@ -507,5 +508,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pthaw: process %d restored and detached\n", pid);
 		return 0;
 	}
+	/* A tree's root that leads its group: a job of its own. */
+	supervise_group(tree && getpgid(pid) == pid);
 	return supervise(pid, (pid_t)r.old_pid, r.remapped);
 }

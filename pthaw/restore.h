@@ -20,9 +20,9 @@ struct restore {
 	uint32_t old_pid;	/* out: its PID in the snapshot */
 	struct snap snap;
 	/* A tree (lib/kind/pstree.c): the table, and a struct restore per
-	 * live process other than the root (sub[i] for tree entry i; sub[0]
-	 * and zombies' NULL), each with its own snap and pload; cur is the
-	 * one whose records are being taken.  tree.n == 0: one process. */
+	 * process other than the root (sub[i] for tree entry i; sub[0]
+	 * NULL), each with its own snap and pload; cur is the one whose
+	 * records are being taken.  tree.n == 0: one process. */
 	struct pstree tree;
 	struct restore **sub;
 	struct restore *cur;

@@ -24,6 +24,10 @@ size_t remap_filter(void *prog, size_t max);
  * ended it, or PTHAW_EXIT_LOST when waiting for it failed. */
 int supervise(pid_t pid, pid_t old_pid, int remapped);
 
+/* Before supervise(): a tree whose root leads its process group: the
+ * signals pthaw forwards go to the group. */
+void supervise_group(int on);
+
 /* Before supervise(): thread now of the restored process had tid old in
  * the snapshot (its tid was taken here); remapped, it is answered and
  * named by old as the process is by old_pid.  0, or -ENOMEM. */

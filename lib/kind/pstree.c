@@ -2,11 +2,11 @@
  * each stands (parent, process group, session, state), in both directions.
  *
  * The model.  pfrez -pid=N holds N and all its descendants (pfrez/capture.c:
- * struct capture for N, c->sub[] one struct capture per other live
- * process, each a whole single-process capture as before, c->ptree the
- * table below); every thread of every process is seized and interrupted,
- * the children lists read again until nothing new appears, before any
- * state is read.  The stream of a tree is
+ * struct capture for N, c->sub[i] an allocated struct capture per other
+ * live process in the table's order, each a whole single-process capture
+ * as before, c->ptree the table below); every thread of every process is
+ * seized and interrupted, the children lists read again until nothing new
+ * appears, before any state is read.  The stream of a tree is
  *
  *	REC_PSTREE		the table: every process, the root first, each
  *				after its parent (struct rec_pstree_proc:
@@ -19,13 +19,16 @@
  *
  * A zombie is only its table entry.  A stream without REC_PSTREE is one
  * process, as before.  pthaw (pthaw/restore.c) keeps one struct restore
- * per live process (r itself for the root, r->sub[i] for entry i, NULL for
- * zombies), each with its own snap and its own pload; it makes the whole
- * tree first, from the table (root pload spawned, each other pload forked
- * by its parent's with its PID: PLOAD_OP_FORK; sessions and groups by
- * pstree_place(); zombies exit with their status), then restores each
- * process as it streams in, as a single process is, up to its registers,
- * held stopped; at the end all are let go together.
+ * per process (r itself for the root, r->sub[i] for entry i, zombies'
+ * included while they are made), each with its own snap and its own
+ * pload; it makes the whole tree first, from the table (root pload
+ * spawned, each other pload forked by its parent's with its PID:
+ * PLOAD_OP_FORK; sessions and groups by pstree_place(); zombies exit with
+ * their status: PLOAD_OP_EXIT), then restores each process as it streams
+ * in (r->cur, restore_take), as a single process is, up to its registers,
+ * held stopped; at the end all are let go together (restore_release),
+ * the stopped ones stopped again.  A tree is never remapped: its PIDs are
+ * its own, here or in a PID namespace of its own.
  *
  * This is not a line of the table of kinds: the kinds are each process's;
  * the tree is the stream's. */
