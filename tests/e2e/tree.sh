@@ -6,37 +6,11 @@
 # (-remap=ns: a tree keeps its PIDs); -halt goes through a file, the
 # original's PIDs free first.
 
-# tree_run NAME COMMAND ARGS...: as lib.sh's start, but the cats that
-# keep NAME.out and NAME.err are not the program's children (start's
-# >(...) are): its stdout and stderr are pipes to processes outside its
-# tree, which become pthaw's own in a copy.  LAST is its pid.
-tree_run()
-{
-	local name=$1 cmd=$2
-	shift 2
-	case $cmd in
-	*/*) ;;
-	*)
-		[ -x "$PROGS/$cmd" ] || fail "$PROGS/$cmd is not built"
-		ln -sf "$PROGS/$cmd" "$D/bin/$cmd"
-		cmd=$D/bin/$cmd
-		;;
-	esac
-	rm -f "$D/$name.pid"
-	( ( (close_fds; cd "$D" && echo "$BASHPID" > "$D/$name.pid" &&
-		exec env --default-signal=INT,QUIT "$cmd" "$@" < /dev/null) |
-		(close_fds; exec cat > "$D/$name.out") ) 2>&1 >&3 3>&- |
-		(close_fds; exec cat > "$D/$name.err") ) 3>&1 &
-	wait_until 5 test -s "$D/$name.pid" || fail "$cmd did not start"
-	LAST=$(cat "$D/$name.pid")
-	show "$name.out" "$name.err"
-}
-
 # tree_clone PROG ARGS...: pfrez | pthaw -remap=ns; both trees go on.
 tree_clone()
 {
 	local pid n0
-	tree_run orig "$@"
+	start orig "$@"
 	pid=$LAST
 	wait_seq orig.out 8 "$pid" || fail "the original printed $(nseq orig.out) lines"
 	n0=$(last_seq orig.out)
@@ -74,7 +48,7 @@ pids_free()
 tree_halt()
 {
 	local pid last pids
-	tree_run orig "$@"
+	start orig "$@"
 	pid=$LAST
 	wait_seq orig.out 8 "$pid" || fail "the original printed $(nseq orig.out) lines"
 	pids=$(tree "$pid")
