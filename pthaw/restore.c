@@ -177,6 +177,10 @@ int restore_take(struct restore *r, uint32_t type, const unsigned char *p, size_
 		return tree_take(r, type, p, len);
 	if (r->tree.n && !r->cur)
 		return err_msg(EBADMSG, "record of type %u before the first pstree_begin record", type);
+	r->tree_meta += len;
+	if (r->tree.n && r->tree_meta > PSTREE_META_MAX)
+		return err_msg(E2BIG, "more than %u MiB of records besides the pages in the tree's processes (corrupt or hostile stream)",
+			       PSTREE_META_MAX >> 20);
 	/* Each process's records may follow its own pages only. */
 	if (r->tree.n)
 		late = cur->paged;

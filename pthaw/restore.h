@@ -30,6 +30,7 @@ struct restore {
 	int in_tree;		/* a process of a tree but its root */
 	int paged;		/* its pages records began */
 	int fd_base;		/* the root pload's pipes' fds (the tree's) */
+	size_t tree_meta;	/* bytes of all its processes' records but pages */
 	struct rec_reader *rd;
 	const char *loader;
 	int stdin_is_stream;

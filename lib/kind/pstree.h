@@ -12,6 +12,9 @@
 struct json;
 
 #define PSTREE_MAX	32768	/* processes of a tree */
+/* Bytes of records but pages of all the processes of a tree, which pthaw
+ * holds until the end (each process's own are bounded by SNAP_META_MAX). */
+#define PSTREE_META_MAX	(256u << 20)
 
 /* The tree: procs[0] is the root, every process comes after its parent
  * (the order of creation at the restore and of the processes' records in
