@@ -60,6 +60,7 @@ UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_re
 	      test_kind_membarrier test_kind_madvise test_kind_timers test_kind_fds test_kind_shmem test_kind_tty
 UNIT_TESTS += test_kind_unix
 UNIT_TESTS += test_selfexec
+UNIT_TESTS += test_kind_pstree
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
@@ -72,6 +73,8 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 	      shm_anon shm_devzero memfd posix_shm file_shared_rw deleted_file sysv_shm zdtm_page \
 	      thread_tls thread_block thread_sig thread_loop thread_rseq thread_timer threadhog thread_nice
 PROGS      += unix_pair unix_listen anon_fd inotify lazysum
+PROGS      += tree_pipes tree_log tree_shm tree_clonefiles tree_fds
+PROGS      += tree_zombie tree_stopped tree_groups tree_reaper tree_wait
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)

@@ -8,6 +8,7 @@
 #include "kind.h"
 #include "pages.h"
 #include "proc.h"
+#include "treeshare.h"
 #include "arch/x86_64/regs.h"
 
 #include <errno.h>
@@ -132,7 +133,8 @@ static int seize_all(struct capture *c)
 		       c->pid);
 }
 
-int capture_attach(struct capture *c, pid_t pid)
+/* One process: seized, every thread held. */
+static int attach_one(struct capture *c, pid_t pid)
 {
 	struct proc_stat st;
 	int rc;
@@ -174,7 +176,152 @@ int capture_attach(struct capture *c, pid_t pid)
 	return rc;
 }
 
-int capture_state(struct capture *c)
+static int known(const struct capture *c, pid_t pid)
+{
+	return pstree_find(&c->ptree, (uint32_t)pid) >= 0;
+}
+
+/* -tree=false: a process restored without its children would find them
+ * gone (wait() failing with ECHILD, pipes without their other ends). */
+static int refuse_children(struct capture *c)
+{
+	char live[256] = "", dead[256] = "";
+	pid_t *kids;
+	size_t n;
+	int rc = pstree_children(c->pid, &kids, &n);
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct rec_pstree_proc e;
+		char *list;
+
+		if (pstree_left_out(c->pid, kids[i]) || pstree_read(kids[i], &e)) {
+			err_clear();
+			continue;
+		}
+		list = e.state == PSTREE_ZOMBIE ? dead : live;
+		if (strlen(list) < 200)
+			snprintf(list + strlen(list), 256 - strlen(list), "%s%d", *list ? " " : "", kids[i]);
+	}
+	free(kids);
+	if (rc)
+		return rc;
+	if (*live)
+		return err_msg(ENOTSUP, "process %d has live children (PIDs %s): with -tree=false it would be restored without them",
+			       c->pid, live);
+	if (*dead)
+		return err_msg(ENOTSUP, "process %d has exited children it has not reaped (PIDs %s): with -tree=false it would be restored without them",
+			       c->pid, dead);
+	return 0;
+}
+
+/* A child found in a held process's list: a zombie is only noted, a
+ * live one is held in a capture of its own.  1 when it is gone. */
+static int hold_child(struct capture *c, pid_t parent, pid_t pid)
+{
+	struct rec_pstree_proc e;
+	struct capture **n, *sub;
+	int rc;
+
+	/* Its state before it is seized: a group stop shows as 'T' only
+	 * until a tracer holds it. */
+	if (pstree_read(pid, &e)) {
+		err_clear();
+		return 1;
+	}
+	e.ppid = (uint32_t)parent;
+	if (e.state != PSTREE_ZOMBIE) {
+		n = realloc(c->sub, (c->nsub + 1) * sizeof(*n));
+		if (!n)
+			return err_sys(ENOMEM, "process tree");
+		c->sub = n;
+		sub = calloc(1, sizeof(*sub));
+		if (!sub)
+			return err_sys(ENOMEM, "process tree");
+		rc = attach_one(sub, pid);
+		if (rc && (rc == -ESRCH || !pstree_read(pid, &e))) {
+			/* It ended meanwhile: a zombie now (its parent is held
+			 * and cannot reap it), or gone for good. */
+			capture_release(sub);
+			capture_free(sub);
+			free(sub);
+			err_clear();
+			if (pstree_read(pid, &e) || e.state != PSTREE_ZOMBIE) {
+				err_clear();
+				return 1;
+			}
+			e.ppid = (uint32_t)parent;
+		} else if (rc) {
+			capture_release(sub);
+			capture_free(sub);
+			free(sub);
+			return rc;
+		} else {
+			c->sub[c->nsub++] = sub;
+		}
+	}
+	return pstree_add(&c->ptree, &e);
+}
+
+/*
+ * Holds the process's descendants: the children of a held process (all
+ * its threads stopped) can only be those its lists show, since it forks
+ * no more; each is held in turn and its own lists read, parents before
+ * children, which is the tree's order.  Then every list is read again,
+ * until a reading finds nothing new: the tree is held at one instant,
+ * before any state of any process is read.  A child that exits meanwhile
+ * is a zombie, its parent being held; pfrez and whoever started it from
+ * inside the tree are left out (pstree_left_out).
+ */
+static int attach_tree(struct capture *c, const struct proc_stat *st)
+{
+	struct rec_pstree_proc root = { .pid = (uint32_t)c->pid, .ppid = (uint32_t)st->ppid,
+					.pgid = (uint32_t)st->pgrp, .sid = (uint32_t)st->session,
+					.state = st->state == 'T' ? PSTREE_STOPPED : PSTREE_LIVE };
+	int rc = pstree_add(&c->ptree, &root);
+
+	for (int pass = 0; !rc; pass++) {
+		size_t before = c->ptree.n;
+
+		for (size_t i = 0; i <= c->nsub && !rc; i++) {
+			pid_t pid = i ? c->sub[i - 1]->pid : c->pid;
+			pid_t *kids;
+			size_t n;
+
+			rc = pstree_children(pid, &kids, &n);
+			for (size_t k = 0; !rc && k < n; k++)
+				if (!known(c, kids[k]) && !pstree_left_out(c->pid, kids[k]) &&
+				    kids[k] != getpid() && (rc = hold_child(c, pid, kids[k])) > 0)
+					rc = 0;
+			free(kids);
+		}
+		if (rc)
+			return rc;
+		if (c->ptree.n == before)
+			break;
+		if (pass >= 1000)
+			return err_msg(EAGAIN, "process %d: its descendants come and go faster than pfrez can hold them",
+				       c->pid);
+	}
+	if (!rc && c->ptree.n == 1)
+		pstree_free(&c->ptree);	/* no child: a stream of one process */
+	return rc ? rc : pstree_verify(&c->ptree);
+}
+
+int capture_attach(struct capture *c, pid_t pid)
+{
+	struct proc_stat st = { 0 };
+	int rc;
+
+	/* The root's state before it is seized, for the tree's table. */
+	if (pid > 0 && proc_stat_read(pid, &st))
+		err_clear();
+	rc = attach_one(c, pid);
+	if (rc)
+		return rc;
+	return c->tree ? attach_tree(c, &st) : refuse_children(c);
+}
+
+static int state_one(struct capture *c)
 {
 	struct kind_capture kc = { .pid = c->pid, .snap = &c->snap, .live = &c->threads[0],
 				   .threads = c->threads, .nthreads = c->nthreads,
@@ -219,7 +366,46 @@ out:
 	return rc;
 }
 
-int capture_write_pages(struct capture *c, struct rec_writer *w)
+/* What the processes share is described by the first that has it
+ * (treeshare.h): each is told the tree, and the processes before it. */
+static int share_begin(struct capture *c)
+{
+	pid_t *pids = malloc((c->nsub + 1) * sizeof(*pids));
+	int rc;
+
+	if (!pids)
+		return err_sys(ENOMEM, "process tree");
+	pids[0] = c->pid;
+	for (size_t i = 0; i < c->nsub; i++)
+		pids[i + 1] = c->sub[i]->pid;
+	rc = tshare_capture_begin(pids, c->nsub + 1);
+	free(pids);
+	return rc;
+}
+
+int capture_state(struct capture *c)
+{
+	int rc = share_begin(c);
+
+	if (!rc)
+		rc = state_one(c);
+	if (!rc)
+		tshare_captured(c->pid, &c->snap);
+	for (size_t i = 0; !rc && i < c->nsub; i++) {
+		struct capture *sub = c->sub[i];
+
+		sub->self_contained = c->self_contained;
+		sub->halt = c->halt;
+		sub->max_deleted = c->max_deleted;
+		rc = state_one(sub);
+		if (!rc)
+			tshare_captured(sub->pid, &sub->snap);
+	}
+	tshare_capture_end();
+	return rc;
+}
+
+static int write_pages_one(struct capture *c, struct rec_writer *w)
 {
 	struct pages_src src = { .pid = c->pid, .snap = &c->snap, .progress = c->progress,
 				 .progress_arg = c->progress_arg, .lazy = c->lazy,
@@ -232,7 +418,52 @@ int capture_write_pages(struct capture *c, struct rec_writer *w)
 	return rc;
 }
 
+int capture_write_pages(struct capture *c, struct rec_writer *w)
+{
+	return write_pages_one(c, w);
+}
+
+/* A tree: the table, then each live process's records after its begin
+ * record (lib/kind/pstree.c). */
+int capture_write(struct capture *c, struct rec_writer *w)
+{
+	int rc = 0;
+
+	if (!c->ptree.n) {
+		rc = snap_write_meta(&c->snap, w);
+		return rc ? rc : write_pages_one(c, w);
+	}
+	rc = pstree_write(&c->ptree, w);
+	for (size_t i = 0; !rc && i <= c->nsub; i++) {
+		struct capture *p = i ? c->sub[i - 1] : c;
+
+		p->progress = c->progress;
+		p->progress_arg = c->progress_arg;
+		rc = pstree_write_begin(w, (uint32_t)p->pid);
+		if (!rc)
+			rc = snap_write_meta(&p->snap, w);
+		if (!rc)
+			rc = write_pages_one(p, w);
+		if (i) {
+			c->pages_sent += p->pages_sent;
+			c->bytes_sent += p->bytes_sent;
+		}
+	}
+	return rc;
+}
+
+static int hash_one(struct capture *c);
+
 int capture_hash_maps(struct capture *c)
+{
+	int rc = hash_one(c);
+
+	for (size_t i = 0; !rc && i < c->nsub; i++)
+		rc = hash_one(c->sub[i]);
+	return rc;
+}
+
+static int hash_one(struct capture *c)
 {
 	unsigned char *buf = malloc(1 << 20);
 
@@ -259,8 +490,36 @@ int capture_hash_maps(struct capture *c)
 	return 0;
 }
 
+/* A process of the tree that was stopped goes back to its group stop
+ * once let go (__ptrace_unlink), but only when it next runs: its parent
+ * must not see it running meanwhile. */
+static void wait_stopped(pid_t pid)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct proc_stat st;
+
+		if (proc_stat_read(pid, &st) || st.state == 'T') {
+			err_clear();
+			return;
+		}
+		usleep(1000);
+	}
+}
+
+int capture_was_stopped(const struct capture *c, pid_t pid)
+{
+	int k = pstree_find(&c->ptree, (uint32_t)pid);
+
+	return k >= 0 && c->ptree.procs[k].state == PSTREE_STOPPED;
+}
+
 void capture_release(struct capture *c)
 {
+	for (size_t i = 0; i < c->nsub; i++)
+		capture_release(c->sub[i]);
+	for (size_t i = 0; i < c->nsub; i++)
+		if (capture_was_stopped(c, c->sub[i]->pid))
+			wait_stopped(c->sub[i]->pid);
 	capture_settle(c, 0);
 	if (!c->attached)
 		return;
@@ -285,6 +544,8 @@ void capture_release(struct capture *c)
 
 void capture_settle(struct capture *c, int ended)
 {
+	for (size_t i = 0; i < c->nsub; i++)
+		capture_settle(c->sub[i], ended);
 	if (c->settled)
 		return;
 	c->settled = 1;
@@ -293,6 +554,8 @@ void capture_settle(struct capture *c, int ended)
 
 void capture_kill(struct capture *c)
 {
+	for (size_t i = 0; i < c->nsub; i++)
+		capture_kill(c->sub[i]);
 	capture_settle(c, 1);
 	kill(c->pid, SIGKILL);
 	c->attached = 0;
@@ -300,6 +563,14 @@ void capture_kill(struct capture *c)
 
 void capture_free(struct capture *c)
 {
+	for (size_t i = 0; i < c->nsub; i++) {
+		capture_free(c->sub[i]);
+		free(c->sub[i]);
+	}
+	free(c->sub);
+	c->sub = NULL;
+	c->nsub = 0;
+	pstree_free(&c->ptree);
 	for (size_t i = 0; i < c->nthreads; i++)
 		free(c->threads[i].xsave);
 	free(c->threads);

@@ -7,6 +7,7 @@
 
 #include "proc.h"
 #include "record.h"
+#include "pstree.h"
 #include "snap.h"
 
 struct capture {
@@ -24,6 +25,14 @@ struct capture {
 	struct inject_ctx *ctx;
 	int regs_saved;			/* threads[0..regs_saved) were read */
 	int settled;			/* capture_settle() ran */
+	/* The tree (lib/kind/pstree.c): with tree set, capture_attach holds
+	 * the process's descendants too, each in a capture of its own in
+	 * sub[] (the tree's order, zombies left out), and ptree lists them
+	 * all, the root first.  ptree.n == 0: the process alone (no child). */
+	int tree;
+	struct pstree ptree;
+	struct capture **sub;		/* each allocated: its snap points at itself */
+	size_t nsub;
 	unsigned long long pages_sent, bytes_sent;
 	int lazy;			/* -lazy: state first (pages.h) */
 	int (*asked)(void *arg, uint64_t *addr);	/* pages pthaw asks for */
@@ -47,13 +56,21 @@ int capture_state(struct capture *c);
 /* Writes the REC_PAGES records of every mapping. */
 int capture_write_pages(struct capture *c, struct rec_writer *w);
 
+/* Writes every record but the end: the process's (snap_write_meta, then
+ * its pages), or a tree's (lib/kind/pstree.c). */
+int capture_write(struct capture *c, struct rec_writer *w);
+
 /* Adds a content hash to every mapping, for -debug. */
 int capture_hash_maps(struct capture *c);
 
-/* Puts every thread's registers back and lets the process go on. */
+/* Whether process pid of c's tree was in a group stop when held. */
+int capture_was_stopped(const struct capture *c, pid_t pid);
+
+/* Puts every thread's registers back and lets the process go on (each
+ * process of the tree). */
 void capture_release(struct capture *c);
 
-/* Ends the process (-halt). */
+/* Ends the process and every process of its tree (-halt). */
 void capture_kill(struct capture *c);
 
 /* Tells the kinds the original's fate (kind_ops.settle): it resumes, or

@@ -1,5 +1,6 @@
 /* pfrez: freezes a running process into a snapshot stream. */
 #include "capture.h"
+#include "pstree.h"
 #include "periodic.h"
 #include "err.h"
 #include "flags.h"
@@ -31,6 +32,7 @@ static const char *opt_compress;
 static const char *opt_encrypt;
 static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained, opt_exec;
 static int opt_confirm, opt_lazy;
+static int opt_tree = 1;
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
 /* Deleted files' contents travel in the stream: bounded, in MiB. */
@@ -52,6 +54,7 @@ static const struct flag flags[] = {
 	{ "dest", FLAG_STRING, &opt_dest, "DEST", "where the snapshot goes: stdout (default), FILE, tcp:HOST:PORT, unix:PATH, udp:HOST:PORT" },
 	{ "halt", FLAG_BOOL, &opt_halt, NULL, "end the process once the snapshot is safe (migration)" },
 	{ "confirm", FLAG_BOOL, &opt_confirm, NULL, "over tcp/unix: exit 0 only once pthaw reports the copy running (a clone told apart from a failed one)" },
+	{ "tree", FLAG_BOOL, &opt_tree, NULL, "capture the process's descendants too (default true)" },
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "lazy", FLAG_BOOL, &opt_lazy, NULL, "send the state before the pages: pthaw starts the process before they all arrived" },
@@ -169,15 +172,26 @@ static int exec_end(struct xport *x, const struct selfexec *e)
 }
 
 /* -debug -json: the captured state as one document (no pages: pfrez
- * -debug reads none). */
-static int print_json(const struct snap *s)
+ * -debug reads none): the root's members, and for a tree "tree" and the
+ * other processes' in "processes". */
+static int print_json(const struct capture *c)
 {
 	struct json j;
 
 	json_init(&j, stdout);
 	json_object_begin(&j, NULL);
 	json_str(&j, "pfrez", PFREZ_VERSION);
-	snap_print_json(&j, s);
+	snap_print_json(&j, &c->snap);
+	if (c->ptree.n) {
+		pstree_print_json(&j, &c->ptree);
+		json_array_begin(&j, "processes");
+		for (size_t i = 0; i < c->nsub; i++) {
+			json_object_begin(&j, NULL);
+			snap_print_json(&j, &c->sub[i]->snap);
+			json_object_end(&j);
+		}
+		json_array_end(&j);
+	}
 	json_object_end(&j);
 	return json_finish(&j) ? err_sys(EIO, "stdout") : 0;
 }
@@ -249,7 +263,7 @@ static const char *halt_why(char *buf, size_t len, int64_t timeout_ms)
  * moves it, instead of letting it run beside a copy that may start.
  * The SIGSTOP goes through the signal path as for any process: signals
  * pending before it are delivered first, as the kernel would. */
-static int hold_stopped(struct capture *c)
+static int hold_stopped_one(struct capture *c)
 {
 	int st;
 
@@ -287,21 +301,43 @@ static int hold_stopped(struct capture *c)
 	return 0;
 }
 
+/* A tree: every process, but those already stopped, which stay so
+ * (stopping and resuming them would let them run). */
+static int hold_stopped(struct capture *c)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < c->nsub; i++)
+		if (!capture_was_stopped(c, c->sub[i]->pid))
+			rc = hold_stopped_one(c->sub[i]);
+	return rc || capture_was_stopped(c, c->pid) ? rc : hold_stopped_one(c);
+}
+
 /* Ends the group stop, then lets go: SIGCONT first, so that a pfrez that
  * dies in between leaves it running, not stopped. */
-static void resume_held(struct capture *c)
+static void resume_one(struct capture *c, int cont)
 {
 	capture_settle(c, 0);
-	kill(c->pid, SIGCONT);
+	if (cont)
+		kill(c->pid, SIGCONT);
 	for (size_t i = 0; i < c->nthreads; i++)
 		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
 	c->attached = 0;
+}
+
+static void resume_held(struct capture *c)
+{
+	for (size_t i = 0; i < c->nsub; i++)
+		resume_one(c->sub[i], !capture_was_stopped(c, c->sub[i]->pid));
+	resume_one(c, !capture_was_stopped(c, c->pid));
 }
 
 /* The undecided case: detached during its group stop, the process stays
  * in TASK_STOPPED, for the user to resume or kill. */
 static void leave_stopped(struct capture *c)
 {
+	for (size_t i = 0; i < c->nsub; i++)
+		leave_stopped(c->sub[i]);
 	for (size_t i = 0; i < c->nthreads; i++)
 		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
 	c->attached = 0;
@@ -313,6 +349,8 @@ static void end_original(struct capture *c)
 {
 	int st;
 
+	for (size_t i = 0; i < c->nsub; i++)
+		end_original(c->sub[i]);
 	capture_settle(c, 1);
 	kill(c->pid, SIGKILL);
 	while (c->attached) {
@@ -397,9 +435,7 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 		c->asked_arg = &asked;
 	}
 	if (!rc)
-		rc = snap_write_meta(&c->snap, &w);
-	if (!rc)
-		rc = capture_write_pages(c, &w);
+		rc = capture_write(c, &w);
 	c->asked = NULL;
 	if (!rc)
 		rc = rec_write_end(&w);
@@ -636,7 +672,13 @@ int main(int argc, char **argv)
 	if (handover)
 		halt_catch(x.fd, 0);
 	clock_gettime(CLOCK_MONOTONIC, &stopped);
+	c.tree = opt_tree;
 	rc = capture_attach(&c, (pid_t)opt_pid);
+	/* A tree's processes are held until all are restored: none can
+	 * start before its pages (pthaw(1), Lazy restore). */
+	if (!rc && opt_lazy && c.ptree.n)
+		rc = err_msg(ENOTSUP, "-lazy: process %ld has children, and a process tree is restored whole, not lazily (drop -lazy)",
+			     opt_pid);
 	if (!rc) {
 		c.self_contained = opt_self_contained || opt_exec;
 		c.lazy = opt_lazy;
@@ -655,10 +697,16 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	if (opt_debug) {
 		capture_hash_maps(&c);
-		if (opt_json)
-			rc = print_json(&c.snap);
-		else
+		if (opt_json) {
+			rc = print_json(&c);
+		} else {
+			pstree_print(stdout, &c.ptree);
 			snap_print(stdout, &c.snap);
+			for (size_t i = 0; i < c.nsub; i++) {
+				printf("\n");
+				snap_print(stdout, &c.sub[i]->snap);
+			}
+		}
 		capture_release(&c);
 		capture_free(&c);
 		return rc ? fail(NULL) : 0;

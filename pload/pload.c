@@ -105,6 +105,77 @@ static void detach_from_file(void)
 		die("pload: mremap failed\n", 125);
 }
 
+/* PLOAD_OP_FORK: a child process, pload as well, talking to pthaw over
+ * pipes of its own at the same fd numbers as ours.  Returns 0 in the
+ * child (which has said hello), the child's PID or -errno in the
+ * parent, which leaves its ends of the child's pipes at the fds it
+ * writes to its scratch area. */
+static long fork_child(int pid, const struct pload_hello *hello)
+{
+	int req[2], rep[2];
+	struct clone_args ca = {
+		.exit_signal = SIGCHLD,
+		.set_tid = pid ? (uint64_t)&pid : 0,
+		.set_tid_size = pid ? 1 : 0,
+	};
+	long ret = sys6(NR_pipe2, (long)req, 0, 0, 0, 0, 0);
+
+	if (ret < 0)
+		return ret;
+	ret = sys6(NR_pipe2, (long)rep, 0, 0, 0, 0, 0);
+	if (ret < 0) {
+		sys3(NR_close, req[0], 0, 0);
+		sys3(NR_close, req[1], 0, 0);
+		return ret;
+	}
+	/* Without CLONE_VM the child has a copy of everything, this stack
+	 * included: it returns from here as fork() would. */
+	ret = sys6(NR_clone3, (long)&ca, sizeof(ca), 0, 0, 0, 0);
+	if (ret == 0) {
+		/* Its parent pload killed (the restore failed), it goes too. */
+		sys6(NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+		sys3(NR_dup2, req[0], req_fd, 0);
+		sys3(NR_dup2, rep[1], rep_fd, 0);
+		for (int i = 0; i < 2; i++) {
+			sys3(NR_close, req[i], 0, 0);
+			sys3(NR_close, rep[i], 0, 0);
+		}
+		if (xfer(NR_write, rep_fd, (void *)hello, sizeof(*hello)))
+			sys3(NR_exit_group, 127, 0, 0);
+		return 0;
+	}
+	sys3(NR_close, req[0], 0, 0);
+	sys3(NR_close, rep[1], 0, 0);
+	if (ret < 0) {
+		sys3(NR_close, req[1], 0, 0);
+		sys3(NR_close, rep[0], 0, 0);
+		return ret;
+	}
+	((int *)PLOAD_SCRATCH)[0] = req[1];
+	((int *)PLOAD_SCRATCH)[1] = rep[0];
+	return ret;
+}
+
+/* PLOAD_OP_EXIT: ends as a zombie of the tree ended, with its wait
+ * status: killed by its signal (default action, unblocked, no core
+ * file) or exiting with its code. */
+static void __attribute__((noreturn)) exit_as(unsigned long status)
+{
+	int sig = (int)(status & 0x7f);
+
+	if (sig) {
+		unsigned long none[2] = { 0, 0 }, mask = 1ul << (sig - 1);
+		unsigned long act[4] = { 0, 0, 0, 0 };	/* SIG_DFL */
+
+		sys6(NR_setrlimit, RLIMIT_CORE, (long)none, 0, 0, 0, 0);
+		sys6(NR_rt_sigaction, sig, (long)act, 0, 8, 0, 0);
+		sys6(NR_rt_sigprocmask, SIG_UNBLOCK, (long)&mask, 0, 8, 0, 0);
+		sys3(NR_kill, sys3(NR_getpid, 0, 0, 0), sig, 0);
+	}
+	sys3(NR_exit_group, (long)((status >> 8) & 0xff), 0, 0);
+	__builtin_unreachable();
+}
+
 static void __attribute__((noreturn)) serve(void)
 {
 	struct pload_hello hello = {
@@ -135,6 +206,35 @@ static void __attribute__((noreturn)) serve(void)
 			sys3(NR_close, rep_fd, 0, 0);
 			for (;;)
 				sys3(NR_pause, 0, 0, 0);
+		}
+		if (req.nr == PLOAD_OP_FORK) {
+			rep.ret = fork_child((int)req.arg[0], &hello);
+			if (rep.ret == 0)
+				continue;	/* the child: serving pthaw already */
+			if (xfer(NR_write, rep_fd, &rep, sizeof(rep)))
+				sys3(NR_exit_group, 127, 0, 0);
+			continue;
+		}
+		if (req.nr == PLOAD_OP_EXIT) {
+			rep.ret = 0;
+			xfer(NR_write, rep_fd, &rep, sizeof(rep));
+			exit_as(req.arg[0]);
+		}
+		if (req.nr == PLOAD_OP_MOVE) {
+			/* Its pipes above the fds of the process it becomes. */
+			long a = sys3(NR_dup2, req_fd, (long)req.arg[0], 0);
+			long b = a < 0 ? a : sys3(NR_dup2, rep_fd, (long)req.arg[0] + 1, 0);
+
+			if (b >= 0) {
+				sys3(NR_close, req_fd, 0, 0);
+				sys3(NR_close, rep_fd, 0, 0);
+				req_fd = (int)req.arg[0];
+				rep_fd = (int)req.arg[0] + 1;
+			}
+			rep.ret = b < 0 ? b : 0;
+			if (xfer(NR_write, rep_fd, &rep, sizeof(rep)))
+				sys3(NR_exit_group, 127, 0, 0);
+			continue;
 		}
 		if (req.nr == PLOAD_OP_THREAD) {
 			/* A thread of the process: it shares everything a

@@ -12,6 +12,14 @@
 #define NR_mremap	25
 #define NR_pause	34
 #define NR_exit_group	231
+#define NR_rt_sigaction	13
+#define NR_dup2		33
+#define NR_getpid	39
+#define NR_kill		62
+#define NR_prctl	157
+#define NR_setrlimit	160
+#define NR_pipe2	293
+#define NR_clone3	435
 
 #define PROT_READ	1
 #define PROT_WRITE	2
@@ -23,6 +31,11 @@
 #define MREMAP_MAYMOVE	1
 #define MREMAP_FIXED	2
 #define SIG_SETMASK	2
+#define SIG_UNBLOCK	1
+#define SIGKILL		9
+#define SIGCHLD		17
+#define PR_SET_PDEATHSIG 1
+#define RLIMIT_CORE	4
 #define CLONE_VM	0x100
 #define CLONE_FS	0x200
 #define CLONE_FILES	0x400

@@ -187,6 +187,20 @@ static int print_json(const struct restore *r, const struct header *h,
 	json_object_end(&j);
 	json_object_end(&j);
 	snap_print_json(&j, &r->snap);
+	/* A tree: its table, and the other processes, each as the root's
+	 * members are. */
+	if (r->tree.n) {
+		pstree_print_json(&j, &r->tree);
+		json_array_begin(&j, "processes");
+		for (size_t i = 1; i < r->tree.n; i++) {
+			if (!r->sub[i])
+				continue;
+			json_object_begin(&j, NULL);
+			snap_print_json(&j, &r->sub[i]->snap);
+			json_object_end(&j);
+		}
+		json_array_end(&j);
+	}
 	json_object_begin(&j, "pages");
 	json_uint(&j, "pages", st->pages);
 	json_uint(&j, "zero_pages", st->zero_pages);
@@ -221,6 +235,7 @@ static int debug_stream(struct restore *r, const struct header *hdr, uint32_t ty
 			st.pages += h.npages;
 			st.zero_pages += h.flags & PAGES_ZERO ? h.npages : 0;
 			st.page_records++;
+			restore_pages_seen(r);
 		} else if (type == REC_LAZY) {
 			st.lazy = 1;
 		} else if (type != REC_END) {
@@ -235,13 +250,25 @@ static int debug_stream(struct restore *r, const struct header *hdr, uint32_t ty
 	}
 	if (rc < 0)
 		return rc;
-	rc = snap_check(&r->snap, 1);
+	rc = r->tree.n ? restore_tree_done(r) : snap_check(&r->snap, 1);
 	if (rc)
 		return rc;
+	/* The other processes of a tree, now that their records are in. */
+	for (size_t i = 1; opt_check && i < r->tree.n; i++)
+		if (r->sub[i])
+			problems += restore_check(r->sub[i], stdout);
 	if (opt_json && !opt_check)
 		return print_json(r, hdr, &st);
-	if (!opt_check)
+	if (!opt_check) {
+		pstree_print(stdout, &r->tree);
 		snap_print(stdout, &r->snap);
+		for (size_t i = 1; i < r->tree.n; i++) {
+			if (!r->sub[i])
+				continue;
+			printf("\n");
+			snap_print(stdout, &r->sub[i]->snap);
+		}
+	}
 	if (opt_check && problems)
 		return err_msg(ENOEXEC, "%d problem%s: the snapshot cannot be restored here", problems,
 			       problems > 1 ? "s" : "");
@@ -338,7 +365,7 @@ int main(int argc, char **argv)
 	struct asker asker = { &x, &ho };
 	unsigned char key[CRYPT_KEY_MAX];
 	size_t keylen = 0;
-	int rest, rc, encrypted = 0, handover = 0, authed = 0, no_loader = 0, selfrun = 0;
+	int rest, rc, encrypted = 0, handover = 0, authed = 0, no_loader = 0, selfrun = 0, tree;
 	char self[PATH_MAX];
 	pid_t pid = 0;
 
@@ -555,6 +582,7 @@ int main(int argc, char **argv)
 		rec_reader_free(&rd);
 	xport_close(&x);
 	free(h);
+	tree = r.tree.n > 0;
 	restore_free(&r);
 	if (rc)
 		return no_loader ? PTHAW_EXIT_LOADER : PTHAW_EXIT_FAILED;
@@ -568,5 +596,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pthaw: process %d restored and detached\n", pid);
 		return 0;
 	}
+	/* A tree's root that leads its group: a job of its own. */
+	supervise_group(tree && getpgid(pid) == pid);
 	return supervise(pid, (pid_t)r.old_pid, r.remapped);
 }

@@ -13,6 +13,7 @@
 #include "proc.h"
 #include "shmem.h"
 #include "supervise.h"
+#include "treeshare.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -52,7 +53,7 @@ static int check_here(struct restore *r, FILE *out)
 	const struct snap *s = &r->snap;
 	struct kind_check c = { .snap = s, .same_host = r->same_host, .out = out,
 				.take_sockets = r->take_sockets,
-				.userns = r->ns == PLOAD_NS_USER };
+				.userns = r->ns == PLOAD_NS_USER, .in_tree = r->in_tree };
 	gid_t groups[256];
 	int ngroups = getgroups(256, groups), switched = 0, rc;
 
@@ -71,15 +72,125 @@ static int check_here(struct restore *r, FILE *out)
 	return rc;
 }
 
+/* A process of the tree other than the root, as the root's is set up. */
+static struct restore *sub_new(const struct restore *r)
+{
+	struct restore *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	snap_init(&s->snap);
+	s->remap = r->remap;
+	s->detach = r->detach;
+	s->hold = 1;
+	s->rd = r->rd;
+	s->loader = r->loader;
+	s->same_host = r->same_host;
+	s->take_sockets = r->take_sockets;
+	s->check_only = r->check_only;
+	s->ns = r->ns;
+	s->in_tree = 1;
+	s->pl.pid = -1;
+	s->pl.req_fd = s->pl.rep_fd = -1;
+	return s;
+}
+
+/* Entry i's records are all in: complete, and the process they describe
+ * is the one the tree names there. */
+static int tree_proc_done(struct restore *r, int i)
+{
+	const struct rec_pstree_proc *e = &r->tree.procs[i];
+	const struct snap *s = i ? &r->sub[i]->snap : &r->snap;
+	int rc = snap_check(s, 1);
+
+	if (!rc && (s->proc.pid != e->pid || s->proc.ppid != e->ppid || s->proc.pgid != e->pgid ||
+		    s->proc.sid != e->sid))
+		rc = err_msg(EBADMSG, "process %u: its proc record (pid %u, parent %u, group %u, session %u) is not its pstree entry",
+			     e->pid, s->proc.pid, s->proc.ppid, s->proc.pgid, s->proc.sid);
+	return rc;
+}
+
+static int next_live(const struct restore *r, int i)
+{
+	for (i++; i < (int)r->tree.n; i++)
+		if (r->tree.procs[i].state != PSTREE_ZOMBIE)
+			return i;
+	return -1;
+}
+
+static int tree_take(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
+{
+	uint32_t pid;
+	int rc, i;
+
+	if (type == REC_PSTREE) {
+		if (r->tree.n || r->snap.meta_bytes)
+			return err_msg(EBADMSG, "pstree record: not the first record");
+		rc = pstree_take(&r->tree, p, len);
+		if (rc)
+			return rc;
+		r->sub = calloc(r->tree.n, sizeof(*r->sub));
+		r->cur_idx = -1;
+		return r->sub ? 0 : err_sys(ENOMEM, "process tree");
+	}
+	if (!r->tree.n)
+		return err_msg(EBADMSG, "pstree_begin record without a pstree record");
+	rc = pstree_take_begin(p, len, &pid);
+	if (rc)
+		return rc;
+	if (r->cur && (rc = tree_proc_done(r, r->cur_idx)))
+		return rc;
+	i = next_live(r, r->cur_idx);
+	if (i < 0 || r->tree.procs[i].pid != pid)
+		return err_msg(EBADMSG, "pstree_begin record: process %u where %s%d was expected", pid,
+			       i < 0 ? "the end record, not " : "process ", i < 0 ? 0 : (int)r->tree.procs[i].pid);
+	if (i && !r->sub[i] && !(r->sub[i] = sub_new(r)))
+		return err_sys(ENOMEM, "process tree");
+	r->cur_idx = i;
+	r->cur = i ? r->sub[i] : r;
+	return 0;
+}
+
+int restore_tree_done(struct restore *r)
+{
+	if (!r->tree.n)
+		return 0;
+	if (!r->cur)
+		return err_msg(EBADMSG, "pstree record: no process follows it");
+	if (next_live(r, r->cur_idx) >= 0)
+		return err_msg(EBADMSG, "stream ended before process %u of the tree",
+			       r->tree.procs[next_live(r, r->cur_idx)].pid);
+	return tree_proc_done(r, r->cur_idx);
+}
+
+void restore_pages_seen(struct restore *r)
+{
+	(r->cur ? r->cur : r)->paged = 1;
+}
+
 int restore_take(struct restore *r, uint32_t type, const unsigned char *p, size_t len, int late)
 {
+	struct restore *cur = r->cur ? r->cur : r;
 	int rc;
 
+	if (type == REC_PSTREE || type == REC_PSTREE_BEGIN)
+		return tree_take(r, type, p, len);
+	if (r->tree.n && !r->cur)
+		return err_msg(EBADMSG, "record of type %u before the first pstree_begin record", type);
+	r->tree_meta += len;
+	if (r->tree.n && r->tree_meta > PSTREE_META_MAX)
+		return err_msg(E2BIG, "more than %u MiB of records besides the pages in the tree's processes (corrupt or hostile stream)",
+			       PSTREE_META_MAX >> 20);
+	/* Each process's records may follow its own pages only. */
+	if (r->tree.n)
+		late = cur->paged;
 	/* Contents of memory objects: checked here (pthaw -debug, -check),
 	 * written into them by stream_pages. */
-	if (type == REC_FILEDATA)
-		return shmem_data_put(NULL, &r->snap, p, len);
-	rc = snap_take(&r->snap, type, p, len, late);
+	if (type == REC_FILEDATA) {
+		cur->paged = 1;
+		return shmem_data_put(NULL, &cur->snap, p, len);
+	}
+	rc = snap_take(&cur->snap, type, p, len, late);
 
 	if (rc == 1 && (rc = rec_unknown(type)) == 0)
 		fprintf(stderr, "pthaw: warning: skipping unknown optional record type 0x%x\n", type);
@@ -99,13 +210,16 @@ int restore_read_meta(struct restore *r, uint32_t *type, const unsigned char **p
 			return rc;
 		if (rc == 0)
 			return err_msg(EBADMSG, "stream ended early");
-		if (*type == REC_PAGES || *type == REC_FILEDATA || *type == REC_END)
+		if (*type == REC_PAGES || *type == REC_FILEDATA || *type == REC_END ||
+		    (*type == REC_PSTREE_BEGIN && r->cur))
 			break;
 		rc = restore_take(r, *type, *p, *len, 0);
 		if (rc < 0)
 			return rc;
 	}
-	rc = snap_check(s, *type == REC_END);
+	if (r->tree.n && !r->cur)
+		return err_msg(EBADMSG, "pstree record: no process follows it");
+	rc = snap_check(s, *type == REC_END || *type == REC_PSTREE_BEGIN);
 	if (rc || r->check_only)
 		return rc;	/* restore_check() reports every problem */
 	return check_here(r, NULL);
@@ -195,54 +309,64 @@ static int lazy_mark(struct restore *r, struct kind_restore *kr, const unsigned 
 }
 
 /* Pages as they arrive (a later pass over the same address wins), and the
- * task state that may follow them (KIND_LATE), up to the end record. */
-static int stream_pages(struct restore *r, struct kind_restore *kr, uint32_t type,
-			const unsigned char *p, size_t len)
+ * task state that may follow them (KIND_LATE), up to the end record, or
+ * in a tree (pp given: its reader goes on for the next process) up to
+ * the next process's begin record, left in *type, *p, *len.  top takes
+ * the records (restore_take: the tree's), proc is the process built. */
+static int stream_pages(struct restore *top, struct restore *proc, struct kind_restore *kr,
+			struct page_pipe **pp, uint32_t *type, const unsigned char **p, size_t *len)
 {
-	struct page_pipe *pp = NULL;
+	struct page_pipe *own = NULL, **ppp = pp ? pp : &own;
 	int rc = 0, ended = 0;
 
 	/* The first record came with the metadata, in the reader's buffer. */
 	for (;;) {
-		if (type == REC_END) {
+		if (*type == REC_END) {
 			ended = 1;
-		} else if (type == REC_PAGES) {
-			rc = put_pages(r, p, len);
-			if (rc)
-				break;
-		} else if (type == REC_LAZY) {
-			rc = lazy_mark(r, kr, p, len);
-			if (rc)
-				break;
-		} else if (r->started) {
-			rc = err_msg(EBADMSG, "%s record after the lazy mark: only pages may follow it",
-				     rec_type_name(type));
+		} else if (*type == REC_PSTREE_BEGIN && pp) {
+			ended = 2;
 			break;
-		} else if (type == REC_FILEDATA) {
-			rc = shmem_data_put(&r->pl, &r->snap, p, len);
+		} else if (*type == REC_PAGES) {
+			proc->paged = 1;
+			rc = put_pages(proc, *p, *len);
 			if (rc)
 				break;
-		} else if ((rc = restore_take(r, type, p, len, 1)) < 0) {
+		} else if (*type == REC_LAZY) {
+			rc = lazy_mark(proc, kr, *p, *len);
+			if (rc)
+				break;
+		} else if (proc->started) {
+			rc = err_msg(EBADMSG, "%s record after the lazy mark: only pages may follow it",
+				     rec_type_name(*type));
+			break;
+		} else if (*type == REC_FILEDATA) {
+			proc->paged = 1;
+			rc = shmem_data_put(&proc->pl, &proc->snap, *p, *len);
+			if (rc)
+				break;
+		} else if ((rc = restore_take(top, *type, *p, *len, 1)) < 0) {
 			break;
 		}
-		if (r->progress)
-			r->progress(r->progress_arg, r->rd->bytes);
+		if (top->progress)
+			top->progress(top->progress_arg, top->rd->bytes);
 		/* It runs meanwhile: its signals and trapped calls are
 		 * not left waiting for the last page. */
-		if (r->started)
-			supervise_poll(r->pl.pid, (pid_t)r->old_pid);
-		if (!pp && (rc = page_pipe_start(&pp, r->rd)))
+		if (proc->started)
+			supervise_poll(proc->pl.pid, (pid_t)proc->old_pid);
+		if (!*ppp && (rc = page_pipe_start(ppp, top->rd)))
 			break;
 		/* After the end record, this read confirms the layers' own end
 		 * (authentication, frames) and returns 0. */
-		rc = page_pipe_next(pp, &type, &p, &len);
+		rc = page_pipe_next(*ppp, type, p, len);
 		if (rc <= 0)
 			break;
 	}
-	if (pp)
-		page_pipe_stop(pp);
+	if (own)
+		page_pipe_stop(own);
 	if (rc == 0 && !ended)
 		rc = err_msg(EBADMSG, "stream ended early");
+	if (rc == 0 && ended == 1)
+		*type = REC_END;
 	return rc < 0 ? rc : 0;
 }
 
@@ -300,12 +424,12 @@ static int hand_over(struct restore *r, struct kind_restore *kr)
 	/* Held for a -halt hand-over: it stays in this ptrace stop, which
 	 * only pthaw can end, and PTRACE_O_EXITKILL kills it if pthaw dies
 	 * before pfrez committed. */
-	if (r->hold)
+	if (r->hold || r->tree.n)
 		return 0;
 	return restore_release(r);
 }
 
-int restore_release(struct restore *r)
+static int release_one(struct restore *r, int stopped)
 {
 	/* A remapped process stays traced: pthaw answers its PID calls.
 	 * So does one started before its pages all arrived, until they
@@ -327,13 +451,50 @@ int restore_release(struct restore *r)
 	rc = pload_threads_release(&r->pl, cont);
 	if (!rc && ptrace(cont ? PTRACE_CONT : PTRACE_DETACH, r->pl.pid, 0, 0) < 0)
 		rc = err_sys(errno, "starting the restored process (ptrace)");
+	for (int i = 0; !rc && stopped && i < 2000; i++) {
+		struct proc_stat st;
+
+		if (proc_stat_read(r->pl.pid, &st) || st.state == 'T') {
+			err_clear();
+			break;
+		}
+		usleep(1000);
+	}
+	return rc;
+}
+
+/* A tree: every process goes on at once, those that were stopped in a
+ * group stop again (the SIGSTOP, queued while each thread is still in
+ * its ptrace stop, is taken when they are let go). */
+int restore_release(struct restore *r)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < r->tree.n; i++) {
+		struct restore *p = i ? r->sub[i] : r;
+
+		if (p && r->tree.procs[i].state == PSTREE_STOPPED)
+			kill(p->pl.pid, SIGSTOP);
+	}
+	/* The stopped first, each seen stopped before the others run. */
+	for (size_t i = 1; i < r->tree.n && !rc; i++)
+		if (r->sub[i] && r->tree.procs[i].state == PSTREE_STOPPED)
+			rc = release_one(r->sub[i], 1);
+	for (size_t i = 1; i < r->tree.n && !rc; i++)
+		if (r->sub[i] && r->tree.procs[i].state == PSTREE_LIVE)
+			rc = release_one(r->sub[i], 0);
+	if (!rc)
+		rc = release_one(r, 0);
 	if (rc)
-		pload_kill(&r->pl);
+		restore_discard(r);
 	return rc;
 }
 
 void restore_discard(struct restore *r)
 {
+	for (size_t i = 1; i < r->tree.n; i++)
+		if (r->sub[i])
+			pload_kill(&r->sub[i]->pl);
 	pload_kill(&r->pl);
 }
 
@@ -385,58 +546,24 @@ static int max_fd(const struct snap *s)
 	return m;
 }
 
-pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
+/* One process, its pload made: the address space, its pages as they
+ * stream in, then the kinds stage by stage up to its registers.  top
+ * takes the records; pp, in a tree, reads on to the next process. */
+static int restore_proc(struct restore *top, struct restore *r, struct kind_restore *kr,
+			struct page_pipe **pp, uint32_t *type, const unsigned char **p, size_t *len)
 {
-	struct pload_spawn_opts o = {
-		.path = r->loader,
-		.exec_fd = r->loader_fd,
-		.want_pid = r->remap == REMAP_ALWAYS ? 0 : (pid_t)r->snap.proc.pid,
-		.first_free_fd = max_fd(&r->snap) + 1,
-		.stdin_is_stream = r->stdin_is_stream && files_has_fd(&r->snap, 0),
-		.ns = r->ns,
-	};
-	struct kind_restore kr;
-	int rc;
+	int rc = r->remapped ? install_filter(r) : 0;
 
-	r->old_pid = r->snap.proc.pid;
-	r->added_write = calloc(r->snap.nvmas ? r->snap.nvmas : 1, 1);
-	if (!r->added_write)
-		return err_sys(ENOMEM, "vma list");
-	/* pload_ctl.c's child dups its pipes from first_free_fd + 2 up. */
-	rc = fit_fds(o.first_free_fd - 1, o.first_free_fd + 3);
 	if (!rc)
-		rc = pload_spawn(&r->pl, &o);
-	if (rc)
-		return rc;
-	r->remapped = !r->pl.got_pid;
-	/* A thread whose tid is taken here is remapped as the PID is: the
-	 * filter must be in before pload makes the threads (they inherit
-	 * it).  One taken meanwhile is refused by name (thread.c). */
-	for (size_t i = 1; i < r->snap.nthreads && !r->remapped; i++)
-		if (kill((pid_t)r->snap.threads[i].r.tid, 0) == 0 || errno == EPERM)
-			r->remapped = 2;
-	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .self_pid = r->pl.self,
-				    .old_pid = r->old_pid,
-				    .detach = r->detach, .same_host = r->same_host, .snap = &r->snap,
-				    .take_sockets = r->take_sockets,
-				    .added_write = r->added_write, .remapped = r->remapped };
-	if (r->remapped && (r->remap == REMAP_NEVER || r->detach)) {
-		pload_kill(&r->pl);
-		if (r->remapped == 2)
-			return err_msg(EBUSY, "a thread's tid is in use, so the restored thread cannot keep it%s",
-				       r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
-		return err_msg(EBUSY, "PID %u is in use, so the restored process cannot keep it%s",
-			       r->old_pid, r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
-	}
-	rc = r->remapped ? install_filter(r) : 0;
-	if (!rc)
-		rc = kinds_restore(&kr, r->snap.kind, KIND_STAGE_SPACE);
-	if (!rc)
+		rc = kinds_restore(kr, r->snap.kind, KIND_STAGE_SPACE);
+	/* Lazily, a process alone: a tree's processes are all held until
+	 * the end record (pfrez refuses -lazy for one). */
+	if (!rc && !top->tree.n)
 		rc = lazy_open(&r->lz, &r->pl, &r->snap, r->lazy_stream);
 	r->lz.ask = r->ask;
 	r->lz.ask_arg = r->ask_arg;
 	if (!rc)
-		rc = stream_pages(r, &kr, type, p, len);
+		rc = stream_pages(top, r, kr, pp, type, p, len);
 	lazy_close(&r->lz);
 	if (!rc && r->started && !r->remapped) {
 		pid_t tids[1 + r->pl.nthreads];
@@ -447,22 +574,17 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		lazy_let_go(tids, 1 + r->pl.nthreads);
 	}
 	if (!rc && !r->started)
-		rc = start_process(r, &kr);
-	if (rc) {
-		pload_kill(&r->pl);
-		return rc;
-	}
-	return r->pl.pid;
+		rc = start_process(r, kr);
+	return rc;
 }
 
 /* The state after the pages: the kinds stage by stage, the hand-over of
  * the registers; the process then runs (or is held, r->hold). */
 static int start_process(struct restore *r, struct kind_restore *kr)
 {
-	int rc;
-
 	/* Records that came after the pages complete the snapshot. */
-	rc = snap_check(&r->snap, 1);
+	int rc = snap_check(&r->snap, 1);
+
 	if (!rc)
 		rc = kinds_restore(kr, r->snap.kind, KIND_STAGE_MM);
 	if (!rc)
@@ -501,6 +623,223 @@ static int start_process(struct restore *r, struct kind_restore *kr)
 	return rc;
 }
 
+static struct pload *tree_pload(struct restore *r, uint32_t pid)
+{
+	int i = pstree_find(&r->tree, pid);
+
+	return i <= 0 ? &r->pl : &r->sub[i]->pl;
+}
+
+/*
+ * The tree's processes, before any is restored: each pload made by its
+ * parent's with its PID (PLOAD_OP_FORK), parents first, so that every
+ * link is the kernel's own.  A session leader makes its session right
+ * away and a group leader its group, so that its children inherit them;
+ * joining a group led by another comes once all are made; zombies then
+ * end with their status, and their parents forget the SIGCHLD it sent
+ * (pload blocks every signal; the process's own pending signals come
+ * with it).
+ */
+static int build_tree(struct restore *r, struct kind_restore *kr)
+{
+	const struct pstree *t = &r->tree;
+	int rc = task_lead(kr);
+
+	for (size_t i = 1; i < t->n && !rc; i++) {
+		const struct rec_pstree_proc *e = &t->procs[i];
+		enum pstree_place place = pstree_place(t, i);
+		long ret = 0;
+
+		if (!r->sub[i] && !(r->sub[i] = sub_new(r)))
+			return err_sys(ENOMEM, "process tree");
+		rc = pload_fork(tree_pload(r, e->ppid), &r->sub[i]->pl, (pid_t)e->pid);
+		if (rc == -EEXIST)
+			rc = err_msg(EBUSY, "PID %u of the tree is in use here, and a tree is restored with its PIDs%s",
+				     e->pid, r->ns ? "" : " (-remap=ns restores it in a PID namespace of its own)");
+		if (rc)
+			break;
+		if (place == PSTREE_SETSID)
+			ret = pload_call(&r->sub[i]->pl, SYS_setsid, 0, 0, 0, 0, 0, 0, NULL, 0);
+		else if (place == PSTREE_LEAD)
+			ret = pload_call(&r->sub[i]->pl, SYS_setpgid, 0, 0, 0, 0, 0, 0, NULL, 0);
+		if (ret < 0)
+			rc = err_sys((int)-ret, "process %u: making its %s", e->pid,
+				     place == PSTREE_SETSID ? "session" : "process group");
+	}
+	for (size_t i = 1; i < t->n && !rc; i++) {
+		long ret;
+
+		if (pstree_place(t, i) != PSTREE_JOIN)
+			continue;
+		ret = pload_call(&r->sub[i]->pl, SYS_setpgid, 0, t->procs[i].pgid, 0, 0, 0, 0, NULL, 0);
+		if (ret < 0)
+			rc = err_sys((int)-ret, "process %u: joining process group %u", t->procs[i].pid,
+				     t->procs[i].pgid);
+	}
+	for (size_t i = 1; i < t->n && !rc; i++)
+		if (t->procs[i].state == PSTREE_ZOMBIE)
+			rc = pload_exit(&r->sub[i]->pl, t->procs[i].status);
+	for (size_t i = 1; i < t->n && !rc; i++) {
+		struct { uint64_t set; int64_t ts[2]; } w = { 1ull << (SIGCHLD - 1), { 0, 0 } };
+		struct pload *pl = tree_pload(r, t->procs[i].ppid);
+
+		if (t->procs[i].state == PSTREE_ZOMBIE)
+			pload_call(pl, SYS_rt_sigtimedwait, (long)pl->hello.scratch, 0,
+				   (long)pl->hello.scratch + 8, 8, 0, 0, &w, sizeof(w));
+	}
+	return rc;
+}
+
+/* The next process of a tree: its begin record is in *type: its records
+ * up to its pages, checked as the root's were, then restored. */
+static int restore_next(struct restore *r, struct page_pipe **pp, uint32_t *type,
+			const unsigned char **p, size_t *len)
+{
+	struct restore *sub;
+	struct kind_restore kr;
+	int rc = restore_take(r, *type, *p, *len, 0);
+
+	sub = r->cur;
+	while (!rc) {
+		rc = page_pipe_next(*pp, type, p, len);
+		if (rc == 0)
+			rc = err_msg(EBADMSG, "stream ended early");
+		if (rc < 0)
+			break;
+		rc = 0;
+		if (*type == REC_PAGES || *type == REC_FILEDATA || *type == REC_END ||
+		    *type == REC_PSTREE_BEGIN)
+			break;
+		rc = restore_take(r, *type, *p, *len, 0);
+	}
+	if (!rc)
+		rc = snap_check(&sub->snap, *type == REC_END || *type == REC_PSTREE_BEGIN);
+	if (!rc)
+		rc = check_here(sub, NULL);
+	if (rc)
+		return rc;
+	/* Its threads get their tids back, or the tree is refused: no
+	 * process of a tree is remapped. */
+	for (size_t i = 1; i < sub->snap.nthreads; i++)
+		if (r->ns == PLOAD_NS_NONE &&
+		    (kill((pid_t)sub->snap.threads[i].r.tid, 0) == 0 || errno == EPERM))
+			return err_msg(EBUSY, "process %u: the tid %u of a thread is in use here, and a tree is restored with its tids%s",
+				       sub->snap.proc.pid, sub->snap.threads[i].r.tid,
+				       r->ns ? "" : " (-remap=ns restores it in a PID namespace of its own)");
+	/* Its pipes above its own fds: the fd table of its parent's was the
+	 * measure when it was made. */
+	if (max_fd(&sub->snap) >= r->fd_base) {
+		/* Above its pipes too (at fd_base and the next): dup2 onto
+		 * the reply pipe would lose it. */
+		int base = max_fd(&sub->snap) + 1 > r->fd_base + 2 ? max_fd(&sub->snap) + 1 : r->fd_base + 2;
+
+		rc = fit_fds(base - 1, base + 2);
+		if (!rc)
+			rc = pload_move(&sub->pl, base);
+		if (rc)
+			return rc;
+	}
+	sub->old_pid = sub->snap.proc.pid;
+	sub->added_write = calloc(sub->snap.nvmas ? sub->snap.nvmas : 1, 1);
+	if (!sub->added_write)
+		return err_sys(ENOMEM, "vma list");
+	kr = (struct kind_restore){ .pl = &sub->pl, .pid = sub->pl.pid, .self_pid = sub->pl.self,
+				    .old_pid = sub->old_pid, .detach = r->detach,
+				    .same_host = r->same_host, .snap = &sub->snap,
+				    .take_sockets = r->take_sockets, .tree = 1,
+				    .added_write = sub->added_write };
+	rc = tshare_restore_add(sub->old_pid, sub->pl.self, &sub->snap);
+	return rc ? rc : restore_proc(r, sub, &kr, pp, type, p, len);
+}
+
+pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size_t len)
+{
+	struct pload_spawn_opts o = {
+		.path = r->loader,
+		.want_pid = r->remap == REMAP_ALWAYS ? 0 : (pid_t)r->snap.proc.pid,
+		.first_free_fd = max_fd(&r->snap) + 1,
+		.stdin_is_stream = r->stdin_is_stream && files_has_fd(&r->snap, 0),
+		.ns = r->ns,
+	};
+	struct page_pipe *pp = NULL;
+	struct kind_restore kr;
+	int rc;
+
+	r->old_pid = r->snap.proc.pid;
+	r->fd_base = o.first_free_fd;
+	r->added_write = calloc(r->snap.nvmas ? r->snap.nvmas : 1, 1);
+	if (!r->added_write)
+		return err_sys(ENOMEM, "vma list");
+	/* pload_ctl.c's child dups its pipes from first_free_fd + 2 up. */
+	rc = fit_fds(o.first_free_fd - 1, o.first_free_fd + 3);
+	if (!rc)
+		rc = pload_spawn(&r->pl, &o);
+	if (rc)
+		return rc;
+	r->remapped = !r->pl.got_pid;
+	/* A thread whose tid is taken here is remapped as the PID is: the
+	 * filter must be in before pload makes the threads (they inherit
+	 * it).  One taken meanwhile is refused by name (thread.c). */
+	for (size_t i = 1; i < r->snap.nthreads && !r->remapped; i++)
+		if (kill((pid_t)r->snap.threads[i].r.tid, 0) == 0 || errno == EPERM)
+			r->remapped = 2;
+	/* The seccomp remapping answers for one process's PIDs: a tree
+	 * keeps its own, here or in a PID namespace of its own, where
+	 * -remap=auto takes it when its root's PID is taken here (a clone
+	 * beside the original, or -halt over a pipe, whose original ends
+	 * only once the stream is written). */
+	if (r->remapped && r->tree.n && r->remap == REMAP_AUTO && r->ns == PLOAD_NS_NONE &&
+	    pidns_privileged()) {
+		pload_kill(&r->pl);
+		r->ns = o.ns = PLOAD_NS_PID;
+		rc = pload_spawn(&r->pl, &o);
+		if (rc)
+			return rc;
+		r->remapped = !r->pl.got_pid;
+	}
+	if (r->remapped && r->tree.n) {
+		pload_kill(&r->pl);
+		return err_msg(EBUSY, "%s %u is in use here, and a process tree is restored with its PIDs: restore it with -remap=ns (a PID namespace of its own)%s",
+			       r->remapped == 2 ? "a thread's tid of process" : "PID", r->old_pid,
+			       r->remap == REMAP_AUTO ? "" : ", not -remap=always or never");
+	}
+	kr = (struct kind_restore){ .pl = &r->pl, .pid = r->pl.pid, .self_pid = r->pl.self,
+				    .old_pid = r->old_pid,
+				    .detach = r->detach, .same_host = r->same_host, .snap = &r->snap,
+				    .take_sockets = r->take_sockets, .tree = r->tree.n > 0,
+				    .added_write = r->added_write, .remapped = r->remapped };
+	if (r->remapped && (r->remap == REMAP_NEVER || r->detach)) {
+		pload_kill(&r->pl);
+		if (r->remapped == 2)
+			return err_msg(EBUSY, "a thread's tid is in use, so the restored thread cannot keep it%s",
+				       r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
+		return err_msg(EBUSY, "PID %u is in use, so the restored process cannot keep it%s",
+			       r->old_pid, r->detach ? " without pthaw (drop -detach)" : " (-remap=never)");
+	}
+	rc = r->tree.n ? build_tree(r, &kr) : 0;
+	/* What its processes share, the later ones take from the earlier
+	 * (treeshare.h). */
+	if (!rc && r->tree.n)
+		rc = tshare_restore_add(r->old_pid, r->pl.self, &r->snap);
+	if (!rc)
+		rc = restore_proc(r, r, &kr, r->tree.n ? &pp : NULL, &type, &p, &len);
+	while (!rc && r->tree.n && type == REC_PSTREE_BEGIN)
+		rc = restore_next(r, &pp, &type, &p, &len);
+	tshare_restore_end();
+	if (pp)
+		page_pipe_stop(pp);
+	if (!rc)
+		rc = restore_tree_done(r);
+	/* All held, all let go together. */
+	if (!rc && r->tree.n && !r->hold)
+		rc = restore_release(r);
+	if (rc) {
+		restore_discard(r);
+		return rc;
+	}
+	return r->pl.pid;
+}
+
 /* pthaw -check: what restore_run would need from this host, every problem
  * on its own line. */
 int restore_check(struct restore *r, FILE *out)
@@ -511,6 +850,15 @@ int restore_check(struct restore *r, FILE *out)
 void restore_free(struct restore *r)
 {
 	lazy_close(&r->lz);
+	for (size_t i = 1; r->sub && i < r->tree.n; i++) {
+		if (!r->sub[i])
+			continue;
+		restore_free(r->sub[i]);
+		free(r->sub[i]);
+	}
+	free(r->sub);
+	r->sub = NULL;
+	pstree_free(&r->tree);
 	pload_free(&r->pl);
 	free(r->added_write);
 	snap_free(&r->snap);

@@ -7,6 +7,7 @@
 
 #include "lazy.h"
 #include "pload_ctl.h"
+#include "pstree.h"
 #include "record.h"
 #include "snap.h"
 
@@ -19,6 +20,18 @@ struct restore {
 	int remapped;		/* out: pthaw must answer its PID calls */
 	uint32_t old_pid;	/* out: its PID in the snapshot */
 	struct snap snap;
+	/* A tree (lib/kind/pstree.c): the table, and a struct restore per
+	 * process other than the root (sub[i] for tree entry i; sub[0]
+	 * NULL), each with its own snap and pload; cur is the one whose
+	 * records are being taken.  tree.n == 0: one process. */
+	struct pstree tree;
+	struct restore **sub;
+	struct restore *cur;
+	int cur_idx;		/* cur's tree entry */
+	int in_tree;		/* a process of a tree but its root */
+	int paged;		/* its pages records began */
+	int fd_base;		/* the root pload's pipes' fds (the tree's) */
+	size_t tree_meta;	/* bytes of all its processes' records but pages */
 	struct rec_reader *rd;
 	const char *loader;
 	int loader_fd;		/* > 2: loader is this memfd (self-executing snapshot) */
@@ -47,6 +60,14 @@ struct restore {
  * after pages records); an unknown one is skipped with a warning when it
  * is optional.  0, or -errno with the message set. */
 int restore_take(struct restore *r, uint32_t type, const unsigned char *p, size_t len, int late);
+
+/* A tree: its last process's records were the last (the end record
+ * came), each process complete and the one its entry names.  0 for one
+ * process. */
+int restore_tree_done(struct restore *r);
+
+/* A pages record came, for the process whose records are being taken. */
+void restore_pages_seen(struct restore *r);
 
 /* Reads the metadata records up to the first pages (or end) record and
  * checks that this machine can restore them.  *type/payload/len hold the

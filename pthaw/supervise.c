@@ -88,15 +88,23 @@ size_t remap_filter(void *out, size_t max)
 }
 
 static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t child_group;
 
-/* Signals sent to pthaw go on to the process it restored.  Those the
- * terminal sends (Ctrl-C) reach the whole foreground group, the restored
- * process included, so they are not sent twice. */
+/* Signals sent to pthaw go on to the process it restored, or to its
+ * process group when it leads one (a tree, as a shell sends a job's
+ * signals to the job).  Those the terminal sends (Ctrl-C) reach the
+ * whole foreground group, the restored process included, so they are
+ * not sent twice. */
 static void forward(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
 	if (child_pid > 0 && si->si_code != SI_KERNEL)
-		kill(child_pid, sig);
+		kill(child_group ? -child_pid : child_pid, sig);
+}
+
+void supervise_group(int on)
+{
+	child_group = on;
 }
 
 static pid_t tgid_of(pid_t tid)

@@ -28,6 +28,9 @@ int supervise(pid_t pid, pid_t old_pid, int remapped);
  * running): the stops that came meanwhile, handled as supervise() does,
  * without waiting; its end, if it came, is kept for supervise(). */
 void supervise_poll(pid_t pid, pid_t old_pid);
+/* Before supervise(): a tree whose root leads its process group: the
+ * signals pthaw forwards go to the group. */
+void supervise_group(int on);
 
 /* Before supervise(): thread now of the restored process had tid old in
  * the snapshot (its tid was taken here); remapped, it is answered and

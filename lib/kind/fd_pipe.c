@@ -12,6 +12,7 @@
 #include "pload_ctl.h"
 #include "reopen.h"
 #include "snap.h"
+#include "treeshare.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +212,24 @@ out:
 	return rc;
 }
 
+/* Whether a process of the tree captured before pid has the pipe of
+ * file f (its own pipe record, not one taken from another). */
+static int tree_has(pid_t pid, const struct snap_file *f)
+{
+	const struct snap *o;
+	pid_t owner;
+
+	for (size_t i = 0; (o = tshare_captured_nth(pid, i, &owner)); i++) {
+		const struct pipes *ps = o->kind[KIND_PIPE];
+
+		for (size_t k = 0; ps && k < ps->n; k++)
+			if (!(ps->p[k].r.flags & PIPE_TREE) && ps->p[k].r.ino == f->r.ident.ino &&
+			    o->files[ps->p[k].files[0]].r.ident.dev == f->r.ident.dev)
+				return 1;
+	}
+	return 0;
+}
+
 /* The files of one pipe (same inode) from file i on. */
 static int capture_one(pid_t pid, const struct snap *s, size_t i, unsigned char *seen,
 		       struct pipe_obj *p)
@@ -240,8 +259,17 @@ static int capture_one(pid_t pid, const struct snap *s, size_t i, unsigned char 
 		p->files[p->r.nfiles++] = g->r.id;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, f->first_fd);
-	/* A FIFO's other ends come back by its name. */
-	if (!(p->r.flags & PIPE_FIFO) && (!nr || !nw)) {
+	/* An earlier process of the tree has this pipe: it makes it and
+	 * puts its bytes back; the ends here are opened on that one. */
+	if (tree_has(pid, f)) {
+		p->r.flags |= PIPE_TREE;
+		return 0;
+	}
+	/* A FIFO's other ends come back by its name; an end the process
+	 * lacks that a later process of the tree has is not outside: that
+	 * process opens it on this pipe. */
+	if (!(p->r.flags & PIPE_FIFO) && (!nr || !nw) &&
+	    !tshare_pipe_end(pid, f->r.ident.dev, f->r.ident.ino, !nw)) {
 		rc = other_end_outside(path, !nw, &outside);
 		if (rc)
 			return rc;
@@ -344,7 +372,8 @@ static int pipe_take(void **data, const unsigned char *p, size_t len)
 	memcpy(&r, p, sizeof(r));
 	need = sizeof(r) + 4ull * r.nfiles + 4ull * r.nchunks + r.data_len;
 	if (r.nfiles < 1 || r.nfiles > SNAP_FD_MAX || r.nchunks > r.data_len || r.data_len > PIPE_DATA_MAX ||
-	    need != len || r.pad || (r.flags & ~(uint32_t)(PIPE_OUTSIDE | PIPE_PACKETS | PIPE_FIFO)) ||
+	    need != len || r.pad || (r.flags & ~(uint32_t)(PIPE_OUTSIDE | PIPE_PACKETS | PIPE_FIFO | PIPE_TREE)) ||
+	    ((r.flags & PIPE_TREE) && (r.data_len || (r.flags & PIPE_OUTSIDE))) ||
 	    r.size < r.data_len || r.size > PIPE_SIZE_MAX || (r.data_len && !r.nchunks))
 		return err_msg(EBADMSG, "pipe record: malformed");
 	if (!ps && !(ps = *data = calloc(1, sizeof(*ps))))
@@ -439,7 +468,7 @@ static int pipe_check(struct kind_check *c, const void *data)
 
 		int stdio = -1;
 
-		if (!(p->r.flags & PIPE_OUTSIDE) || inherit_of(s, p))
+		if (!(p->r.flags & PIPE_OUTSIDE) || (!c->in_tree && inherit_of(s, p)))
 			continue;
 		/* Its other end may be the process's own stdin, stdout or
 		 * stderr, which becomes pthaw's (the path names the pipe). */
@@ -456,7 +485,8 @@ static int pipe_check(struct kind_check *c, const void *data)
 		if (!c->out)
 			return rc;
 	}
-	for (size_t i = 0; i < ninherits; i++) {
+	/* -inherit-fd names fds of the root of a tree. */
+	for (size_t i = 0; !c->in_tree && i < ninherits; i++) {
 		int ok = 0;
 
 		for (size_t j = 0; !ok && j < ps->n; j++)
@@ -575,15 +605,15 @@ static long fifo_open(struct kind_restore *r, const struct snap *s, const struct
 	long t, hold, fd, ret;
 	int rc = 0;
 
-	reopen_file(s, f, r->pl->pid, what, sizeof(what), path, sizeof(path), &o);
+	reopen_file(s, f, r->pl->self, what, sizeof(what), path, sizeof(path), &o);
 	o.flags = O_PATH | O_CLOEXEC;
 	t = reopen(r->pl, r->same_host, &o);
 	if (t < 0)
 		return t;
 	/* Read and write: never waits for the other side, and keeps the
 	 * pipe (and what is put in it) while the ends are opened. */
-	hold = open_proc_fd(r, r->pl->pid, t, O_RDWR | (p->r.flags & PIPE_PACKETS ? O_DIRECT : 0));
-	fd = hold < 0 ? hold : open_proc_fd(r, r->pl->pid, t, (int)(f->r.flags & O_ACCMODE));
+	hold = open_proc_fd(r, r->pl->self, t, O_RDWR | (p->r.flags & PIPE_PACKETS ? O_DIRECT : 0));
+	fd = hold < 0 ? hold : open_proc_fd(r, r->pl->self, t, (int)(f->r.flags & O_ACCMODE));
 	call(r, SYS_close, t, 0, 0, NULL, 0);
 	if (fd < 0) {
 		if (hold >= 0)
@@ -606,6 +636,39 @@ static long fifo_open(struct kind_restore *r, const struct snap *s, const struct
 		return rc;
 	}
 	return set_flags(r, f, fd);
+}
+
+/* A pipe an earlier process of the tree made (PIPE_TREE): the first
+ * made with a pipe record of its own for that inode.  Through its
+ * /proc/PID/fd link, a new open file description of that very pipe, in
+ * the mode of f (pload has pthaw's credentials: it may open what the
+ * earlier process holds). */
+static long tree_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f,
+		      const struct pipe_obj *p)
+{
+	const struct snap *o;
+	uint32_t old;
+	pid_t seen;
+	char link[32];
+	long t;
+
+	for (size_t i = 0; (o = tshare_restored_nth(i, &old, &seen)) && o != s; i++) {
+		const struct pipes *ps = o->kind[KIND_PIPE];
+
+		for (size_t k = 0; ps && k < ps->n; k++) {
+			const struct snap_file *of = &o->files[ps->p[k].files[0]];
+
+			if ((ps->p[k].r.flags & PIPE_TREE) || ps->p[k].r.ino != p->r.ino ||
+			    of->r.ident.dev != f->r.ident.dev)
+				continue;
+			snprintf(link, sizeof(link), "fd/%d", of->first_fd);
+			t = tshare_open_link(r, seen, link, (int)(f->r.flags & O_ACCMODE) | O_NONBLOCK,
+					     f->path);
+			return t < 0 ? t : set_flags(r, f, t);
+		}
+	}
+	return err_msg(EBADMSG, "fd %d (%s): its pipe is an earlier process's of the tree, which none has",
+		       f->first_fd, f->path);
 }
 
 /* An anonymous pipe is made once, when its first file comes: its size
@@ -674,6 +737,8 @@ static long pipe_open(struct kind_restore *r, const struct snap *s, const struct
 		return err_msg(EBADMSG, "fd %d (%s): a pipe without its pipe record", f->first_fd, f->path);
 	if (p->r.flags & PIPE_FIFO)
 		return fifo_open(r, s, f, p);
+	if (p->r.flags & PIPE_TREE)
+		return tree_open(r, s, f, p);
 	if ((p->r.flags & PIPE_OUTSIDE) && (in = inherit_of(s, p)))
 		return inherit_open(r, f, in);
 	if (p->r.flags & PIPE_OUTSIDE)
@@ -690,7 +755,7 @@ static long pipe_open(struct kind_restore *r, const struct snap *s, const struct
 			via = given_fd(s, p, f, acc == O_RDWR ? 2 : e);
 		if (via < 0)
 			return err_msg(EBADMSG, "fd %d (%s): no end of its pipe to open it from", f->first_fd, f->path);
-		t = open_proc_fd(r, r->pl->pid, via, (int)acc);
+		t = open_proc_fd(r, r->pl->self, via, (int)acc);
 		if (t < 0)
 			return err_sys((int)-t, "fd %d (%s): opening the pipe again", f->first_fd, f->path);
 	}
@@ -748,6 +813,8 @@ static void pipe_print(FILE *out, const void *data)
 			fprintf(out, " in %u packets", p->r.nchunks);
 		if (p->r.flags & PIPE_OUTSIDE)
 			fprintf(out, ", other end outside the process (pthaw -inherit-fd)");
+		if (p->r.flags & PIPE_TREE)
+			fprintf(out, ", made by an earlier process of the tree");
 		fprintf(out, "\n");
 	}
 }
@@ -772,6 +839,7 @@ static void pipe_print_json(struct json *j, const void *data)
 		json_bool(j, "packets", !!(p->r.flags & PIPE_PACKETS));
 		json_uint(j, "chunks", p->r.nchunks);
 		json_bool(j, "outside", !!(p->r.flags & PIPE_OUTSIDE));
+		json_bool(j, "tree", !!(p->r.flags & PIPE_TREE));
 		json_object_end(j);
 	}
 	json_array_end(j);

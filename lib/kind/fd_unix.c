@@ -12,6 +12,7 @@
 #include "kind.h"
 #include "pload_ctl.h"
 #include "snap.h"
+#include "treeshare.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -505,6 +506,7 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 		const struct snap_file *f = &c->snap->files[u->r.file];
 		char name[4 * UNIX_NAME_MAX + 8];
 		struct diag d;
+		pid_t holder;
 		size_t j;
 
 		if (u->r.state != UNIX_PAIR)
@@ -534,6 +536,9 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 		if (j < us->n)
 			return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to one that is not connected back to it: cannot be restored",
 				       c->pid, f->first_fd, f->path);
+		if ((holder = tshare_socket_holder(c->pid, u->peer_ino)) > 0)
+			return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to one of process %d of the tree (inode %llu%s): a pair across two processes is not supported yet",
+				       c->pid, f->first_fd, f->path, holder, (unsigned long long)u->peer_ino, name);
 		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to a socket outside the process (inode %llu%s): one end cannot be restored alone",
 			       c->pid, f->first_fd, f->path, (unsigned long long)u->peer_ino, name);
 	}

@@ -14,8 +14,10 @@ extern const struct fd_kind_ops fd_kind_inet, fd_kind_pipe, fd_kind_fifo, fd_kin
 extern const struct fd_kind_ops fd_kind_memfd, fd_kind_deleted;
 extern const struct fd_kind_ops fd_kind_tty;
 extern const struct fd_kind_ops fd_kind_unix, fd_kind_inotify, fd_kind_refused;
+extern const struct fd_kind_ops fd_kind_tree;
 
 const struct fd_kind_ops *const fd_kinds[] = {
+	&fd_kind_tree,		/* first: another process's file stays its */
 	&fd_kind_inet,
 	&fd_kind_pipe,
 	&fd_kind_fifo,

@@ -10,6 +10,7 @@
 #include "proc.h"
 #include "reopen.h"
 #include "snap.h"
+#include "treeshare.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -280,9 +281,10 @@ static int see_fd(pid_t pid, int fd, struct fd_seen *d)
 	r->pos = pos;
 	r->mode = d->sb.st_mode;
 	/* A terminal, pipe or socket at 0, 1 or 2 becomes pthaw's own
-	 * (builtin_kind); anything else may be one of the fd kinds. */
+	 * (builtin_kind), unless it stays inside the tree (treeshare.h);
+	 * anything else may be one of the fd kinds. */
 	rc = 0;
-	if (fd > 2 || !stdio_like(&d->sb))
+	if (fd > 2 || !stdio_like(&d->sb) || tshare_stdio_inside(pid, fd, &d->sb, fl))
 		rc = claim_fd(pid, fd, link, &d->sb, info, r);
 	if (rc == 0)
 		rc = builtin_kind(pid, fd, link, &d->sb, r);
@@ -621,7 +623,7 @@ const char *files_kind_name(uint32_t k)
 		[FD_UNIX] = "unix socket", [FD_EVENTFD] = "eventfd", [FD_TIMERFD] = "timerfd",
 		[FD_SIGNALFD] = "signalfd", [FD_EPOLL] = "epoll", [FD_INOTIFY] = "inotify",
 		[FD_MEMFD] = "memfd", [FD_DELETED] = "deleted file", [FD_TTY] = "terminal",
-		[FD_INET] = "inet socket",
+		[FD_INET] = "inet socket", [FD_TREE] = "tree file",
 	};
 
 	return k <= FD_KIND_MAX && name[k] ? name[k] : "?";

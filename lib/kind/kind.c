@@ -11,6 +11,7 @@ extern const struct kind_ops kind_task, kind_creds, kind_mm, kind_file, kind_fd,
 	kind_caps, kind_sched, kind_membarrier, kind_madvise, kind_timers, kind_locks, kind_seccomp, kind_inet;
 extern const struct kind_ops kind_pipe, kind_eventfd, kind_timerfd, kind_signalfd, kind_epoll;
 extern const struct kind_ops kind_shmem;
+extern const struct kind_ops kind_treefile;
 extern const struct kind_ops kind_unix, kind_inotify;
 
 const struct kind_ops *const kind_table[KIND_NR] = {
@@ -19,6 +20,7 @@ const struct kind_ops *const kind_table[KIND_NR] = {
 	[KIND_MM] = &kind_mm,
 	[KIND_FILE] = &kind_file,
 	[KIND_FD] = &kind_fd,
+	[KIND_TREEFILE] = &kind_treefile,
 	[KIND_INET] = &kind_inet,
 	[KIND_TTY] = &kind_tty,
 	[KIND_UNIX] = &kind_unix,

@@ -29,6 +29,7 @@ enum kind_id {
 	KIND_MM,		/* the mm fields and auxiliary vector */
 	KIND_FILE,		/* open file descriptions */
 	KIND_FD,		/* the fd table: fds referring to them */
+	KIND_TREEFILE,		/* files an earlier process of the tree has */
 	KIND_INET,		/* TCP and UDP sockets (fd_inet.c) */
 	KIND_TTY,		/* the terminal: modes, size, foreground */
 	KIND_UNIX,		/* unix sockets: pairs, names, queued messages */
@@ -129,6 +130,8 @@ struct kind_check {
 	/* pthaw restores without privilege, in a user namespace mapping
 	 * only its own uid and gid (pidns.h): what needs more is refused. */
 	int userns;
+	int in_tree;		/* a process of a tree but its root (pthaw's
+				 * own fds, -inherit-fd, are the root's) */
 };
 
 /* What a kind's restore may use: pload, which is becoming the process
@@ -143,6 +146,8 @@ struct kind_restore {
 	int same_host;			/* the stream's boot-id is this boot's */
 	int remapped;			/* pthaw answers its PID (and tid) calls */
 	int take_sockets;		/* pthaw -take-sockets (fd_inet.c) */
+	int tree;			/* a process of a tree: its session and group
+					 * were made with the tree (task_lead) */
 	enum kind_stage stage;		/* the stage being restored */
 	const struct snap *snap;
 	unsigned char *added_write;	/* per mapping: PROT_WRITE added for filling */
@@ -177,6 +182,11 @@ struct kind_ops {
 	 * move (fd_inet.c: connections kept silent) is let go or kept. */
 	void (*settle)(void *data, int ended);
 };
+
+/* task.c: makes the process lead its session or process group again as
+ * it did, or leaves it in pthaw's (the root of a tree: before its
+ * children are made, which inherit them). */
+int task_lead(struct kind_restore *r);
 
 /* A NULL line is a kind not built yet: the loops skip it. */
 extern const struct kind_ops *const kind_table[KIND_NR];

@@ -18,6 +18,7 @@
 #include "proc.h"
 #include "reopen.h"
 #include "snap.h"
+#include "treeshare.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,7 +58,7 @@ struct shmem_set {
 
 static const char *const kind_names[SHMEM_KIND_MAX + 1] = {
 	[SHMEM_ANON] = "anon", [SHMEM_MEMFD] = "memfd", [SHMEM_FILE] = "file",
-	[SHMEM_DELETED] = "deleted",
+	[SHMEM_DELETED] = "deleted", [SHMEM_TREE] = "tree",
 };
 
 static struct shmem_set *set_of(const struct snap *s)
@@ -153,6 +154,22 @@ static int other_name(char *path, const struct stat *sb)
 	return rc;
 }
 
+/* Whether a process of the tree captured before pid has the object sb
+ * as its own (MAP_SHARED memory inherited across fork, a memfd or a
+ * deleted file held by both). */
+static int tree_has(pid_t pid, const struct stat *sb)
+{
+	const struct snap *o;
+	pid_t owner;
+	long id;
+
+	for (size_t i = 0; (o = tshare_captured_nth(pid, i, &owner)); i++)
+		if ((id = shmem_find(o, sb->st_dev, sb->st_ino)) >= 0 &&
+		    set_of(o)->o[id].r.kind != SHMEM_TREE)
+			return 1;
+	return 0;
+}
+
 /* Adds the object that path (what the process holds: link) is, of kind k,
  * unless it is there already. */
 static int capture_object(struct shm_capture *sc, const char *path, const char *link,
@@ -173,6 +190,11 @@ static int capture_object(struct shm_capture *sc, const char *path, const char *
 	file_ident(&r.ident, &sb);
 	r.size = (uint64_t)sb.st_size;
 	r.mode = sb.st_mode;
+	/* One object for the whole tree: made and filled where first seen. */
+	if (k != SHMEM_FILE && tree_has(sc->c->pid, &sb)) {
+		r.kind = SHMEM_TREE;
+		return obj_add(sc->set, &r, link) ? 0 : err_sys(ENOMEM, "memory objects");
+	}
 	snprintf(name, sizeof(name), "%s", link);
 	if (k == SHMEM_MEMFD) {
 		/* "/memfd:NAME (deleted)" */
@@ -605,6 +627,47 @@ static long make_anon(struct kind_restore *r, const struct shm_obj *o)
 	return t;
 }
 
+/* An object an earlier process of the tree made (SHMEM_TREE): the very
+ * one, opened through that process's fd of it or one of its mappings
+ * (/proc/PID/map_files: CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, which
+ * make_anon needs too). */
+static long tree_object(struct kind_restore *r, const struct shm_obj *o)
+{
+	const struct snap *os;
+	char link[96], what[64];
+	uint32_t old;
+	pid_t seen;
+	long id, t = -ENOENT;
+
+	snprintf(what, sizeof(what), "memory object %u (of the tree)", o->r.id);
+	for (size_t i = 0; (os = tshare_restored_nth(i, &old, &seen)) && os != r->snap; i++) {
+		if ((id = shmem_find(os, o->r.ident.dev, o->r.ident.ino)) < 0 ||
+		    set_of(os)->o[id].r.kind == SHMEM_TREE)
+			continue;
+		link[0] = '\0';
+		for (size_t k = 0; !link[0] && k < os->nfiles; k++) {
+			const struct rec_file *f = &os->files[k].r;
+
+			if ((f->kind == FD_MEMFD || f->kind == FD_DELETED) && f->ident.dev == o->r.ident.dev &&
+			    f->ident.ino == o->r.ident.ino)
+				snprintf(link, sizeof(link), "fd/%d", os->files[k].first_fd);
+		}
+		for (size_t k = 0; !link[0] && k < os->nvmas; k++)
+			if ((os->vmas[k].r.flags & VMA_SHMEM) && os->vmas[k].r.shmem == (uint32_t)id)
+				snprintf(link, sizeof(link), "map_files/%llx-%llx",
+					 (unsigned long long)os->vmas[k].r.start,
+					 (unsigned long long)os->vmas[k].r.end);
+		if (!link[0])
+			return err_msg(EBADMSG, "%s: process %u has it, but neither maps it nor holds it",
+				       what, old);
+		t = tshare_open_link(r, seen, link, O_RDWR, what);
+		if (t == -EACCES)
+			t = tshare_open_link(r, seen, link, O_RDONLY, what);
+		return t;
+	}
+	return err_msg(EBADMSG, "%s: no earlier process of the tree has it", what);
+}
+
 static long make_object(struct kind_restore *r, const struct shm_obj *o)
 {
 	char what[SNAP_PATH_MAX + 32];
@@ -623,6 +686,8 @@ static long make_object(struct kind_restore *r, const struct shm_obj *o)
 			t = reopen(r->pl, r->same_host, &ro);
 		}
 		return t;
+	case SHMEM_TREE:
+		return tree_object(r, o);
 	case SHMEM_DELETED:
 		t = make_deleted(r, o);
 		break;
@@ -787,7 +852,7 @@ int shmem_data_put(struct pload *pl, const struct snap *s, const unsigned char *
 	if (!set || h.id >= set->n)
 		return err_msg(EBADMSG, "filedata record: memory object %u is not in the snapshot", h.id);
 	o = &set->o[h.id];
-	if (o->r.kind == SHMEM_FILE || !h.len || h.len > REC_PAGES_MAX * REC_PAGE_SIZE ||
+	if (o->r.kind == SHMEM_FILE || o->r.kind == SHMEM_TREE || !h.len || h.len > REC_PAGES_MAX * REC_PAGE_SIZE ||
 	    len != sizeof(h) + h.len || h.offset % REC_PAGE_SIZE || h.offset > o->r.size ||
 	    h.len > o->r.size - h.offset)
 		return err_msg(EBADMSG, "filedata record: malformed or outside memory object %u", h.id);

@@ -188,11 +188,19 @@ static int task_restore(struct kind_restore *r, const void *data)
 	pload_call(r->pl, SYS_umask, s->proc.umask, 0, 0, 0, 0, 0, NULL, 0);
 	pload_call(r->pl, SYS_prctl, PR_SET_NAME, (long)r->pl->hello.scratch, 0, 0, 0, 0, s->comm,
 		   strlen(s->comm) + 1);
+	return r->tree ? 0 : task_lead(r);
+}
+
+int task_lead(struct kind_restore *r)
+{
+	const struct snap *s = r->snap;
+	long ret = 0;
+
 	/* A job of pthaw's terminal is in pthaw's session (fd_tty.c): a
 	 * session of its own would have no terminal. */
 	if (s->proc.sid == s->proc.pid && !tty_job_planned(r))
 		ret = pload_call(r->pl, SYS_setsid, 0, 0, 0, 0, 0, 0, NULL, 0);
-	else if (s->proc.pgid == s->proc.pid)
+	else if (s->proc.pgid == s->proc.pid || (r->tree && tty_job_planned(r)))
 		ret = pload_call(r->pl, SYS_setpgid, 0, 0, 0, 0, 0, 0, NULL, 0);
 	if (ret < 0)
 		return err_sys((int)-ret, "making the process lead its %s again",

@@ -316,6 +316,105 @@ long pload_thread_new(struct pload *p, pid_t tid, pid_t old)
 	return ret;
 }
 
+/* The host PID of pload's child known in its namespace as ns_pid: the
+ * one of its children (as /proc lists them) whose last NSpid is that. */
+static pid_t host_child(const struct pload *p, pid_t ns_pid)
+{
+	char path[64], buf[65536], v[256];
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", p->pid, p->pid);
+	if (proc_read_file(path, buf, sizeof(buf) - 1, &len))
+		return 0;
+	buf[len] = '\0';
+	for (char *s = buf, *end; *s; s = end) {
+		long c = strtol(s, &end, 10);
+		char *last;
+
+		if (end == s)
+			break;
+		if (proc_status_field((pid_t)c, "NSpid", v, sizeof(v)))
+			continue;
+		last = strrchr(v, '\t') ? strrchr(v, '\t') + 1 : strrchr(v, ' ') ? strrchr(v, ' ') + 1 : v;
+		if (atoi(last) == ns_pid)
+			return (pid_t)c;
+	}
+	return 0;
+}
+
+int pload_fork(struct pload *p, struct pload *child, pid_t pid)
+{
+	int fds[2];
+	char path[64];
+	struct iovec l = { fds, sizeof(fds) }, r = { (void *)(uintptr_t)p->hello.scratch, sizeof(fds) };
+	long ret = pload_call(p, PLOAD_OP_FORK, pid, 0, 0, 0, 0, 0, NULL, 0);
+
+	/* The original tree, just ended (-halt), holds its PIDs until each
+	 * is reaped, by its parent or by init once that one is gone. */
+	for (int tries = 0; ret == -EEXIST && tries < 60 && p->self == p->pid && pid_is_zombie(pid); tries++) {
+		err_clear();
+		usleep(50000);
+		ret = pload_call(p, PLOAD_OP_FORK, pid, 0, 0, 0, 0, 0, NULL, 0);
+	}
+	memset(child, 0, sizeof(*child));
+	child->pid = -1;
+	child->req_fd = child->rep_fd = -1;
+	if (ret == -EEXIST)
+		return err_msg(EEXIST, "PID %d is in use here", pid);
+	if (ret < 0)
+		return err_sys((int)-ret, "making process %d", pid);
+	if (process_vm_readv(p->pid, &l, 1, &r, 1, 0) != (ssize_t)sizeof(fds))
+		return err_sys(errno ? errno : EIO, "reading the loader's scratch area");
+	/* pthaw's ends of the child's pipes, still in the parent pload:
+	 * opened through /proc (a pipe opens as a FIFO there), then closed
+	 * in the parent, which must not keep them. */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", p->pid, fds[0]);
+	child->req_fd = open(path, O_WRONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", p->pid, fds[1]);
+	child->rep_fd = open(path, O_RDONLY | O_CLOEXEC);
+	pload_call(p, SYS_close, fds[0], 0, 0, 0, 0, 0, NULL, 0);
+	pload_call(p, SYS_close, fds[1], 0, 0, 0, 0, 0, NULL, 0);
+	child->self = (pid_t)ret;
+	child->pid = p->self != p->pid ? host_child(p, (pid_t)ret) : (pid_t)ret;
+	child->got_pid = (pid_t)ret == pid;
+	if (child->req_fd < 0 || child->rep_fd < 0 || child->pid <= 0 ||
+	    read_full(child->rep_fd, &child->hello, sizeof(child->hello)) < 0 ||
+	    child->hello.magic != PLOAD_MAGIC) {
+		if (child->pid <= 0 && ret > 0)
+			child->pid = -1;
+		return err_msg(EPROTO, "process %d: its loader did not start", pid);
+	}
+	return 0;
+}
+
+int pload_exit(struct pload *p, uint32_t status)
+{
+	long ret = pload_call(p, PLOAD_OP_EXIT, status, 0, 0, 0, 0, 0, NULL, 0);
+
+	if (ret < 0)
+		return (int)ret;
+	close(p->req_fd);
+	close(p->rep_fd);
+	p->req_fd = p->rep_fd = -1;
+	/* Not pthaw's child: it cannot wait for it, only see it end. */
+	for (int i = 0; i < 2000; i++) {
+		struct proc_stat st;
+
+		if (proc_stat_read(p->pid, &st) == 0 && st.state == 'Z')
+			return 0;
+		err_clear();
+		usleep(1000);
+	}
+	return err_msg(ETIMEDOUT, "process %d: it did not end as a zombie", p->pid);
+}
+
+int pload_move(struct pload *p, int base)
+{
+	long ret = pload_call(p, PLOAD_OP_MOVE, base, 0, 0, 0, 0, 0, NULL, 0);
+
+	return ret < 0 ? err_sys((int)-ret, "moving the loader's pipes to fd %d", base) : 0;
+}
+
 pid_t pload_tid(const struct pload *p, uint32_t old_main, uint32_t old)
 {
 	if (old == old_main)

@@ -62,6 +62,18 @@ struct pload_spawn_opts {
  * hello.  On failure nothing is left running. */
 int pload_spawn(struct pload *p, const struct pload_spawn_opts *o);
 
+/* A process tree: a child of pload p's, pload as well, with PID pid (0:
+ * any) in p's namespace, ready as after pload_spawn (child->got_pid says
+ * whether it has pid).  -EEXIST when pid is taken. */
+int pload_fork(struct pload *p, struct pload *child, pid_t pid);
+
+/* Ends pload p as a zombie of the tree with the wait status status
+ * (PLOAD_OP_EXIT), and waits until it is one. */
+int pload_exit(struct pload *p, uint32_t status);
+
+/* Moves p's pipes to fds base and base + 1. */
+int pload_move(struct pload *p, int base);
+
 /* Runs nr(a0..a5) inside pload.  data (len bytes) is first copied to
  * pload's scratch area: arguments refer to it as p->hello.scratch.
  * Returns the system call's result (-errno on its failure); a broken

@@ -125,6 +125,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_FILEDATA: return "filedata";
 	case REC_UNIX: return "unix";
 	case REC_INOTIFY: return "inotify";
+	case REC_TREEFILE: return "treefile";
 	case REC_PAGES: return "pages";
 	case REC_LAZY: return "lazy";
 	case REC_END: return "end";

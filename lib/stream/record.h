@@ -51,6 +51,9 @@ enum rec_type {
 	 * anonymous mappings follow (pfrez -lazy).  Optional: a reader that
 	 * does not know it restores as from any stream. */
 	REC_LAZY = 0x40000028,
+	REC_PSTREE = 35,/* struct rec_pstree + entries: a process tree (lib/kind/pstree.c) */
+	REC_PSTREE_BEGIN = 36,/* struct rec_pstree_begin: whose records follow */
+	REC_TREEFILE = 37,/* struct rec_treefile: a file an earlier process of the tree has (lib/kind/fd_tree.c) */
 	REC_END = 0xffff,/* struct rec_end */
 };
 
@@ -92,6 +95,45 @@ struct rec_proc {
 	uint16_t comm_len, exe_len, cwd_len;
 	uint16_t pad;
 	/* then comm, exe, cwd bytes (no terminators) */
+} __attribute__((packed));
+
+/* A process tree (lib/kind/pstree.c): the first record of a stream of
+ * more than one process.  Each live process's records then follow its
+ * begin record, in the tree's order; a zombie has none. */
+enum rec_pstree_state {
+	PSTREE_LIVE = 0,	/* running or sleeping */
+	PSTREE_STOPPED = 1,	/* in a group stop (SIGSTOP ...): restored stopped */
+	PSTREE_ZOMBIE = 2,	/* exited, not reaped: restored exited with status */
+};
+
+struct rec_pstree_proc {
+	uint32_t pid;
+	uint32_t ppid;		/* the root's parent is outside the tree */
+	uint32_t pgid, sid;
+	uint32_t status;	/* a zombie's wait status (/proc/PID/stat exit_code) */
+	uint8_t state;		/* enum rec_pstree_state */
+	uint8_t pad[3];
+} __attribute__((packed));
+
+struct rec_pstree {
+	uint32_t nprocs;	/* entries that follow: the root first, every
+				 * process after its parent */
+	uint32_t pad;
+} __attribute__((packed));
+
+/* File file (FD_TREE) of this process is the very open file description
+ * that file owner_file of process owner_pid, earlier in the tree, has. */
+struct rec_treefile {
+	uint32_t file;
+	uint32_t owner_pid;
+	uint32_t owner_file;
+	uint32_t pad;
+} __attribute__((packed));
+
+struct rec_pstree_begin {
+	uint32_t pid;		/* the records up to the next begin or the end
+				 * record are this process's */
+	uint32_t pad;
 } __attribute__((packed));
 
 #define REC_NGROUPS_MAX	65536u	/* the kernel's NGROUPS_MAX */
@@ -150,7 +192,10 @@ enum rec_file_kind {
 	FD_DELETED = 14,/* a regular file unlinked while open: its contents travel */
 	FD_TTY = 15,	/* a terminal beyond pthaw's own stdio */
 	FD_INET = 16,	/* a TCP or UDP socket */
-	FD_KIND_MAX = 16,
+	FD_TREE = 17,	/* the open file description of an earlier process
+			 * of the tree (inherited across fork): its
+			 * REC_TREEFILE names it, its own records are there */
+	FD_KIND_MAX = 17,
 };
 
 /* An open file description (what open() made: one offset, one set of
@@ -200,6 +245,9 @@ enum rec_pipe_flag {
 	PIPE_OUTSIDE = 1u << 0,	/* an end the process lacks is open outside it */
 	PIPE_PACKETS = 1u << 1,	/* O_DIRECT: each chunk is one packet */
 	PIPE_FIFO = 1u << 2,	/* a named pipe: its files reopen its path */
+	PIPE_TREE = 1u << 3,	/* an earlier process of the tree has this pipe
+				 * (same ino): made and filled there, its ends
+				 * here are opened anew on it; no bytes */
 };
 
 struct rec_pipe {
@@ -286,7 +334,9 @@ enum rec_shmem_kind {
 	SHMEM_FILE = 3,		/* a file mapped shared and writable: the file
 				 * is the state, reopened by path */
 	SHMEM_DELETED = 4,	/* a regular file unlinked while open or mapped */
-	SHMEM_KIND_MAX = 4,
+	SHMEM_TREE = 5,		/* an earlier process of the tree's object (same
+				 * ident): made and filled there, taken from it */
+	SHMEM_KIND_MAX = 5,
 };
 
 struct rec_shmem {

@@ -125,11 +125,15 @@ kind_start()
 		;;
 	pipe3)
 		# The pipe is made here, before the program runs: it inherits
-		# it, as from a shell pipeline.
-		(close_fds; cd "$D" && exec 3> >(exec cat > "$D/$name.fd3") &&
-			exec env --default-signal=INT,QUIT "$cmd") \
-			> >(exec cat > "$D/$name.out") 2> >(exec cat > "$D/$name.err") < /dev/null &
+		# it, as from a shell pipeline; its cats are this shell's
+		# children, not the program's (pfrez captures those too).
+		local fd3 out err
+		exec {fd3}> >(exec cat > "$D/$name.fd3") {out}> >(exec cat > "$D/$name.out") \
+			{err}> >(exec cat > "$D/$name.err")
+		(exec 3>&"$fd3"; close_fds 3; cd "$D" && exec env --default-signal=INT,QUIT "$cmd") \
+			>&"$out" 2>&"$err" < /dev/null &
 		LAST=$!
+		exec {fd3}>&- {out}>&- {err}>&-
 		show "$name.out" "$name.err" "$name.fd3"
 		;;
 	*) fail "kinds.sh: how is \"${KHOW[0]}\"?" ;;

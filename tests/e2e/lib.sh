@@ -215,13 +215,14 @@ strays()
 
 # Closes every fd above 2 this shell inherited (from make, a terminal, a
 # CI runner): the programs must start with only what they open themselves.
+# close_fds KEEP keeps fd KEEP too.
 close_fds()
 {
 	local f fds=(/proc/$BASHPID/fd/*)
 	# No redirection around this: bash would save fd 2 on a high fd that
 	# the loop then closes.
 	for f in "${fds[@]##*/}"; do
-		[ "$f" -gt 2 ] && eval "exec $f>&-"
+		[ "$f" -gt 2 ] && [ "$f" != "${1:-}" ] && eval "exec $f>&-"
 	done
 }
 
@@ -246,10 +247,15 @@ start()
 	# program started from a terminal does not.  Its stdout and stderr
 	# are pipes, as under a terminal or in a pipeline, so a restored copy
 	# writes to pthaw's; a regular file there would be reopened and
-	# shared with the original, as it should be.
+	# shared with the original, as it should be.  The cats that read
+	# them are this shell's children, not the program's: pfrez captures
+	# a process with its children.
+	local out err
+	exec {out}> >(exec cat > "$D/$name.out") {err}> >(exec cat > "$D/$name.err")
 	(close_fds; cd "$D" && exec env --default-signal=INT,QUIT "$cmd" "$@") \
-		> >(exec cat > "$D/$name.out") 2> >(exec cat > "$D/$name.err") < /dev/null &
+		>&"$out" 2>&"$err" < /dev/null &
 	LAST=$!
+	exec {out}>&- {err}>&-
 	show "$name.out" "$name.err"
 }
 

@@ -103,8 +103,18 @@ static void pipe_records(void **state)
 	{
 		struct rec_pipe b = h;
 
-		b.flags = 8;
+		b.flags = 16;
 		n = pipe_rec(buf, &b, files, chunks, "0123456789");
+		assert_int_equal(take(REC_PIPE, buf, n), -EBADMSG);
+		/* An earlier process's pipe of the tree: no bytes here. */
+		b.flags = PIPE_TREE;
+		n = pipe_rec(buf, &b, files, chunks, "0123456789");
+		assert_int_equal(take(REC_PIPE, buf, n), -EBADMSG);
+		b.nchunks = b.data_len = 0;
+		n = pipe_rec(buf, &b, files, chunks, "");
+		assert_int_equal(take(REC_PIPE, buf, n), 0);
+		b.flags = PIPE_TREE | PIPE_OUTSIDE;
+		n = pipe_rec(buf, &b, files, chunks, "");
 		assert_int_equal(take(REC_PIPE, buf, n), -EBADMSG);
 		b = h;
 		b.size = 9;	/* less than what is queued */
@@ -220,6 +230,75 @@ static int verify_with(uint32_t type, const void *p, size_t len)
 	return rc;
 }
 
+/* The treefile record (lib/kind/fd_tree.c): taken, checked against the
+ * file records (kind 17 only, never its own process), printed. */
+static int treefile_kind(void)
+{
+	int i = 0;
+
+	while (i < KIND_NR && (!kind_get(i) || kind_get(i)->type != REC_TREEFILE))
+		i++;
+	assert_true(i < KIND_NR);
+	return i;
+}
+
+/* Process 7 with file 0 (kind 17, fd 3) and file 1 (a file, fd 4), the
+ * record taken into it and checked; printed into out. */
+static int tree_verify(const struct rec_treefile *t, char *out, size_t len)
+{
+	struct rec_file tf = { .id = 0, .kind = FD_TREE, .flags = O_WRONLY };
+	struct rec_file pl = { .id = 1, .kind = FD_FILE, .flags = O_WRONLY };
+	int k = treefile_kind(), rc;
+	struct snap s;
+	FILE *f;
+
+	snap_init(&s);
+	s.proc.pid = 7;
+	assert_int_equal(files_add(&s, &tf, "/tmp/log"), 0);
+	assert_int_equal(files_add(&s, &pl, "/tmp/other"), 0);
+	assert_int_equal(files_add_fd(&s, &(struct rec_fd){ .fd = 3, .file = 0 }), 0);
+	assert_int_equal(files_add_fd(&s, &(struct rec_fd){ .fd = 4, .file = 1 }), 0);
+	rc = kinds_take(s.kind, s.nrec, REC_TREEFILE, (const unsigned char *)t, sizeof(*t), 0);
+	if (!rc)
+		rc = kind_get(k)->verify(&s, s.kind[k]);
+	if (!rc && out) {
+		f = fmemopen(out, len - 1, "w");
+		kind_get(k)->print(f, s.kind[k]);
+		fclose(f);
+	}
+	snap_free(&s);
+	return rc;
+}
+
+static void tree_records(void **state)
+{
+	struct rec_treefile t = { .file = 0, .owner_pid = 42, .owner_file = 3 };
+	char out[256] = "";
+
+	(void)state;
+	assert_int_equal(sizeof(t), 16);
+	assert_int_equal(tree_verify(&t, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "file 0: the open file 3 of process 42 of the tree (inherited)\n"));
+	assert_int_equal(take(REC_TREEFILE, &t, sizeof(t) - 1), -EBADMSG);
+	has("treefile record: 15 bytes, not 16");
+	t.pad = 1;
+	assert_int_equal(take(REC_TREEFILE, &t, sizeof(t)), -EBADMSG);
+	has("treefile record: malformed");
+	t.pad = 0;
+	t.owner_pid = 0;
+	assert_int_equal(take(REC_TREEFILE, &t, sizeof(t)), -EBADMSG);
+	/* Naming a plain file, not the tree file. */
+	t.owner_pid = 42;
+	t.file = 1;
+	assert_int_equal(tree_verify(&t, NULL, 0), -EBADMSG);
+	has("treefile record: file 1 is not a tree file");
+	/* Taken from its own process. */
+	t.file = 0;
+	t.owner_pid = 7;
+	assert_int_equal(tree_verify(&t, NULL, 0), -EBADMSG);
+	has("taken from its own process");
+}
+
 static void verified(void **state)
 {
 	unsigned char buf[64];
@@ -258,6 +337,7 @@ int main(void)
 		cmocka_unit_test(pipe_records),
 		cmocka_unit_test(small_records),
 		cmocka_unit_test(verified),
+		cmocka_unit_test(tree_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,56 @@
+/* tree_stopped: a child stopped by SIGSTOP stays stopped (state T), the
+ * child of this process; at the end it is continued and must still be
+ * alive to exit with its status. */
+#include <sys/wait.h>
+
+#define KIND "tree_stopped"
+#define ZDTM_ROUND
+#include "zdtm.h"
+#include "tree.h"
+
+static pid_t child;
+static long round_no;
+
+static void stop_self(void)
+{
+	raise(SIGSTOP);
+	/* Continued: the end. */
+	_exit(7);
+}
+
+static const char *setup(int argc, char **argv)
+{
+	int st;
+
+	(void)argc, (void)argv;
+	child = tree_child(stop_self, -1);
+	if (child < 0 || waitpid(child, &st, WUNTRACED) != child || !WIFSTOPPED(st))
+		return "a stopped child";
+	return NULL;
+}
+
+static void between_rounds(void)
+{
+	msleep(ZDTM_PERIOD);
+}
+
+static const char *check(void)
+{
+	struct tree_stat st;
+	int s;
+
+	if (tree_stat(child, &st) || st.state != 'T' || st.ppid != getpid())
+		return zdtm_why("child %d: state %c, parent %d, not a stopped child of %d", child,
+				st.state ? st.state : '-', st.ppid, getpid());
+	/* Late (after any capture), once: it goes on and ends with 7. */
+	if (++round_no == 40) {
+		kill(child, SIGCONT);
+		if (waitpid(child, &s, 0) != child || !WIFEXITED(s) || WEXITSTATUS(s) != 7)
+			return zdtm_why("child %d: continued, it did not exit 7 (status 0x%x)", child, s);
+		child = tree_child(stop_self, -1);
+		if (waitpid(child, &s, WUNTRACED) != child || !WIFSTOPPED(s))
+			return "a new stopped child";
+		say(KIND " continued\n");
+	}
+	return NULL;
+}
