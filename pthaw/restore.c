@@ -756,6 +756,7 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 {
 	struct pload_spawn_opts o = {
 		.path = r->loader,
+		.exec_fd = r->loader_fd,
 		.want_pid = r->remap == REMAP_ALWAYS ? 0 : (pid_t)r->snap.proc.pid,
 		.first_free_fd = max_fd(&r->snap) + 1,
 		.stdin_is_stream = r->stdin_is_stream && files_has_fd(&r->snap, 0),
