@@ -68,6 +68,7 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 	      shm_anon shm_devzero memfd posix_shm file_shared_rw deleted_file sysv_shm zdtm_page \
 	      thread_tls thread_block thread_sig thread_loop thread_rseq thread_timer threadhog thread_nice
 PROGS      += unix_pair unix_listen anon_fd inotify
+PROGS      += gen_writer
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)

@@ -2,6 +2,7 @@
  * registers as found, then every kind of the table (lib/kind/) with calls
  * injected into it, and lets it go on as it was. */
 #include "capture.h"
+#include "cow.h"
 #include "err.h"
 #include "crc32c.h"
 #include "inject.h"
@@ -208,6 +209,17 @@ int capture_state(struct capture *c)
 	/* The kinds may still run calls inside the process (the frames keep
 	 * that safe if pfrez dies meanwhile). */
 	rc = kinds_capture(&kc, c->snap.kind, 0);
+	/* Last, its memory is marked: from here the process may run on
+	 * while pfrez reads it.  Anything that prevents it only means the
+	 * process stays held until its memory is read, as without -cow. */
+	if (!rc && c->use_cow && (rc2 = cow_begin(&c->cow, COW_SNAPSHOT, c->pid, &c->ctx[0], &c->snap))) {
+		snprintf(c->cow_note, sizeof(c->cow_note), "%s", err_last());
+		cow_end(c->cow);
+		c->cow = NULL;
+		err_clear();
+		if (rc2 == -ESRCH)
+			rc = rc2;
+	}
 out:
 	/* From here on only memory is read: put the threads back as they
 	 * will resume.  capture_release() does the same again. */
@@ -223,8 +235,25 @@ int capture_write_pages(struct capture *c, struct rec_writer *w)
 {
 	struct pages_src src = { .pid = c->pid, .snap = &c->snap, .progress = c->progress,
 				 .progress_arg = c->progress_arg };
-	int rc = pages_write(&src, w);
+	int rc, rc2;
 
+	if (!c->cow) {
+		rc = pages_write(&src, w);
+	} else {
+		src.cow = c->cow;
+		src.part = PAGES_STOPPED;
+		rc = pages_write(&src, w);
+		if (!rc) {
+			capture_release(c);
+			clock_gettime(CLOCK_MONOTONIC, &c->resumed);
+			src.part = PAGES_COW;
+			rc = pages_write(&src, w);
+		}
+		rc2 = cow_end(c->cow);
+		c->cow = NULL;
+		if (!rc)
+			rc = rc2;
+	}
 	c->pages_sent = src.pages_sent;
 	c->bytes_sent = src.bytes_sent;
 	return rc;
@@ -298,6 +327,8 @@ void capture_kill(struct capture *c)
 
 void capture_free(struct capture *c)
 {
+	cow_end(c->cow);
+	c->cow = NULL;
 	for (size_t i = 0; i < c->nthreads; i++)
 		free(c->threads[i].xsave);
 	free(c->threads);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 #include <sys/user.h>
+#include <time.h>
 
 #include "proc.h"
 #include "record.h"
@@ -14,6 +15,10 @@ struct capture {
 	int attached;
 	int self_contained;		/* embed file-backed pages too */
 	int halt;			/* -halt: the original is to end */
+	int use_cow;			/* copy-on-write capture (lib/kind/cow.h) */
+	struct cow *cow;		/* set up by capture_state, or NULL */
+	char cow_note[256];		/* why it was not, for -progress */
+	struct timespec resumed;	/* when the process ran on, if before the end */
 	uint64_t max_deleted;		/* bytes of deleted files' contents */
 	struct snap snap;
 	/* Its threads as found, to put back: the main one first, each
@@ -39,7 +44,10 @@ int capture_attach(struct capture *c, pid_t pid);
  * faithfully. */
 int capture_state(struct capture *c);
 
-/* Writes the REC_PAGES records of every mapping. */
+/* Writes the REC_PAGES records of every mapping.  With copy-on-write
+ * set up, the pages of the mappings it does not cover first, then lets
+ * the process go on (capture_release) and writes the rest as they were
+ * when it was held. */
 int capture_write_pages(struct capture *c, struct rec_writer *w);
 
 /* Adds a content hash to every mapping, for -debug. */

@@ -25,6 +25,7 @@ static const char *opt_dest;
 static const char *opt_compress;
 static const char *opt_encrypt;
 static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained;
+static int opt_cow = 1;
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
 /* Deleted files' contents travel in the stream: bounded, in MiB. */
@@ -44,6 +45,7 @@ static const struct flag flags[] = {
 	{ "halt", FLAG_BOOL, &opt_halt, NULL, "end the process once the snapshot is safe (migration)" },
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
+	{ "cow", FLAG_BOOL, &opt_cow, NULL, "without -halt: copy-on-write capture, the process runs on while its memory is read (default true; false: held throughout)" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
 	{ "max-deleted", FLAG_INT, &max_deleted_range, "MIB", "carry at most MIB MiB of deleted files still open or mapped (default 64)" },
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
@@ -449,6 +451,7 @@ int main(int argc, char **argv)
 	if (!rc) {
 		c.self_contained = opt_self_contained;
 		c.halt = opt_halt && !opt_debug;
+		c.use_cow = opt_cow && !opt_halt && !opt_debug;
 		c.max_deleted = (uint64_t)opt_max_deleted << 20;
 		rc = capture_state(&c);
 	}
@@ -525,10 +528,14 @@ int main(int argc, char **argv)
 		struct timespec now;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		fprintf(stderr, "pfrez: process %ld %s after %.3f s stopped; %llu pages sent\n", opt_pid,
+		if (c.resumed.tv_sec)
+			now = c.resumed;
+		fprintf(stderr, "pfrez: process %ld %s after %.3f s stopped; %llu pages sent%s\n", opt_pid,
 			opt_halt ? "ended" : "resumed",
 			(double)(now.tv_sec - stopped.tv_sec) + (now.tv_nsec - stopped.tv_nsec) / 1e9,
-			c.pages_sent);
+			c.pages_sent, c.resumed.tv_sec ? " (copy-on-write: memory read while it ran)" : "");
+		if (c.use_cow && !c.resumed.tv_sec && c.cow_note[0])
+			fprintf(stderr, "pfrez: no copy-on-write capture: %s\n", c.cow_note);
 	}
 	capture_free(&c);
 	xport_close(&x);

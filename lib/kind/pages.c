@@ -8,6 +8,7 @@
  * on restore; only the ones the process changed (now anonymous) travel,
  * zero ones as a data-less record. */
 #include "pages.h"
+#include "cow.h"
 #include "err.h"
 #include "proc.h"
 #include "shmem.h"
@@ -28,6 +29,7 @@ struct page_out {
 	struct rec_writer *w;
 	unsigned char *buf;	/* REC_PAGES_MAX pages */
 	int zero_records;	/* file mappings: send zero pages as records */
+	int cow;		/* read through c->cow (cow.h) */
 };
 
 static int page_is_zero(const unsigned char *p)
@@ -43,12 +45,14 @@ static int page_is_zero(const unsigned char *p)
 	return acc == 0;
 }
 
-static int read_pages(struct pages_src *c, uint64_t addr, size_t n, unsigned char *buf)
+static int read_pages(struct pages_src *c, uint64_t addr, size_t n, unsigned char *buf, int cow)
 {
 	struct iovec l = { buf, n * REC_PAGE_SIZE }, r = { (void *)addr, n * REC_PAGE_SIZE };
-	ssize_t got = process_vm_readv(c->pid, &l, 1, &r, 1, 0);
+	ssize_t got = cow ? 0 : process_vm_readv(c->pid, &l, 1, &r, 1, 0);
 	size_t want = n * REC_PAGE_SIZE;
 
+	if (cow)
+		return cow_read(c->cow, addr, n, buf);
 	if (got == (ssize_t)want)
 		return 0;
 	/* Pages the process cannot read itself (PROT_NONE after use):
@@ -87,7 +91,7 @@ static int send_run(struct page_out *o, uint64_t addr, size_t n)
 {
 	while (n) {
 		size_t chunk = n < REC_PAGES_MAX ? n : REC_PAGES_MAX, i = 0;
-		int rc = read_pages(o->c, addr, chunk, o->buf);
+		int rc = read_pages(o->c, addr, chunk, o->buf, o->cow);
 
 		if (rc)
 			return rc;
@@ -155,6 +159,31 @@ static int send_vma(struct page_out *o, const struct rec_vma *v, uint64_t *pm)
 	return 0;
 }
 
+/* A mapping read through c->cow: the runs it gives for this pass. */
+static int send_cow_vma(struct page_out *o, size_t i)
+{
+	const struct cow_run *runs;
+	size_t n;
+	int rc = cow_runs(o->c->cow, i, &runs, &n);
+
+	o->cow = 1;
+	o->zero_records = cow_zero_records(o->c->cow);
+	for (size_t k = 0; !rc && k < n; k++) {
+		uint64_t a = runs[k].start;
+
+		while (!rc && a < runs[k].end) {
+			size_t np = (runs[k].end - a) / REC_PAGE_SIZE;
+
+			if (np > REC_PAGES_MAX)
+				np = REC_PAGES_MAX;
+			rc = runs[k].zero ? emit(o, a, np, NULL, 1) : send_run(o, a, np);
+			a += np * REC_PAGE_SIZE;
+		}
+	}
+	o->cow = 0;
+	return rc;
+}
+
 int pages_write(struct pages_src *c, struct rec_writer *w)
 {
 	struct page_out o = { .c = c, .w = w };
@@ -174,12 +203,16 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 	for (size_t i = 0; !rc && i < c->snap->nvmas; i++) {
 		const struct rec_vma *v = &c->snap->vmas[i].r;
 
-		if ((v->flags & (VMA_SPECIAL | VMA_SHARED)))
+		int cow = cow_covers(c->cow, i);
+
+		if ((v->flags & (VMA_SPECIAL | VMA_SHARED)) || (c->part == PAGES_STOPPED && cow) ||
+		    (c->part == PAGES_COW && !cow))
 			continue;
-		rc = send_vma(&o, v, pm);
+		rc = cow ? send_cow_vma(&o, i) : send_vma(&o, v, pm);
 	}
-	/* Memory objects' contents, once each however often mapped. */
-	if (!rc) {
+	/* Memory objects' contents, once each however often mapped: shared
+	 * with other processes, never copy-on-write. */
+	if (!rc && c->part != PAGES_COW) {
 		struct shmem_out so = { .progress = c->progress, .progress_arg = c->progress_arg };
 
 		rc = shmem_write_data(c->snap, w, &so);
