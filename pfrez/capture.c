@@ -7,6 +7,7 @@
 #include "crc32c.h"
 #include "inject.h"
 #include "kind.h"
+#include "layer.h"
 #include "pages.h"
 #include "proc.h"
 #include "arch/x86_64/regs.h"
@@ -246,9 +247,13 @@ int capture_write_pages(struct capture *c, struct rec_writer *w)
 		if (!rc) {
 			capture_release(c);
 			clock_gettime(CLOCK_MONOTONIC, &c->resumed);
+			/* Only now may the reader set the pace. */
+			if (c->hold)
+				rc = layer_hold_release(c->hold);
 			src.part = PAGES_COW;
-			rc = pages_write(&src, w);
 		}
+		if (!rc)
+			rc = pages_write(&src, w);
 		rc2 = cow_end(c->cow);
 		c->cow = NULL;
 		if (!rc)

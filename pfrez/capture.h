@@ -19,6 +19,7 @@ struct capture {
 	struct cow *cow;		/* set up by capture_state, or NULL */
 	char cow_note[256];		/* why it was not, for -progress */
 	struct timespec resumed;	/* when the process ran on, if before the end */
+	struct layer *hold;		/* layer_hold_open(): let go once it runs on */
 	uint64_t max_deleted;		/* bytes of deleted files' contents */
 	struct snap snap;
 	/* Its threads as found, to put back: the main one first, each

@@ -264,6 +264,15 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 		rc = hdr_set(&h, "pfrez", "%s", PFREZ_VERSION);
 	if (!rc && ho)
 		rc = hdr_set(&h, "handover", "1");
+	/* Copy-on-write: everything up to the moment the process runs on
+	 * stays in memory, out of a slow reader's reach (capture.c). */
+	if (!rc && c->cow) {
+		c->hold = layer_hold_open(x->layer);
+		if (!c->hold)
+			rc = err_sys(ENOMEM, "stream buffer");
+		else
+			x->layer = c->hold;
+	}
 	if (!rc)
 		rc = stream_writer_open(x->layer, cfg, &h, &top);
 	if (!rc && ho)

@@ -75,4 +75,10 @@ void layer_fd_write_timeout(struct layer *l, int64_t ms);
  * bytes it moved; 0 for other layers. */
 unsigned long long layer_fd_bytes(const struct layer *l);
 
+/* A writer layer over below that keeps everything written in memory
+ * until layer_hold_release() writes it out, then passes writes through
+ * (layer_hold.c).  NULL when out of memory. */
+struct layer *layer_hold_open(struct layer *below);
+int layer_hold_release(struct layer *l);
+
 #endif
