@@ -47,7 +47,7 @@ LIB_KIND   := $(sort $(wildcard lib/kind/*.c))
 LIB_ARCH  := lib/arch/x86_64/sigframe.c lib/arch/x86_64/regs.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 
-PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/periodic.c
+PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/periodic.c pfrez/precopy.c
 PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c pthaw/newest.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 

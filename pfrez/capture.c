@@ -213,7 +213,8 @@ int capture_state(struct capture *c)
 	/* Last, its memory is marked: from here the process may run on
 	 * while pfrez reads it.  Anything that prevents it only means the
 	 * process stays held until its memory is read, as without -cow. */
-	if (!rc && c->use_cow && (rc2 = cow_begin(&c->cow, COW_SNAPSHOT, c->pid, &c->ctx[0], &c->snap))) {
+	if (!rc && c->use_cow && (rc2 = cow_begin(&c->cow, c->track ? COW_TRACK : COW_SNAPSHOT, c->pid,
+							&c->ctx[0], &c->snap))) {
 		snprintf(c->cow_note, sizeof(c->cow_note), "%s", err_last());
 		cow_end(c->cow);
 		c->cow = NULL;

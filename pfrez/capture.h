@@ -16,6 +16,9 @@ struct capture {
 	int self_contained;		/* embed file-backed pages too */
 	int halt;			/* -halt: the original is to end */
 	int use_cow;			/* copy-on-write capture (lib/kind/cow.h) */
+	int track;			/* with use_cow: track writes (pre-copy) */
+	int passes;			/* pre-copy: passes while it ran */
+	struct timespec held_at;	/* pre-copy: held for the last time */
 	struct cow *cow;		/* set up by capture_state, or NULL */
 	char cow_note[256];		/* why it was not, for -progress */
 	struct timespec resumed;	/* when the process ran on, if before the end */

@@ -1,6 +1,7 @@
 /* pfrez: freezes a running process into a snapshot stream. */
 #include "capture.h"
 #include "periodic.h"
+#include "precopy.h"
 #include "err.h"
 #include "flags.h"
 #include "json.h"
@@ -26,6 +27,9 @@ static const char *opt_compress;
 static const char *opt_encrypt;
 static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained;
 static int opt_cow = 1;
+/* -halt over tcp/unix: passes of memory sent while it runs. */
+static long opt_precopy = 8;
+static struct flag_int precopy_range = { &opt_precopy, 0, 1000 };
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
 /* Deleted files' contents travel in the stream: bounded, in MiB. */
@@ -46,6 +50,7 @@ static const struct flag flags[] = {
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "cow", FLAG_BOOL, &opt_cow, NULL, "without -halt: copy-on-write capture, the process runs on while its memory is read (default true; false: held throughout)" },
+	{ "precopy", FLAG_INT, &precopy_range, "N", "with -halt over tcp/unix: send memory while the process runs, in at most N passes, then hold it for the rest (default 8; 0: held throughout)" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
 	{ "max-deleted", FLAG_INT, &max_deleted_range, "MIB", "carry at most MIB MiB of deleted files still open or mapped (default 64)" },
 	{ "dial-timeout", FLAG_DURATION, &opt_dial_timeout, "DURATION", "give up connecting after DURATION (e.g. 5s; default: none)" },
@@ -61,6 +66,14 @@ static const struct flag flags[] = {
 };
 
 static const char *usage = "pfrez -pid=PID [-dest=DEST] [-halt] [-compress=MODE] [-encrypt=MODE:KEY] [flags]";
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static int fail(const char *what)
 {
@@ -266,7 +279,7 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 		rc = hdr_set(&h, "handover", "1");
 	/* Copy-on-write: everything up to the moment the process runs on
 	 * stays in memory, out of a slow reader's reach (capture.c). */
-	if (!rc && c->cow) {
+	if (!rc && c->cow && !c->track) {
 		c->hold = layer_hold_open(x->layer);
 		if (!c->hold)
 			rc = err_sys(ENOMEM, "stream buffer");
@@ -280,10 +293,16 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 					 cfg->keylen);
 	w.out = top;
 	w.count = w.bytes = 0;
-	if (!rc)
-		rc = snap_write_meta(&c->snap, &w);
-	if (!rc)
-		rc = capture_write_pages(c, &w);
+	if (!rc && c->track && c->cow) {
+		struct precopy_opts po = { .max_passes = (int)opt_precopy, .progress = opt_progress };
+
+		rc = precopy_write(c, &w, &po);
+	} else {
+		if (!rc)
+			rc = snap_write_meta(&c->snap, &w);
+		if (!rc)
+			rc = capture_write_pages(c, &w);
+	}
 	if (!rc)
 		rc = rec_write_end(&w);
 	if (rc) {
@@ -460,7 +479,8 @@ int main(int argc, char **argv)
 	if (!rc) {
 		c.self_contained = opt_self_contained;
 		c.halt = opt_halt && !opt_debug;
-		c.use_cow = opt_cow && !opt_halt && !opt_debug;
+		c.use_cow = (opt_cow && !opt_halt && !opt_debug) || (handover && opt_precopy > 0);
+		c.track = handover;
 		c.max_deleted = (uint64_t)opt_max_deleted << 20;
 		rc = capture_state(&c);
 	}
@@ -525,7 +545,10 @@ int main(int argc, char **argv)
 		rc = halt_handover(&c, &x, &ho, deadline);
 		capture_free(&c);
 		xport_close(&x);
-		if (rc == 0 && opt_progress)
+		if (rc == 0 && opt_progress && c.passes)
+			fprintf(stderr, "pfrez: process %ld handed over and ended; held %.1f ms from its last pre-copy pass to its copy running\n",
+				opt_pid, ((double)(now_ns() - (int64_t)c.held_at.tv_sec * 1000000000 - c.held_at.tv_nsec)) / 1e6);
+		else if (rc == 0 && opt_progress)
 			fprintf(stderr, "pfrez: process %ld handed over and ended\n", opt_pid);
 		return rc;
 	}

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -156,24 +157,49 @@ static int note_run(struct cow_vma *v, uint64_t start, uint64_t end, void *arg)
 	return add_run(v, start, end, 0);
 }
 
+/* The lowest fd number the held process has free: the one its next new
+ * fd gets (nothing else runs in it meanwhile). */
+static long lowest_free_fd(pid_t pid)
+{
+	char path[64];
+	long fd = 0;
+	struct stat sb;
+
+	for (;; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%ld", pid, fd);
+		if (lstat(path, &sb) < 0)
+			return errno == ENOENT ? fd : -errno;
+	}
+}
+
 /* The userfaultfd must be made by the process itself (it is bound to the
  * mm of its maker): one injected call, then pidfd_getfd(2) takes it and
- * an injected close leaves the process's fd table as it was.  Made
- * without UFFD_USER_MODE_ONLY: a write by the kernel (read(2) into a
- * protected buffer) must wait for pfrez like the process's own, never
- * fail with EFAULT. */
+ * an injected close leaves the process's fd table as it was.  Should
+ * pfrez die in between, the process closes it itself on its way back
+ * through the injection frame (inject_query_undo, given the number the
+ * kernel is bound to pick: the lowest free one).  Made without
+ * UFFD_USER_MODE_ONLY: a write by the kernel (read(2) into a protected
+ * buffer) must wait for pfrez like the process's own, never fail with
+ * EFAULT. */
 static int take_uffd(struct cow *c, struct inject_ctx *inj, uint64_t features)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	long fd, ret;
+	long fd, ret, want = lowest_free_fd(c->pid);
 	int pidfd, e = 0, rc;
 
-	rc = inject_query(inj, SYS_userfaultfd, (long[6]){ O_CLOEXEC | O_NONBLOCK }, &fd);
+	if (want < 0)
+		return err_sys((int)-want, "process %d: reading its fds", c->pid);
+	rc = inject_query_undo(inj, SYS_userfaultfd, (long[6]){ O_CLOEXEC | O_NONBLOCK }, SYS_close,
+			       (long[6]){ want }, &fd);
 	if (rc)
 		return rc;
 	if (fd < 0)
 		return err_msg(ENOTSUP, "process %d: userfaultfd: %s (vm.unprivileged_userfaultfd is 0 and the process lacks CAP_SYS_PTRACE)",
 			       c->pid, strerror((int)-fd));
+	if (fd != want) {
+		inject_query(inj, SYS_close, (long[6]){ fd }, &ret);
+		return err_msg(ENOTSUP, "process %d: its userfaultfd came as fd %ld, not %ld", c->pid, fd, want);
+	}
 	pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
 	c->uffd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
 	if (c->uffd < 0)

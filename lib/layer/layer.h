@@ -80,5 +80,7 @@ unsigned long long layer_fd_bytes(const struct layer *l);
  * (layer_hold.c).  NULL when out of memory. */
 struct layer *layer_hold_open(struct layer *below);
 int layer_hold_release(struct layer *l);
+/* What it holds (below NULL: a memory sink, freed with layer_destroy). */
+const void *layer_hold_data(struct layer *l, size_t *len);
 
 #endif

@@ -56,6 +56,14 @@ int layer_hold_release(struct layer *l)
 	return rc;
 }
 
+const void *layer_hold_data(struct layer *l, size_t *len)
+{
+	struct hold *h = (struct hold *)l;
+
+	*len = h->len;
+	return h->buf;
+}
+
 static int hold_close(struct layer *l)
 {
 	int rc = layer_hold_release(l), rc2;
