@@ -1,5 +1,34 @@
 /* cow.c: pfrez reads the memory of a process that runs on: copy-on-write
- * capture and dirty tracking for pre-copy, with a userfaultfd (cow.h). */
+ * capture and dirty tracking for pre-copy, with a userfaultfd (cow.h).
+ *
+ * Why a userfaultfd and not an injected fork() whose child is a frozen
+ * copy (DESIGN.md: "a clone must leave the original exactly as it was",
+ * "pfrez must never leave the original harmed if it dies half way"):
+ *  - what is left behind.  A forked child is the original's child: its
+ *    death is a SIGCHLD to it (or, with no exit signal, a zombie only a
+ *    wait() with __WCLONE of the original reaps: pfrez would have to
+ *    inject that wait, and a pfrez killed before it leaves the zombie).
+ *    Meanwhile it is in the original's process group (Ctrl-C reaches
+ *    it), counts against RLIMIT_NPROC and shows in its children.  The
+ *    userfaultfd is pfrez's fd: in the process only for two injected
+ *    calls (and closed by the process itself if pfrez dies in between,
+ *    inject_query_undo); when pfrez closes it or dies, the kernel
+ *    unregisters every mapping, drops every protection and wakes every
+ *    waiting thread.  Nothing stays: no child, fd, signal or mapping.
+ *  - the pause.  fork() copies every page table entry of the process and
+ *    takes a reference on every page (tens of ms at 2 GiB); write
+ *    protection changes the entries in place and PAGEMAP_SCAN reports
+ *    present pages as ranges, a few ms.
+ *  - fidelity.  fork() does not copy MADV_DONTFORK memory, zeroes
+ *    MADV_WIPEONFORK memory and may fail (overcommit, pid limits);
+ *    such memory would have to be read while held anyway, as the
+ *    mappings a userfaultfd cannot protect are here.
+ * What a userfaultfd cannot do is keep memory the process unmaps or
+ * discards while it is read: the kernel tells (UFFD_EVENT_UNMAP, REMOVE,
+ * REMAP) and pfrez refuses the capture then (cow_end), never writes a
+ * snapshot of two instants.  Memory written behind the page tables
+ * (long-term pinned pages: RDMA, io_uring fixed buffers) is not seen by
+ * either write protection or soft-dirty tracking. */
 #include "cow.h"
 #include "err.h"
 #include "inject.h"
