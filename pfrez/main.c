@@ -2,6 +2,7 @@
 #include "capture.h"
 #include "periodic.h"
 #include "precopy.h"
+#include "cow.h"
 #include "err.h"
 #include "flags.h"
 #include "json.h"
@@ -483,6 +484,18 @@ int main(int argc, char **argv)
 		c.track = handover;
 		c.max_deleted = (uint64_t)opt_max_deleted << 20;
 		rc = capture_state(&c);
+	}
+	if (!rc && handover && opt_precopy > 0) {
+		const char *why = c.cow ? precopy_unsuited(&c.snap) : NULL;
+
+		if (why) {
+			cow_end(c.cow);
+			c.cow = NULL;
+		}
+		if (opt_progress && !c.cow)
+			fprintf(stderr, "pfrez: no pre-copy, the process is held throughout: %s%s%s\n",
+				why ? "it has " : c.cow_note, why ? why : "",
+				why ? " state, which changes as it runs and goes before the pages" : "");
 	}
 	if (rc) {
 		capture_release(&c);

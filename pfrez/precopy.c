@@ -74,6 +74,19 @@ static int same_objects(pid_t pid, const struct snap *was, const struct snap *no
 	return 0;
 }
 
+const char *precopy_unsuited(const struct snap *s)
+{
+	static const int volatile_kinds[] = {
+		KIND_INET, KIND_TTY, KIND_UNIX, KIND_INOTIFY, KIND_PIPE, KIND_EVENTFD,
+		KIND_TIMERFD, KIND_SIGNALFD, KIND_EPOLL,
+	};
+
+	for (size_t i = 0; i < sizeof(volatile_kinds) / sizeof(volatile_kinds[0]); i++)
+		if (s->kind[volatile_kinds[i]] && kind_get(volatile_kinds[i]))
+			return kind_get(volatile_kinds[i])->name;
+	return NULL;
+}
+
 int precopy_write(struct capture *c, struct rec_writer *w, const struct precopy_opts *o)
 {
 	struct capture was = *c;

@@ -21,4 +21,10 @@ struct precopy_opts {
  * is the capture of the held process, or one attached to nothing. */
 int precopy_write(struct capture *c, struct rec_writer *w, const struct precopy_opts *o);
 
+/* The name of a kind of state the process has that changes as it runs
+ * and travels before the pages (a socket's queue, a timer's time left):
+ * pre-copy would find it changed at the end every time, so the process
+ * is held throughout instead.  NULL when there is none. */
+const char *precopy_unsuited(const struct snap *s);
+
 #endif
