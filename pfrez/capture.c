@@ -213,8 +213,9 @@ int capture_state(struct capture *c)
 	/* Last, its memory is marked: from here the process may run on
 	 * while pfrez reads it.  Anything that prevents it only means the
 	 * process stays held until its memory is read, as without -cow. */
-	if (!rc && c->use_cow && (rc2 = cow_begin(&c->cow, c->track ? COW_TRACK : COW_SNAPSHOT, c->pid,
-							&c->ctx[0], &c->snap))) {
+	if (!rc && c->use_cow &&
+	    (rc2 = c->cow ? cow_freeze(c->cow, &c->snap)
+			  : cow_begin(&c->cow, c->track ? COW_TRACK : COW_SNAPSHOT, c->pid, &c->ctx[0], &c->snap))) {
 		snprintf(c->cow_note, sizeof(c->cow_note), "%s", err_last());
 		cow_end(c->cow);
 		c->cow = NULL;
@@ -229,6 +230,40 @@ out:
 		rc2 = inject_finish(&c->ctx[i]);
 		if (!rc)
 			rc = rc2;
+	}
+	return rc;
+}
+
+int capture_cow_prepare(struct capture *c, pid_t pid)
+{
+	struct capture t = { 0 };
+	struct inject_ctx ctx;
+	int rc = capture_attach(&t, pid), rc2;
+
+	/* Held only for the two calls that make the userfaultfd; every
+	 * thread is, so that none opens an fd meanwhile (cow.c predicts
+	 * the number it gets). */
+	if (!rc)
+		rc = arch_thread_read(&t.threads[0]);
+	if (!rc) {
+		t.regs_saved = 1;
+		rc = inject_begin(&ctx, pid, &t.threads[0].regs, t.threads[0].sigmask, t.threads[0].xsave,
+				  t.threads[0].xsize);
+		if (!rc) {
+			rc = cow_open(&c->cow, COW_SNAPSHOT, pid, &ctx);
+			rc2 = inject_finish(&ctx);
+			if (!rc)
+				rc = rc2;
+		}
+	}
+	capture_release(&t);
+	capture_free(&t);
+	if (!rc)
+		rc = cow_prepare(c->cow);
+	if (rc) {
+		snprintf(c->cow_note, sizeof(c->cow_note), "%s", err_last());
+		cow_end(c->cow);
+		c->cow = NULL;
 	}
 	return rc;
 }

@@ -42,6 +42,13 @@ struct capture {
  * not held).  c is set up here: capture_free() may follow any return. */
 int capture_attach(struct capture *c, pid_t pid);
 
+/* Before capture_attach(), for a copy-on-write capture: holds the
+ * process for a moment to make its userfaultfd, then, while it runs,
+ * write-protects its memory (the long part: at the instant, in
+ * capture_state(), only what it wrote since is protected again).  On
+ * failure (message in c->cow_note) capture_state() does it all. */
+int capture_cow_prepare(struct capture *c, pid_t pid);
+
 /* Reads everything but page contents into c->snap: the threads' registers
  * first, then every kind of the table (lib/kind/kind.h) in its order.
  * Refuses, with a message naming it, anything that could not be restored

@@ -475,6 +475,8 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &fatal, &oldmask);
 	if (handover)
 		halt_catch(x.fd, 0);
+	if (opt_cow && !opt_halt && !opt_debug && capture_cow_prepare(&c, (pid_t)opt_pid))
+		err_clear();
 	clock_gettime(CLOCK_MONOTONIC, &stopped);
 	rc = capture_attach(&c, (pid_t)opt_pid);
 	if (!rc) {

@@ -32,6 +32,7 @@
 #include "cow.h"
 #include "err.h"
 #include "inject.h"
+#include "proc.h"
 #include "snap.h"
 
 #include <errno.h>
@@ -108,6 +109,7 @@ struct cow {
 	pthread_mutex_t lock;
 	uint64_t cursor;		/* pages below were read and released */
 	struct saved **saved;		/* SAVED_BUCKETS chains */
+	int frozen;			/* the instant is taken (cow_freeze) */
 	uint64_t lost;			/* first address lost to the capture */
 	const char *lost_how;
 };
@@ -178,12 +180,6 @@ static int scan(struct cow *c, struct cow_vma *v, uint64_t flags, uint64_t mask,
 		a = s.walk_end;
 	}
 	return 0;
-}
-
-static int note_run(struct cow_vma *v, uint64_t start, uint64_t end, void *arg)
-{
-	(void)arg;
-	return add_run(v, start, end, 0);
 }
 
 /* The lowest fd number the held process has free: the one its next new
@@ -265,7 +261,7 @@ static void lose(struct cow *c, uint64_t addr, const char *how)
  * read: discarding it loses what the capture needs. */
 static int unread(struct cow *c, uint64_t start, uint64_t end)
 {
-	if (end <= c->cursor)
+	if (!c->frozen || end <= c->cursor)
 		return 0;
 	if (start < c->cursor)
 		start = c->cursor;
@@ -287,7 +283,8 @@ static int unread(struct cow *c, uint64_t start, uint64_t end)
 static void on_fault(struct cow *c, uint64_t addr)
 {
 	pthread_mutex_lock(&c->lock);
-	if (addr >= c->cursor) {
+	/* Before the instant (cow_prepare): let the write through. */
+	if (c->frozen && addr >= c->cursor) {
 		struct saved **b = bucket(c, addr), *s;
 
 		for (s = *b; s && s->addr != addr; s = s->next)
@@ -384,8 +381,7 @@ static int coverable(const struct rec_vma *r)
 	       (r->prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE);
 }
 
-int cow_begin(struct cow **cp, enum cow_mode mode, pid_t pid, struct inject_ctx *inj,
-	      const struct snap *s)
+int cow_open(struct cow **cp, enum cow_mode mode, pid_t pid, struct inject_ctx *inj)
 {
 	struct cow *c = calloc(1, sizeof(*c));
 	uint64_t features = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
@@ -399,11 +395,6 @@ int cow_begin(struct cow **cp, enum cow_mode mode, pid_t pid, struct inject_ctx 
 	c->pid = pid;
 	c->uffd = c->pagemap_fd = c->wake[0] = c->wake[1] = -1;
 	pthread_mutex_init(&c->lock, NULL);
-	c->of = calloc(s->nvmas + 1, sizeof(*c->of));
-	c->v = calloc(s->nvmas + 1, sizeof(*c->v));
-	c->nsnap = s->nvmas;
-	if (!c->of || !c->v)
-		return err_sys(ENOMEM, "copy-on-write");
 	/* Snapshot: unmaps, discards and moves are reported (and wait until
 	 * read), to tell a capture that lost pages.  Tracking: the kernel
 	 * resolves the faults itself and pfrez only scans. */
@@ -415,37 +406,8 @@ int cow_begin(struct cow **cp, enum cow_mode mode, pid_t pid, struct inject_ctx 
 	if (c->pagemap_fd < 0)
 		return err_sys(errno, "%s", path);
 	rc = take_uffd(c, inj, features);
-	if (rc)
+	if (rc || mode == COW_TRACK)
 		return rc;
-	for (size_t i = 0; i < s->nvmas; i++) {
-		const struct rec_vma *r = &s->vmas[i].r;
-		struct uffdio_register reg = { .range = { r->start, r->end - r->start },
-					       .mode = UFFDIO_REGISTER_MODE_WP };
-		struct cow_vma *v = &c->v[c->nv];
-
-		/* A mapping the process registered with a userfaultfd of its
-		 * own (EBUSY), or one the kernel cannot protect: read while
-		 * held. */
-		if (!coverable(r) || ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0)
-			continue;
-		v->idx = i;
-		v->start = r->start;
-		v->end = r->end;
-		c->of[i] = ++c->nv;
-		if (mode == COW_TRACK) {
-			v->sent = calloc((r->end - r->start) / PAGE / 8 + 1, 1);
-			if (!v->sent)
-				return err_sys(ENOMEM, "page bitmap");
-			continue;
-		}
-		rc = scan(c, v, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, note_run, NULL);
-		if (!rc && (rc = protect(c, v->start, v->end - v->start, 1)))
-			rc = err_sys(-rc, "process %d: write-protecting 0x%llx", pid, (unsigned long long)v->start);
-		if (rc)
-			return rc;
-	}
-	if (mode == COW_TRACK)
-		return 0;
 	c->saved = calloc(SAVED_BUCKETS, sizeof(*c->saved));
 	if (!c->saved || pipe2(c->wake, O_CLOEXEC) < 0)
 		return err_sys(errno ? errno : ENOMEM, "copy-on-write");
@@ -454,6 +416,108 @@ int cow_begin(struct cow **cp, enum cow_mode mode, pid_t pid, struct inject_ctx 
 		return err_sys(rc, "copy-on-write thread");
 	c->serving = 1;
 	return 0;
+}
+
+static int coverable_map(const struct vma *m)
+{
+	return !m->shared && (m->prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE) &&
+	       (!m->path[0] || !strcmp(m->path, "[heap]") || !strcmp(m->path, "[stack]") ||
+		!strncmp(m->path, "[anon:", 6));
+}
+
+/* Protecting 2 GiB of 4 KiB pages takes the kernel tens of ms (a walk
+ * that changes every entry): done here while the process runs, with
+ * every write fault simply let through, cow_freeze() only protects again
+ * what was written meanwhile, a short walk that changes few entries. */
+int cow_prepare(struct cow *c)
+{
+	struct vma *maps;
+	size_t n;
+	int rc = maps_read(c->pid, &maps, &n);
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct uffdio_register reg = { .range = { maps[i].start, maps[i].end - maps[i].start },
+					       .mode = UFFDIO_REGISTER_MODE_WP };
+
+		if (!coverable_map(&maps[i]) || ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0)
+			continue;
+		/* Gone meanwhile, or split: cow_freeze() sees to it. */
+		protect(c, maps[i].start, maps[i].end - maps[i].start, 1);
+	}
+	if (!rc)
+		maps_free(maps, n);
+	return rc;
+}
+
+/* The pages of a mapping present or swapped at the instant; those not
+ * protected now (written since cow_prepare(), or never prepared) are. */
+static int freeze_region(struct cow_vma *v, uint64_t start, uint64_t end, void *arg)
+{
+	(void)arg;
+	return add_run(v, start, end, 0);
+}
+
+static int written_region(struct cow_vma *v, uint64_t start, uint64_t end, void *arg)
+{
+	struct cow *c = arg;
+	int rc = protect(c, start, end - start, 1);
+
+	(void)v;
+	return rc ? err_sys(-rc, "process %d: write-protecting 0x%llx", c->pid, (unsigned long long)start) : 0;
+}
+
+int cow_freeze(struct cow *c, const struct snap *s)
+{
+	int rc;
+
+	c->of = calloc(s->nvmas + 1, sizeof(*c->of));
+	c->v = calloc(s->nvmas + 1, sizeof(*c->v));
+	c->nsnap = s->nvmas;
+	if (!c->of || !c->v)
+		return err_sys(ENOMEM, "copy-on-write");
+	for (size_t i = 0; i < s->nvmas; i++) {
+		const struct rec_vma *r = &s->vmas[i].r;
+		struct uffdio_register reg = { .range = { r->start, r->end - r->start },
+					       .mode = UFFDIO_REGISTER_MODE_WP };
+		struct cow_vma *v = &c->v[c->nv];
+
+		/* Registered already by cow_prepare() (again is allowed), or
+		 * now; a mapping the process registered with a userfaultfd of
+		 * its own (EBUSY), or one the kernel cannot protect: read
+		 * while held. */
+		if (!coverable(r) || ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0)
+			continue;
+		v->idx = i;
+		v->start = r->start;
+		v->end = r->end;
+		c->of[i] = ++c->nv;
+		if (c->mode == COW_TRACK) {
+			v->sent = calloc((r->end - r->start) / PAGE / 8 + 1, 1);
+			if (!v->sent)
+				return err_sys(ENOMEM, "page bitmap");
+			continue;
+		}
+		/* A present page without the protection bit (PAGE_IS_WRITTEN)
+		 * is one cow_prepare() did not protect or a write since let
+		 * through: protected now, while the process is held. */
+		rc = scan(c, v, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, freeze_region, NULL);
+		if (!rc)
+			rc = scan(c, v, 0, PAGE_IS_WRITTEN, 0, written_region, c);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->frozen = 1;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+int cow_begin(struct cow **cp, enum cow_mode mode, pid_t pid, struct inject_ctx *inj,
+	      const struct snap *s)
+{
+	int rc = cow_open(cp, mode, pid, inj);
+
+	return rc ? rc : cow_freeze(*cp, s);
 }
 
 int cow_covers(const struct cow *c, size_t i)

@@ -44,6 +44,16 @@ struct cow_run {
 int cow_begin(struct cow **cp, enum cow_mode mode, pid_t pid, struct inject_ctx *inj,
 	      const struct snap *s);
 
+/* cow_begin in steps, for a COW_SNAPSHOT whose instant comes later:
+ * cow_open() in the held process (inj) makes the userfaultfd;
+ * cow_prepare(), while the process runs, registers and protects its
+ * anonymous memory (the long part), letting every write through; then
+ * cow_freeze(), the process held again with its mappings s, protects
+ * what was written meanwhile and takes the instant. */
+int cow_open(struct cow **cp, enum cow_mode mode, pid_t pid, struct inject_ctx *inj);
+int cow_prepare(struct cow *c);
+int cow_freeze(struct cow *c, const struct snap *s);
+
 /* Whether mapping i of the snap is read through the userfaultfd. */
 int cow_covers(const struct cow *c, size_t i);
 

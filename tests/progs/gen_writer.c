@@ -1,8 +1,10 @@
 /* gen_writer: rewrites its memory in passes while it measures its own
  * pauses, for the copy-on-write, pre-copy and downtime tests.
- *	gen_writer MIB [RATE]
+ *	gen_writer MIB [RATE [BALLAST]]
  * MIB of anonymous memory, every page touched; RATE MiB/s rewritten (0:
- * none, the default; -1: as fast as it can).  Pass g stamps the first and
+ * none, the default; -1: as fast as it can); BALLAST MiB of memory
+ * filled once and never written again, mapped below it (a capture reads
+ * it first: a reader that stalls then stalls before the rewritten pages).  Pass g stamps the first and
  * last word of every page with g, in address order, and checks before
  * each write that the page still holds g - 1: a copy restored from memory
  * that was not read at one instant (a page ahead of the pass already
@@ -31,6 +33,7 @@ int main(int argc, char **argv)
 {
 	uint64_t mib = argc > 1 ? strtoull(argv[1], NULL, 10) : 64;
 	long rate = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
+	uint64_t ballast = argc > 3 ? strtoull(argv[3], NULL, 10) << 20 : 0;
 	uint64_t npages = mib * 256, i = 0, gen = 1, written = 0, beat = 0;
 	uint64_t start, last, next_beat, maxgap = 0;
 	volatile uint64_t *mem;
@@ -39,6 +42,17 @@ int main(int argc, char **argv)
 	if (mem == MAP_FAILED) {
 		say("FAIL gen_writer: mmap of %llu MiB\n", (unsigned long long)mib);
 		return 1;
+	}
+	/* Mapped after mem: the kernel places it below. */
+	if (ballast) {
+		volatile uint64_t *b = mmap(NULL, ballast, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (b == MAP_FAILED) {
+			say("FAIL gen_writer: mmap of the ballast\n");
+			return 1;
+		}
+		for (uint64_t w = 0; w < ballast / 8; w += 8)
+			b[w] = w * 2654435761u + 1;
 	}
 	/* Generation 0 everywhere, every page touched (random-ish words in
 	 * between, so that no page is a zero page). */
