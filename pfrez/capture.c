@@ -245,6 +245,15 @@ int capture_cow_prepare(struct capture *c, pid_t pid)
 	 * the number it gets). */
 	if (!rc)
 		rc = arch_thread_read(&t.threads[0]);
+	/* The kinds read before any call is injected (rseq: a thread held
+	 * inside a critical section goes to its abort handler, as the
+	 * kernel would send it, since the calls make the kernel forget it). */
+	if (!rc) {
+		struct kind_capture kc = { .pid = pid, .snap = &t.snap, .live = &t.threads[0],
+					   .threads = t.threads, .nthreads = 1 };
+
+		rc = kinds_capture(&kc, t.snap.kind, 1);
+	}
 	if (!rc) {
 		t.regs_saved = 1;
 		rc = inject_begin(&ctx, pid, &t.threads[0].regs, t.threads[0].sigmask, t.threads[0].xsave,
