@@ -41,7 +41,7 @@ endif
 # Library sources, one line per concern.
 LIB_CORE  := lib/err.c lib/crc32c.c lib/flags.c lib/progress.c lib/json.c lib/ckptdir.c
 LIB_STREAM := lib/stream/record.c lib/stream/header.c lib/stream/stream.c lib/stream/selfexec.c
-LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c \
+LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c lib/layer/layer_hold.c \
 	     lib/layer/compress.c lib/layer/layer_gzip.c lib/layer/layer_snappy.c lib/layer/layer_zstd.c \
 	     lib/layer/crypt.c lib/layer/layer_crypt.c lib/layer/crypt_gcm.c lib/layer/crypt_ctrmac.c
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
@@ -50,7 +50,7 @@ LIB_KIND   := $(sort $(wildcard lib/kind/*.c))
 LIB_ARCH  := lib/arch/x86_64/sigframe.c lib/arch/x86_64/regs.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
 
-PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/periodic.c
+PFREZ_SRCS := pfrez/main.c pfrez/capture.c pfrez/periodic.c pfrez/precopy.c
 PTHAW_SRCS := pthaw/main.c pthaw/restore.c pthaw/pagepipe.c pthaw/supervise.c pthaw/newest.c pthaw/lazy.c
 PLOAD_SRCS := pload/start.S pload/pload.c
 
@@ -75,6 +75,7 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 PROGS      += unix_pair unix_listen anon_fd inotify lazysum
 PROGS      += tree_pipes tree_log tree_shm tree_clonefiles tree_fds
 PROGS      += tree_zombie tree_stopped tree_groups tree_reaper tree_wait
+PROGS      += gen_writer
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)

@@ -2,10 +2,12 @@
  * registers as found, then every kind of the table (lib/kind/) with calls
  * injected into it, and lets it go on as it was. */
 #include "capture.h"
+#include "cow.h"
 #include "err.h"
 #include "crc32c.h"
 #include "inject.h"
 #include "kind.h"
+#include "layer.h"
 #include "pages.h"
 #include "proc.h"
 #include "treeshare.h"
@@ -355,6 +357,19 @@ static int state_one(struct capture *c)
 	/* The kinds may still run calls inside the process (the frames keep
 	 * that safe if pfrez dies meanwhile). */
 	rc = kinds_capture(&kc, c->snap.kind, 0);
+	/* Last, its memory is marked: from here the process may run on
+	 * while pfrez reads it.  Anything that prevents it only means the
+	 * process stays held until its memory is read, as without -cow. */
+	if (!rc && c->use_cow &&
+	    (rc2 = c->cow ? cow_freeze(c->cow, &c->snap)
+			  : cow_begin(&c->cow, c->track ? COW_TRACK : COW_SNAPSHOT, c->pid, &c->ctx[0], &c->snap))) {
+		snprintf(c->cow_note, sizeof(c->cow_note), "%s", err_last());
+		cow_end(c->cow);
+		c->cow = NULL;
+		err_clear();
+		if (rc2 == -ESRCH)
+			rc = rc2;
+	}
 out:
 	/* From here on only memory is read: put the threads back as they
 	 * will resume.  capture_release() does the same again. */
@@ -405,13 +420,77 @@ int capture_state(struct capture *c)
 	return rc;
 }
 
+int capture_cow_prepare(struct capture *c, pid_t pid)
+{
+	struct capture t = { 0 };
+	struct inject_ctx ctx;
+	int rc = capture_attach(&t, pid), rc2;
+
+	/* Held only for the two calls that make the userfaultfd; every
+	 * thread is, so that none opens an fd meanwhile (cow.c predicts
+	 * the number it gets). */
+	if (!rc)
+		rc = arch_thread_read(&t.threads[0]);
+	/* The kinds read before any call is injected (rseq: a thread held
+	 * inside a critical section goes to its abort handler, as the
+	 * kernel would send it, since the calls make the kernel forget it). */
+	if (!rc) {
+		struct kind_capture kc = { .pid = pid, .snap = &t.snap, .live = &t.threads[0],
+					   .threads = t.threads, .nthreads = 1 };
+
+		rc = kinds_capture(&kc, t.snap.kind, 1);
+	}
+	if (!rc) {
+		t.regs_saved = 1;
+		rc = inject_begin(&ctx, pid, &t.threads[0].regs, t.threads[0].sigmask, t.threads[0].xsave,
+				  t.threads[0].xsize);
+		if (!rc) {
+			rc = cow_open(&c->cow, COW_SNAPSHOT, pid, &ctx);
+			rc2 = inject_finish(&ctx);
+			if (!rc)
+				rc = rc2;
+		}
+	}
+	capture_release(&t);
+	capture_free(&t);
+	if (!rc)
+		rc = cow_prepare(c->cow);
+	if (rc) {
+		snprintf(c->cow_note, sizeof(c->cow_note), "%s", err_last());
+		cow_end(c->cow);
+		c->cow = NULL;
+	}
+	return rc;
+}
+
 static int write_pages_one(struct capture *c, struct rec_writer *w)
 {
 	struct pages_src src = { .pid = c->pid, .snap = &c->snap, .progress = c->progress,
 				 .progress_arg = c->progress_arg, .lazy = c->lazy,
 				 .asked = c->asked, .asked_arg = c->asked_arg };
-	int rc = pages_write(&src, w);
+	int rc, rc2;
 
+	if (!c->cow) {
+		rc = pages_write(&src, w);
+	} else {
+		src.cow = c->cow;
+		src.part = PAGES_STOPPED;
+		rc = pages_write(&src, w);
+		if (!rc) {
+			capture_release(c);
+			clock_gettime(CLOCK_MONOTONIC, &c->resumed);
+			/* Only now may the reader set the pace. */
+			if (c->hold)
+				rc = layer_hold_release(c->hold);
+			src.part = PAGES_COW;
+		}
+		if (!rc)
+			rc = pages_write(&src, w);
+		rc2 = cow_end(c->cow);
+		c->cow = NULL;
+		if (!rc)
+			rc = rc2;
+	}
 	c->pages_sent = src.pages_sent;
 	c->pages_asked = src.pages_asked;
 	c->bytes_sent = src.bytes_sent;
@@ -563,6 +642,8 @@ void capture_kill(struct capture *c)
 
 void capture_free(struct capture *c)
 {
+	cow_end(c->cow);
+	c->cow = NULL;
 	for (size_t i = 0; i < c->nsub; i++) {
 		capture_free(c->sub[i]);
 		free(c->sub[i]);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 #include <sys/user.h>
+#include <time.h>
 
 #include "proc.h"
 #include "record.h"
@@ -15,6 +16,14 @@ struct capture {
 	int attached;
 	int self_contained;		/* embed file-backed pages too */
 	int halt;			/* -halt: the original is to end */
+	int use_cow;			/* copy-on-write capture (lib/kind/cow.h) */
+	int track;			/* with use_cow: track writes (pre-copy) */
+	int passes;			/* pre-copy: passes while it ran */
+	struct timespec held_at;	/* pre-copy: held for the last time */
+	struct cow *cow;		/* set up by capture_state, or NULL */
+	char cow_note[256];		/* why it was not, for -progress */
+	struct timespec resumed;	/* when the process ran on, if before the end */
+	struct layer *hold;		/* layer_hold_open(): let go once it runs on */
 	uint64_t max_deleted;		/* bytes of deleted files' contents */
 	int lib_fd;			/* -lib-fd: the caller's fd to pfrez (> 2), or 0 */
 	struct snap snap;
@@ -47,13 +56,23 @@ struct capture {
  * not held).  c is set up here: capture_free() may follow any return. */
 int capture_attach(struct capture *c, pid_t pid);
 
+/* Before capture_attach(), for a copy-on-write capture: holds the
+ * process for a moment to make its userfaultfd, then, while it runs,
+ * write-protects its memory (the long part: at the instant, in
+ * capture_state(), only what it wrote since is protected again).  On
+ * failure (message in c->cow_note) capture_state() does it all. */
+int capture_cow_prepare(struct capture *c, pid_t pid);
+
 /* Reads everything but page contents into c->snap: the threads' registers
  * first, then every kind of the table (lib/kind/kind.h) in its order.
  * Refuses, with a message naming it, anything that could not be restored
  * faithfully. */
 int capture_state(struct capture *c);
 
-/* Writes the REC_PAGES records of every mapping. */
+/* Writes the REC_PAGES records of every mapping.  With copy-on-write
+ * set up, the pages of the mappings it does not cover first, then lets
+ * the process go on (capture_release) and writes the rest as they were
+ * when it was held. */
 int capture_write_pages(struct capture *c, struct rec_writer *w);
 
 /* Writes every record but the end: the process's (snap_write_meta, then

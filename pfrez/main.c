@@ -2,6 +2,8 @@
 #include "capture.h"
 #include "pstree.h"
 #include "periodic.h"
+#include "precopy.h"
+#include "cow.h"
 #include "err.h"
 #include "flags.h"
 #include "json.h"
@@ -33,6 +35,10 @@ static const char *opt_encrypt;
 static int opt_halt, opt_debug, opt_json, opt_progress, opt_version, opt_self_contained, opt_exec;
 static int opt_confirm, opt_lazy;
 static int opt_tree = 1;
+static int opt_cow = 1;
+/* -halt over tcp/unix: passes of memory sent while it runs. */
+static long opt_precopy = 8;
+static struct flag_int precopy_range = { &opt_precopy, 0, 1000 };
 /* A reader that stops keeps the original stopped until a write gives up:
  * 60 s of no progress is far beyond any live link's stall. */
 /* Deleted files' contents travel in the stream: bounded, in MiB. */
@@ -58,6 +64,8 @@ static const struct flag flags[] = {
 	{ "compress", FLAG_STRING, &opt_compress, "MODE", "none (default), gzip, flate, snappy or zstd, with an optional :LEVEL" },
 	{ "encrypt", FLAG_STRING, &opt_encrypt, "MODE:KEY", "none (default), AES-CTR, AES-CFB, AES-OFB or AES-GCM, with a key file of 16, 24 or 32 bytes" },
 	{ "lazy", FLAG_BOOL, &opt_lazy, NULL, "send the state before the pages: pthaw starts the process before they all arrived" },
+	{ "cow", FLAG_BOOL, &opt_cow, NULL, "without -halt: copy-on-write capture, the process runs on while its memory is read (default true; false: held throughout)" },
+	{ "precopy", FLAG_INT, &precopy_range, "N", "with -halt over tcp/unix: send memory while the process runs, in at most N passes, then hold it for the rest (default 8; 0: held throughout)" },
 	{ "self-contained", FLAG_BOOL, &opt_self_contained, NULL, "also embed pages of mapped files (for a host without the same files)" },
 	{ "exec", FLAG_BOOL, &opt_exec, NULL, "write a self-executing snapshot, pthaw and pload included: ./FILE restores it (implies -self-contained)" },
 	{ "max-deleted", FLAG_INT, &max_deleted_range, "MIB", "carry at most MIB MiB of deleted files still open or mapped (default 64)" },
@@ -75,6 +83,14 @@ static const struct flag flags[] = {
 };
 
 static const char *usage = "pfrez -pid=PID [-dest=DEST] [-halt] [-compress=MODE] [-encrypt=MODE:KEY] [flags]";
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static int fail(const char *what)
 {
@@ -421,6 +437,15 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 		rc = hdr_set(&h, "handover", "1");
 	if (!rc && c->lazy)
 		rc = hdr_set(&h, "lazy", "1");
+	/* Copy-on-write: everything up to the moment the process runs on
+	 * stays in memory, out of a slow reader's reach (capture.c). */
+	if (!rc && c->cow && !c->track) {
+		c->hold = layer_hold_open(x->layer);
+		if (!c->hold)
+			rc = err_sys(ENOMEM, "stream buffer");
+		else
+			x->layer = c->hold;
+	}
 	if (!rc)
 		rc = stream_writer_open(x->layer, cfg, &h, &top);
 	if (!rc && ho)
@@ -434,8 +459,13 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 		c->asked = page_asked;
 		c->asked_arg = &asked;
 	}
-	if (!rc)
+	if (!rc && c->track && c->cow) {
+		struct precopy_opts po = { .max_passes = (int)opt_precopy, .progress = opt_progress };
+
+		rc = precopy_write(c, &w, &po);
+	} else if (!rc) {
 		rc = capture_write(c, &w);
+	}
 	c->asked = NULL;
 	if (!rc)
 		rc = rec_write_end(&w);
@@ -671,6 +701,11 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &fatal, &oldmask);
 	if (handover)
 		halt_catch(x.fd, 0);
+	/* Copy-on-write and pre-copy read one process's memory while it
+	 * runs: not a tree's (all of it is held until all is read, so that
+	 * it is captured at one instant), nor -lazy's (held to the end). */
+	if (opt_cow && !opt_halt && !opt_debug && !opt_lazy && capture_cow_prepare(&c, (pid_t)opt_pid))
+		err_clear();
 	clock_gettime(CLOCK_MONOTONIC, &stopped);
 	c.tree = opt_tree;
 	rc = capture_attach(&c, (pid_t)opt_pid);
@@ -683,9 +718,28 @@ int main(int argc, char **argv)
 		c.self_contained = opt_self_contained || opt_exec;
 		c.lazy = opt_lazy;
 		c.halt = opt_halt && !opt_debug;
+		c.use_cow = !c.ptree.n && !opt_lazy &&
+			    ((opt_cow && !opt_halt && !opt_debug) || (handover && opt_precopy > 0));
+		if (!c.use_cow && c.cow) {
+			cow_end(c.cow);
+			c.cow = NULL;
+		}
+		c.track = handover;
 		c.max_deleted = (uint64_t)opt_max_deleted << 20;
 		c.lib_fd = (int)opt_lib_fd;
 		rc = capture_state(&c);
+	}
+	if (!rc && handover && opt_precopy > 0) {
+		const char *why = c.cow ? precopy_unsuited(&c.snap) : NULL;
+
+		if (why) {
+			cow_end(c.cow);
+			c.cow = NULL;
+		}
+		if (opt_progress && !c.cow)
+			fprintf(stderr, "pfrez: no pre-copy, the process is held throughout: %s%s%s\n",
+				why ? "it has " : c.cow_note, why ? why : "",
+				why ? " state, which changes as it runs and goes before the pages" : "");
 	}
 	if (rc) {
 		capture_release(&c);
@@ -765,7 +819,10 @@ int main(int argc, char **argv)
 		rc = halt_handover(&c, &x, &ho, deadline);
 		capture_free(&c);
 		xport_close(&x);
-		if (rc == 0 && opt_progress)
+		if (rc == 0 && opt_progress && c.passes)
+			fprintf(stderr, "pfrez: process %ld handed over and ended; held %.1f ms from its last pre-copy pass to its copy running\n",
+				opt_pid, ((double)(now_ns() - (int64_t)c.held_at.tv_sec * 1000000000 - c.held_at.tv_nsec)) / 1e6);
+		else if (rc == 0 && opt_progress)
 			fprintf(stderr, "pfrez: process %ld handed over and ended\n", opt_pid);
 		return rc;
 	}
@@ -777,10 +834,14 @@ int main(int argc, char **argv)
 		struct timespec now;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		fprintf(stderr, "pfrez: process %ld %s after %.3f s stopped; %llu pages sent\n", opt_pid,
+		if (c.resumed.tv_sec)
+			now = c.resumed;
+		fprintf(stderr, "pfrez: process %ld %s after %.3f s stopped; %llu pages sent%s\n", opt_pid,
 			opt_halt ? "ended" : "resumed",
 			(double)(now.tv_sec - stopped.tv_sec) + (now.tv_nsec - stopped.tv_nsec) / 1e9,
-			c.pages_sent);
+			c.pages_sent, c.resumed.tv_sec ? " (copy-on-write: memory read while it ran)" : "");
+		if (c.use_cow && !c.resumed.tv_sec && c.cow_note[0])
+			fprintf(stderr, "pfrez: no copy-on-write capture: %s\n", c.cow_note);
 	}
 	capture_free(&c);
 	xport_close(&x);

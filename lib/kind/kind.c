@@ -82,6 +82,21 @@ int kinds_write(void *const *data, struct rec_writer *w)
 	return 0;
 }
 
+int kinds_write_part(void *const *data, struct rec_writer *w, int late)
+{
+	for (int i = 0; i < KIND_NR; i++) {
+		const struct kind_ops *k = kind_get(i);
+		int rc;
+
+		if (!k || !data[i] || !k->write || !(k->flags & KIND_LATE) != !late)
+			continue;
+		rc = k->write(data[i], w);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int kinds_take(void **data, unsigned *nrec, uint32_t type, const unsigned char *p, size_t len,
 	       int late)
 {

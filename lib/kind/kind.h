@@ -200,6 +200,9 @@ const struct kind_ops *kind_get(int i);
 /* first: the KIND_FIRST kinds, else the others. */
 int kinds_capture(struct kind_capture *c, void **data, int first);
 int kinds_write(void *const *data, struct rec_writer *w);
+/* Only the kinds whose records may follow pages (late 1: KIND_LATE), or
+ * only the others: a live pre-copy sends the first at its end. */
+int kinds_write_part(void *const *data, struct rec_writer *w, int late);
 /* 1 when no kind has this record type (the caller decides about unknown
  * records), else what the kind's take returned.  nrec counts the records
  * of each kind; late: the record follows pages records. */

@@ -8,6 +8,7 @@
  * on restore; only the ones the process changed (now anonymous) travel,
  * zero ones as a data-less record. */
 #include "pages.h"
+#include "cow.h"
 #include "err.h"
 #include "proc.h"
 #include "shmem.h"
@@ -31,6 +32,7 @@ struct page_out {
 	unsigned char *buf;	/* REC_PAGES_MAX pages */
 	unsigned char *ask_buf;	/* ASK_PAGES pages */
 	int zero_records;	/* file mappings: send zero pages as records */
+	int cow;		/* read through c->cow (cow.h) */
 };
 
 static const struct snap_vma *find_vma(const struct snap *s, uint64_t addr);
@@ -49,11 +51,14 @@ static int page_is_zero(const unsigned char *p)
 	return acc == 0;
 }
 
-static int read_pages(struct pages_src *c, uint64_t addr, size_t n, unsigned char *buf)
+static int read_pages(struct pages_src *c, uint64_t addr, size_t n, unsigned char *buf, int cow)
 {
 	struct iovec l = { buf, n * REC_PAGE_SIZE }, r = { (void *)addr, n * REC_PAGE_SIZE };
-	ssize_t got = process_vm_readv(c->pid, &l, 1, &r, 1, 0);
+	ssize_t got = cow ? 0 : process_vm_readv(c->pid, &l, 1, &r, 1, 0);
 	size_t want = n * REC_PAGE_SIZE;
+
+	if (cow)
+		return cow_read(c->cow, addr, n, buf);
 
 	if (got == (ssize_t)want)
 		return 0;
@@ -116,7 +121,7 @@ static int send_run(struct page_out *o, uint64_t addr, size_t n)
 {
 	while (n) {
 		size_t chunk = n < REC_PAGES_MAX ? n : REC_PAGES_MAX;
-		int rc = read_pages(o->c, addr, chunk, o->buf);
+		int rc = read_pages(o->c, addr, chunk, o->buf, o->cow);
 
 		if (!rc)
 			rc = emit_split(o, addr, chunk, o->buf, o->zero_records);
@@ -155,7 +160,7 @@ static int serve_asked(struct page_out *o)
 		n = (v->r.end - addr) / REC_PAGE_SIZE;
 		if (n > ASK_PAGES)
 			n = ASK_PAGES;
-		rc = read_pages(o->c, addr, n, o->ask_buf);
+		rc = read_pages(o->c, addr, n, o->ask_buf, 0);
 		if (!rc)
 			rc = emit_split(o, addr, n, o->ask_buf, 1);
 		if (rc)
@@ -244,7 +249,7 @@ static int send_working_set(struct page_out *o)
 				continue;
 			lo = page - v->r.start > WS_PAGES * REC_PAGE_SIZE ? page - WS_PAGES * REC_PAGE_SIZE : v->r.start;
 			hi = v->r.end - page > WS_PAGES * REC_PAGE_SIZE ? page + WS_PAGES * REC_PAGE_SIZE : v->r.end;
-			rc = read_pages(o->c, lo, (hi - lo) / REC_PAGE_SIZE, o->buf);
+			rc = read_pages(o->c, lo, (hi - lo) / REC_PAGE_SIZE, o->buf, 0);
 			if (!rc)
 				rc = emit_split(o, lo, (hi - lo) / REC_PAGE_SIZE, o->buf, 1);
 			if (rc)
@@ -284,6 +289,31 @@ static int count_late(struct page_out *o, uint64_t *pm, uint64_t *count)
 	return 0;
 }
 
+/* A mapping read through c->cow: the runs it gives for this pass. */
+static int send_cow_vma(struct page_out *o, size_t i)
+{
+	const struct cow_run *runs;
+	size_t n;
+	int rc = cow_runs(o->c->cow, i, &runs, &n);
+
+	o->cow = 1;
+	o->zero_records = cow_zero_records(o->c->cow);
+	for (size_t k = 0; !rc && k < n; k++) {
+		uint64_t a = runs[k].start;
+
+		while (!rc && a < runs[k].end) {
+			size_t np = (runs[k].end - a) / REC_PAGE_SIZE;
+
+			if (np > REC_PAGES_MAX)
+				np = REC_PAGES_MAX;
+			rc = runs[k].zero ? emit(o, a, np, NULL, 1) : send_run(o, a, np);
+			a += np * REC_PAGE_SIZE;
+		}
+	}
+	o->cow = 0;
+	return rc;
+}
+
 int pages_write(struct pages_src *c, struct rec_writer *w)
 {
 	struct page_out o = { .c = c, .w = w };
@@ -303,13 +333,16 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 		rc = err_sys(ENOMEM, "page buffer");
 	for (size_t i = 0; !rc && i < c->snap->nvmas; i++) {
 		const struct rec_vma *v = &c->snap->vmas[i].r;
+		int cow = cow_covers(c->cow, i);
 
-		if ((v->flags & (VMA_SPECIAL | VMA_SHARED)) || late_vma(c, v))
+		if ((v->flags & (VMA_SPECIAL | VMA_SHARED)) || late_vma(c, v) ||
+		    (c->part == PAGES_STOPPED && cow) || (c->part == PAGES_COW && !cow))
 			continue;
-		rc = send_vma(&o, v, pm);
+		rc = cow ? send_cow_vma(&o, i) : send_vma(&o, v, pm);
 	}
-	/* Memory objects' contents, once each however often mapped. */
-	if (!rc) {
+	/* Memory objects' contents, once each however often mapped: shared
+	 * with other processes, never copy-on-write. */
+	if (!rc && c->part != PAGES_COW) {
 		struct shmem_out so = { .progress = c->progress, .progress_arg = c->progress_arg };
 
 		rc = shmem_write_data(c->snap, w, &so);

@@ -9,12 +9,20 @@
 
 struct snap;
 struct snap_vma;
+struct cow;
+
+/* Which pages pages_write sends: all, or (copy-on-write capture, pre-copy)
+ * those read while the process is held (the mappings cow does not cover,
+ * memory objects), or those of the mappings it covers. */
+enum pages_part { PAGES_ALL, PAGES_STOPPED, PAGES_COW };
 
 /* Where pages_write reads them: the held process pid, whose mappings
  * are snap's (vma.c). */
 struct pages_src {
 	pid_t pid;
 	const struct snap *snap;
+	struct cow *cow;		/* NULL: every mapping read directly */
+	enum pages_part part;
 	int mem_fd, pagemap_fd;		/* pages_write's own */
 	unsigned long long pages_sent, bytes_sent;
 	void (*progress)(void *arg, unsigned long long bytes);

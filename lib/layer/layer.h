@@ -79,4 +79,12 @@ void layer_fd_read_limit(struct layer *l, unsigned long long n);
  * bytes it moved; 0 for other layers. */
 unsigned long long layer_fd_bytes(const struct layer *l);
 
+/* A writer layer over below that keeps everything written in memory
+ * until layer_hold_release() writes it out, then passes writes through
+ * (layer_hold.c).  NULL when out of memory. */
+struct layer *layer_hold_open(struct layer *below);
+int layer_hold_release(struct layer *l);
+/* What it holds (below NULL: a memory sink, freed with layer_destroy). */
+const void *layer_hold_data(struct layer *l, size_t *len);
+
 #endif

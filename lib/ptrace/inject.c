@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -341,6 +342,74 @@ int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret)
 		return err_sys(errno, "ptrace syscall %d", ctx->pid);
 	/* Stopped at the exit: let go now, it would `ret` into the
 	 * trampoline and restore itself. */
+	if (wait_syscall_stop(ctx->pid))	/* exit */
+		return -ESRCH;
+	if (ptrace(PTRACE_GETREGS, ctx->pid, 0, &r) < 0)
+		return err_sys(errno, "ptrace getregs %d", ctx->pid);
+	*ret = (long)r.rax;
+	return 0;
+}
+
+int inject_query_undo(struct inject_ctx *ctx, long nr, const long a[6], long undo_nr,
+		      const long undo_a[6], long *ret)
+{
+	struct user_regs_struct u = ctx->regs, r;
+	struct sigframe_image img = { 0 };
+	size_t xcap = 1 << 16;
+	unsigned char *xs = malloc(xcap);
+	struct iovec iov = { xs, xcap };
+	struct vma *maps = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!xs)
+		return err_sys(ENOMEM, "injection frame");
+	/* A second frame below the first: rt_sigreturn into it runs undo_nr
+	 * from `syscall; ret`, whose ret goes on into the first frame.  The
+	 * FPU state is the thread's as it is now (the calls leave it alone),
+	 * the first frame restores it again anyway. */
+	if (ptrace(PTRACE_GETREGSET, ctx->pid, NT_X86_XSTATE, &iov) < 0) {
+		free(xs);
+		return err_sys(errno, "process %d: reading its extended state", ctx->pid);
+	}
+	u.rax = (unsigned long long)undo_nr;
+	u.orig_rax = (unsigned long long)-1;
+	u.rdi = (unsigned long long)undo_a[0];
+	u.rsi = (unsigned long long)undo_a[1];
+	u.rdx = (unsigned long long)undo_a[2];
+	u.r10 = (unsigned long long)undo_a[3];
+	u.r8 = (unsigned long long)undo_a[4];
+	u.r9 = (unsigned long long)undo_a[5];
+	u.rip = ctx->syscall_ret;
+	u.rsp = ctx->frame;
+	rc = sigframe_build(&u, ~0ull, xs, iov.iov_len, ctx->sigreturn, &img);
+	free(xs);
+	if (!rc)
+		rc = maps_read(ctx->pid, &maps, &n);
+	if (!rc)
+		rc = check_stack(ctx->pid, maps, n, &img);
+	maps_free(maps, n);
+	if (!rc) {
+		struct iovec l = { img.buf, img.len }, rv = { (void *)img.addr, img.len };
+
+		if (process_vm_writev(ctx->pid, &l, 1, &rv, 1, 0) != (ssize_t)img.len)
+			rc = err_sys(errno ? errno : EIO, "process %d: writing a signal frame at 0x%llx",
+				     ctx->pid, (unsigned long long)img.addr);
+	}
+	sigframe_free(&img);
+	if (rc)
+		return rc;
+	call_regs(ctx, nr, a, &r);
+	r.rsp = img.addr;
+	rc = set_regs(ctx->pid, &r);
+	if (rc)
+		return rc;
+	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
+		return err_sys(errno, "ptrace syscall %d", ctx->pid);
+	if (wait_syscall_stop(ctx->pid))	/* entry */
+		return -ESRCH;
+	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
+		return err_sys(errno, "ptrace syscall %d", ctx->pid);
 	if (wait_syscall_stop(ctx->pid))	/* exit */
 		return -ESRCH;
 	if (ptrace(PTRACE_GETREGS, ctx->pid, 0, &r) < 0)

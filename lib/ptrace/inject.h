@@ -75,6 +75,13 @@ int inject_begin_thread(struct inject_ctx *ctx, const struct inject_ctx *ctx0, p
 /* Runs nr(a[0..5]) inside the process; *ret gets what it returned. */
 int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret);
 
+/* inject_query for a call that makes something the process must not
+ * keep (an fd): should pfrez die before its next call, the process,
+ * let go, first runs undo_nr(undo_a) (close it), then returns through
+ * the frame as after any query. */
+int inject_query_undo(struct inject_ctx *ctx, long nr, const long a[6], long undo_nr,
+		      const long undo_a[6], long *ret);
+
 /* Reads len bytes of ctx->scratch (what the last query wrote there). */
 int inject_read_scratch(struct inject_ctx *ctx, void *buf, size_t len);
 
