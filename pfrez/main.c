@@ -719,17 +719,17 @@ int main(int argc, char **argv)
 		c.lazy = opt_lazy;
 		c.halt = opt_halt && !opt_debug;
 		c.use_cow = !c.ptree.n && !opt_lazy &&
-			    ((opt_cow && !opt_halt && !opt_debug) || (handover && opt_precopy > 0));
+			    ((opt_cow && !opt_halt && !opt_debug) || (handover && opt_halt && opt_precopy > 0));
 		if (!c.use_cow && c.cow) {
 			cow_end(c.cow);
 			c.cow = NULL;
 		}
-		c.track = handover;
+		c.track = handover && opt_halt;	/* pre-copy: a -halt, not a -confirm clone */
 		c.max_deleted = (uint64_t)opt_max_deleted << 20;
 		c.lib_fd = (int)opt_lib_fd;
 		rc = capture_state(&c);
 	}
-	if (!rc && handover && opt_precopy > 0) {
+	if (!rc && handover && opt_halt && opt_precopy > 0) {
 		const char *why = c.cow ? precopy_unsuited(&c.snap) : NULL;
 
 		if (why) {
