@@ -77,10 +77,10 @@ static int self_exec(char *self, size_t len, int *loader_fd)
 	close(fd);
 	/* Its name for messages; /proc/self/exe opens it even if renamed. */
 	n = readlink("/proc/self/exe", self, len - 1);
+	if (n > 0 && (size_t)n < len - 1)
+		self[n] = '\0';	/* readlink does not end it: before access() reads it */
 	if (n <= 0 || (size_t)n >= len - 1 || access(self, R_OK) < 0)
 		snprintf(self, len, "/proc/self/exe");
-	else
-		self[n] = '\0';
 	return rc;
 }
 
