@@ -93,3 +93,20 @@ treecase_fds()
 	seq_format '^tree_fds ok ' 3
 	tree_halt tree_fds
 }
+
+# The segment has a key of its own (0x7066 and the low bits of the PID);
+# the copy's, left when it ends, goes.
+treecase_sysv()
+{
+	seq_format '^tree_sysv ok ' 3
+	tree_halt tree_sysv "$@"
+	ipcs -m | awk '$1 ~ /^0x7066/ && $6 == 2 { print $2 }' | while read -r id; do
+		grep -q " $id " /proc/sysvipc/shm && ipcrm -m "$id" 2>/dev/null
+	done
+	true
+}
+
+treecase_sysv_rmid()
+{
+	treecase_sysv rmid
+}
