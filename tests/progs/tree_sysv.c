@@ -55,6 +55,8 @@ static const char *setup(int argc, char **argv)
 		msleep(1);
 	if (rmid && shmctl(id, IPC_RMID, NULL) < 0)
 		return "IPC_RMID";
+	/* For the harness to remove it when the test is over. */
+	say("tree_sysv key 0x%08x\n", (unsigned)key);
 	return NULL;
 }
 
