@@ -44,6 +44,7 @@
 #define SHMEM_MAX	(1u << 20)	/* objects: one per mapping or fd at most */
 #define SHMEM_SIZE_MAX	(1ull << 46)	/* 64 TiB: beyond any real object */
 #define MEMFD_NAME_MAX	249		/* the kernel's MFD_NAME_MAX_LEN */
+#define SYSV_WAIT_MS	3000		/* for -halt's original to end */
 
 struct shm_obj {
 	struct rec_shmem r;
@@ -626,6 +627,30 @@ static void obj_reopen(const struct shm_obj *o, char *what, size_t wlen, int sam
 	*ro = (struct reopen){ what, o->name, &o->r.ident, O_RDWR | O_CLOEXEC, 1, !same_host };
 }
 
+/* Whether the segment's key (1) or id (2) is taken here, or neither
+ * (0).  The segment is made again with both: one here that has either
+ * (the original, on this host) would be taken for it.  A few seconds
+ * are waited first: after `pfrez -halt | pthaw` of a stream that fits
+ * in the pipe, pfrez is ending the original, whose segment goes with it
+ * (a larger stream keeps pfrez writing, the original held, until pthaw
+ * reads on: refused, the original goes on). */
+static int sysv_taken(const struct shm_obj *o)
+{
+	struct shmid_ds ds;
+	int taken = 0;
+
+	for (int ms = 0; ms <= SYSV_WAIT_MS; ms += 50) {
+		if (o->sv.key != IPC_PRIVATE && shmget(o->sv.key, 0, 0) >= 0)
+			taken = 1;
+		else if (shmctl(o->sv.shmid, IPC_STAT, &ds) >= 0 || errno != EINVAL)
+			taken = 2;
+		else
+			return 0;
+		usleep(50000);
+	}
+	return taken;
+}
+
 /* Before any page: a file mapped shared is there and is the one mapped;
  * a deleted file's directory is there to make its unlinked copy in. */
 static int shmem_check(struct kind_check *c, const void *data)
@@ -641,15 +666,12 @@ static int shmem_check(struct kind_check *c, const void *data)
 		char *slash;
 
 		if (o->r.kind == SHMEM_SYSV) {
-			struct shmid_ds ds;
+			int taken = sysv_taken(o);
 
-			/* The segment is made again with its key and id: one
-			 * here that has either (the original, on this host)
-			 * would be taken for it. */
-			if (o->sv.key != IPC_PRIVATE && shmget(o->sv.key, 0, 0) >= 0)
+			if (taken == 1)
 				rc = kind_problem(c, err_msg(EEXIST, "SysV shared memory segment %d: its key 0x%08x is taken here (the original still runs?)",
 							     o->sv.shmid, (unsigned)o->sv.key));
-			else if (shmctl(o->sv.shmid, IPC_STAT, &ds) >= 0 || errno != EINVAL)
+			else if (taken == 2)
 				rc = kind_problem(c, err_msg(EEXIST, "SysV shared memory segment %d (key 0x%08x): its id is taken here (the original still runs?)",
 							     o->sv.shmid, (unsigned)o->sv.key));
 		} else if (o->r.kind == SHMEM_FILE) {
