@@ -782,18 +782,26 @@ static long make_sysv(struct kind_restore *r, struct shm_obj *o)
 	ds.shm_perm.mode = (unsigned short)(o->sv.mode & 0777);
 	ret = pload_call(r->pl, SYS_shmctl, t, IPC_SET, (long)r->pl->hello.scratch, 0, 0, 0, &ds,
 			 sizeof(ds));
-	if (ret < 0)
+	if (ret < 0) {
+		PCALL(r->pl, SYS_shmctl, t, IPC_RMID, 0, 0);
 		return err_sys((int)-ret, "SysV shared memory segment %d: IPC_SET owner %u:%u mode %o",
 			       o->sv.shmid, o->sv.uid, o->sv.gid, o->sv.mode & 0777);
+	}
 	a = PCALL(r->pl, SYS_shmat, t, 0, 0, 0);
-	if (a < 0 && a > -4096)
+	if (a < 0 && a > -4096) {
+		PCALL(r->pl, SYS_shmctl, t, IPC_RMID, 0, 0);
 		return err_sys((int)-a, "SysV shared memory segment %d: shmat", o->sv.shmid);
+	}
 	n = (size_t)snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", a,
 			     a + (long)((o->r.size + REC_PAGE_SIZE - 1) & ~(uint64_t)(REC_PAGE_SIZE - 1)));
 	fd = pload_call(r->pl, SYS_openat, AT_FDCWD, (long)r->pl->hello.scratch, O_RDWR | O_CLOEXEC, 0, 0,
 			0, path, n + 1);
 	PCALL(r->pl, SYS_shmdt, a, 0, 0, 0);
-	return fd < 0 ? err_sys((int)-fd, "SysV shared memory segment %d: opening it", o->sv.shmid) : fd;
+	if (fd < 0) {
+		PCALL(r->pl, SYS_shmctl, t, IPC_RMID, 0, 0);
+		return err_sys((int)-fd, "SysV shared memory segment %d: opening it", o->sv.shmid);
+	}
+	return fd;
 }
 
 long shmem_sysv_id(const struct snap *s, uint32_t id, int *dest)
