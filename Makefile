@@ -73,7 +73,7 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 	      shm_anon shm_devzero memfd posix_shm file_shared_rw deleted_file sysv_shm zdtm_page \
 	      thread_tls thread_block thread_sig thread_loop thread_rseq thread_timer threadhog thread_nice
 PROGS      += unix_pair unix_listen anon_fd inotify lazysum
-PROGS      += tree_pipes tree_log tree_shm tree_clonefiles tree_fds
+PROGS      += tree_pipes tree_log tree_shm tree_clonefiles tree_fds tree_sysv
 PROGS      += tree_zombie tree_stopped tree_groups tree_reaper tree_wait
 PROGS      += gen_writer
 PROGS_STATIC := counter_static

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -43,12 +44,15 @@
 #define SHMEM_MAX	(1u << 20)	/* objects: one per mapping or fd at most */
 #define SHMEM_SIZE_MAX	(1ull << 46)	/* 64 TiB: beyond any real object */
 #define MEMFD_NAME_MAX	249		/* the kernel's MFD_NAME_MAX_LEN */
+#define SYSV_WAIT_MS	3000		/* for -halt's original to end */
 
 struct shm_obj {
 	struct rec_shmem r;
 	char *name;
 	int fd;		/* pfrez: its own fd, to read the contents; -1 */
 	long pl_fd;	/* pthaw: pload's fd on it, set aside; -1 */
+	struct rec_shm_sysv sv;	/* SHMEM_SYSV */
+	long sv_new;	/* pthaw: the SysV segment's shmid here; -1 */
 };
 
 struct shmem_set {
@@ -58,7 +62,7 @@ struct shmem_set {
 
 static const char *const kind_names[SHMEM_KIND_MAX + 1] = {
 	[SHMEM_ANON] = "anon", [SHMEM_MEMFD] = "memfd", [SHMEM_FILE] = "file",
-	[SHMEM_DELETED] = "deleted", [SHMEM_TREE] = "tree",
+	[SHMEM_DELETED] = "deleted", [SHMEM_TREE] = "tree", [SHMEM_SYSV] = "sysv",
 };
 
 static struct shmem_set *set_of(const struct snap *s)
@@ -90,6 +94,7 @@ static struct shm_obj *obj_add(struct shmem_set *set, const struct rec_shmem *r,
 	o->name = strdup(name);
 	o->fd = -1;
 	o->pl_fd = -1;
+	o->sv_new = -1;
 	if (!o->name)
 		return NULL;
 	set->n++;
@@ -170,12 +175,64 @@ static int tree_has(pid_t pid, const struct stat *sb)
 	return 0;
 }
 
+/* The SysV segment shmid as /proc/sysvipc/shm lists it (the IPC
+ * namespace of pfrez: the caller checked it is the process's), or
+ * -errno naming it.  A segment locked in memory (SHM_LOCK) would come
+ * back unlocked: refused. */
+static int sysv_read(pid_t pid, uint64_t shmid, struct rec_shm_sysv *sv)
+{
+	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	char line[512];
+	int rc = -ENOENT;
+
+	if (!f)
+		return err_sys(errno, "/proc/sysvipc/shm");
+	while (rc == -ENOENT && fgets(line, sizeof(line), f)) {
+		int key, id;
+		unsigned mode, uid, gid;
+		unsigned long long size;
+
+		/* key shmid perms size cpid lpid nattch uid gid ... */
+		if (sscanf(line, "%d %d %o %llu %*d %*d %*u %u %u", &key, &id, &mode, &size, &uid,
+			   &gid) != 6 || (uint64_t)id != shmid)
+			continue;
+		*sv = (struct rec_shm_sysv){ .key = key, .shmid = id, .uid = uid, .gid = gid,
+					     .mode = mode & (0777 | SHM_DEST) };
+		rc = 0;
+		if (mode & SHM_LOCKED)
+			rc = err_msg(ENOTSUP, "process %d: SysV shared memory segment %d (key 0x%08x) is locked in memory (SHM_LOCK): not supported",
+				     pid, id, (unsigned)key);
+	}
+	fclose(f);
+	if (rc == -ENOENT)
+		err_msg(ENOENT, "process %d: SysV shared memory segment %llu is not in /proc/sysvipc/shm",
+			pid, (unsigned long long)shmid);
+	return rc;
+}
+
+/* Whether pid is in pfrez's IPC namespace: /proc/sysvipc and shmat
+ * see only that one. */
+static int same_ipcns(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+	if (stat(path, &a) < 0 || stat("/proc/self/ns/ipc", &b) < 0)
+		return err_sys(errno, "process %d: its IPC namespace", pid);
+	if (a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+		return err_msg(ENOTSUP, "process %d: SysV shared memory in another IPC namespace than pfrez's: not supported",
+			       pid);
+	return 0;
+}
+
 /* Adds the object that path (what the process holds: link) is, of kind k,
  * unless it is there already. */
 static int capture_object(struct shm_capture *sc, const char *path, const char *link,
 			  uint32_t k)
 {
 	struct rec_shmem r = { .kind = k };
+	struct rec_shm_sysv sv = { 0 };
 	char name[SNAP_PATH_MAX];
 	struct shm_obj *o;
 	struct stat sb;
@@ -222,6 +279,14 @@ static int capture_object(struct shm_capture *sc, const char *path, const char *
 				       (unsigned long long)(sc->c->max_deleted >> 20));
 	} else if (k == SHMEM_ANON) {
 		name[0] = '\0';
+	} else if (k == SHMEM_SYSV) {
+		int rc = same_ipcns(sc->c->pid);
+
+		if (!rc)
+			rc = sysv_read(sc->c->pid, sb.st_ino, &sv);
+		if (rc)
+			return rc;
+		name[0] = '\0';
 	}
 	if (k != SHMEM_FILE) {
 		struct statfs fs;
@@ -252,6 +317,7 @@ static int capture_object(struct shm_capture *sc, const char *path, const char *
 		return err_sys(ENOMEM, "memory objects");
 	}
 	o->fd = fd;
+	o->sv = sv;
 	return 0;
 }
 
@@ -274,11 +340,6 @@ static int capture_maps(struct shm_capture *sc)
 
 		if (!v->shared || p[0] != '/')
 			continue;
-		if (strncmp(p, "/SYSV", 5) == 0) {
-			rc = err_msg(ENOTSUP, "process %d: SysV shared memory segment (key 0x%.8s) at 0x%llx is not supported",
-				     pid, p + 5, (unsigned long long)v->start);
-			break;
-		}
 		if (strncmp(p, "/anon_hugepage", 14) == 0) {
 			rc = err_msg(ENOTSUP, "process %d: shared huge page mapping at 0x%llx is not supported",
 				     pid, (unsigned long long)v->start);
@@ -297,6 +358,16 @@ static int capture_maps(struct shm_capture *sc)
 		 * names "/dev/zero". */
 		if (strcmp(p, "/dev/zero (deleted)") == 0)
 			k = SHMEM_ANON;
+		else if (strncmp(p, "/SYSV", 5) == 0 &&
+			 (v->pgoff || v->end - v->start < (uint64_t)sb.st_size ||
+			  v->end - v->start >= (uint64_t)sb.st_size + REC_PAGE_SIZE)) {
+			/* shmat attaches a whole segment: a part of one
+			 * (mprotect, munmap of a piece) could not come back. */
+			rc = err_msg(ENOTSUP, "process %d: SysV shared memory segment %llu is mapped only in part at 0x%llx: not supported",
+				     pid, (unsigned long long)v->inode, (unsigned long long)v->start);
+			break;
+		} else if (strncmp(p, "/SYSV", 5) == 0)
+			k = SHMEM_SYSV;
 		else if (strncmp(p, "/memfd:", 7) == 0)
 			k = SHMEM_MEMFD;
 		else if (has_suffix(p, " (deleted)") || sb.st_nlink == 0)
@@ -366,9 +437,15 @@ static int shmem_write(const void *data, struct rec_writer *w)
 	const struct shmem_set *set = data;
 	int rc = 0;
 
-	for (size_t i = 0; !rc && i < set->n; i++)
-		rc = rec_write(w, REC_SHMEM, &set->o[i].r, sizeof(set->o[i].r), set->o[i].name,
-			       set->o[i].r.name_len);
+	for (size_t i = 0; !rc && i < set->n; i++) {
+		const struct shm_obj *o = &set->o[i];
+
+		/* A segment's own state follows its empty name. */
+		if (o->r.kind == SHMEM_SYSV)
+			rc = rec_write(w, REC_SHMEM, &o->r, sizeof(o->r), &o->sv, sizeof(o->sv));
+		else
+			rc = rec_write(w, REC_SHMEM, &o->r, sizeof(o->r), o->name, o->r.name_len);
+	}
 	return rc;
 }
 
@@ -466,7 +543,9 @@ static int shmem_take(void **data, const unsigned char *p, size_t len)
 {
 	struct shmem_set *set = *data;
 	struct rec_shmem r;
+	struct rec_shm_sysv sv = { 0 };
 	size_t off = sizeof(r);
+	struct shm_obj *o;
 	char *name;
 
 	if (len < sizeof(r))
@@ -485,16 +564,25 @@ static int shmem_take(void **data, const unsigned char *p, size_t len)
 	    (r.kind == SHMEM_MEMFD && r.name_len > MEMFD_NAME_MAX))
 		return err_msg(EBADMSG, "shmem record %u: malformed", r.id);
 	name = snap_take_str(p, len, &off, r.name_len);
+	if (name && r.kind == SHMEM_SYSV && !r.name_len && len - off == sizeof(sv)) {
+		memcpy(&sv, p + off, sizeof(sv));
+		off = len;
+		if (sv.shmid < 0 || sv.pad || (sv.mode & ~(0777u | SHM_DEST)) || !r.size ||
+		    (uint64_t)sv.shmid != r.ident.ino)
+			off = 0;
+	} else if (r.kind == SHMEM_SYSV) {
+		off = 0;
+	}
 	if (!name || off != len ||
 	    ((r.kind == SHMEM_FILE || r.kind == SHMEM_DELETED) && name[0] != '/')) {
 		free(name);
 		return err_msg(EBADMSG, "shmem record %u: malformed", r.id);
 	}
-	if (!obj_add(set, &r, name)) {
-		free(name);
-		return err_sys(ENOMEM, "memory objects");
-	}
+	o = obj_add(set, &r, name);
 	free(name);
+	if (!o)
+		return err_sys(ENOMEM, "memory objects");
+	o->sv = sv;
 	return 0;
 }
 
@@ -539,6 +627,30 @@ static void obj_reopen(const struct shm_obj *o, char *what, size_t wlen, int sam
 	*ro = (struct reopen){ what, o->name, &o->r.ident, O_RDWR | O_CLOEXEC, 1, !same_host };
 }
 
+/* Whether the segment's key (1) or id (2) is taken here, or neither
+ * (0).  The segment is made again with both: one here that has either
+ * (the original, on this host) would be taken for it.  A few seconds
+ * are waited first: after `pfrez -halt | pthaw` of a stream that fits
+ * in the pipe, pfrez is ending the original, whose segment goes with it
+ * (a larger stream keeps pfrez writing, the original held, until pthaw
+ * reads on: refused, the original goes on). */
+static int sysv_taken(const struct shm_obj *o)
+{
+	struct shmid_ds ds;
+	int taken = 0;
+
+	for (int ms = 0; ms <= SYSV_WAIT_MS; ms += 50) {
+		if (o->sv.key != IPC_PRIVATE && shmget(o->sv.key, 0, 0) >= 0)
+			taken = 1;
+		else if (shmctl(o->sv.shmid, IPC_STAT, &ds) >= 0 || errno != EINVAL)
+			taken = 2;
+		else
+			return 0;
+		usleep(50000);
+	}
+	return taken;
+}
+
 /* Before any page: a file mapped shared is there and is the one mapped;
  * a deleted file's directory is there to make its unlinked copy in. */
 static int shmem_check(struct kind_check *c, const void *data)
@@ -553,7 +665,16 @@ static int shmem_check(struct kind_check *c, const void *data)
 		struct stat sb;
 		char *slash;
 
-		if (o->r.kind == SHMEM_FILE) {
+		if (o->r.kind == SHMEM_SYSV) {
+			int taken = sysv_taken(o);
+
+			if (taken == 1)
+				rc = kind_problem(c, err_msg(EEXIST, "SysV shared memory segment %d: its key 0x%08x is taken here (the original still runs?)",
+							     o->sv.shmid, (unsigned)o->sv.key));
+			else if (taken == 2)
+				rc = kind_problem(c, err_msg(EEXIST, "SysV shared memory segment %d (key 0x%08x): its id is taken here (the original still runs?)",
+							     o->sv.shmid, (unsigned)o->sv.key));
+		} else if (o->r.kind == SHMEM_FILE) {
 			obj_reopen(o, what, sizeof(what), c->same_host, &ro);
 			if (reopen(NULL, c->same_host, &ro))
 				rc = kind_problem(c, -ESTALE);
@@ -627,6 +748,88 @@ static long make_anon(struct kind_restore *r, const struct shm_obj *o)
 	return t;
 }
 
+/* A SysV segment with the original's key and, where pload may set
+ * /proc/sys/kernel/shm_next_id (CAP_SYS_ADMIN over the IPC namespace),
+ * its id; its owner and mode; and an fd on it (its shmem file, through
+ * a passing attach's /proc/self/map_files) to fill it with. */
+static long make_sysv(struct kind_restore *r, struct shm_obj *o)
+{
+	static const char next[] = "/proc/sys/kernel/shm_next_id";
+	struct shmid_ds ds = { 0 };
+	char id[24], path[96];
+	long fd, t, a, ret;
+	size_t n;
+
+	fd = pload_call(r->pl, SYS_openat, AT_FDCWD, (long)r->pl->hello.scratch, O_WRONLY | O_CLOEXEC, 0,
+			0, 0, next, sizeof(next));
+	if (fd >= 0) {
+		n = (size_t)snprintf(id, sizeof(id), "%d", o->sv.shmid);
+		pload_call(r->pl, SYS_write, fd, (long)r->pl->hello.scratch, (long)n, 0, 0, 0, id, n);
+	}
+	t = PCALL(r->pl, SYS_shmget, o->sv.key, o->r.size, IPC_CREAT | IPC_EXCL | 0600, 0);
+	if (fd >= 0) {
+		/* The kernel forgets it once used; not if shmget failed. */
+		if (t < 0)
+			pload_call(r->pl, SYS_write, fd, (long)r->pl->hello.scratch, 2, 0, 0, 0, "-1", 2);
+		PCALL(r->pl, SYS_close, fd, 0, 0, 0);
+	}
+	if (t < 0)
+		return err_sys((int)-t, "SysV shared memory segment %d (key 0x%08x): shmget", o->sv.shmid,
+			       (unsigned)o->sv.key);
+	o->sv_new = t;
+	ds.shm_perm.uid = o->sv.uid;
+	ds.shm_perm.gid = o->sv.gid;
+	ds.shm_perm.mode = (unsigned short)(o->sv.mode & 0777);
+	ret = pload_call(r->pl, SYS_shmctl, t, IPC_SET, (long)r->pl->hello.scratch, 0, 0, 0, &ds,
+			 sizeof(ds));
+	if (ret < 0) {
+		PCALL(r->pl, SYS_shmctl, t, IPC_RMID, 0, 0);
+		return err_sys((int)-ret, "SysV shared memory segment %d: IPC_SET owner %u:%u mode %o",
+			       o->sv.shmid, o->sv.uid, o->sv.gid, o->sv.mode & 0777);
+	}
+	a = PCALL(r->pl, SYS_shmat, t, 0, 0, 0);
+	if (a < 0 && a > -4096) {
+		PCALL(r->pl, SYS_shmctl, t, IPC_RMID, 0, 0);
+		return err_sys((int)-a, "SysV shared memory segment %d: shmat", o->sv.shmid);
+	}
+	n = (size_t)snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", a,
+			     a + (long)((o->r.size + REC_PAGE_SIZE - 1) & ~(uint64_t)(REC_PAGE_SIZE - 1)));
+	fd = pload_call(r->pl, SYS_openat, AT_FDCWD, (long)r->pl->hello.scratch, O_RDWR | O_CLOEXEC, 0, 0,
+			0, path, n + 1);
+	PCALL(r->pl, SYS_shmdt, a, 0, 0, 0);
+	if (fd < 0) {
+		PCALL(r->pl, SYS_shmctl, t, IPC_RMID, 0, 0);
+		return err_sys((int)-fd, "SysV shared memory segment %d: opening it", o->sv.shmid);
+	}
+	return fd;
+}
+
+long shmem_sysv_id(const struct snap *s, uint32_t id, int *dest)
+{
+	const struct shmem_set *set = set_of(s), *oset;
+	const struct snap *os;
+	const struct shm_obj *o;
+	uint32_t old;
+	pid_t seen;
+	long k;
+
+	if (!set || id >= set->n)
+		return err_msg(EBADMSG, "memory object %u: not in the snapshot", id);
+	o = &set->o[id];
+	/* Made by an earlier process of the tree: the id it got there. */
+	for (size_t i = 0; o->r.kind == SHMEM_TREE && (os = tshare_restored_nth(i, &old, &seen)) &&
+			   os != s; i++)
+		if ((k = shmem_find(os, o->r.ident.dev, o->r.ident.ino)) >= 0 &&
+		    (oset = set_of(os))->o[k].r.kind == SHMEM_SYSV)
+			o = &oset->o[k];
+	if (o->r.kind != SHMEM_SYSV)
+		return -ENODATA;
+	if (o->sv_new < 0)
+		return err_msg(EBADMSG, "SysV shared memory segment %d: not made", o->sv.shmid);
+	*dest = !!(o->sv.mode & SHM_DEST);
+	return o->sv_new;
+}
+
 /* An object an earlier process of the tree made (SHMEM_TREE): the very
  * one, opened through that process's fd of it or one of its mappings
  * (/proc/PID/map_files: CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, which
@@ -688,6 +891,8 @@ static long make_object(struct kind_restore *r, const struct shm_obj *o)
 		return t;
 	case SHMEM_TREE:
 		return tree_object(r, o);
+	case SHMEM_SYSV:
+		return make_sysv(r, (struct shm_obj *)o);
 	case SHMEM_DELETED:
 		t = make_deleted(r, o);
 		break;
@@ -882,6 +1087,10 @@ static void shmem_print(FILE *f, const void *data)
 		fprintf(f, "  %3u %-7s size %llu mode %04o seals 0x%x inode %llu %s\n", o->r.id,
 			kind_names[o->r.kind], (unsigned long long)o->r.size, o->r.mode & 07777,
 			o->r.seals, (unsigned long long)o->r.ident.ino, snap_esc(e, sizeof(e), o->name));
+		if (o->r.kind == SHMEM_SYSV)
+			fprintf(f, "      key 0x%08x shmid %d owner %u:%u mode %04o%s\n", (unsigned)o->sv.key,
+				o->sv.shmid, o->sv.uid, o->sv.gid, o->sv.mode & 0777,
+				o->sv.mode & SHM_DEST ? " marked for deletion" : "");
 	}
 }
 
@@ -901,9 +1110,36 @@ static void shmem_print_json(struct json *j, const void *data)
 		json_hex(j, "seals", o->r.seals);
 		json_str(j, "name", o->name);
 		snap_ident_json(j, "ident", &o->r.ident);
+		if (o->r.kind == SHMEM_SYSV) {
+			json_object_begin(j, "sysv");
+			json_hex(j, "key", (uint32_t)o->sv.key);
+			json_int(j, "shmid", o->sv.shmid);
+			json_uint(j, "uid", o->sv.uid);
+			json_uint(j, "gid", o->sv.gid);
+			json_uint(j, "mode", o->sv.mode & 0777);
+			json_bool(j, "removed", !!(o->sv.mode & SHM_DEST));
+			json_object_end(j);
+		}
 		json_object_end(j);
 	}
 	json_array_end(j);
+}
+
+/* pfrez: when -halt ends the original, its SysV segments go with it
+ * (marked for deletion: gone once its processes are, their key free at
+ * once), as when it ends itself: the copy makes them again. */
+static void shmem_settle(void *data, int ended)
+{
+	const struct shmem_set *set = data;
+	struct shmid_ds ds;
+
+	for (size_t i = 0; ended && set && i < set->n; i++) {
+		const struct shm_obj *o = &set->o[i];
+
+		if (o->r.kind == SHMEM_SYSV && !(o->sv.mode & SHM_DEST) &&
+		    shmctl(o->sv.shmid, IPC_STAT, &ds) == 0 && ds.shm_perm.__key == o->sv.key)
+			shmctl(o->sv.shmid, IPC_RMID, NULL);
+	}
 }
 
 const struct kind_ops kind_shmem = {
@@ -920,4 +1156,5 @@ const struct kind_ops kind_shmem = {
 	.print = shmem_print,
 	.print_json = shmem_print_json,
 	.free = shmem_free,
+	.settle = shmem_settle,
 };

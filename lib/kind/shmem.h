@@ -23,6 +23,12 @@ long shmem_find(const struct snap *s, uint64_t dev, uint64_t ino);
  * to map it with prot (the caller closes it), or -errno. */
 long shmem_map_fd(struct kind_restore *r, const struct snap *s, uint32_t id, uint32_t prot);
 
+/* At restore, from KIND_STAGE_SPACE on: the shmid here of object id
+ * when it is a SysV segment (of this process or, SHMEM_TREE, of an
+ * earlier one of the tree), *dest whether it was marked for deletion;
+ * -ENODATA when it is no segment, or -errno. */
+long shmem_sysv_id(const struct snap *s, uint32_t id, int *dest);
+
 /* At KIND_STAGE_FILES: a new open file description of the object file f
  * refers to (by its dev and ino), with f's flags and position: pload's
  * fd, or -errno (the fd kinds memfd and deleted). */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -234,6 +235,28 @@ static int map_all(struct kind_restore *r, const struct snap *s)
 			r->added_write[i] = 1;
 		}
 		if (fl & VMA_SHMEM) {
+			int dest = 0;
+			long sid = shmem_sysv_id(s, v->r.shmem, &dest);
+
+			/* A SysV segment is attached again (shm_nattch counts
+			 * it, /proc/PID/maps names it as it was). */
+			if (sid >= 0) {
+				ret = pload_call(r->pl, SYS_shmat, sid, (long)v->r.start,
+						 SHM_REMAP | (prot & PROT_WRITE ? 0 : SHM_RDONLY) |
+						 (prot & PROT_EXEC ? SHM_EXEC : 0), 0, 0, 0, NULL, 0);
+				if (ret != (long)v->r.start)
+					return err_sys(ret < 0 && ret > -4096 ? (int)-ret : EFAULT,
+						       "loader: attaching SysV shared memory segment at 0x%llx",
+						       (unsigned long long)v->r.start);
+				/* Marked for deletion: again, once attached
+				 * (Linux lets the rest of the tree attach it
+				 * still, by its id). */
+				if (dest)
+					pload_call(r->pl, SYS_shmctl, sid, IPC_RMID, 0, 0, 0, 0, NULL, 0);
+				continue;
+			}
+			if (sid != -ENODATA)
+				return (int)sid;
 			fd = shmem_map_fd(r, s, v->r.shmem, prot);
 			if (fd < 0)
 				return (int)fd;

@@ -336,7 +336,9 @@ enum rec_shmem_kind {
 	SHMEM_DELETED = 4,	/* a regular file unlinked while open or mapped */
 	SHMEM_TREE = 5,		/* an earlier process of the tree's object (same
 				 * ident): made and filled there, taken from it */
-	SHMEM_KIND_MAX = 5,
+	SHMEM_SYSV = 6,		/* a SysV shared memory segment (shmget): the
+				 * name is empty, struct rec_shm_sysv follows */
+	SHMEM_KIND_MAX = 6,
 };
 
 struct rec_shmem {
@@ -354,6 +356,16 @@ struct rec_shmem {
 /* REC_LAZY: pages to follow (zero pages included), for -progress. */
 struct rec_lazy {
 	uint64_t pages;
+} __attribute__((packed));
+
+/* After a SHMEM_SYSV object's (empty) name: the segment as
+ * /proc/sysvipc/shm showed it; ident.ino is its shmid too. */
+struct rec_shm_sysv {
+	int32_t key;		/* IPC_PRIVATE (0) once marked for deletion */
+	int32_t shmid;
+	uint32_t uid, gid;	/* shm_perm.uid, gid: its owner */
+	uint32_t mode;		/* shm_perm.mode: 0777 bits and SHM_DEST */
+	uint32_t pad;
 } __attribute__((packed));
 
 /* Part of an object's contents: the bytes at offset (holes and zero

@@ -65,6 +65,7 @@ KINDS=(
 	"file_shared_rw  file_shared_rw clone file"
 	"deleted_file    deleted_file clone  file"
 	"zdtm_page       zdtm_page    clone  plain"
+	"sysv_shm        sysv_shm     -      plain"
 )
 
 # Whether case NAME is in $KIND_ONLY (a list of names; all if unset).

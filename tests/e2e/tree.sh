@@ -93,3 +93,27 @@ treecase_fds()
 	seq_format '^tree_fds ok ' 3
 	tree_halt tree_fds
 }
+
+# The segment has a key of its own (0x7066 and the low bits of the PID);
+# the copy's, left when it ends, goes.  With rmid it has none: it goes
+# with the copy.
+treecase_sysv()
+{
+	seq_format '^tree_sysv ok ' 3
+	tree_halt tree_sysv "$@"
+	sysv_gone
+}
+
+# sysv_gone: the segment tree_sysv made (whose key orig.out names) goes.
+sysv_gone()
+{
+	local key
+	key=$(sed -n 's/^tree_sysv key //p' "$D/orig.out" | head -1)
+	[ -z "$key" ] || ipcrm -M "$key" 2>/dev/null
+	true
+}
+
+treecase_sysv_rmid()
+{
+	treecase_sysv rmid
+}

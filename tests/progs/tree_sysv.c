@@ -1,0 +1,86 @@
+/* tree_sysv: a SysV shared memory segment (shmget, shmat) attached by a
+ * parent and its child, both counting in it as tree_shm does; with
+ * "rmid", marked for deletion (IPC_RMID) once both attached.  Each round
+ * the parent checks that the counter is the sum, that the child's count
+ * moves (one segment, not two copies), and that the segment is still the
+ * one with its id, key (none once removed), size, mode, and both
+ * attaches. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/prctl.h>
+#include <sys/shm.h>
+
+#define KIND "tree_sysv"
+#include "zdtm.h"
+
+struct shared {
+	atomic_long total;
+	atomic_long child_n;
+	atomic_int child_in;
+};
+
+static struct shared *sh;
+static long my_n, child_seen = -1;
+static int id, rmid;
+static key_t key;
+
+static const char *setup(int argc, char **argv)
+{
+	pid_t kid;
+
+	rmid = argc > 1 && strcmp(argv[1], "rmid") == 0;
+	/* A key of its own: two runs at once do not meet. */
+	key = (key_t)(0x70660000 | (getpid() & 0xffff));
+	id = shmget(key, 100, IPC_CREAT | IPC_EXCL | 0640);
+	if (id < 0)
+		return "shmget";
+	sh = shmat(id, NULL, 0);
+	if (sh == (void *)-1)
+		return "shmat";
+	kid = fork();
+	if (kid < 0)
+		return "fork";
+	if (kid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		atomic_store(&sh->child_in, 1);
+		for (;;) {
+			atomic_fetch_add(&sh->child_n, 1);
+			atomic_fetch_add(&sh->total, 1);
+			msleep(3);
+		}
+	}
+	while (!atomic_load(&sh->child_in))
+		msleep(1);
+	if (rmid && shmctl(id, IPC_RMID, NULL) < 0)
+		return "IPC_RMID";
+	/* For the harness to remove it when the test is over. */
+	say("tree_sysv key 0x%08x\n", (unsigned)key);
+	return NULL;
+}
+
+static const char *check(void)
+{
+	struct shmid_ds ds;
+	long total, cn;
+
+	atomic_fetch_add(&sh->total, 1);
+	my_n++;
+	total = atomic_load(&sh->total);
+	cn = atomic_load(&sh->child_n);
+	if (total > my_n + cn || total < my_n + cn - 1)
+		return zdtm_why("counter %ld, parent added %ld, child %ld", total, my_n, cn);
+	if (cn == child_seen)
+		return zdtm_why("the child's count stays at %ld: not one segment?", cn);
+	child_seen = cn;
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		return zdtm_why("segment %d: IPC_STAT: %s", id, strerror(errno));
+	if (ds.shm_segsz != 100 || (ds.shm_perm.mode & 0777) != 0640 || ds.shm_nattch != 2)
+		return zdtm_why("segment %d: size %zu mode %o attached %lu", id, ds.shm_segsz,
+				ds.shm_perm.mode & 0777, (unsigned long)ds.shm_nattch);
+	if (ds.shm_perm.__key != (rmid ? IPC_PRIVATE : key) || !!(ds.shm_perm.mode & SHM_DEST) != rmid)
+		return zdtm_why("segment %d: key 0x%x, %s", id, (unsigned)ds.shm_perm.__key,
+				ds.shm_perm.mode & SHM_DEST ? "marked for deletion" : "not marked for deletion");
+	return NULL;
+}
