@@ -1,9 +1,11 @@
 # unix_tree.py KIND: a parent and its child talking over one unix socket
-# pair (KIND: stream or dgram), each end in its own process, both ways,
+# pair (KIND: stream, dgram, or mp: a multiprocessing.Pipe() between a
+# multiprocessing.Process and its parent), each end in its own process, both ways,
 # each side AHEAD messages ahead and reading one a round: messages are
 # queued in both directions whenever the tree is captured.  Every
 # message carries its sequence number, so one lost or queued twice is
 # seen (FAIL).  The parent prints "unix_tree ok N" a round.
+import multiprocessing
 import os
 import socket
 import sys
@@ -19,6 +21,8 @@ def msg(who, n):
 
 
 def get(s):
+    if sys.argv[1] == "mp":
+        return s.recv_bytes()
     if TYPE == socket.SOCK_DGRAM:
         return s.recv(64)
     buf = b""
@@ -31,8 +35,9 @@ def get(s):
 
 
 def talk(s, me, other, say):
+    put = s.send_bytes if sys.argv[1] == "mp" else s.send
     for i in range(AHEAD):
-        s.send(msg(me, i))
+        put(msg(me, i))
     n = 0
     while True:
         time.sleep(0.05)
@@ -44,10 +49,18 @@ def talk(s, me, other, say):
             os._exit(1)
         if say:
             print("unix_tree ok", n, flush=True)
-        s.send(msg(me, n + AHEAD))
+        put(msg(me, n + AHEAD))
         n += 1
 
 
+if sys.argv[1] == "mp":
+    a.close()
+    b.close()
+    ctx = multiprocessing.get_context("fork")
+    a, b = ctx.Pipe()
+    ctx.Process(target=talk, args=(b, b"c", b"p", False), daemon=True).start()
+    b.close()
+    talk(a, b"p", b"c", True)
 if os.fork() == 0:
     a.close()
     talk(b, b"c", b"p", False)
