@@ -93,3 +93,9 @@ treecase_fds()
 	seq_format '^tree_fds ok ' 3
 	tree_halt tree_fds
 }
+
+treecase_unix()
+{
+	seq_format '^unix_tree ok ' 3
+	tree_halt "$PYTHON" "$E2E/unix_tree.py" stream
+}
