@@ -54,6 +54,8 @@ enum unix_state {
 	UNIX_WIDOWED = 3,	/* connected, the peer closed its end */
 	UNIX_DGRAM_TO = 4,	/* a datagram socket connected to the socket bound
 				 * to peer_name (which is not connected back) */
+	UNIX_TREE_PAIR = 5,	/* connected, the peer is the socket at fd peer
+				 * of process peer_pid of the tree */
 };
 
 enum unix_opt {
@@ -69,7 +71,8 @@ struct rec_unix {
 	uint32_t file;		/* the id of its REC_FILE (kind FD_UNIX) */
 	uint32_t type;		/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
 	uint32_t state;		/* enum unix_state */
-	uint32_t peer;		/* UNIX_PAIR: the other end's file id */
+	uint32_t peer;		/* UNIX_PAIR: the other end's file id;
+				 * UNIX_TREE_PAIR: its fd in process peer_pid */
 	uint32_t shutdown;	/* UNIX_SHUT_RD | UNIX_SHUT_WR */
 	uint32_t backlog;	/* UNIX_LISTEN: listen(2)'s backlog */
 	uint32_t opts;		/* enum unix_opt */
@@ -82,7 +85,7 @@ struct rec_unix {
 	uint32_t name_len;	/* bytes of its name (abstract: a leading NUL) */
 	uint32_t peer_name_len;	/* UNIX_DGRAM_TO: bytes of the peer's name */
 	uint32_t nmsgs;		/* messages queued for it to receive */
-	uint32_t pad;
+	uint32_t peer_pid;	/* UNIX_TREE_PAIR: the process of the other end */
 	uint64_t qbytes;	/* their bytes */
 	/* then the name, the peer's name, nmsgs times u32 length + bytes */
 } __attribute__((packed));
@@ -109,9 +112,9 @@ static const char *type_name(uint32_t type)
 static const char *state_name(uint32_t state)
 {
 	static const char *const name[] = { "unconnected", "pair", "listening", "peer closed",
-					    "connected" };
+					    "connected", "pair across the tree" };
 
-	return state <= UNIX_DGRAM_TO ? name[state] : "?";
+	return state <= UNIX_TREE_PAIR ? name[state] : "?";
 }
 
 /* A name of nlen bytes, printable: "@..." for an abstract one. */
@@ -507,6 +510,7 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 		char name[4 * UNIX_NAME_MAX + 8];
 		struct diag d;
 		pid_t holder;
+		int hfd = -1;
 		size_t j;
 
 		if (u->r.state != UNIX_PAIR)
@@ -536,9 +540,15 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 		if (j < us->n)
 			return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to one that is not connected back to it: cannot be restored",
 				       c->pid, f->first_fd, f->path);
-		if ((holder = tshare_socket_holder(c->pid, u->peer_ino)) > 0)
-			return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to one of process %d of the tree (inode %llu%s): a pair across two processes is not supported yet",
-				       c->pid, f->first_fd, f->path, holder, (unsigned long long)u->peer_ino, name);
+		/* The other end in another process of the tree: each
+		 * process records its own end's queue, and names where
+		 * the other is; pthaw makes the pair once. */
+		if ((holder = tshare_socket_holder(c->pid, u->peer_ino, &hfd)) > 0 && hfd >= 0) {
+			u->r.state = UNIX_TREE_PAIR;
+			u->r.peer_pid = (uint32_t)holder;
+			u->r.peer = (uint32_t)hfd;
+			continue;
+		}
 		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to a socket outside the process (inode %llu%s): one end cannot be restored alone",
 			       c->pid, f->first_fd, f->path, (unsigned long long)u->peer_ino, name);
 	}
@@ -617,7 +627,8 @@ static int unix_take(void **data, const unsigned char *p, size_t len)
 	memcpy(&u.r, p, sizeof(u.r));
 	if (r->type != SOCK_STREAM && r->type != SOCK_DGRAM && r->type != SOCK_SEQPACKET)
 		return bad("unknown socket type", r->file);
-	if (r->state > UNIX_DGRAM_TO || r->pad || (r->shutdown & ~(UNIX_SHUT_RD | UNIX_SHUT_WR)) ||
+	if (r->state > UNIX_TREE_PAIR || (r->state == UNIX_TREE_PAIR) != (r->peer_pid != 0) ||
+	    (r->state == UNIX_TREE_PAIR && r->peer >= SNAP_FD_MAX) || (r->shutdown & ~(UNIX_SHUT_RD | UNIX_SHUT_WR)) ||
 	    (r->opts & ~(uint32_t)(UNIX_PASSCRED | UNIX_PASSSEC | UNIX_PASSPIDFD)) ||
 	    r->name_len > UNIX_NAME_MAX || r->rcvbuf < 0 || r->sndbuf < 0 ||
 	    r->rcvtimeo[0] < 0 || r->rcvtimeo[1] < 0 || r->rcvtimeo[1] >= 1000000 ||
@@ -684,6 +695,8 @@ static int unix_verify(const struct snap *s, const void *data)
 			return bad("not a unix socket's file", r->file);
 		if (sock_by_file(us, r->file) != &us->v[i])
 			return bad("a second record for one socket", r->file);
+		if (r->state == UNIX_TREE_PAIR && r->peer_pid == s->proc.pid)
+			return bad("paired across the tree with its own process", r->file);
 		if (r->state != UNIX_PAIR)
 			continue;
 		p = sock_by_file(us, r->peer);
@@ -700,6 +713,28 @@ static int unix_verify(const struct snap *s, const void *data)
  * none), from the first end's open to the second's. */
 static long *aside;
 static size_t naside;
+
+/*
+ * A pair across two processes of a tree: the first of them to be
+ * restored makes it, and pthaw keeps the other end (pidfd_getfd(2) from
+ * that pload, which it traces) until the later process's pload takes it
+ * (SCM_RIGHTS, hand_in).  Nothing of it stays in the earlier process:
+ * its pload is gone by then, and the later pload's own fds are cleared
+ * when it is fitted to its process (pload_move).  The later one finds
+ * it here by its PID and fd in the snapshot, with the earlier end's
+ * record: that end's shutdown comes after the later end's queue, which
+ * is sent from it.
+ */
+struct handed {
+	uint32_t pid;		/* the later process, in the snapshot */
+	uint32_t fd;		/* its fd for it */
+	int t;			/* the end, in pthaw */
+	pid_t seen;		/* the earlier process */
+	struct rec_unix first;	/* the earlier end */
+};
+
+static struct handed *handed;
+static size_t nhanded;
 
 static long pcall(struct kind_restore *r, long nr, long a0, long a1, long a2, long a3, long a4,
 		  const void *data, size_t len)
@@ -959,6 +994,159 @@ static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, 
 	return 0;
 }
 
+/* The first end of a pair across the tree: both made here, this one's
+ * queue sent from the other, which goes to the later process's pload. */
+static long tree_pair_first(struct kind_restore *r, const struct snap_file *f, const struct unix_sock *u)
+{
+	struct handed *h;
+	int fd = f->first_fd, sv[2], pidfd, t = -1;
+	long ret;
+
+	if (!(h = realloc(handed, (nhanded + 1) * sizeof(*h))))
+		return err_sys(ENOMEM, "unix sockets");
+	handed = h;
+	ret = pcall(r, SYS_socketpair, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0, (long)r->pl->hello.scratch, 0,
+		    NULL, 0);
+	if (ret < 0)
+		return err_sys((int)-ret, "fd %d: unix socketpair", fd);
+	ret = read_scratch(r, sv, sizeof(sv));
+	if (ret)
+		return ret;
+	ret = put_opts(r, sv[0], &u->r, fd);
+	if (!ret)
+		ret = queue_back(r, sv[1], u, fd);
+	if (!ret) {
+		pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+		if (pidfd >= 0)
+			t = (int)syscall(SYS_pidfd_getfd, pidfd, sv[1], 0);
+		if (t < 0)
+			ret = err_sys(errno, "fd %d: unix socket pair: keeping the other end (pidfd_getfd)", fd);
+		if (pidfd >= 0)
+			close(pidfd);
+	}
+	pcall(r, SYS_close, sv[1], 0, 0, 0, 0, NULL, 0);
+	if (ret) {
+		pcall(r, SYS_close, sv[0], 0, 0, 0, 0, NULL, 0);
+		return ret;
+	}
+	handed[nhanded++] = (struct handed){ u->r.peer_pid, u->r.peer, t, r->self_pid, u->r };
+	return sv[0];
+}
+
+/* pthaw's fd held into pload, which makes a socket pair, one end of
+ * which pthaw takes (pload's, in any PID namespace, cannot see pthaw to
+ * take from it) and sends held through with SCM_RIGHTS: pload's fd for
+ * held, or -errno. */
+static long hand_in(struct kind_restore *r, int held, int fd)
+{
+	long scratch = (long)r->pl->hello.scratch, ret;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c = { 0 };
+	struct {
+		struct msghdr m;
+		struct iovec v;
+		char byte[8];
+		char cm[CMSG_SPACE(sizeof(int))];
+	} in;
+	struct iovec v = { .iov_base = "x", .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	int k[2], pidfd, mine = -1, got;
+
+	ret = pcall(r, SYS_socketpair, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, scratch, 0, NULL, 0);
+	if (ret < 0)
+		return err_sys((int)-ret, "fd %d: unix socket pair: handing it over", fd);
+	ret = read_scratch(r, k, sizeof(k));
+	if (ret)
+		return ret;
+	pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+	if (pidfd >= 0) {
+		mine = (int)syscall(SYS_pidfd_getfd, pidfd, k[1], 0);
+		close(pidfd);
+	}
+	pcall(r, SYS_close, k[1], 0, 0, 0, 0, NULL, 0);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &held, sizeof(int));
+	if (mine < 0 || sendmsg(mine, &m, MSG_NOSIGNAL) != 1) {
+		ret = err_sys(errno, "fd %d: unix socket pair: handing it over", fd);
+		if (mine >= 0)
+			close(mine);
+		pcall(r, SYS_close, k[0], 0, 0, 0, 0, NULL, 0);
+		return ret;
+	}
+	close(mine);
+	/* The message laid out in pload's scratch area, its pointers
+	 * pointing there. */
+	memset(&in, 0, sizeof(in));
+	in.v = (struct iovec){ (void *)(scratch + offsetof(typeof(in), byte)), sizeof(in.byte) };
+	in.m = (struct msghdr){ .msg_iov = (void *)(scratch + offsetof(typeof(in), v)), .msg_iovlen = 1,
+				.msg_control = (void *)(scratch + offsetof(typeof(in), cm)),
+				.msg_controllen = sizeof(in.cm) };
+	ret = pcall(r, SYS_recvmsg, k[0], scratch, MSG_CMSG_CLOEXEC, 0, 0, &in, sizeof(in));
+	pcall(r, SYS_close, k[0], 0, 0, 0, 0, NULL, 0);
+	if (ret != 1)
+		return err_sys(ret < 0 ? (int)-ret : EIO, "fd %d: unix socket pair: taking it over", fd);
+	ret = read_scratch(r, &in, sizeof(in));
+	if (ret)
+		return ret;
+	memcpy(&c, in.cm, sizeof(in.cm));
+	m.msg_control = c.buf;
+	m.msg_controllen = sizeof(c.buf);
+	cm = CMSG_FIRSTHDR(&m);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return err_msg(EIO, "fd %d: unix socket pair: taking it over: no descriptor came", fd);
+	memcpy(&got, CMSG_DATA(cm), sizeof(int));
+	return got;
+}
+
+/* The later end: handed over already; its queue sent from the earlier
+ * end (taken from that process for the while), whose shutdown then
+ * comes. */
+static long tree_pair(struct kind_restore *r, const struct snap *s, const struct snap_file *f,
+		      const struct unix_sock *u)
+{
+	struct rec_unix first;
+	pid_t seen;
+	int fd = f->first_fd;
+	long ret, w, t;
+	size_t i;
+
+	if (!tshare_restored(u->r.peer_pid, &seen))
+		return tree_pair_first(r, f, u);
+	for (i = 0; i < nhanded && (handed[i].pid != s->proc.pid || handed[i].fd != (uint32_t)fd); i++)
+		;
+	if (i == nhanded)
+		return err_msg(EBADMSG, "fd %d: unix socket paired with fd %u of process %u, which did not have it",
+			       fd, u->r.peer, u->r.peer_pid);
+	t = hand_in(r, handed[i].t, fd);
+	close(handed[i].t);
+	first = handed[i].first;
+	seen = handed[i].seen;
+	handed[i] = handed[--nhanded];
+	if (t < 0)
+		return t;
+	w = tshare_take_fd(r, seen, (int)u->r.peer, "unix socket pair");
+	ret = w < 0 ? w : queue_back(r, w, u, fd);
+	if (!ret)
+		ret = shut(r, w, &first, (int)u->r.peer);
+	if (w >= 0)
+		pcall(r, SYS_close, w, 0, 0, 0, 0, NULL, 0);
+	if (!ret)
+		ret = put_opts(r, t, &u->r, fd);
+	if (!ret)
+		ret = shut(r, t, &u->r, fd);
+	if (ret < 0) {
+		pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
+		return ret;
+	}
+	return t;
+}
+
 static long unix_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
 {
 	const struct unix_sock *u = sock_by_file(s->kind[KIND_UNIX], f->r.id), *p;
@@ -984,6 +1172,11 @@ static long unix_open(struct kind_restore *r, const struct snap *s, const struct
 			ret = shut(r, t, &u->r, fd);
 		if (!ret)
 			ret = shut(r, s->files[p->r.file].first_fd, &p->r, s->files[p->r.file].first_fd);
+	} else if (u->r.state == UNIX_TREE_PAIR) {
+		t = tree_pair(r, s, f, u);
+		if (t < 0)
+			return t;
+		ret = 0;
 	} else if (u->r.state == UNIX_PAIR || u->r.state == UNIX_WIDOWED) {
 		ret = pcall(r, SYS_socketpair, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0,
 			    (long)r->pl->hello.scratch, 0, NULL, 0);
@@ -1104,6 +1297,8 @@ static void unix_print(FILE *f, const void *data)
 		fprintf(f, "  file %u: %s, %s", r->file, type_name(r->type), state_name(r->state));
 		if (r->state == UNIX_PAIR)
 			fprintf(f, " with file %u", r->peer);
+		if (r->state == UNIX_TREE_PAIR)
+			fprintf(f, " with fd %u of process %u", r->peer, r->peer_pid);
 		if (r->state == UNIX_DGRAM_TO)
 			fprintf(f, " to %s", name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len));
 		if (r->state == UNIX_LISTEN)
@@ -1143,6 +1338,10 @@ static void unix_print_json(struct json *j, const void *data)
 		json_str(j, "state", state_name(r->state));
 		if (r->state == UNIX_PAIR)
 			json_uint(j, "peer", r->peer);
+		if (r->state == UNIX_TREE_PAIR) {
+			json_uint(j, "peer_fd", r->peer);
+			json_uint(j, "peer_pid", r->peer_pid);
+		}
 		if (r->state == UNIX_LISTEN)
 			json_uint(j, "backlog", r->backlog);
 		if (r->state == UNIX_DGRAM_TO && u->body[r->name_len] == '\0')

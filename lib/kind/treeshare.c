@@ -219,7 +219,7 @@ int tshare_refuse_shared(pid_t pid)
 	return 0;
 }
 
-pid_t tshare_socket_holder(pid_t pid, uint64_t ino)
+pid_t tshare_socket_holder(pid_t pid, uint64_t ino, int *fd)
 {
 	char path[320], link[64], want[64];
 	struct dirent *e;
@@ -239,6 +239,8 @@ pid_t tshare_socket_holder(pid_t pid, uint64_t ino)
 			snprintf(path, sizeof(path), "/proc/%d/fd/%s", procs[i].pid, e->d_name);
 			n = readlink(path, link, sizeof(link) - 1);
 			found = n > 0 && (link[n] = '\0', strcmp(link, want) == 0);
+			if (found)
+				*fd = atoi(e->d_name);
 		}
 		if (d)
 			closedir(d);

@@ -54,8 +54,8 @@ int tshare_refuse_shared(pid_t pid);
 int tshare_pipe_end(pid_t pid, uint64_t dev, uint64_t ino, int writer);
 
 /* The process of the tree other than pid that has socket inode ino
- * open, or 0 (for a message naming it). */
-pid_t tshare_socket_holder(pid_t pid, uint64_t ino);
+ * open (at *fd), or 0. */
+pid_t tshare_socket_holder(pid_t pid, uint64_t ino, int *fd);
 
 /* pthaw: process old_pid of the snapshot is made (its records taken into
  * s, restored from the mappings on); seen is its PID as the processes of

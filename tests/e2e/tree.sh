@@ -117,3 +117,9 @@ treecase_sysv_rmid()
 {
 	treecase_sysv rmid
 }
+
+treecase_unix()
+{
+	seq_format '^unix_tree ok ' 3
+	tree_halt "$PYTHON" "$E2E/unix_tree.py" stream
+}
