@@ -351,7 +351,7 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 	}
 	if (!rc && c->lazy) {
 		struct rec_lazy l;
-		uint64_t late;
+		uint64_t late = 0;
 
 		rc = send_working_set(&o);
 		if (!rc)
