@@ -4,7 +4,7 @@
 # the program made to its own listener on a path with bytes queued, a
 # datagram socket bound to an abstract name that receives from an unbound
 # one and from a client connected to it, a client connected to a datagram
-# server in another process (its child, as syslog's /dev/log), and a
+# server in another process (as syslog's /dev/log), and a
 # listener with a backlog.
 import os
 import socket
@@ -14,13 +14,19 @@ import time
 AF, ST, DG = socket.AF_UNIX, socket.SOCK_STREAM, socket.SOCK_DGRAM
 PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
 
-# The server first: its process holds none of the sockets below.
+# The server first: its process holds none of the sockets below.  It is
+# left to init (a double fork), as syslog's is no child of its clients:
+# outside the tree pfrez captures, it stays where it is.
 srv_sock = socket.socket(AF, DG)
 srv_sock.bind("srv.sock")
-if os.fork() == 0:
-    # The server: reads whatever comes, until killed.
-    while True:
-        srv_sock.recv(64)
+mid = os.fork()
+if mid == 0:
+    if os.fork() == 0:
+        # The server: reads whatever comes, until killed.
+        while True:
+            srv_sock.recv(64)
+    os._exit(0)
+os.waitpid(mid, 0)
 srv_sock.close()
 
 w0, widow = socket.socketpair()
