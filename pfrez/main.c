@@ -476,6 +476,23 @@ static int write_snapshot(struct capture *c, struct xport *x, struct stream_cfg 
 	return layer_close(top);
 }
 
+/* Why a hand-over message m (text: its words) is not the one wanted:
+ * a signal or timeout, pthaw's failure, another message, or the link. */
+static const char *ho_why(char *why, size_t len, const struct xport *x,
+			  const struct xport_handover *ho, int m, const char *text, const char *wanted)
+{
+	if (halt_sig)
+		halt_why(why, len, opt_halt_timeout);
+	else if (m == XPORT_HO_FAIL)
+		snprintf(why, len, "restore on %s failed: %s%s", x->desc, text,
+			 ho->keyed && !ho->authentic ? " (answer not authenticated)" : "");
+	else if (m >= 0)
+		snprintf(why, len, "%s: %s instead of %s", x->desc, xport_ho_name(m), wanted);
+	else
+		snprintf(why, len, "%s", err_last());
+	return why;
+}
+
 /* Hand-over failed before the commit: pthaw discards its copy (it is
  * told so when the link still works), the original goes on. */
 static int halt_abort(struct capture *c, struct xport *x, struct xport_handover *ho,
@@ -517,16 +534,7 @@ static int halt_handover(struct capture *c, struct xport *x, struct xport_handov
 		m = xport_handover_recv(x, ho, deadline, text, sizeof(text));
 	while (m == XPORT_HO_PAGE);
 	if (m != XPORT_HO_READY) {
-		if (halt_sig)
-			halt_why(why, sizeof(why), opt_halt_timeout);
-		else if (m == XPORT_HO_FAIL)
-			snprintf(why, sizeof(why), "restore on %s failed: %s%s", x->desc, text,
-				 ho->keyed && !ho->authentic ? " (answer not authenticated)" : "");
-		else if (m >= 0)
-			snprintf(why, sizeof(why), "%s: %s instead of READY", x->desc, xport_ho_name(m));
-		else
-			snprintf(why, sizeof(why), "%s", err_last());
-		return halt_abort(c, x, ho, 1, why);
+		return halt_abort(c, x, ho, 1, ho_why(why, sizeof(why), x, ho, m, text, "READY"));
 	}
 	/* The decision.  From here no signal and no alarm may change it:
 	 * they stay blocked, and only the deadline bounds the wait. */
@@ -576,16 +584,7 @@ static int confirm_copy(struct capture *c, struct xport *x, struct xport_handove
 		if (m == XPORT_HO_DONE)
 			return 0;
 	}
-	if (halt_sig)
-		halt_why(why, sizeof(why), opt_halt_timeout);
-	else if (m == XPORT_HO_FAIL)
-		snprintf(why, sizeof(why), "restore on %s failed: %s%s", x->desc, text,
-			 ho->keyed && !ho->authentic ? " (answer not authenticated)" : "");
-	else if (m >= 0)
-		snprintf(why, sizeof(why), "%s: %s instead of %s", x->desc, xport_ho_name(m),
-			 committed ? "DONE" : "READY");
-	else
-		snprintf(why, sizeof(why), "%s", err_last());
+	ho_why(why, sizeof(why), x, ho, m, text, committed ? "DONE" : "READY");
 	if (committed && m != XPORT_HO_FAIL) {
 		fprintf(stderr, "pfrez: outcome undecided: %s after COMMIT; the copy on %s may be running\n",
 			why, x->desc);

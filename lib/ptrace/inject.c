@@ -325,13 +325,13 @@ int inject_begin_thread(struct inject_ctx *ctx, const struct inject_ctx *ctx0, p
 	return begin(ctx, ctx0, tid, regs, sigmask, xsave, xlen);
 }
 
-int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret)
+/* Runs the call set up in r to its exit stop: its result in *ret.  Let go
+ * from there, the thread would `ret` into the trampoline and restore
+ * itself. */
+static int run_query(struct inject_ctx *ctx, struct user_regs_struct *r, long *ret)
 {
-	struct user_regs_struct r;
-	int rc;
+	int rc = set_regs(ctx->pid, r);
 
-	call_regs(ctx, nr, a, &r);
-	rc = set_regs(ctx->pid, &r);
 	if (rc)
 		return rc;
 	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
@@ -340,14 +340,20 @@ int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret)
 		return -ESRCH;
 	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
 		return err_sys(errno, "ptrace syscall %d", ctx->pid);
-	/* Stopped at the exit: let go now, it would `ret` into the
-	 * trampoline and restore itself. */
 	if (wait_syscall_stop(ctx->pid))	/* exit */
 		return -ESRCH;
-	if (ptrace(PTRACE_GETREGS, ctx->pid, 0, &r) < 0)
+	if (ptrace(PTRACE_GETREGS, ctx->pid, 0, r) < 0)
 		return err_sys(errno, "ptrace getregs %d", ctx->pid);
-	*ret = (long)r.rax;
+	*ret = (long)r->rax;
 	return 0;
+}
+
+int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret)
+{
+	struct user_regs_struct r;
+
+	call_regs(ctx, nr, a, &r);
+	return run_query(ctx, &r, ret);
 }
 
 int inject_query_undo(struct inject_ctx *ctx, long nr, const long a[6], long undo_nr,
@@ -401,21 +407,7 @@ int inject_query_undo(struct inject_ctx *ctx, long nr, const long a[6], long und
 		return rc;
 	call_regs(ctx, nr, a, &r);
 	r.rsp = img.addr;
-	rc = set_regs(ctx->pid, &r);
-	if (rc)
-		return rc;
-	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
-		return err_sys(errno, "ptrace syscall %d", ctx->pid);
-	if (wait_syscall_stop(ctx->pid))	/* entry */
-		return -ESRCH;
-	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
-		return err_sys(errno, "ptrace syscall %d", ctx->pid);
-	if (wait_syscall_stop(ctx->pid))	/* exit */
-		return -ESRCH;
-	if (ptrace(PTRACE_GETREGS, ctx->pid, 0, &r) < 0)
-		return err_sys(errno, "ptrace getregs %d", ctx->pid);
-	*ret = (long)r.rax;
-	return 0;
+	return run_query(ctx, &r, ret);
 }
 
 int inject_read_scratch(struct inject_ctx *ctx, void *buf, size_t len)
