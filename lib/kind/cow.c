@@ -112,6 +112,8 @@ struct cow {
 	int frozen;			/* the instant is taken (cow_freeze) */
 	uint64_t lost;			/* first address lost to the capture */
 	const char *lost_how;
+	uint64_t *pending;		/* faulting pages not yet released */
+	size_t npending, cappending;
 };
 
 /* UFFDIO_WRITEPROTECT fails with EAGAIN while an unmap or discard event
@@ -278,8 +280,8 @@ static int unread(struct cow *c, uint64_t start, uint64_t end)
 }
 
 /* A write fault on a protected page: the process waits in it until the
- * protection is lifted.  The page goes aside first, unless it was read
- * already. */
+ * protection is lifted (release()).  The page goes aside first, unless
+ * it was read already. */
 static void on_fault(struct cow *c, uint64_t addr)
 {
 	pthread_mutex_lock(&c->lock);
@@ -305,8 +307,46 @@ static void on_fault(struct cow *c, uint64_t addr)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (protect(c, addr, PAGE, 0) && !c->lost_how)
+}
+
+/* Lifts the protection of a faulting page: 1 done, 0 to try again.
+ * Tried once, never in a loop: EAGAIN means an unmap or discard event
+ * waits for the reader (mmap_changing), and the reader is this very
+ * thread (serve()).  ENOENT: the mapping is gone meanwhile (another
+ * thread unmapped it); the waiting thread is woken to fault again and
+ * meet what is there now, the unmap event tells the capture. */
+static int release(struct cow *c, uint64_t addr)
+{
+	struct uffdio_writeprotect wp = { .range = { addr, PAGE }, .mode = 0 };
+	struct uffdio_range wake = { addr, PAGE };
+
+	if (ioctl(c->uffd, UFFDIO_WRITEPROTECT, &wp) == 0)
+		return 1;
+	if (errno == EAGAIN)
+		return 0;
+	if (errno != ENOENT) {
+		pthread_mutex_lock(&c->lock);
 		lose(c, addr, "was written and could not be released");
+		pthread_mutex_unlock(&c->lock);
+	}
+	(void)ioctl(c->uffd, UFFDIO_WAKE, &wake);
+	return 1;
+}
+
+/* One thread waits in each: as many as the process has threads. */
+static int pend(struct cow *c, uint64_t addr)
+{
+	if (c->npending == c->cappending) {
+		size_t cap = c->cappending ? 2 * c->cappending : 64;
+		uint64_t *n = realloc(c->pending, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		c->pending = n;
+		c->cappending = cap;
+	}
+	c->pending[c->npending++] = addr;
+	return 0;
 }
 
 static void on_event(struct cow *c, const struct uffd_msg *m)
@@ -316,8 +356,16 @@ static void on_event(struct cow *c, const struct uffd_msg *m)
 
 	switch (m->event) {
 	case UFFD_EVENT_PAGEFAULT:
-		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
-			on_fault(c, m->arg.pagefault.address & ~(PAGE - 1));
+		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
+			uint64_t addr = m->arg.pagefault.address & ~(PAGE - 1);
+
+			on_fault(c, addr);
+			if (!release(c, addr) && pend(c, addr)) {
+				pthread_mutex_lock(&c->lock);
+				lose(c, addr, "could not be released (out of memory)");
+				pthread_mutex_unlock(&c->lock);
+			}
+		}
 		return;
 	case UFFD_EVENT_REMOVE:
 	case UFFD_EVENT_UNMAP:
@@ -341,6 +389,9 @@ static void on_event(struct cow *c, const struct uffd_msg *m)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Reads what the kernel reports and releases the faulting pages; a
+ * release that must wait for an event not yet read is tried again after
+ * the next read (poll for a millisecond, not forever). */
 static void *serve(void *arg)
 {
 	struct cow *c = arg;
@@ -348,23 +399,26 @@ static void *serve(void *arg)
 
 	for (;;) {
 		struct pollfd p[2] = { { c->uffd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
+		size_t k = 0;
 		ssize_t n;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 2, c->npending ? 1 : -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
 			break;
-		n = read(c->uffd, m, sizeof(m));
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
+		n = p[0].revents ? read(c->uffd, m, sizeof(m)) : 0;
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			pthread_mutex_lock(&c->lock);
 			lose(c, 0, "could not be served (reading the userfaultfd failed)");
 			pthread_mutex_unlock(&c->lock);
 			break;
 		}
-		for (size_t i = 0; i < (size_t)n / sizeof(m[0]); i++)
+		for (size_t i = 0; n > 0 && i < (size_t)n / sizeof(m[0]); i++)
 			on_event(c, &m[i]);
+		for (size_t i = 0; i < c->npending; i++)
+			if (!release(c, c->pending[i]))
+				c->pending[k++] = c->pending[i];
+		c->npending = k;
 	}
 	return NULL;
 }
@@ -700,6 +754,7 @@ int cow_end(struct cow *c)
 	}
 	pthread_mutex_destroy(&c->lock);
 	free(c->saved);
+	free(c->pending);
 	free(c->v);
 	free(c->of);
 	free(c);
