@@ -5,6 +5,7 @@
 #include "files.h"
 #include "kind.h"
 #include "pload_ctl.h"
+#include "proc.h"
 #include "snap.h"
 
 #include <dirent.h>
@@ -197,6 +198,19 @@ int tshare_stdio_inside(pid_t pid, int fd, const struct stat *sb, uint32_t flags
 	       tshare_pipe_end(pid, (uint64_t)sb->st_dev, (uint64_t)sb->st_ino, (flags & O_ACCMODE) == O_RDONLY);
 }
 
+int tshare_files_shared(pid_t pid)
+{
+	struct proc_stat st;
+	int me = index_of(pid), par;
+
+	if (me <= 0 || proc_stat_read(pid, &st)) {
+		err_clear();
+		return 0;
+	}
+	par = index_of(st.ppid);
+	return par >= 0 && par < me && syscall(SYS_kcmp, st.ppid, pid, KCMP_FILES, 0, 0) == 0;
+}
+
 int tshare_refuse_shared(pid_t pid)
 {
 	static const struct {
@@ -211,11 +225,20 @@ int tshare_refuse_shared(pid_t pid)
 	const struct snap *s;
 	pid_t o;
 
+	int files = tshare_files_shared(pid);
+
 	for (size_t i = 0; (s = tshare_captured_nth(pid, i, &o)); i++)
-		for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++)
+		for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++) {
+			/* Its parent's fd table: made again with CLONE_FILES
+			 * (pload's fork), and every process that shares it
+			 * shares it with that parent too. */
+			if (tab[k].type == KCMP_FILES && files)
+				continue;
 			if (syscall(SYS_kcmp, o, pid, tab[k].type, 0, 0) == 0)
-				return err_msg(ENOTSUP, "process %d shares its %s with process %d (clone(2) with %s, not a thread): not supported",
-					       pid, tab[k].what, o, tab[k].flag);
+				return err_msg(ENOTSUP, "process %d shares its %s with process %d%s (clone(2) with %s, not a thread): not supported",
+					       pid, tab[k].what, o,
+					       tab[k].type == KCMP_FILES ? ", not with its parent" : "", tab[k].flag);
+		}
 	return 0;
 }
 
