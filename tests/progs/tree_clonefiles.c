@@ -1,14 +1,20 @@
-/* tree_clonefiles: a child made with clone(CLONE_FILES|SIGCHLD), no
- * thread flags: parent and child share one fd table.  Each round, over
- * two control pipes made before the clone: the parent opens a pipe and
- * names its write end to the child, which writes the round's number into
- * it (an fd the parent opened after the restore, used by the child);
- * the child opens a pipe of its own, writes into it and names its ends
- * to the parent, which reads it (and the other way round); the parent
- * closes all four and the child finds them closed.  kcmp(KCMP_FILES)
- * says the table is one.  The child prints "tree_clonefiles child ok N"
- * each round (a line the harness does not count as a round of the
- * parent's), or FAIL. */
+/* tree_clonefiles [nested|fs|siblings]: a child made with
+ * clone(CLONE_FILES|SIGCHLD), no thread flags: parent and child share
+ * one fd table.  Each round, over two control pipes made before the
+ * clone: the parent opens a pipe and names its write end to the child,
+ * which writes the round's number into it (an fd the parent opened after
+ * the restore, used by the child); the child opens a pipe of its own,
+ * writes into it and names its ends to the parent, which reads it (and
+ * the other way round); the parent closes all four and the child finds
+ * them closed.  kcmp(KCMP_FILES) says the table is one.  The child prints
+ * "tree_clonefiles child ok N" each round (a line the harness does not
+ * count as a round of the parent's), or FAIL.
+ *
+ * nested: the root only waits; its forked child does the above, with
+ * fds up to 40 open (its table, and so its clone's, above the root's).
+ * fs: the child shares the working directory and umask too (CLONE_FS).
+ * siblings: two children share one table that their parent left
+ * (unshare(CLONE_FILES)): no parent of theirs has it. */
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <poll.h>
@@ -107,16 +113,43 @@ static int child(void *arg)
 	}
 }
 
+static int siblings;
+
 static const char *setup(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	const char *mode = argc > 1 ? argv[1] : "";
+	int flags = CLONE_FILES | SIGCHLD;
+
 	closefrom(3);
 	if (pipe2(p2c, O_CLOEXEC) || pipe2(c2p, O_CLOEXEC))
 		return "pipe2";
-	kid = clone(child, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL);
+	if (!strcmp(mode, "nested")) {
+		pid_t p = fork();
+
+		if (p < 0)
+			return "fork";
+		if (p > 0)
+			for (;;)
+				pause();
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (int fd = 7; fd <= 40; fd++)
+			if (dup2(0, fd) != fd)
+				return "dup2";
+	} else if (!strcmp(mode, "fs")) {
+		flags |= CLONE_FS;
+	} else if (!strcmp(mode, "siblings")) {
+		siblings = 1;
+		if (clone(child, stack + sizeof(stack), flags, NULL) < 0)
+			return "clone CLONE_FILES";
+	} else if (*mode) {
+		errno = EINVAL;
+		return "usage: tree_clonefiles [nested|fs|siblings]";
+	}
+	kid = clone(child, stack + sizeof(stack), flags, NULL);
 	if (kid < 0)
 		return "clone CLONE_FILES";
+	if (siblings && unshare(CLONE_FILES))
+		return "unshare CLONE_FILES";
 	return NULL;
 }
 
@@ -126,6 +159,8 @@ static const char *check(void)
 	long got = 0, same = syscall(SYS_kcmp, getpid(), kid, KCMP_FILES, 0, 0);
 	int a[2];
 
+	if (siblings)
+		return NULL;	/* the children wait for requests that never come */
 	if (same != 0)
 		return zdtm_why("the child %d does not share the fd table (kcmp: %s)", kid,
 				same < 0 ? strerror(errno) : "two tables");
