@@ -38,7 +38,8 @@
  * numbers (its other fds above 2 closed), which says hello on them and
  * serves as pload does.  With arg[1] > 0 the child shares pload's fd
  * table instead (CLONE_FILES), its pipes at the lowest free fds from
- * arg[1] up.  The parent answers the child's PID (in its namespace) or
+ * arg[1] up; with arg[2] != 0 it shares pload's working directory and
+ * umask (CLONE_FS).  The parent answers the child's PID (in its namespace) or
  * -errno, and leaves its ends of the child's pipes at the fds it writes
  * to its scratch area (int[2]: request, reply), for pthaw to open
  * through /proc and close. */

@@ -141,15 +141,15 @@ static void close_others(void)
 /* PLOAD_OP_FORK: a child process, pload as well, talking to pthaw over
  * pipes of its own: at the same fd numbers as ours in a copy of our fd
  * table, or (files_base > 0) in our fd table itself, shared
- * (CLONE_FILES), from files_base up.  Returns 0 in the child (which has
- * said hello), the child's PID or -errno in the parent, which leaves
- * its ends of the child's pipes at the fds it writes to its scratch
- * area. */
-static long fork_child(int pid, long files_base, const struct pload_hello *hello)
+ * (CLONE_FILES), from files_base up; fs: sharing our working directory
+ * and umask (CLONE_FS).  Returns 0 in the child (which has said hello),
+ * the child's PID or -errno in the parent, which leaves its ends of the
+ * child's pipes at the fds it writes to its scratch area. */
+static long fork_child(int pid, long files_base, int fs, const struct pload_hello *hello)
 {
 	int req[2], rep[2];
 	struct clone_args ca = {
-		.flags = files_base > 0 ? CLONE_FILES : 0,
+		.flags = (files_base > 0 ? CLONE_FILES : 0) | (fs ? CLONE_FS : 0),
 		.exit_signal = SIGCHLD,
 		.set_tid = pid ? (uint64_t)&pid : 0,
 		.set_tid_size = pid ? 1 : 0,
@@ -256,7 +256,7 @@ static void __attribute__((noreturn)) serve(void)
 				sys3(NR_pause, 0, 0, 0);
 		}
 		if (req.nr == PLOAD_OP_FORK) {
-			rep.ret = fork_child((int)req.arg[0], (long)req.arg[1], &hello);
+			rep.ret = fork_child((int)req.arg[0], (long)req.arg[1], req.arg[2] != 0, &hello);
 			if (rep.ret == 0)
 				continue;	/* the child: serving pthaw already */
 			if (xfer(NR_write, rep_fd, &rep, sizeof(rep)))

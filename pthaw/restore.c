@@ -110,6 +110,15 @@ static int tree_proc_done(struct restore *r, int i)
 	if (!rc && (e->flags & PSTREE_FILES_SHARED) && (s->nfds || s->nfiles))
 		rc = err_msg(EBADMSG, "process %u: it shares its parent's fd table, yet has %zu fds of its own",
 			     e->pid, s->nfds);
+	/* Its parent's records came before its own (the tree's order). */
+	if (!rc && (e->flags & PSTREE_FS_SHARED)) {
+		int par = pstree_find(&r->tree, e->ppid);
+		const struct snap *ps = par ? &r->sub[par]->snap : &r->snap;
+
+		if (par < 0 || ps->proc.umask != s->proc.umask || !ps->cwd || !s->cwd || strcmp(ps->cwd, s->cwd))
+			rc = err_msg(EBADMSG, "process %u: it shares its parent's working directory and umask, yet has its own",
+				     e->pid);
+	}
 	return rc;
 }
 
@@ -666,10 +675,12 @@ static int build_tree(struct restore *r, struct kind_restore *kr)
 			return err_sys(ENOMEM, "process tree");
 		/* Its parent's fd table, shared: its pload's pipes go above
 		 * the root's (every pload's until restore_next moves them),
-		 * and above the root's fds. */
-		if (e->flags & PSTREE_FILES_SHARED)
-			rc = pload_fork_files(tree_pload(r, e->ppid), &r->sub[i]->pl, (pid_t)e->pid,
-					      r->fd_base);
+		 * and above the root's fds.  Its parent's working directory
+		 * and umask, shared: both processes restore them, the same. */
+		if (e->flags)
+			rc = pload_fork_sharing(tree_pload(r, e->ppid), &r->sub[i]->pl, (pid_t)e->pid,
+						e->flags & PSTREE_FILES_SHARED ? r->fd_base : 0,
+						(e->flags & PSTREE_FS_SHARED) != 0);
 		else
 			rc = pload_fork(tree_pload(r, e->ppid), &r->sub[i]->pl, (pid_t)e->pid);
 		if (rc == -EEXIST)

@@ -20,7 +20,9 @@
  * A zombie is only its table entry.  A process made with CLONE_FILES
  * (PSTREE_FILES_SHARED: it shares its parent's fd table) has no fd
  * table of its own in the stream: its pload is made sharing its
- * parent's pload's, which the parent's records fill.  A stream without
+ * parent's pload's, which the parent's records fill.  One made with
+ * CLONE_FS (PSTREE_FS_SHARED) is made sharing its parent's working
+ * directory and umask, which both restore, to the same.  A stream without
  * REC_PSTREE is one process, as before.  pthaw (pthaw/restore.c) keeps one struct restore
  * per process (r itself for the root, r->sub[i] for entry i, zombies'
  * included while they are made), each with its own snap and its own
@@ -280,12 +282,13 @@ int pstree_verify(const struct pstree *t)
 		int par = pstree_find(t, p->ppid);
 
 		if (!p->pid || p->pad[0] || p->pad[1] || p->state > PSTREE_ZOMBIE ||
-		    (p->state != PSTREE_ZOMBIE && p->status) || (p->flags & ~PSTREE_FILES_SHARED))
+		    (p->state != PSTREE_ZOMBIE && p->status) || (p->flags & ~(PSTREE_FILES_SHARED | PSTREE_FS_SHARED)))
 			return err_msg(EBADMSG, "pstree record: process %u: malformed", p->pid);
 		/* A zombie has no fd table; the root's parent is not made. */
-		if ((p->flags & PSTREE_FILES_SHARED) && (!i || p->state == PSTREE_ZOMBIE))
-			return err_msg(EBADMSG, "pstree record: process %u shares its parent's fd table as %s",
-				       p->pid, i ? "a zombie" : "the root");
+		if (p->flags && (!i || p->state == PSTREE_ZOMBIE))
+			return err_msg(EBADMSG, "pstree record: process %u shares its parent's %s as %s", p->pid,
+				       p->flags & PSTREE_FILES_SHARED ? "fd table" : "working directory",
+				       i ? "a zombie" : "the root");
 		if (pstree_find(t, p->pid) != (int)i)
 			return err_msg(EBADMSG, "pstree record: process %u twice", p->pid);
 		if (!i && (par >= 0 || p->state == PSTREE_ZOMBIE))
@@ -353,6 +356,8 @@ void pstree_print(FILE *f, const struct pstree *t)
 			print_status(f, p->status);
 		if (p->flags & PSTREE_FILES_SHARED)
 			fprintf(f, ", shares its parent's fd table (CLONE_FILES)");
+		if (p->flags & PSTREE_FS_SHARED)
+			fprintf(f, ", shares its parent's working directory and umask (CLONE_FS)");
 		fprintf(f, "\n");
 	}
 }
@@ -372,6 +377,7 @@ void pstree_print_json(struct json *j, const struct pstree *t)
 		if (p->state == PSTREE_ZOMBIE)
 			json_uint(j, "status", p->status);
 		json_bool(j, "files_shared", (p->flags & PSTREE_FILES_SHARED) != 0);
+		json_bool(j, "fs_shared", (p->flags & PSTREE_FS_SHARED) != 0);
 		json_object_end(j);
 	}
 	json_array_end(j);

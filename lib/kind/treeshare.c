@@ -198,7 +198,9 @@ int tshare_stdio_inside(pid_t pid, int fd, const struct stat *sb, uint32_t flags
 	       tshare_pipe_end(pid, (uint64_t)sb->st_dev, (uint64_t)sb->st_ino, (flags & O_ACCMODE) == O_RDONLY);
 }
 
-int tshare_files_shared(pid_t pid)
+/* Whether pid shares that (a KCMP_ type) with its parent, held before
+ * it. */
+static int parents(pid_t pid, int type)
 {
 	struct proc_stat st;
 	int me = index_of(pid), par;
@@ -208,7 +210,12 @@ int tshare_files_shared(pid_t pid)
 		return 0;
 	}
 	par = index_of(st.ppid);
-	return par >= 0 && par < me && syscall(SYS_kcmp, st.ppid, pid, KCMP_FILES, 0, 0) == 0;
+	return par >= 0 && par < me && syscall(SYS_kcmp, st.ppid, pid, type, 0, 0) == 0;
+}
+
+int tshare_files_shared(pid_t pid)
+{
+	return parents(pid, KCMP_FILES);
 }
 
 int tshare_refuse_shared(pid_t pid)
@@ -225,19 +232,21 @@ int tshare_refuse_shared(pid_t pid)
 	const struct snap *s;
 	pid_t o;
 
-	int files = tshare_files_shared(pid);
+	int files = parents(pid, KCMP_FILES), fs = parents(pid, KCMP_FS);
 
 	for (size_t i = 0; (s = tshare_captured_nth(pid, i, &o)); i++)
 		for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++) {
-			/* Its parent's fd table: made again with CLONE_FILES
+			/* Its parent's fd table, or working directory and
+			 * umask: made again with CLONE_FILES or CLONE_FS
 			 * (pload's fork), and every process that shares it
 			 * shares it with that parent too. */
-			if (tab[k].type == KCMP_FILES && files)
+			if ((tab[k].type == KCMP_FILES && files) || (tab[k].type == KCMP_FS && fs))
 				continue;
 			if (syscall(SYS_kcmp, o, pid, tab[k].type, 0, 0) == 0)
 				return err_msg(ENOTSUP, "process %d shares its %s with process %d%s (clone(2) with %s, not a thread): not supported",
 					       pid, tab[k].what, o,
-					       tab[k].type == KCMP_FILES ? ", not with its parent" : "", tab[k].flag);
+					       tab[k].type == KCMP_FILES || tab[k].type == KCMP_FS ? ", not with its parent" : "",
+					       tab[k].flag);
 		}
 	return 0;
 }

@@ -50,10 +50,11 @@ int tshare_claimed(pid_t pid, int fd, uint32_t *owner, uint32_t *file);
  * PSTREE_FILES_SHARED), and it has none of its own. */
 int tshare_files_shared(pid_t pid);
 
-/* Refuses, naming them, a process that shares its memory, fs or signal
- * handlers with a process captured before it, or its fd table with one
- * other than its parent (clone(2) without CLONE_THREAD): restored apart,
- * each would have its own. */
+/* Refuses, naming them, a process that shares its memory or signal
+ * handlers with a process captured before it, or its fd table or fs
+ * (working directory, root, umask) with one other than its parent
+ * (clone(2) without CLONE_THREAD): restored apart, each would have its
+ * own. */
 int tshare_refuse_shared(pid_t pid);
 
 /* Whether a process of the tree other than pid has the pipe (dev, ino)

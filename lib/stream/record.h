@@ -121,6 +121,9 @@ enum rec_pstree_flag {
 	 * parent's fd table, which the parent's records describe; it has
 	 * none of its own in the stream. */
 	PSTREE_FILES_SHARED = 1,
+	/* Made with CLONE_FS: it shares its parent's working directory,
+	 * root and umask (the same in both processes' records). */
+	PSTREE_FS_SHARED = 2,
 };
 
 struct rec_pstree {

@@ -1,4 +1,4 @@
-/* tree_clonefiles [nested|fs|siblings]: a child made with
+/* tree_clonefiles [nested|fs|vm|siblings]: a child made with
  * clone(CLONE_FILES|SIGCHLD), no thread flags: parent and child share
  * one fd table.  Each round, over two control pipes made before the
  * clone: the parent opens a pipe and names its write end to the child,
@@ -12,7 +12,11 @@
  *
  * nested: the root only waits; its forked child does the above, with
  * fds up to 40 open (its table, and so its clone's, above the root's).
- * fs: the child shares the working directory and umask too (CLONE_FS).
+ * fs: the child shares the working directory and umask too (CLONE_FS):
+ * each round it moves between the starting directory and a directory
+ * in it, with umask 022 or 027, and the parent finds itself there.
+ * vm: the child shares the memory (CLONE_VM), not the fd table, and
+ * only waits.
  * siblings: two children share one table that their parent left
  * (unshare(CLONE_FILES)): no parent of theirs has it. */
 #include <fcntl.h>
@@ -21,6 +25,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #define KIND "tree_clonefiles"
@@ -37,6 +42,14 @@ static char stack[64 * 1024] __attribute__((aligned(16)));
 static int p2c[2], c2p[2];
 static pid_t kid;
 static long round;
+static int fs, waiting;
+static char dir[2][4096];	/* fs: where round N leaves the two, by N % 2 */
+
+/* fs: what round n of the child leaves shared: directory and umask. */
+static mode_t fs_mask(long n)
+{
+	return n % 2 ? 027 : 022;
+}
 
 static int xread(int fd, void *buf, size_t n, int ms)
 {
@@ -97,6 +110,11 @@ static int child(void *arg)
 		r.round = m.round;
 		r.fd[0] = q[0];
 		r.fd[1] = q[1];
+		if (fs) {
+			if (chdir(dir[m.round % 2]))
+				child_fail("chdir");
+			umask(fs_mask(m.round));
+		}
 		if (xwrite(q[1], &r.round, sizeof(r.round)) || xwrite(c2p[1], &r, sizeof(r)))
 			child_fail("writing the reply");
 		if (xread(p2c[0], &m, sizeof(m), -1))
@@ -112,8 +130,6 @@ static int child(void *arg)
 		say(KIND " child ok %ld\n", m.round);
 	}
 }
-
-static int siblings;
 
 static const char *setup(int argc, char **argv)
 {
@@ -136,19 +152,29 @@ static const char *setup(int argc, char **argv)
 			if (dup2(0, fd) != fd)
 				return "dup2";
 	} else if (!strcmp(mode, "fs")) {
+		fs = 1;
 		flags |= CLONE_FS;
+		char base[4000];
+
+		if ((mkdir("clonefs.d", 0755) && errno != EEXIST) || !getcwd(base, sizeof(base)))
+			return "mkdir clonefs.d";
+		snprintf(dir[0], sizeof(dir[0]), "%s", base);
+		snprintf(dir[1], sizeof(dir[1]), "%s/clonefs.d", base);
+	} else if (!strcmp(mode, "vm")) {
+		waiting = 1;
+		flags = CLONE_VM | SIGCHLD;
 	} else if (!strcmp(mode, "siblings")) {
-		siblings = 1;
+		waiting = 1;
 		if (clone(child, stack + sizeof(stack), flags, NULL) < 0)
 			return "clone CLONE_FILES";
 	} else if (*mode) {
 		errno = EINVAL;
-		return "usage: tree_clonefiles [nested|fs|siblings]";
+		return "usage: tree_clonefiles [nested|fs|vm|siblings]";
 	}
 	kid = clone(child, stack + sizeof(stack), flags, NULL);
 	if (kid < 0)
 		return "clone CLONE_FILES";
-	if (siblings && unshare(CLONE_FILES))
+	if (!strcmp(mode, "siblings") && unshare(CLONE_FILES))
 		return "unshare CLONE_FILES";
 	return NULL;
 }
@@ -159,7 +185,7 @@ static const char *check(void)
 	long got = 0, same = syscall(SYS_kcmp, getpid(), kid, KCMP_FILES, 0, 0);
 	int a[2];
 
-	if (siblings)
+	if (waiting)
 		return NULL;	/* the children wait for requests that never come */
 	if (same != 0)
 		return zdtm_why("the child %d does not share the fd table (kcmp: %s)", kid,
@@ -177,6 +203,16 @@ static const char *check(void)
 		return zdtm_why("round %ld: the child did not write into fd %d, opened by the parent", round, a[1]);
 	if (xread(r.fd[0], &got, sizeof(got), 0) || got != round)
 		return zdtm_why("round %ld: fd %d, opened by the child, is not here", round, r.fd[0]);
+	if (fs) {
+		char cwd[4096], mask[32];
+
+		if (!getcwd(cwd, sizeof(cwd)) || strcmp(cwd, dir[round % 2]))
+			return zdtm_why("round %ld: the child moved to %s, the parent is in %s", round,
+					dir[round % 2], cwd);
+		if (!zdtm_status("Umask", mask, sizeof(mask)) || strtol(mask, NULL, 8) != fs_mask(round))
+			return zdtm_why("round %ld: the child set umask %03o, the parent has %s", round,
+					fs_mask(round), mask);
+	}
 	m.fd[0] = a[0];
 	m.fd[1] = a[1];
 	m.fd[2] = r.fd[0];
