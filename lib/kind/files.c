@@ -677,6 +677,8 @@ static int files_verify(const struct snap *s, const void *data)
 
 static int file_capture(struct kind_capture *c, void **data)
 {
+	int rc;
+
 	(void)data;
 	lib_fd = c->lib_fd;
 	lib_pid = c->pid;
@@ -684,7 +686,8 @@ static int file_capture(struct kind_capture *c, void **data)
 	 * second description would restore every file twice. */
 	if (tshare_files_shared(c->pid))
 		return 0;
-	return files_capture(c->pid, c->snap);
+	rc = tshare_refuse_outside(c->pid);
+	return rc ? rc : files_capture(c->pid, c->snap);
 }
 
 static int file_write(const void *data, struct rec_writer *w)

@@ -218,6 +218,21 @@ int tshare_files_shared(pid_t pid)
 	return parents(pid, KCMP_FILES);
 }
 
+int tshare_refuse_outside(pid_t pid)
+{
+	struct proc_stat st;
+
+	if (proc_stat_read(pid, &st) || st.ppid <= 0) {
+		err_clear();
+		return 0;
+	}
+	/* kcmp failing (a parent pfrez may not trace) tells nothing. */
+	if (index_of(st.ppid) < 0 && syscall(SYS_kcmp, st.ppid, pid, KCMP_FILES, 0, 0) == 0)
+		return err_msg(ENOTSUP, "process %d shares its fd table with its parent %d, which is not captured with it (clone(2) with CLONE_FILES): not supported",
+			       pid, st.ppid);
+	return 0;
+}
+
 int tshare_refuse_shared(pid_t pid)
 {
 	static const struct {
