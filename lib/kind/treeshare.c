@@ -244,10 +244,9 @@ int tshare_refuse_shared(pid_t pid)
 		{ KCMP_FS, "working directory and umask", "CLONE_FS" },
 		{ KCMP_SIGHAND, "signal handlers", "CLONE_SIGHAND" },
 	};
+	int files = parents(pid, KCMP_FILES), fs = parents(pid, KCMP_FS);
 	const struct snap *s;
 	pid_t o;
-
-	int files = parents(pid, KCMP_FILES), fs = parents(pid, KCMP_FS);
 
 	for (size_t i = 0; (s = tshare_captured_nth(pid, i, &o)); i++)
 		for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++) {
