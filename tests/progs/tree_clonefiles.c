@@ -81,8 +81,7 @@ static int closed(int fd)
 	return fcntl(fd, F_GETFD) < 0 && errno == EBADF;
 }
 
-/* The child's side of a round: the request names the parent's new
- * write end (fd[0]); then the parent's "closed" names what it closed. */
+/* The child fails: says why, to the parent too. */
 static void __attribute__((noreturn)) child_fail(const char *why)
 {
 	struct msg m = { .round = -1 };
@@ -93,6 +92,8 @@ static void __attribute__((noreturn)) child_fail(const char *why)
 	_exit(1);
 }
 
+/* The child's side of a round: the request names the parent's new
+ * write end (fd[0]); then the parent's "closed" names what it closed. */
 static int child(void *arg)
 {
 	(void)arg;
