@@ -226,9 +226,14 @@ int tshare_refuse_outside(pid_t pid)
 		err_clear();
 		return 0;
 	}
+	if (index_of(st.ppid) >= 0)
+		return 0;
 	/* kcmp failing (a parent pfrez may not trace) tells nothing. */
-	if (index_of(st.ppid) < 0 && syscall(SYS_kcmp, st.ppid, pid, KCMP_FILES, 0, 0) == 0)
+	if (syscall(SYS_kcmp, st.ppid, pid, KCMP_FILES, 0, 0) == 0)
 		return err_msg(ENOTSUP, "process %d shares its fd table with its parent %d, which is not captured with it (clone(2) with CLONE_FILES): not supported",
+			       pid, st.ppid);
+	if (syscall(SYS_kcmp, st.ppid, pid, KCMP_FS, 0, 0) == 0)
+		return err_msg(ENOTSUP, "process %d shares its working directory and umask with its parent %d, which is not captured with it (clone(2) with CLONE_FS): not supported",
 			       pid, st.ppid);
 	return 0;
 }

@@ -49,9 +49,9 @@ int tshare_claimed(pid_t pid, int fd, uint32_t *owner, uint32_t *file);
  * the parent's, captured and restored there (pstree.h,
  * PSTREE_FILES_SHARED), and it has none of its own. */
 int tshare_files_shared(pid_t pid);
-/* Refuses by name a process that shares its fd table with its parent
- * outside the captured tree (or a process captured alone): restored,
- * it would have a table of its own. */
+/* Refuses by name a process that shares its fd table, or working
+ * directory and umask, with its parent outside the captured tree (or a
+ * process captured alone): restored, it would have its own. */
 int tshare_refuse_outside(pid_t pid);
 
 /* Refuses, naming them, a process that shares its memory or signal

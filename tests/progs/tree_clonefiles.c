@@ -1,4 +1,4 @@
-/* tree_clonefiles [nested|fs|vm|siblings]: a child made with
+/* tree_clonefiles [nested|fs|fsonly|vm|siblings]: a child made with
  * clone(CLONE_FILES|SIGCHLD), no thread flags: parent and child share
  * one fd table.  Each round, over two control pipes made before the
  * clone: the parent opens a pipe and names its write end to the child,
@@ -15,6 +15,8 @@
  * fs: the child shares the working directory and umask too (CLONE_FS):
  * each round it moves between the starting directory and a directory
  * in it, with umask 022 or 027, and the parent finds itself there.
+ * fsonly: the child shares the working directory and umask only
+ * (CLONE_FS), and only waits.
  * vm: the child shares the memory (CLONE_VM), not the fd table, and
  * only waits.
  * siblings: two children share one table that their parent left
@@ -161,6 +163,9 @@ static const char *setup(int argc, char **argv)
 			return "mkdir clonefs.d";
 		snprintf(dir[0], sizeof(dir[0]), "%s", base);
 		snprintf(dir[1], sizeof(dir[1]), "%s/clonefs.d", base);
+	} else if (!strcmp(mode, "fsonly")) {
+		waiting = 1;
+		flags = CLONE_FS | SIGCHLD;
 	} else if (!strcmp(mode, "vm")) {
 		waiting = 1;
 		flags = CLONE_VM | SIGCHLD;
@@ -170,7 +175,7 @@ static const char *setup(int argc, char **argv)
 			return "clone CLONE_FILES";
 	} else if (*mode) {
 		errno = EINVAL;
-		return "usage: tree_clonefiles [nested|fs|vm|siblings]";
+		return "usage: tree_clonefiles [nested|fs|fsonly|vm|siblings]";
 	}
 	kid = clone(child, stack + sizeof(stack), flags, NULL);
 	if (kid < 0)
