@@ -35,18 +35,21 @@
 #define PLOAD_OP_THREAD		0x10001
 /* A child process of pload's (a process tree), with the PID arg[0] (0:
  * any): a copy of pload with two new pipes of its own at the same fd
- * numbers, which says hello on them and serves as pload does.  The
- * parent answers the child's PID (in its namespace) or -errno, and
- * leaves its ends of the child's pipes at the fds it writes to its
- * scratch area (int[2]: request, reply), for pthaw to open through
- * /proc and close. */
+ * numbers (its other fds above 2 closed), which says hello on them and
+ * serves as pload does.  With arg[1] > 0 the child shares pload's fd
+ * table instead (CLONE_FILES), its pipes at the lowest free fds from
+ * arg[1] up; with arg[2] != 0 it shares pload's working directory and
+ * umask (CLONE_FS).  The parent answers the child's PID (in its namespace) or
+ * -errno, and leaves its ends of the child's pipes at the fds it writes
+ * to its scratch area (int[2]: request, reply), for pthaw to open
+ * through /proc and close. */
 #define PLOAD_OP_FORK		0x10002
 /* Ends pload with the wait status arg[0] (a zombie of the tree): exit
  * code, or death by that signal (no core file).  No answer. */
 #define PLOAD_OP_EXIT		0x10003
-/* Moves pload's pipes to fds arg[0] and arg[0] + 1 (above the fds of
- * the process it becomes, known only once its records came).  0 or
- * -errno. */
+/* Moves pload's pipes to the lowest free fds from arg[0] up (above the
+ * fds of the process it becomes, known only once its records came),
+ * replacing none.  0 or -errno. */
 #define PLOAD_OP_MOVE		0x10004
 
 struct pload_hello {

@@ -14,11 +14,13 @@
 #include "arch/x86_64/regs.h"
 
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -259,6 +261,13 @@ static int hold_child(struct capture *c, pid_t parent, pid_t pid)
 			return rc;
 		} else {
 			c->sub[c->nsub++] = sub;
+			/* clone(2) with CLONE_FILES: one fd table in both,
+			 * which the parent's records describe (pstree.c);
+			 * with CLONE_FS, one working directory and umask. */
+			if (syscall(SYS_kcmp, parent, pid, KCMP_FILES, 0, 0) == 0)
+				e.flags |= PSTREE_FILES_SHARED;
+			if (syscall(SYS_kcmp, parent, pid, KCMP_FS, 0, 0) == 0)
+				e.flags |= PSTREE_FS_SHARED;
 		}
 	}
 	return pstree_add(&c->ptree, &e);

@@ -105,15 +105,51 @@ static void detach_from_file(void)
 		die("pload: mremap failed\n", 125);
 }
 
+/* Our pipes, or -errno, at the lowest free fds from base up: fcntl
+ * F_DUPFD replaces no fd, where dup2 would replace one of the process's,
+ * or the pipes of another pload sharing this fd table. */
+static long pipes_above(int req, int rep, long base)
+{
+	long a = sys3(NR_fcntl, req, F_DUPFD, base);
+	long b = a < 0 ? a : sys3(NR_fcntl, rep, F_DUPFD, base);
+
+	if (b < 0) {
+		if (a >= 0)
+			sys3(NR_close, a, 0, 0);
+		return b;
+	}
+	sys3(NR_close, req, 0, 0);
+	sys3(NR_close, rep, 0, 0);
+	req_fd = (int)a;
+	rep_fd = (int)b;
+	return 0;
+}
+
+/* Every fd above 2 but our pipes: what a child copied of its parent's
+ * table (other ploads' pipes, when the parent shares its table). */
+static void close_others(void)
+{
+	int lo = req_fd < rep_fd ? req_fd : rep_fd, hi = req_fd < rep_fd ? rep_fd : req_fd;
+
+	if (lo > 3)
+		sys3(NR_close_range, 3, lo - 1, 0);
+	if (hi > lo + 1)
+		sys3(NR_close_range, lo + 1, hi - 1, 0);
+	sys3(NR_close_range, hi + 1, ~0u, 0);
+}
+
 /* PLOAD_OP_FORK: a child process, pload as well, talking to pthaw over
- * pipes of its own at the same fd numbers as ours.  Returns 0 in the
- * child (which has said hello), the child's PID or -errno in the
- * parent, which leaves its ends of the child's pipes at the fds it
- * writes to its scratch area. */
-static long fork_child(int pid, const struct pload_hello *hello)
+ * pipes of its own: at the same fd numbers as ours in a copy of our fd
+ * table, or (files_base > 0) in our fd table itself, shared
+ * (CLONE_FILES), from files_base up; fs: sharing our working directory
+ * and umask (CLONE_FS).  Returns 0 in the child (which has said hello),
+ * the child's PID or -errno in the parent, which leaves its ends of the
+ * child's pipes at the fds it writes to its scratch area. */
+static long fork_child(int pid, long files_base, int fs, const struct pload_hello *hello)
 {
 	int req[2], rep[2];
 	struct clone_args ca = {
+		.flags = (files_base > 0 ? CLONE_FILES : 0) | (fs ? CLONE_FS : 0),
 		.exit_signal = SIGCHLD,
 		.set_tid = pid ? (uint64_t)&pid : 0,
 		.set_tid_size = pid ? 1 : 0,
@@ -134,18 +170,30 @@ static long fork_child(int pid, const struct pload_hello *hello)
 	if (ret == 0) {
 		/* Its parent pload killed (the restore failed), it goes too. */
 		sys6(NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
-		sys3(NR_dup2, req[0], req_fd, 0);
-		sys3(NR_dup2, rep[1], rep_fd, 0);
-		for (int i = 0; i < 2; i++) {
-			sys3(NR_close, req[i], 0, 0);
-			sys3(NR_close, rep[i], 0, 0);
+		if (files_base > 0) {
+			/* One table with the parent: its ends of the pipes
+			 * stay (pthaw closes them in the parent), ours go
+			 * where no fd of the process will be. */
+			if (pipes_above(req[0], rep[1], files_base))
+				sys3(NR_exit_group, 127, 0, 0);
+		} else {
+			sys3(NR_dup2, req[0], req_fd, 0);
+			sys3(NR_dup2, rep[1], rep_fd, 0);
+			for (int i = 0; i < 2; i++) {
+				sys3(NR_close, req[i], 0, 0);
+				sys3(NR_close, rep[i], 0, 0);
+			}
+			close_others();
 		}
 		if (xfer(NR_write, rep_fd, (void *)hello, sizeof(*hello)))
 			sys3(NR_exit_group, 127, 0, 0);
 		return 0;
 	}
-	sys3(NR_close, req[0], 0, 0);
-	sys3(NR_close, rep[1], 0, 0);
+	/* Shared, the child's ends are the child's to move and close. */
+	if (ret < 0 || files_base <= 0) {
+		sys3(NR_close, req[0], 0, 0);
+		sys3(NR_close, rep[1], 0, 0);
+	}
 	if (ret < 0) {
 		sys3(NR_close, req[1], 0, 0);
 		sys3(NR_close, rep[0], 0, 0);
@@ -208,7 +256,7 @@ static void __attribute__((noreturn)) serve(void)
 				sys3(NR_pause, 0, 0, 0);
 		}
 		if (req.nr == PLOAD_OP_FORK) {
-			rep.ret = fork_child((int)req.arg[0], &hello);
+			rep.ret = fork_child((int)req.arg[0], (long)req.arg[1], req.arg[2] != 0, &hello);
 			if (rep.ret == 0)
 				continue;	/* the child: serving pthaw already */
 			if (xfer(NR_write, rep_fd, &rep, sizeof(rep)))
@@ -222,16 +270,7 @@ static void __attribute__((noreturn)) serve(void)
 		}
 		if (req.nr == PLOAD_OP_MOVE) {
 			/* Its pipes above the fds of the process it becomes. */
-			long a = sys3(NR_dup2, req_fd, (long)req.arg[0], 0);
-			long b = a < 0 ? a : sys3(NR_dup2, rep_fd, (long)req.arg[0] + 1, 0);
-
-			if (b >= 0) {
-				sys3(NR_close, req_fd, 0, 0);
-				sys3(NR_close, rep_fd, 0, 0);
-				req_fd = (int)req.arg[0];
-				rep_fd = (int)req.arg[0] + 1;
-			}
-			rep.ret = b < 0 ? b : 0;
+			rep.ret = pipes_above(req_fd, rep_fd, (long)req.arg[0]);
 			if (xfer(NR_write, rep_fd, &rep, sizeof(rep)))
 				sys3(NR_exit_group, 127, 0, 0);
 			continue;

@@ -20,6 +20,9 @@
 #define NR_setrlimit	160
 #define NR_pipe2	293
 #define NR_clone3	435
+#define NR_close_range	436
+#define NR_fcntl	72
+#define F_DUPFD		0
 
 #define PROT_READ	1
 #define PROT_WRITE	2

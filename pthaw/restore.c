@@ -107,6 +107,18 @@ static int tree_proc_done(struct restore *r, int i)
 		    s->proc.sid != e->sid))
 		rc = err_msg(EBADMSG, "process %u: its proc record (pid %u, parent %u, group %u, session %u) is not its pstree entry",
 			     e->pid, s->proc.pid, s->proc.ppid, s->proc.pgid, s->proc.sid);
+	if (!rc && (e->flags & PSTREE_FILES_SHARED) && (s->nfds || s->nfiles))
+		rc = err_msg(EBADMSG, "process %u: it shares its parent's fd table, yet has %zu fds of its own",
+			     e->pid, s->nfds);
+	/* Its parent's records came before its own (the tree's order). */
+	if (!rc && (e->flags & PSTREE_FS_SHARED)) {
+		int par = pstree_find(&r->tree, e->ppid);
+		const struct snap *ps = par ? &r->sub[par]->snap : &r->snap;
+
+		if (par < 0 || ps->proc.umask != s->proc.umask || !ps->cwd || !s->cwd || strcmp(ps->cwd, s->cwd))
+			rc = err_msg(EBADMSG, "process %u: it shares its parent's working directory and umask, yet has its own",
+				     e->pid);
+	}
 	return rc;
 }
 
@@ -546,6 +558,15 @@ static int max_fd(const struct snap *s)
 	return m;
 }
 
+/* The process whose fd table entry i's is: itself, or the first of its
+ * ancestors that does not share its parent's (PSTREE_FILES_SHARED). */
+static int files_owner(const struct pstree *t, int i)
+{
+	while (i > 0 && (t->procs[i].flags & PSTREE_FILES_SHARED))
+		i = pstree_find(t, t->procs[i].ppid);
+	return i;
+}
+
 /* One process, its pload made: the address space, its pages as they
  * stream in, then the kinds stage by stage up to its registers.  top
  * takes the records; pp, in a tree, reads on to the next process. */
@@ -652,7 +673,16 @@ static int build_tree(struct restore *r, struct kind_restore *kr)
 
 		if (!r->sub[i] && !(r->sub[i] = sub_new(r)))
 			return err_sys(ENOMEM, "process tree");
-		rc = pload_fork(tree_pload(r, e->ppid), &r->sub[i]->pl, (pid_t)e->pid);
+		/* Its parent's fd table, shared: its pload's pipes go above
+		 * the root's (every pload's until restore_next moves them),
+		 * and above the root's fds.  Its parent's working directory
+		 * and umask, shared: both processes restore them, the same. */
+		if (e->flags)
+			rc = pload_fork_sharing(tree_pload(r, e->ppid), &r->sub[i]->pl, (pid_t)e->pid,
+						e->flags & PSTREE_FILES_SHARED ? r->fd_base : 0,
+						(e->flags & PSTREE_FS_SHARED) != 0);
+		else
+			rc = pload_fork(tree_pload(r, e->ppid), &r->sub[i]->pl, (pid_t)e->pid);
 		if (rc == -EEXIST)
 			rc = err_msg(EBUSY, "PID %u of the tree is in use here, and a tree is restored with its PIDs%s",
 				     e->pid, r->ns ? "" : " (-remap=ns restores it in a PID namespace of its own)");
@@ -727,15 +757,23 @@ static int restore_next(struct restore *r, struct page_pipe **pp, uint32_t *type
 				       sub->snap.proc.pid, sub->snap.threads[i].r.tid,
 				       r->ns ? "" : " (-remap=ns restores it in a PID namespace of its own)");
 	/* Its pipes above its own fds: the fd table of its parent's was the
-	 * measure when it was made. */
+	 * measure when it was made.  So are those of the processes that
+	 * share its fd table (made after it, restored after it, their
+	 * pipes from fd_base up): its fds would replace them. */
 	if (max_fd(&sub->snap) >= r->fd_base) {
-		/* Above its pipes too (at fd_base and the next): dup2 onto
-		 * the reply pipe would lose it. */
+		/* Above its pipes too (at fd_base and the next). */
 		int base = max_fd(&sub->snap) + 1 > r->fd_base + 2 ? max_fd(&sub->snap) + 1 : r->fd_base + 2;
+		int n = 1;
 
-		rc = fit_fds(base - 1, base + 2);
+		for (size_t j = r->cur_idx + 1; j < r->tree.n; j++)
+			n += r->sub[j] && files_owner(&r->tree, (int)j) == r->cur_idx;
+		rc = fit_fds(base - 1, base + 2 * n);
 		if (!rc)
 			rc = pload_move(&sub->pl, base);
+		for (size_t j = r->cur_idx + 1; !rc && j < r->tree.n; j++)
+			if (r->sub[j] && r->tree.procs[j].state != PSTREE_ZOMBIE &&
+			    files_owner(&r->tree, (int)j) == r->cur_idx)
+				rc = pload_move(&r->sub[j]->pl, base);
 		if (rc)
 			return rc;
 	}
@@ -747,6 +785,7 @@ static int restore_next(struct restore *r, struct page_pipe **pp, uint32_t *type
 				    .old_pid = sub->old_pid, .detach = r->detach,
 				    .same_host = r->same_host, .snap = &sub->snap,
 				    .take_sockets = r->take_sockets, .tree = 1,
+				    .files_shared = (r->tree.procs[r->cur_idx].flags & PSTREE_FILES_SHARED) != 0,
 				    .added_write = sub->added_write };
 	rc = tshare_restore_add(sub->old_pid, sub->pl.self, &sub->snap);
 	return rc ? rc : restore_proc(r, sub, &kr, pp, type, p, len);

@@ -501,6 +501,10 @@ static int files_restore(struct kind_restore *r, const void *data)
 	size_t *at = NULL;			/* file i's fds start at by[at[i]] */
 	int rc = 0;
 
+	/* Its pload shares its parent's fd table, which holds the parent's
+	 * fds by now: nothing to give, and nothing of it to close. */
+	if (r->files_shared)
+		return 0;
 	/* pload inherited pthaw's 0, 1 and 2: the process had them closed. */
 	for (int fd = 0; fd <= 2; fd++)
 		if (!files_has_fd(s, fd))
@@ -673,10 +677,17 @@ static int files_verify(const struct snap *s, const void *data)
 
 static int file_capture(struct kind_capture *c, void **data)
 {
+	int rc;
+
 	(void)data;
 	lib_fd = c->lib_fd;
 	lib_pid = c->pid;
-	return files_capture(c->pid, c->snap);
+	/* Its parent's fd table, which the parent's records describe: a
+	 * second description would restore every file twice. */
+	if (tshare_files_shared(c->pid))
+		return 0;
+	rc = tshare_refuse_outside(c->pid);
+	return rc ? rc : files_capture(c->pid, c->snap);
 }
 
 static int file_write(const void *data, struct rec_writer *w)

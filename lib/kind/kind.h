@@ -148,6 +148,8 @@ struct kind_restore {
 	int take_sockets;		/* pthaw -take-sockets (fd_inet.c) */
 	int tree;			/* a process of a tree: its session and group
 					 * were made with the tree (task_lead) */
+	int files_shared;		/* its fd table is its parent's (CLONE_FILES),
+					 * restored there: it has no fds of its own */
 	enum kind_stage stage;		/* the stage being restored */
 	const struct snap *snap;
 	unsigned char *added_write;	/* per mapping: PROT_WRITE added for filling */

@@ -7,6 +7,8 @@
 #include "inject.h"
 #include "json.h"
 #include "pload_ctl.h"
+#include "snap.h"
+#include "treeshare.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -104,9 +106,12 @@ static int set(struct kind_restore *r, const char *what, long nr, long a0, long 
 static int prctl_restore(struct kind_restore *r, const void *data)
 {
 	const struct rec_prctl *p = data;
+	pid_t seen;
 	int rc;
 
-	if (p->pdeathsig && r->detach)
+	/* A child in a tree has its parent back, restored before it: only
+	 * a parent outside the tree becomes pthaw. */
+	if (p->pdeathsig && r->detach && !(r->tree && tshare_restored(r->snap->proc.ppid, &seen)))
 		return err_msg(ENOTSUP, "the process has a parent-death signal (PR_SET_PDEATHSIG %u): with -detach its new parent, pthaw, would go at once and send it",
 			       p->pdeathsig);
 	rc = set(r, "PR_SET_THP_DISABLE", SYS_prctl, PR_SET_THP_DISABLE, p->thp_disable);

@@ -17,8 +17,13 @@
  *	...
  *	REC_END			once, for the whole stream
  *
- * A zombie is only its table entry.  A stream without REC_PSTREE is one
- * process, as before.  pthaw (pthaw/restore.c) keeps one struct restore
+ * A zombie is only its table entry.  A process made with CLONE_FILES
+ * (PSTREE_FILES_SHARED: it shares its parent's fd table) has no fd
+ * table of its own in the stream: its pload is made sharing its
+ * parent's pload's, which the parent's records fill.  One made with
+ * CLONE_FS (PSTREE_FS_SHARED) is made sharing its parent's working
+ * directory and umask, which both restore, to the same.  A stream without
+ * REC_PSTREE is one process, as before.  pthaw (pthaw/restore.c) keeps one struct restore
  * per process (r itself for the root, r->sub[i] for entry i, zombies'
  * included while they are made), each with its own snap and its own
  * pload; it makes the whole tree first, from the table (root pload
@@ -276,9 +281,14 @@ int pstree_verify(const struct pstree *t)
 		const struct rec_pstree_proc *p = &t->procs[i];
 		int par = pstree_find(t, p->ppid);
 
-		if (!p->pid || p->pad[0] || p->pad[1] || p->pad[2] || p->state > PSTREE_ZOMBIE ||
-		    (p->state != PSTREE_ZOMBIE && p->status))
+		if (!p->pid || p->pad[0] || p->pad[1] || p->state > PSTREE_ZOMBIE ||
+		    (p->state != PSTREE_ZOMBIE && p->status) || (p->flags & ~(PSTREE_FILES_SHARED | PSTREE_FS_SHARED)))
 			return err_msg(EBADMSG, "pstree record: process %u: malformed", p->pid);
+		/* A zombie has no fd table; the root's parent is not made. */
+		if (p->flags && (!i || p->state == PSTREE_ZOMBIE))
+			return err_msg(EBADMSG, "pstree record: process %u shares its parent's %s as %s", p->pid,
+				       p->flags & PSTREE_FILES_SHARED ? "fd table" : "working directory",
+				       i ? "a zombie" : "the root");
 		if (pstree_find(t, p->pid) != (int)i)
 			return err_msg(EBADMSG, "pstree record: process %u twice", p->pid);
 		if (!i && (par >= 0 || p->state == PSTREE_ZOMBIE))
@@ -344,6 +354,10 @@ void pstree_print(FILE *f, const struct pstree *t)
 			p->ppid, p->pgid, p->sid, pstree_state_name(p->state));
 		if (p->state == PSTREE_ZOMBIE)
 			print_status(f, p->status);
+		if (p->flags & PSTREE_FILES_SHARED)
+			fprintf(f, ", shares its parent's fd table (CLONE_FILES)");
+		if (p->flags & PSTREE_FS_SHARED)
+			fprintf(f, ", shares its parent's working directory and umask (CLONE_FS)");
 		fprintf(f, "\n");
 	}
 }
@@ -362,6 +376,8 @@ void pstree_print_json(struct json *j, const struct pstree *t)
 		json_str(j, "state", pstree_state_name(p->state));
 		if (p->state == PSTREE_ZOMBIE)
 			json_uint(j, "status", p->status);
+		json_bool(j, "files_shared", (p->flags & PSTREE_FILES_SHARED) != 0);
+		json_bool(j, "fs_shared", (p->flags & PSTREE_FS_SHARED) != 0);
 		json_object_end(j);
 	}
 	json_array_end(j);

@@ -5,6 +5,7 @@
 #include "files.h"
 #include "kind.h"
 #include "pload_ctl.h"
+#include "proc.h"
 #include "snap.h"
 
 #include <dirent.h>
@@ -197,6 +198,46 @@ int tshare_stdio_inside(pid_t pid, int fd, const struct stat *sb, uint32_t flags
 	       tshare_pipe_end(pid, (uint64_t)sb->st_dev, (uint64_t)sb->st_ino, (flags & O_ACCMODE) == O_RDONLY);
 }
 
+/* Whether pid shares that (a KCMP_ type) with its parent, held before
+ * it. */
+static int parents(pid_t pid, int type)
+{
+	struct proc_stat st;
+	int me = index_of(pid), par;
+
+	if (me <= 0 || proc_stat_read(pid, &st)) {
+		err_clear();
+		return 0;
+	}
+	par = index_of(st.ppid);
+	return par >= 0 && par < me && syscall(SYS_kcmp, st.ppid, pid, type, 0, 0) == 0;
+}
+
+int tshare_files_shared(pid_t pid)
+{
+	return parents(pid, KCMP_FILES);
+}
+
+int tshare_refuse_outside(pid_t pid)
+{
+	struct proc_stat st;
+
+	if (proc_stat_read(pid, &st) || st.ppid <= 0) {
+		err_clear();
+		return 0;
+	}
+	if (index_of(st.ppid) >= 0)
+		return 0;
+	/* kcmp failing (a parent pfrez may not trace) tells nothing. */
+	if (syscall(SYS_kcmp, st.ppid, pid, KCMP_FILES, 0, 0) == 0)
+		return err_msg(ENOTSUP, "process %d shares its fd table with its parent %d, which is not captured with it (clone(2) with CLONE_FILES): not supported",
+			       pid, st.ppid);
+	if (syscall(SYS_kcmp, st.ppid, pid, KCMP_FS, 0, 0) == 0)
+		return err_msg(ENOTSUP, "process %d shares its working directory and umask with its parent %d, which is not captured with it (clone(2) with CLONE_FS): not supported",
+			       pid, st.ppid);
+	return 0;
+}
+
 int tshare_refuse_shared(pid_t pid)
 {
 	static const struct {
@@ -208,14 +249,24 @@ int tshare_refuse_shared(pid_t pid)
 		{ KCMP_FS, "working directory and umask", "CLONE_FS" },
 		{ KCMP_SIGHAND, "signal handlers", "CLONE_SIGHAND" },
 	};
+	int files = parents(pid, KCMP_FILES), fs = parents(pid, KCMP_FS);
 	const struct snap *s;
 	pid_t o;
 
 	for (size_t i = 0; (s = tshare_captured_nth(pid, i, &o)); i++)
-		for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++)
+		for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++) {
+			/* Its parent's fd table, or working directory and
+			 * umask: made again with CLONE_FILES or CLONE_FS
+			 * (pload's fork), and every process that shares it
+			 * shares it with that parent too. */
+			if ((tab[k].type == KCMP_FILES && files) || (tab[k].type == KCMP_FS && fs))
+				continue;
 			if (syscall(SYS_kcmp, o, pid, tab[k].type, 0, 0) == 0)
-				return err_msg(ENOTSUP, "process %d shares its %s with process %d (clone(2) with %s, not a thread): not supported",
-					       pid, tab[k].what, o, tab[k].flag);
+				return err_msg(ENOTSUP, "process %d shares its %s with process %d%s (clone(2) with %s, not a thread): not supported",
+					       pid, tab[k].what, o,
+					       tab[k].type == KCMP_FILES || tab[k].type == KCMP_FS ? ", not with its parent" : "",
+					       tab[k].flag);
+		}
 	return 0;
 }
 

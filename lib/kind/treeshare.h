@@ -44,9 +44,21 @@ int tshare_stdio_inside(pid_t pid, int fd, const struct stat *sb, uint32_t flags
 /* The owner a claim of (pid, fd) found, for the treefile records. */
 int tshare_claimed(pid_t pid, int fd, uint32_t *owner, uint32_t *file);
 
-/* Refuses, naming them, a process that shares its fd table, memory, fs
- * or signal handlers with a process captured before it (clone(2)
- * without CLONE_THREAD): restored apart, each would have its own. */
+/* Whether process pid shares its parent's fd table (clone(2) with
+ * CLONE_FILES, no thread; the parent held before it): then its fds are
+ * the parent's, captured and restored there (pstree.h,
+ * PSTREE_FILES_SHARED), and it has none of its own. */
+int tshare_files_shared(pid_t pid);
+/* Refuses by name a process that shares its fd table, or working
+ * directory and umask, with its parent outside the captured tree (or a
+ * process captured alone): restored, it would have its own. */
+int tshare_refuse_outside(pid_t pid);
+
+/* Refuses, naming them, a process that shares its memory or signal
+ * handlers with a process captured before it, or its fd table or fs
+ * (working directory, root, umask) with one other than its parent
+ * (clone(2) without CLONE_THREAD): restored apart, each would have its
+ * own. */
 int tshare_refuse_shared(pid_t pid);
 
 /* Whether a process of the tree other than pid has the pipe (dev, ino)

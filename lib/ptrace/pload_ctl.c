@@ -342,19 +342,19 @@ static pid_t host_child(const struct pload *p, pid_t ns_pid)
 	return 0;
 }
 
-int pload_fork(struct pload *p, struct pload *child, pid_t pid)
+static int fork_as(struct pload *p, struct pload *child, pid_t pid, int files_base, int fs)
 {
 	int fds[2];
 	char path[64];
 	struct iovec l = { fds, sizeof(fds) }, r = { (void *)(uintptr_t)p->hello.scratch, sizeof(fds) };
-	long ret = pload_call(p, PLOAD_OP_FORK, pid, 0, 0, 0, 0, 0, NULL, 0);
+	long ret = pload_call(p, PLOAD_OP_FORK, pid, files_base, fs, 0, 0, 0, NULL, 0);
 
 	/* The original tree, just ended (-halt), holds its PIDs until each
 	 * is reaped, by its parent or by init once that one is gone. */
 	for (int tries = 0; ret == -EEXIST && tries < 60 && p->self == p->pid && pid_is_zombie(pid); tries++) {
 		err_clear();
 		usleep(50000);
-		ret = pload_call(p, PLOAD_OP_FORK, pid, 0, 0, 0, 0, 0, NULL, 0);
+		ret = pload_call(p, PLOAD_OP_FORK, pid, files_base, fs, 0, 0, 0, NULL, 0);
 	}
 	memset(child, 0, sizeof(*child));
 	child->pid = -1;
@@ -385,6 +385,16 @@ int pload_fork(struct pload *p, struct pload *child, pid_t pid)
 		return err_msg(EPROTO, "process %d: its loader did not start", pid);
 	}
 	return 0;
+}
+
+int pload_fork(struct pload *p, struct pload *child, pid_t pid)
+{
+	return fork_as(p, child, pid, 0, 0);
+}
+
+int pload_fork_sharing(struct pload *p, struct pload *child, pid_t pid, int files_base, int fs)
+{
+	return fork_as(p, child, pid, files_base > 0 ? files_base : 0, fs);
 }
 
 int pload_exit(struct pload *p, uint32_t status)

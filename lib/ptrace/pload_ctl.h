@@ -66,12 +66,16 @@ int pload_spawn(struct pload *p, const struct pload_spawn_opts *o);
  * any) in p's namespace, ready as after pload_spawn (child->got_pid says
  * whether it has pid).  -EEXIST when pid is taken. */
 int pload_fork(struct pload *p, struct pload *child, pid_t pid);
+/* The same, the child sharing p's fd table (files_base > 0: clone(2)
+ * with CLONE_FILES, its pipes at the lowest free fds from files_base
+ * up), and with fs its working directory and umask (CLONE_FS). */
+int pload_fork_sharing(struct pload *p, struct pload *child, pid_t pid, int files_base, int fs);
 
 /* Ends pload p as a zombie of the tree with the wait status status
  * (PLOAD_OP_EXIT), and waits until it is one. */
 int pload_exit(struct pload *p, uint32_t status);
 
-/* Moves p's pipes to fds base and base + 1. */
+/* Moves p's pipes to the lowest free fds from base up. */
 int pload_move(struct pload *p, int base);
 
 /* Runs nr(a0..a5) inside pload.  data (len bytes) is first copied to

@@ -112,8 +112,19 @@ struct rec_pstree_proc {
 	uint32_t pgid, sid;
 	uint32_t status;	/* a zombie's wait status (/proc/PID/stat exit_code) */
 	uint8_t state;		/* enum rec_pstree_state */
-	uint8_t pad[3];
+	uint8_t flags;		/* enum rec_pstree_flag */
+	uint8_t pad[2];
 } __attribute__((packed));
+
+enum rec_pstree_flag {
+	/* Made by clone(2) with CLONE_FILES (no thread): it shares its
+	 * parent's fd table, which the parent's records describe; it has
+	 * none of its own in the stream. */
+	PSTREE_FILES_SHARED = 1,
+	/* Made with CLONE_FS: it shares its parent's working directory,
+	 * root and umask (the same in both processes' records). */
+	PSTREE_FS_SHARED = 2,
+};
 
 struct rec_pstree {
 	uint32_t nprocs;	/* entries that follow: the root first, every

@@ -18,14 +18,15 @@
  *
  * The stream has no pages: -debug prints it, a restore refuses it.
  *
- *	craft from=FILE [unknown=TYPE] [passes=1] [late=TYPE] > stream
+ *	craft from=FILE [unknown=TYPE] [passes=1] [late=TYPE] [filesshared=PID] > stream
  *
  * copies the plain stream in FILE (header fields, records): with a record
  * of TYPE before its first pages (a real process's snapshot, restorable,
  * that carries a record this pthaw does not know); with passes, as a
  * live migration would send it (each pages record twice, the first with
  * stale contents, and the task state after the pages); with late, the
- * records of that type after the pages. */
+ * records of that type after the pages; with filesshared, process PID's
+ * entry of the tree said to share its parent's fd table. */
 #include "err.h"
 #include "record.h"
 #include "files.h"
@@ -96,7 +97,7 @@ static int late_type(uint32_t t)
  * after the pages; with late, the records of type late after the pages
  * too. */
 static int copy_stream(struct layer *out, const char *from, const char *type, int passes,
-		       uint32_t late)
+		       uint32_t late, uint32_t shared)
 {
 	static struct header in_h, h;
 	static unsigned char stale[sizeof(struct rec_pages) + REC_PAGES_MAX * REC_PAGE_SIZE];
@@ -144,6 +145,20 @@ static int copy_stream(struct layer *out, const char *from, const char *type, in
 			check(rec_write_end(&w));
 			continue;
 		}
+		if (shared && t == REC_PSTREE && len <= sizeof(stale)) {
+			memcpy(stale, p, len);
+			for (size_t o = sizeof(struct rec_pstree); o + sizeof(struct rec_pstree_proc) <= len;
+			     o += sizeof(struct rec_pstree_proc)) {
+				struct rec_pstree_proc e;
+
+				memcpy(&e, stale + o, sizeof(e));
+				if (e.pid == shared)
+					e.flags |= PSTREE_FILES_SHARED;
+				memcpy(stale + o, &e, sizeof(e));
+			}
+			check(rec_write(&w, t, stale, len, NULL, 0));
+			continue;
+		}
 		if (passes && t == REC_PAGES && len > sizeof(struct rec_pages)) {
 			memcpy(stale, p, len);
 			for (size_t i = sizeof(struct rec_pages); i < len; i++)
@@ -184,7 +199,7 @@ int main(int argc, char **argv)
 
 	if (arg(argc, argv, "from"))
 		return copy_stream(out, arg(argc, argv, "from"), unknown, arg(argc, argv, "passes") != NULL,
-				   (uint32_t)num(argc, argv, "late"));
+				   (uint32_t)num(argc, argv, "late"), (uint32_t)num(argc, argv, "filesshared"));
 	memset(&rl, 0, sizeof(rl));
 	if (!comm)
 		comm = "crafted";

@@ -1,7 +1,8 @@
 /* test_kind_pstree.c: the pstree record (lib/kind/pstree.c): encoded and
  * decoded back, and every tree that cannot be made again refused by
  * name: out of order, a PID twice, a zombie parent, a session neither
- * the process's own nor its parent's, a group led outside the tree. */
+ * the process's own nor its parent's, a group led outside the tree, a
+ * shared fd table where there is no parent's to share. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,6 +103,29 @@ static void test_refused(void **state)
 	memcpy(e, good, sizeof(good));
 	e[0].state = PSTREE_ZOMBIE;
 	refused(e, 5, -EBADMSG, "the root");
+	/* Sharing its parent's fd table or working directory: a live child
+	 * may, the root (whose parent is not made) and a zombie (no table)
+	 * may not; no other flag is known. */
+	memcpy(e, good, sizeof(good));
+	e[2].flags = PSTREE_FILES_SHARED;
+	assert_int_equal(take(e, 5), 0);
+	e[0].flags = PSTREE_FILES_SHARED;
+	refused(e, 5, -EBADMSG, "process 100 shares its parent's fd table as the root");
+	memcpy(e, good, sizeof(good));
+	e[4].flags = PSTREE_FILES_SHARED;
+	refused(e, 5, -EBADMSG, "process 104 shares its parent's fd table as a zombie");
+	memcpy(e, good, sizeof(good));
+	e[1].flags = PSTREE_FS_SHARED;
+	e[2].flags = PSTREE_FILES_SHARED | PSTREE_FS_SHARED;
+	assert_int_equal(take(e, 5), 0);
+	e[0].flags = PSTREE_FS_SHARED;
+	refused(e, 5, -EBADMSG, "process 100 shares its parent's working directory as the root");
+	memcpy(e, good, sizeof(good));
+	e[1].flags = 4;
+	refused(e, 5, -EBADMSG, "process 101: malformed");
+	memcpy(e, good, sizeof(good));
+	e[1].pad[1] = 1;
+	refused(e, 5, -EBADMSG, "process 101: malformed");
 }
 
 int main(void)
