@@ -741,11 +741,17 @@ int main(int argc, char **argv)
 				why ? " state, which changes as it runs and goes before the pages" : "");
 	}
 	if (rc) {
+		char why[1024];
+
+		/* Letting the processes go reads /proc again, and clears
+		 * what its misses recorded: the reason is kept first. */
+		snprintf(why, sizeof(why), "%s", err_last());
 		capture_release(&c);
 		capture_free(&c);
 		if (!opt_debug)
 			drop_dest(&x);
-		return fail(NULL);
+		fprintf(stderr, "pfrez: %s\n", why[0] ? why : "capture failed (no reason recorded)");
+		return 1;
 	}
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	if (opt_debug) {
