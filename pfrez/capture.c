@@ -334,6 +334,8 @@ static int state_one(struct capture *c)
 	for (size_t i = 0; i < c->nthreads && !rc; i++) {
 		rc = arch_thread_read(&c->threads[i]);
 		if (!rc)
+			rc = inject_unwind(c->threads[i].tid, &c->threads[i].regs, &c->threads[i].sigmask);
+		if (!rc)
 			c->regs_saved++;
 	}
 	if (!rc)
