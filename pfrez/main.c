@@ -755,6 +755,8 @@ int main(int argc, char **argv)
 	}
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	if (opt_debug) {
+		char why[1024] = "";
+
 		capture_hash_maps(&c);
 		if (opt_json) {
 			rc = print_json(&c);
@@ -766,9 +768,13 @@ int main(int argc, char **argv)
 				snap_print(stdout, &c.sub[i]->snap);
 			}
 		}
+		if (rc)		/* kept: letting go clears it */
+			snprintf(why, sizeof(why), "%s", err_last());
 		capture_release(&c);
 		capture_free(&c);
-		return rc ? fail(NULL) : 0;
+		if (rc)
+			fprintf(stderr, "pfrez: %s\n", why);
+		return rc ? 1 : 0;
 	}
 	progress_init(&prog, "pfrez: sent", opt_progress);
 	c.progress = on_progress;
