@@ -496,8 +496,12 @@ static const char *ho_why(char *why, size_t len, const struct xport *x,
 /* Hand-over failed before the commit: pthaw discards its copy (it is
  * told so when the link still works), the original goes on. */
 static int halt_abort(struct capture *c, struct xport *x, struct xport_handover *ho,
-		      int held, const char *why)
+		      int held, const char *reason)
 {
+	char why[1024];
+
+	/* reason may be err_last(), which letting the processes go clears. */
+	snprintf(why, sizeof(why), "%s", reason);
 	xport_handover_send(x, ho, XPORT_HO_ABORT, why, xport_deadline(1000));
 	if (held)
 		resume_held(c);
