@@ -343,6 +343,8 @@ static int state_one(struct capture *c)
 	for (size_t i = 0; i < c->nthreads && !rc; i++) {
 		rc = arch_thread_read(&c->threads[i]);
 		if (!rc)
+			rc = inject_unwind(c->threads[i].tid, &c->threads[i].regs, &c->threads[i].sigmask);
+		if (!rc)
 			c->regs_saved++;
 	}
 	if (!rc)
@@ -440,6 +442,8 @@ int capture_cow_prepare(struct capture *c, pid_t pid)
 	 * the number it gets). */
 	if (!rc)
 		rc = arch_thread_read(&t.threads[0]);
+	if (!rc)
+		rc = inject_unwind(pid, &t.threads[0].regs, &t.threads[0].sigmask);
 	/* The kinds read before any call is injected (rseq: a thread held
 	 * inside a critical section goes to its abort handler, as the
 	 * kernel would send it, since the calls make the kernel forget it). */

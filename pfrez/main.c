@@ -496,8 +496,12 @@ static const char *ho_why(char *why, size_t len, const struct xport *x,
 /* Hand-over failed before the commit: pthaw discards its copy (it is
  * told so when the link still works), the original goes on. */
 static int halt_abort(struct capture *c, struct xport *x, struct xport_handover *ho,
-		      int held, const char *why)
+		      int held, const char *reason)
 {
+	char why[1024];
+
+	/* reason may be err_last(), which letting the processes go clears. */
+	snprintf(why, sizeof(why), "%s", reason);
 	xport_handover_send(x, ho, XPORT_HO_ABORT, why, xport_deadline(1000));
 	if (held)
 		resume_held(c);
@@ -741,14 +745,22 @@ int main(int argc, char **argv)
 				why ? " state, which changes as it runs and goes before the pages" : "");
 	}
 	if (rc) {
+		char why[1024];
+
+		/* Letting the processes go reads /proc again, and clears
+		 * what its misses recorded: the reason is kept first. */
+		snprintf(why, sizeof(why), "%s", err_last());
 		capture_release(&c);
 		capture_free(&c);
 		if (!opt_debug)
 			drop_dest(&x);
-		return fail(NULL);
+		fprintf(stderr, "pfrez: %s\n", why[0] ? why : "capture failed (no reason recorded)");
+		return 1;
 	}
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	if (opt_debug) {
+		char why[1024] = "";
+
 		capture_hash_maps(&c);
 		if (opt_json) {
 			rc = print_json(&c);
@@ -760,9 +772,13 @@ int main(int argc, char **argv)
 				snap_print(stdout, &c.sub[i]->snap);
 			}
 		}
+		if (rc)		/* kept: letting go clears it */
+			snprintf(why, sizeof(why), "%s", err_last());
 		capture_release(&c);
 		capture_free(&c);
-		return rc ? fail(NULL) : 0;
+		if (rc)
+			fprintf(stderr, "pfrez: %s\n", why);
+		return rc ? 1 : 0;
 	}
 	progress_init(&prog, "pfrez: sent", opt_progress);
 	c.progress = on_progress;

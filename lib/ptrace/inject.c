@@ -88,9 +88,30 @@ int ptrace_seize_stop(pid_t pid)
 	return rc;
 }
 
-static int wait_syscall_stop(pid_t pid)
+/*
+ * A signal that stops a thread in a group stop while its calls run (they
+ * run with its own mask): it must neither be delivered now nor lost.  It
+ * is blocked, then handed back, and the kernel queues a blocked signal
+ * again (ptrace_signal); should pfrez die before, the thread, let go at
+ * this stop, does the same.  SIGSTOP cannot be blocked: it stops the
+ * process, as it would have.
+ */
+static int keep_signal(struct inject_ctx *ctx, int sig)
 {
-	int st;
+	uint64_t bit = 1ull << (sig - 1);
+
+	if (sig == SIGSTOP || (ctx->blocked & bit))
+		return sig;
+	ctx->blocked |= bit;
+	if (ptrace(PTRACE_SETSIGMASK, ctx->pid, sizeof(ctx->blocked), &ctx->blocked) < 0)
+		return err_sys(errno, "process %d: blocking signal %d", ctx->pid, sig);
+	return sig;
+}
+
+/* ctx: the calls of a query (NULL: inject_syscall's). */
+static int wait_syscall_stop(pid_t pid, struct inject_ctx *ctx)
+{
+	int st, sig;
 
 	for (;;) {
 		if (waitpid(pid, &st, __WALL) < 0) {
@@ -103,8 +124,17 @@ static int wait_syscall_stop(pid_t pid)
 		if (WIFSTOPPED(st) && WSTOPSIG(st) == (SIGTRAP | 0x80))
 			return 0;
 		/* Signals are blocked during injection; anything else is a
-		 * stop we did not ask for: go on without delivering it. */
-		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0)
+		 * stop we did not ask for: go on without delivering it.  But
+		 * a thread in a group stop has its own mask: a signal
+		 * delivery stop (no event) is a signal to keep. */
+		sig = 0;
+		if (ctx && ctx->group_stop && WIFSTOPPED(st) && (st >> 16) == 0 &&
+		    WSTOPSIG(st) > 0 && WSTOPSIG(st) <= 64) {
+			sig = keep_signal(ctx, WSTOPSIG(st));
+			if (sig < 0)
+				return sig;
+		}
+		if (ptrace(PTRACE_SYSCALL, pid, 0, sig) < 0)
 			return err_sys(errno, "ptrace syscall %d", pid);
 	}
 }
@@ -129,11 +159,11 @@ int inject_syscall(pid_t pid, uint64_t gadget, const struct user_regs_struct *ba
 		return err_sys(errno, "ptrace setregs %d", pid);
 	if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0)
 		return err_sys(errno, "ptrace syscall %d", pid);
-	if (wait_syscall_stop(pid))		/* entry */
+	if (wait_syscall_stop(pid, NULL))	/* entry */
 		return -ESRCH;
 	if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0)
 		return err_sys(errno, "ptrace syscall %d", pid);
-	if (wait_syscall_stop(pid))		/* exit */
+	if (wait_syscall_stop(pid, NULL))	/* exit */
 		return -ESRCH;
 	if (ptrace(PTRACE_GETREGS, pid, 0, &r) < 0)
 		return err_sys(errno, "ptrace getregs %d", pid);
@@ -243,6 +273,20 @@ static void call_regs(const struct inject_ctx *ctx, long nr, const long a[6], st
 	r->rsp = ctx->frame;
 }
 
+/* Whether tid, held at the stop PTRACE_INTERRUPT gave, is in a group
+ * stop: the kernel reports that stop of a seized thread with the signal
+ * that stopped its process, SIGTRAP when none did (do_jobctl_trap).  When
+ * it cannot tell (its last stop is another: inject_unwind ran a call),
+ * the answer is yes: a running thread is as safe queried that way. */
+static int in_group_stop(pid_t tid)
+{
+	siginfo_t si;
+
+	if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) < 0)
+		return 1;
+	return si.si_signo != SIGTRAP || si.si_code != (SIGTRAP | PTRACE_EVENT_STOP << 8);
+}
+
 static int begin(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t pid,
 		 const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave, size_t xlen)
 {
@@ -258,7 +302,8 @@ static int begin(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t pi
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->pid = pid;
 	ctx->regs = *regs;
-	ctx->sigmask = sigmask;
+	ctx->sigmask = ctx->blocked = sigmask;
+	ctx->group_stop = in_group_stop(pid);
 	/* With a CET shadow stack, the `ret` into the trampoline and the
 	 * frame (which has no shadow-stack token) would kill the process
 	 * instead of restoring it. */
@@ -301,12 +346,17 @@ static int begin(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t pi
 	 * the process run its own code with registers or a mask not its own.
 	 * Blocked signals stay pending instead of stopping the calls; the
 	 * frame holds the mask that rt_sigreturn or inject_finish() restores.
+	 * Not in a group stop: there, a pfrez that dies leaves the thread
+	 * stopped with the mask it is given here until it is continued.
 	 */
 	call_regs(ctx, SYS_getpid, idle, &r);
 	rc = set_regs(pid, &r);
 	if (rc)
 		return rc;
 	ctx->armed = 1;
+	if (ctx->group_stop)
+		return 0;
+	ctx->blocked = all;
 	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(all), &all) < 0)
 		return err_sys(errno, "process %d: blocking signals", pid);
 	return 0;
@@ -325,6 +375,73 @@ int inject_begin_thread(struct inject_ctx *ctx, const struct inject_ctx *ctx0, p
 	return begin(ctx, ctx0, tid, regs, sigmask, xsave, xlen);
 }
 
+static int run_query(struct inject_ctx *ctx, struct user_regs_struct *r, long *ret);
+
+static int peek(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec l = { buf, len }, r = { (void *)addr, len };
+
+	return process_vm_readv(pid, &l, 1, &r, 1, 0) == (ssize_t)len;
+}
+
+/*
+ * A frame left behind is recognised by all of: the thread at a `syscall;
+ * ret` (at the `syscall`: a call set up but not made; or at the `ret`:
+ * the last call made), the address that `ret` pops an rt_sigreturn
+ * trampoline, and the frame there one of ours (sigframe_parse).  A call
+ * not made yet is made first, as the thread would (it may be the undo of
+ * inject_query_undo), its signals kept as during any query.  Returning
+ * through the frame restores registers and mask only: its FPU state is
+ * the thread's own still, since the thread has run no code of its own
+ * since (which would have begun with that `ret`).  The mask first:
+ * killed in between, the thread still returns through the frame, which
+ * puts back the same mask.
+ */
+int inject_unwind(pid_t tid, struct user_regs_struct *regs, uint64_t *sigmask)
+{
+	for (int depth = 0; depth < 64; depth++) {
+		unsigned char code[sizeof(sigframe_syscall_ret)], tramp[sizeof(sigframe_restorer_long)];
+		unsigned char head[SIGFRAME_HEAD_SIZE];
+		struct user_regs_struct r = *regs;
+		uint64_t pretcode, mask;
+		int at_call;
+
+		if (!peek(tid, regs->rip, code, sizeof(code)))
+			return 0;
+		at_call = !memcmp(code, sigframe_syscall_ret, sizeof(code));
+		if (!at_call && (regs->rip < 2 || !peek(tid, regs->rip - 2, code, sizeof(code)) ||
+				 memcmp(code, sigframe_syscall_ret, sizeof(code))))
+			return 0;
+		if (!peek(tid, regs->rsp, head, sizeof(head)))
+			return 0;
+		memcpy(&pretcode, head, sizeof(pretcode));
+		if (!peek(tid, pretcode, tramp, sizeof(sigframe_restorer_short)) ||
+		    (memcmp(tramp, sigframe_restorer_short, sizeof(sigframe_restorer_short)) &&
+		     (!peek(tid, pretcode, tramp, sizeof(tramp)) ||
+		      memcmp(tramp, sigframe_restorer_long, sizeof(tramp)))) ||
+		    !sigframe_parse(head, pretcode, &r, &mask))
+			return 0;
+		if (at_call) {
+			struct inject_ctx ctx = { .pid = tid, .blocked = *sigmask, .group_stop = 1 };
+			struct user_regs_struct now = *regs;
+			long ret;
+			int rc = run_query(&ctx, &now, &ret);
+
+			if (rc)
+				return rc;
+			*regs = now;	/* at the `ret` now, the same frame */
+			continue;
+		}
+		if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0)
+			return err_sys(errno, "thread %d: putting back the signal mask a frame left holds", tid);
+		if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
+			return err_sys(errno, "thread %d: putting back the registers a frame left holds", tid);
+		*regs = r;
+		*sigmask = mask;
+	}
+	return 0;
+}
+
 /* Runs the call set up in r to its exit stop: its result in *ret.  Let go
  * from there, the thread would `ret` into the trampoline and restore
  * itself. */
@@ -336,11 +453,11 @@ static int run_query(struct inject_ctx *ctx, struct user_regs_struct *r, long *r
 		return rc;
 	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
 		return err_sys(errno, "ptrace syscall %d", ctx->pid);
-	if (wait_syscall_stop(ctx->pid))	/* entry */
+	if (wait_syscall_stop(ctx->pid, ctx))	/* entry */
 		return -ESRCH;
 	if (ptrace(PTRACE_SYSCALL, ctx->pid, 0, 0) < 0)
 		return err_sys(errno, "ptrace syscall %d", ctx->pid);
-	if (wait_syscall_stop(ctx->pid))	/* exit */
+	if (wait_syscall_stop(ctx->pid, ctx))	/* exit */
 		return -ESRCH;
 	if (ptrace(PTRACE_GETREGS, ctx->pid, 0, r) < 0)
 		return err_sys(errno, "ptrace getregs %d", ctx->pid);

@@ -44,6 +44,14 @@ int inject_call(pid_t pid, uint64_t gadget, const struct user_regs_struct *base,
  * go to the frame's siginfo (ctx->scratch, 128 bytes), which
  * rt_sigreturn never reads.  inject_finish() puts the registers and
  * mask back directly, leaving the process at a syscall-exit stop.
+ *
+ * A thread in a group stop (SIGSTOP) is not let go to run: should pfrez
+ * die, the kernel puts it back in its stop first (__ptrace_unlink), at
+ * the frame, until a SIGCONT lets it return through it.  So its calls
+ * run with its own signal mask, which it keeps while stopped; a signal
+ * that arrives meanwhile is blocked and queued again rather than
+ * delivered (it is delivered once the thread is continued, as any
+ * signal sent to a stopped process is).
  */
 struct inject_ctx {
 	pid_t pid;
@@ -53,6 +61,8 @@ struct inject_ctx {
 	uint64_t scratch;		/* answers, INJECT_SCRATCH_SIZE bytes */
 	struct user_regs_struct regs;	/* as found */
 	uint64_t sigmask;		/* as found */
+	uint64_t blocked;		/* the mask while calls run */
+	int group_stop;			/* found in a group stop */
 	int armed;			/* registers point at the frame */
 };
 
@@ -71,6 +81,13 @@ int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struc
 int inject_begin_thread(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t tid,
 			const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave,
 			size_t xlen);
+
+/* A thread a killed pfrez left at its frame (in a group stop it stays
+ * there until continued): what the thread would do first when continued,
+ * return through the frame, is done now, so that it is captured as it
+ * was and the next frame is not built below the old one.  *regs and
+ * *sigmask, as read, become the frame's when it is one of ours. */
+int inject_unwind(pid_t tid, struct user_regs_struct *regs, uint64_t *sigmask);
 
 /* Runs nr(a[0..5]) inside the process; *ret gets what it returned. */
 int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret);

@@ -87,6 +87,41 @@ static void layout(void **state)
 	free(x);
 }
 
+/* inject_unwind returns through a frame left behind only when it is one
+ * of ours: sigframe_parse gives back what sigframe_build was given, and
+ * refuses another return address or a frame without the tag (the
+ * kernel's own leave uc_link 0). */
+static void parse(void **state)
+{
+	struct user_regs_struct r;
+	struct sigframe_image img;
+	unsigned char *x, *f;
+	uint64_t mask = 0;
+
+	(void)state;
+	build(3, &img, &x);
+	f = img.buf;
+	memset(&r, 0, sizeof(r));
+	r.fs_base = 0xf5;
+	r.orig_rax = 13;
+	assert_int_equal(sigframe_parse(f, 0x7f0000001000, &r, &mask), 1);
+	assert_int_equal(mask, 0xa00);
+	assert_int_equal(r.rsp, 0x7ffd00010008);
+	assert_int_equal(r.rip, 0x401234);
+	assert_int_equal(r.rax, 0xfffffffffffffffc);
+	assert_int_equal(r.r15, 0x1515);
+	assert_int_equal(r.eflags, 0x246);
+	assert_int_equal(r.cs, 0x33);
+	assert_int_equal(r.ss, 0x2b);
+	assert_int_equal(r.orig_rax, (unsigned long long)-1);	/* outside any call */
+	assert_int_equal(r.fs_base, 0xf5);			/* not in a frame: kept */
+	assert_int_equal(sigframe_parse(f, 0x7f0000002000, &r, &mask), 0);
+	memset(f + 16, 0, 8);					/* uc_link */
+	assert_int_equal(sigframe_parse(f, 0x7f0000001000, &r, &mask), 0);
+	sigframe_free(&img);
+	free(x);
+}
+
 static void too_short(void **state)
 {
 	struct user_regs_struct r;
@@ -104,6 +139,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(layout),
+		cmocka_unit_test(parse),
 		cmocka_unit_test(too_short),
 	};
 

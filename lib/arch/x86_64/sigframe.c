@@ -42,6 +42,10 @@ struct rt_sigframe {
 _Static_assert(sizeof(struct frame_mcontext) == 256, "struct sigcontext is 256 bytes");
 _Static_assert(sizeof(struct rt_sigframe) == 440, "struct rt_sigframe is 440 bytes");
 
+/* In uc_link, which rt_sigreturn never reads (a frame of the kernel's
+ * has 0): marks a frame of ours. */
+#define FRAME_TAG		0x656d6172667a6670ull	/* "pfzframe" */
+
 #define UC_FP_XSTATE		0x1
 #define UC_SIGCONTEXT_SS	0x2
 #define UC_STRICT_RESTORE_SS	0x4
@@ -154,6 +158,7 @@ int sigframe_build(const struct user_regs_struct *r, uint64_t sigmask,
 	memset(&f, 0, sizeof(f));
 	f.pretcode = pretcode;
 	f.uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	f.uc.uc_link = FRAME_TAG;
 	/* rt_sigreturn hands uc_stack to sigaltstack() and ignores every
 	 * error but EFAULT: an invalid mode (3: both SS_ONSTACK and
 	 * SS_DISABLE) leaves the process's alternate stack as it is. */
@@ -204,4 +209,40 @@ void sigframe_free(struct sigframe_image *img)
 {
 	free(img->buf);
 	img->buf = NULL;
+}
+
+int sigframe_parse(const void *head, uint64_t pretcode, struct user_regs_struct *r,
+		   uint64_t *sigmask)
+{
+	struct rt_sigframe f;
+
+	_Static_assert(sizeof(f) == SIGFRAME_HEAD_SIZE, "the frame's head");
+	memcpy(&f, head, sizeof(f));
+	if (f.pretcode != pretcode || f.uc.uc_link != FRAME_TAG ||
+	    f.uc.uc_flags != (UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS))
+		return 0;
+	r->r8 = f.uc.mc.r8;
+	r->r9 = f.uc.mc.r9;
+	r->r10 = f.uc.mc.r10;
+	r->r11 = f.uc.mc.r11;
+	r->r12 = f.uc.mc.r12;
+	r->r13 = f.uc.mc.r13;
+	r->r14 = f.uc.mc.r14;
+	r->r15 = f.uc.mc.r15;
+	r->rdi = f.uc.mc.rdi;
+	r->rsi = f.uc.mc.rsi;
+	r->rbp = f.uc.mc.rbp;
+	r->rbx = f.uc.mc.rbx;
+	r->rdx = f.uc.mc.rdx;
+	r->rax = f.uc.mc.rax;
+	r->rcx = f.uc.mc.rcx;
+	r->rsp = f.uc.mc.rsp;
+	r->rip = f.uc.mc.rip;
+	r->eflags = f.uc.mc.eflags;
+	r->cs = f.uc.mc.cs;
+	r->ss = f.uc.mc.ss;
+	/* rt_sigreturn leaves the thread outside any system call. */
+	r->orig_rax = (unsigned long long)-1;
+	*sigmask = f.uc.uc_sigmask;
+	return 1;
 }

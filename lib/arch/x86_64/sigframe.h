@@ -41,4 +41,14 @@ int sigframe_build(const struct user_regs_struct *regs, uint64_t sigmask,
 
 void sigframe_free(struct sigframe_image *img);
 
+/* The bytes at a frame's address sigframe_parse reads. */
+#define SIGFRAME_HEAD_SIZE	440
+
+/* Whether head (SIGFRAME_HEAD_SIZE bytes read at a frame's address) is a
+ * frame sigframe_build made, whose return address is pretcode: 1 and the
+ * registers (those a frame holds; the others left as in *regs) and mask
+ * rt_sigreturn would put back, 0 when it is not. */
+int sigframe_parse(const void *head, uint64_t pretcode, struct user_regs_struct *regs,
+		   uint64_t *sigmask);
+
 #endif
