@@ -7,6 +7,7 @@
 #include "restore.h"
 #include "crc32c.h"
 #include "err.h"
+#include "fdkind.h"
 #include "inject.h"
 #include "pagepipe.h"
 #include "pages.h"
@@ -826,6 +827,8 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		rc = restore_proc(r, r, &kr, r->tree.n ? &pp : NULL, &type, &p, &len);
 	while (!rc && r->tree.n && type == REC_PSTREE_BEGIN)
 		rc = restore_next(r, &pp, &type, &p, &len);
+	if (r->tree.n && fd_unix_tree_end(!rc) && !rc)
+		rc = -EBADMSG;
 	tshare_restore_end();
 	if (pp)
 		page_pipe_stop(pp);

@@ -530,6 +530,13 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 
 			if (rc)
 				return rc;
+			/* Bound by another process of the tree (a server
+			 * its parent started): pthaw connects it once that
+			 * process has bound the name again. */
+			if ((holder = tshare_socket_holder(c->pid, u->peer_ino, &hfd)) > 0 && hfd >= 0) {
+				u->r.peer_pid = (uint32_t)holder;
+				u->r.peer = (uint32_t)hfd;
+			}
 			continue;
 		}
 		name[0] = '\0';
@@ -627,8 +634,9 @@ static int unix_take(void **data, const unsigned char *p, size_t len)
 	memcpy(&u.r, p, sizeof(u.r));
 	if (r->type != SOCK_STREAM && r->type != SOCK_DGRAM && r->type != SOCK_SEQPACKET)
 		return bad("unknown socket type", r->file);
-	if (r->state > UNIX_TREE_PAIR || (r->state == UNIX_TREE_PAIR) != (r->peer_pid != 0) ||
-	    (r->state == UNIX_TREE_PAIR && r->peer >= SNAP_FD_MAX) || (r->shutdown & ~(UNIX_SHUT_RD | UNIX_SHUT_WR)) ||
+	if (r->state > UNIX_TREE_PAIR || (r->state == UNIX_TREE_PAIR && !r->peer_pid) ||
+	    (r->peer_pid && r->state != UNIX_TREE_PAIR && r->state != UNIX_DGRAM_TO) ||
+	    (r->peer_pid && r->peer >= SNAP_FD_MAX) || (r->shutdown & ~(UNIX_SHUT_RD | UNIX_SHUT_WR)) ||
 	    (r->opts & ~(uint32_t)(UNIX_PASSCRED | UNIX_PASSSEC | UNIX_PASSPIDFD)) ||
 	    r->name_len > UNIX_NAME_MAX || r->rcvbuf < 0 || r->sndbuf < 0 ||
 	    r->rcvtimeo[0] < 0 || r->rcvtimeo[1] < 0 || r->rcvtimeo[1] >= 1000000 ||
@@ -695,8 +703,8 @@ static int unix_verify(const struct snap *s, const void *data)
 			return bad("not a unix socket's file", r->file);
 		if (sock_by_file(us, r->file) != &us->v[i])
 			return bad("a second record for one socket", r->file);
-		if (r->state == UNIX_TREE_PAIR && r->peer_pid == s->proc.pid)
-			return bad("paired across the tree with its own process", r->file);
+		if (r->peer_pid && r->peer_pid == s->proc.pid)
+			return bad("its peer named in its own process as in another of the tree", r->file);
 		if (r->state != UNIX_PAIR)
 			continue;
 		p = sock_by_file(us, r->peer);
@@ -1237,32 +1245,154 @@ static void unix_done(struct kind_restore *r, const struct snap *s)
 	naside = 0;
 }
 
+/*
+ * A datagram socket connected to a name that a process of the tree
+ * restored after it binds (a server its parent started): connected only
+ * once that process has bound the name again, from its pload, which
+ * takes the socket from the earlier process (pidfd_getfd(2)): before,
+ * the name is nobody's, or still the original's (a clone beside it, or
+ * `pfrez -halt | pthaw` before the original ends), which a connect would
+ * silently reach instead.
+ */
+struct later {
+	uint32_t pid;		/* the binding process, in the snapshot */
+	uint32_t old_pid;	/* the connecting process, in the snapshot */
+	pid_t seen;		/* the connecting process */
+	int fd;			/* its fd for the socket */
+	char *cwd;		/* its working directory (for a relative name) */
+	uint32_t name_len;
+	char name[UNIX_NAME_MAX];
+};
+
+static struct later *later;
+static size_t nlater;
+
+/* connect(2) of pload's t to name, a relative path taken from cwd (the
+ * connecting process's) when pload's is another. */
+static long connect_name(struct kind_restore *r, long t, const char *name, uint32_t nlen, const char *cwd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	size_t n = nlen;
+
+	if (name[0] != '\0' && name[0] != '/' && cwd && strcmp(cwd, r->snap->cwd) != 0) {
+		n = (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%.*s", cwd, (int)nlen, name);
+		if (n >= sizeof(sa.sun_path))
+			return -ENAMETOOLONG;
+	} else {
+		memcpy(sa.sun_path, name, nlen);
+	}
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	if (sa.sun_path[0] && n < UNIX_NAME_MAX)
+		len++;
+	return pcall(r, SYS_connect, t, (long)r->pl->hello.scratch, len, 0, 0, &sa, sizeof(sa));
+}
+
+static int later_add(struct kind_restore *r, const struct unix_sock *u, int fd)
+{
+	struct later *l = realloc(later, (nlater + 1) * sizeof(*l));
+
+	if (!l)
+		return err_sys(ENOMEM, "unix sockets");
+	later = l;
+	l = &later[nlater];
+	*l = (struct later){ u->r.peer_pid, r->old_pid, r->self_pid, fd, strdup(r->snap->cwd),
+			     u->r.peer_name_len, { 0 } };
+	if (!l->cwd)
+		return err_sys(ENOMEM, "unix sockets");
+	memcpy(l->name, u->body + u->r.name_len, u->r.peer_name_len);
+	nlater++;
+	return 0;
+}
+
+/* In the binding process, its names bound: the sockets of earlier
+ * processes connected to them. */
+static int later_connect(struct kind_restore *r)
+{
+	char name[4 * UNIX_NAME_MAX + 8];
+	size_t i = 0;
+
+	while (i < nlater) {
+		struct later l = later[i];
+		long t, ret;
+
+		if (l.pid != r->old_pid) {
+			i++;
+			continue;
+		}
+		later[i] = later[--nlater];
+		t = tshare_take_fd(r, l.seen, l.fd, "unix datagram socket");
+		ret = t < 0 ? t : connect_name(r, t, l.name, l.name_len, l.cwd);
+		if (t >= 0)
+			pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
+		free(l.cwd);
+		if (ret < 0)
+			return t < 0 ? (int)t : err_sys((int)-ret, "process %u: fd %d: unix datagram socket: connecting again to %s, which process %u binds",
+							l.old_pid, l.fd, name_str(name, sizeof(name), l.name, l.name_len),
+							r->old_pid);
+	}
+	return 0;
+}
+
+int fd_unix_tree_end(int check)
+{
+	char name[4 * UNIX_NAME_MAX + 8];
+	int rc = 0;
+
+	if (check && nlater)
+		rc = err_msg(EBADMSG, "process %u: fd %d: unix datagram socket connected to %s, bound by process %u, which is no process of the tree",
+			     later[0].old_pid, later[0].fd,
+			     name_str(name, sizeof(name), later[0].name, later[0].name_len), later[0].pid);
+	else if (check && nhanded)
+		rc = err_msg(EBADMSG, "unix socket pair: its other end at fd %u of process %u, which is no process of the tree",
+			     handed[0].fd, handed[0].pid);
+	for (size_t i = 0; i < nlater; i++)
+		free(later[i].cwd);
+	free(later);
+	later = NULL;
+	nlater = 0;
+	for (size_t i = 0; i < nhanded; i++)
+		close(handed[i].t);
+	free(handed);
+	handed = NULL;
+	nhanded = 0;
+	return rc;
+}
+
 /* At KIND_STAGE_FILES, every socket at its fds: a datagram socket
  * connects again to the name it was connected to (a socket of the
- * process, bound by now, or one outside it). */
+ * process, bound by now, of an earlier process of the tree, or one
+ * outside it; a later process's: once that one has bound it); then the
+ * sockets of earlier processes waiting for this one's names. */
 static int unix_restore(struct kind_restore *r, const void *data)
 {
 	const struct unix_socks *us = data;
 	char name[4 * UNIX_NAME_MAX + 8];
+	pid_t seen;
+	int rc;
 
 	for (size_t i = 0; i < us->n; i++) {
 		const struct unix_sock *u = &us->v[i];
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + u->r.peer_name_len);
 		int fd = r->snap->files[u->r.file].first_fd;
 		long ret;
 
 		if (u->r.state != UNIX_DGRAM_TO)
 			continue;
-		memcpy(sa.sun_path, u->body + u->r.name_len, u->r.peer_name_len);
-		if (sa.sun_path[0] && u->r.peer_name_len < UNIX_NAME_MAX)
-			len++;
-		ret = pcall(r, SYS_connect, fd, (long)r->pl->hello.scratch, len, 0, 0, &sa, sizeof(sa));
+		if (u->r.peer_pid && !r->tree)
+			return err_msg(EBADMSG, "fd %d: unix datagram socket: its peer in process %u of a tree, in a process alone",
+				       fd, u->r.peer_pid);
+		if (u->r.peer_pid && !tshare_restored(u->r.peer_pid, &seen)) {
+			rc = later_add(r, u, fd);
+			if (rc)
+				return rc;
+			continue;
+		}
+		ret = connect_name(r, fd, (const char *)u->body + u->r.name_len, u->r.peer_name_len, NULL);
 		if (ret < 0)
 			return err_sys((int)-ret, "fd %d: unix datagram socket: connecting again to %s", fd,
-				       name_str(name, sizeof(name), sa.sun_path, u->r.peer_name_len));
+				       name_str(name, sizeof(name), u->body + u->r.name_len, u->r.peer_name_len));
 	}
-	return 0;
+	return r->tree ? later_connect(r) : 0;
 }
 
 /* Each socket file has its record (fd_kind_ops.verify), before any page. */
