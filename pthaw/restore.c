@@ -679,7 +679,7 @@ static int build_tree(struct restore *r, struct kind_restore *kr)
 	}
 	for (size_t i = 1; i < t->n && !rc; i++)
 		if (t->procs[i].state == PSTREE_ZOMBIE)
-			rc = pload_exit(&r->sub[i]->pl, t->procs[i].status);
+			rc = pload_exit(&r->sub[i]->pl, t->procs[i].status, t->procs[i].comm);
 	for (size_t i = 1; i < t->n && !rc; i++) {
 		struct { uint64_t set; int64_t ts[2]; } w = { 1ull << (SIGCHLD - 1), { 0, 0 } };
 		struct pload *pl = tree_pload(r, t->procs[i].ppid);

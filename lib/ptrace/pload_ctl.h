@@ -68,8 +68,8 @@ int pload_spawn(struct pload *p, const struct pload_spawn_opts *o);
 int pload_fork(struct pload *p, struct pload *child, pid_t pid);
 
 /* Ends pload p as a zombie of the tree with the wait status status
- * (PLOAD_OP_EXIT), and waits until it is one. */
-int pload_exit(struct pload *p, uint32_t status);
+ * and the name comm (PLOAD_OP_EXIT), and waits until it is one. */
+int pload_exit(struct pload *p, uint32_t status, const char comm[16]);
 
 /* Moves p's pipes to fds base and base + 1. */
 int pload_move(struct pload *p, int base);

@@ -113,6 +113,7 @@ struct rec_pstree_proc {
 	uint32_t status;	/* a zombie's wait status (/proc/PID/stat exit_code) */
 	uint8_t state;		/* enum rec_pstree_state */
 	uint8_t pad[3];
+	char comm[16];		/* its name (/proc/PID/comm), NUL-padded */
 } __attribute__((packed));
 
 struct rec_pstree {
