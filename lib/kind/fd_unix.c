@@ -10,6 +10,7 @@
 #include "err.h"
 #include "json.h"
 #include "kind.h"
+#include "layer.h"
 #include "pload_ctl.h"
 #include "snap.h"
 #include "treeshare.h"
@@ -989,9 +990,17 @@ static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, 
 			continue;
 		}
 		if (!waiting) {
-			clock_gettime(CLOCK_MONOTONIC, &t0);
+			/* From a pipe, the rest of the stream is read ahead:
+			 * `pfrez -halt` ends the original, which holds the
+			 * name, only once it has written it all. */
+			ret = layer_spool_input();
+			if (ret < 0)
+				return (int)ret;
 			waiting = 1;
 		}
+		/* The seconds count from the stream's end. */
+		if (!layer_spool_ended())
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (elapsed_ms(&t0) >= UNIX_WAIT_MS)
 			return err_msg(EADDRINUSE, "fd %d: unix socket %s: the name is held by another socket (waited %d s): a copy cannot bind it while the original, on this host, still does",
 				       fd, sock_name(name, sizeof(name), u), UNIX_WAIT_MS / 1000);
@@ -1431,6 +1440,8 @@ static void unix_print(FILE *f, const void *data)
 			fprintf(f, " with fd %u of process %u", r->peer, r->peer_pid);
 		if (r->state == UNIX_DGRAM_TO)
 			fprintf(f, " to %s", name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len));
+		if (r->state == UNIX_DGRAM_TO && r->peer_pid)
+			fprintf(f, " (bound at fd %u of process %u)", r->peer, r->peer_pid);
 		if (r->state == UNIX_LISTEN)
 			fprintf(f, ", backlog %u", r->backlog);
 		if (r->name_len)
@@ -1468,7 +1479,7 @@ static void unix_print_json(struct json *j, const void *data)
 		json_str(j, "state", state_name(r->state));
 		if (r->state == UNIX_PAIR)
 			json_uint(j, "peer", r->peer);
-		if (r->state == UNIX_TREE_PAIR) {
+		if (r->state == UNIX_TREE_PAIR || (r->state == UNIX_DGRAM_TO && r->peer_pid)) {
 			json_uint(j, "peer_fd", r->peer);
 			json_uint(j, "peer_pid", r->peer_pid);
 		}
