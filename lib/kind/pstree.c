@@ -181,6 +181,19 @@ int pstree_read(pid_t pid, struct rec_pstree_proc *p)
 	return 0;
 }
 
+void pstree_read_comm(pid_t pid, struct rec_pstree_proc *p)
+{
+	char buf[64];
+
+	memset(p->comm, 0, sizeof(p->comm));
+	if (proc_read_text(pid, "comm", buf, sizeof(buf))) {
+		err_clear();
+		return;
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	memcpy(p->comm, buf, strnlen(buf, sizeof(p->comm) - 1));
+}
+
 int pstree_left_out(pid_t root, pid_t pid)
 {
 	pid_t a = getpid();
