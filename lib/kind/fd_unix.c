@@ -4,9 +4,10 @@
  * socket is bound again to its path or abstract name; a connection not
  * yet accepted is made again to its listener, in the listener's order; a
  * socket connected to one outside the process (or tree) is refused,
- * since one end cannot be made again alone.  The queues are read in pfrez without being consumed: the
- * socket is taken into pfrez with pidfd_getfd(2) and read with MSG_PEEK at
- * a moving SO_PEEK_OFF, which is put back as it was. */
+ * since one end cannot be made again alone.  The queues are read in
+ * pfrez without being consumed: the socket is taken into pfrez with
+ * pidfd_getfd(2) and read with MSG_PEEK at a moving SO_PEEK_OFF, which is
+ * put back as it was. */
 #include "fdkind.h"
 #include "err.h"
 #include "json.h"
@@ -732,7 +733,6 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 		if (j < us->n)
 			return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to one that is not connected back to it: cannot be restored",
 				       c->pid, f->first_fd, f->path);
-
 		/* The other end in another process of the tree: each
 		 * process records its own end's queue, and names where
 		 * the other is; pthaw makes the pair once. */
@@ -1186,6 +1186,7 @@ static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, 
 			ret = layer_spool_input();
 			if (ret < 0)
 				return (int)ret;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 			waiting = 1;
 		}
 		/* The seconds count from the stream's end. */

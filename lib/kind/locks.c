@@ -440,6 +440,7 @@ static int locks_restore(struct kind_restore *r, const void *data)
 				 * from its end. */
 				if ((ret = layer_spool_input()) < 0)
 					return (int)ret;
+				clock_gettime(CLOCK_MONOTONIC, &t0);
 				waiting = 1;
 			}
 			if (!layer_spool_ended())
