@@ -41,7 +41,7 @@ endif
 # Library sources, one line per concern.
 LIB_CORE  := lib/err.c lib/crc32c.c lib/flags.c lib/progress.c lib/json.c lib/ckptdir.c
 LIB_STREAM := lib/stream/record.c lib/stream/header.c lib/stream/stream.c lib/stream/selfexec.c
-LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c lib/layer/layer_hold.c \
+LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c lib/layer/layer_hold.c lib/layer/layer_spool.c \
 	     lib/layer/compress.c lib/layer/layer_gzip.c lib/layer/layer_snappy.c lib/layer/layer_zstd.c \
 	     lib/layer/crypt.c lib/layer/layer_crypt.c lib/layer/crypt_gcm.c lib/layer/crypt_ctrmac.c
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c

@@ -45,7 +45,9 @@
  * through /proc and close. */
 #define PLOAD_OP_FORK		0x10002
 /* Ends pload with the wait status arg[0] (a zombie of the tree): exit
- * code, or death by that signal (no core file).  No answer. */
+ * code, or death by that signal (no core file), under the name in
+ * arg[1] and arg[2] (16 bytes, NUL-terminated: the zombie's comm; an
+ * empty one leaves pload's).  No answer. */
 #define PLOAD_OP_EXIT		0x10003
 /* Moves pload's pipes to the lowest free fds from arg[0] up (above the
  * fds of the process it becomes, known only once its records came),

@@ -288,7 +288,10 @@ static int attach_tree(struct capture *c, const struct proc_stat *st)
 	struct rec_pstree_proc root = { .pid = (uint32_t)c->pid, .ppid = (uint32_t)st->ppid,
 					.pgid = (uint32_t)st->pgrp, .sid = (uint32_t)st->session,
 					.state = st->state == 'T' ? PSTREE_STOPPED : PSTREE_LIVE };
-	int rc = pstree_add(&c->ptree, &root);
+	int rc;
+
+	pstree_read_comm(c->pid, &root);
+	rc = pstree_add(&c->ptree, &root);
 
 	for (int pass = 0; !rc; pass++) {
 		size_t before = c->ptree.n;

@@ -264,6 +264,11 @@ static void __attribute__((noreturn)) serve(void)
 			continue;
 		}
 		if (req.nr == PLOAD_OP_EXIT) {
+			/* A zombie keeps the name it ended under: ps shows
+			 * the process's, not "pload". */
+			((char *)&req.arg[1])[15] = '\0';
+			if (((char *)&req.arg[1])[0])
+				sys3(NR_prctl, PR_SET_NAME, (long)&req.arg[1], 0);
 			rep.ret = 0;
 			xfer(NR_write, rep_fd, &rep, sizeof(rep));
 			exit_as(req.arg[0]);

@@ -38,6 +38,7 @@
 #define SIGKILL		9
 #define SIGCHLD		17
 #define PR_SET_PDEATHSIG 1
+#define PR_SET_NAME	15
 #define RLIMIT_CORE	4
 #define CLONE_VM	0x100
 #define CLONE_FS	0x200

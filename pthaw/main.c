@@ -485,6 +485,15 @@ int main(int argc, char **argv)
 		xport_close(&x);
 		return PTHAW_EXIT_FAILED;
 	}
+	/* From a pipe (`pfrez -halt | pthaw`), the rest of the stream may
+	 * have to be read ahead into a file: while what the original still
+	 * holds is waited for (lib/layer/layer_spool.c). */
+	if (r.stdin_is_stream && fstat(0, &sb) == 0 && S_ISFIFO(sb.st_mode)) {
+		struct layer *sp = layer_spool_open(x.layer);
+
+		if (sp)
+			x.layer = sp;
+	}
 	h = malloc(sizeof(*h));
 	rc = h ? 0 : err_sys(ENOMEM, "header");
 	if (!rc)

@@ -7,6 +7,7 @@
 #include "restore.h"
 #include "crc32c.h"
 #include "err.h"
+#include "fdkind.h"
 #include "inject.h"
 #include "pagepipe.h"
 #include "pages.h"
@@ -708,7 +709,7 @@ static int build_tree(struct restore *r, struct kind_restore *kr)
 	}
 	for (size_t i = 1; i < t->n && !rc; i++)
 		if (t->procs[i].state == PSTREE_ZOMBIE)
-			rc = pload_exit(&r->sub[i]->pl, t->procs[i].status);
+			rc = pload_exit(&r->sub[i]->pl, t->procs[i].status, t->procs[i].comm);
 	for (size_t i = 1; i < t->n && !rc; i++) {
 		struct { uint64_t set; int64_t ts[2]; } w = { 1ull << (SIGCHLD - 1), { 0, 0 } };
 		struct pload *pl = tree_pload(r, t->procs[i].ppid);
@@ -865,6 +866,8 @@ pid_t restore_run(struct restore *r, uint32_t type, const unsigned char *p, size
 		rc = restore_proc(r, r, &kr, r->tree.n ? &pp : NULL, &type, &p, &len);
 	while (!rc && r->tree.n && type == REC_PSTREE_BEGIN)
 		rc = restore_next(r, &pp, &type, &p, &len);
+	if (r->tree.n && fd_unix_tree_end(!rc) && !rc)
+		rc = -EBADMSG;
 	tshare_restore_end();
 	if (pp)
 		page_pipe_stop(pp);

@@ -23,6 +23,7 @@
 #include "files.h"
 #include "json.h"
 #include "kind.h"
+#include "layer.h"
 #include "pload_ctl.h"
 #include "snap.h"
 
@@ -938,10 +939,17 @@ static long addr_wait(struct kind_restore *r, long nr, long t, const uint8_t *ad
 	long ret, delay = 10;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
+	for (int spool = 0;; spool = 1) {
 		ret = pcall(r->pl, nr, t, (long)r->pl->hello.scratch, len, 0, 0, addr, len);
 		if (ret != -EADDRINUSE && (nr != SYS_connect || ret != -EADDRNOTAVAIL))
 			return ret;
+		/* From a pipe, the rest of the stream is read ahead
+		 * (layer_spool.c), for pfrez to finish it and end the
+		 * original: the seconds count from its end. */
+		if (!spool && (ret = layer_spool_input()) < 0)
+			return ret;
+		if (!layer_spool_ended())
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= INET_WAIT_MS)
 			return ret;

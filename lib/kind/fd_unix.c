@@ -1,19 +1,23 @@
 /* fd_unix.c: unix sockets.  A pair whose both ends the process holds (a
  * socketpair, or a connection it made to itself) comes back as a
  * socketpair with the messages queued each way; a listening or bound
- * socket is bound again to its path or abstract name; a socket connected
- * to one outside the process is refused, since one end cannot be made
- * again alone.  The queues are read in pfrez without being consumed: the
- * socket is taken into pfrez with pidfd_getfd(2) and read with MSG_PEEK at
- * a moving SO_PEEK_OFF, which is put back as it was. */
+ * socket is bound again to its path or abstract name; a connection not
+ * yet accepted is made again to its listener, in the listener's order; a
+ * socket connected to one outside the process (or tree) is refused,
+ * since one end cannot be made again alone.  The queues are read in
+ * pfrez without being consumed: the socket is taken into pfrez with
+ * pidfd_getfd(2) and read with MSG_PEEK at a moving SO_PEEK_OFF, which is
+ * put back as it was. */
 #include "fdkind.h"
 #include "err.h"
 #include "json.h"
 #include "kind.h"
+#include "layer.h"
 #include "pload_ctl.h"
 #include "snap.h"
 #include "treeshare.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -42,6 +46,8 @@
 #define UNIX_QUEUE_MAX	(REC_MAX_PAYLOAD - 4096)
 #define UNIX_MSG_MAX	(1u << 20)
 #define UNIX_NAME_MAX	((uint32_t)sizeof(((struct sockaddr_un *)0)->sun_path))
+/* Connections waiting to be accepted on one listener. */
+#define UNIX_ICONS_MAX	256
 /* How long pthaw waits for a name another socket holds: after
  * `pfrez -halt | pthaw` the original holds it until pfrez has flushed the
  * stream and ended it (locks.c waits the same way). */
@@ -56,6 +62,11 @@ enum unix_state {
 				 * to peer_name (which is not connected back) */
 	UNIX_TREE_PAIR = 5,	/* connected, the peer is the socket at fd peer
 				 * of process peer_pid of the tree */
+	UNIX_CONNECTING = 6,	/* a stream or seqpacket connection not yet
+				 * accepted by the listener at fd peer of
+				 * process peer_pid (its own or another of the
+				 * tree), bound to peer_name; backlog: its
+				 * place in the listener's queue */
 };
 
 enum unix_opt {
@@ -74,7 +85,8 @@ struct rec_unix {
 	uint32_t peer;		/* UNIX_PAIR: the other end's file id;
 				 * UNIX_TREE_PAIR: its fd in process peer_pid */
 	uint32_t shutdown;	/* UNIX_SHUT_RD | UNIX_SHUT_WR */
-	uint32_t backlog;	/* UNIX_LISTEN: listen(2)'s backlog */
+	uint32_t backlog;	/* UNIX_LISTEN: listen(2)'s backlog;
+				 * UNIX_CONNECTING: its place in the queue */
 	uint32_t opts;		/* enum unix_opt */
 	int32_t rcvbuf, sndbuf;	/* SO_RCVBUF, SO_SNDBUF as getsockopt reads them */
 	int32_t peek_off;	/* SO_PEEK_OFF (-1: off) */
@@ -96,6 +108,7 @@ struct unix_sock {
 	size_t blen;
 	uint64_t ino;		/* pfrez: the socket's inode, the peer's */
 	uint64_t peer_ino;
+	uint32_t sent;		/* pfrez: its bytes sent and not yet read */
 };
 
 struct unix_socks {
@@ -112,9 +125,9 @@ static const char *type_name(uint32_t type)
 static const char *state_name(uint32_t state)
 {
 	static const char *const name[] = { "unconnected", "pair", "listening", "peer closed",
-					    "connected", "pair across the tree" };
+					    "connected", "pair across the tree", "not yet accepted" };
 
-	return state <= UNIX_TREE_PAIR ? name[state] : "?";
+	return state <= UNIX_CONNECTING ? name[state] : "?";
 }
 
 /* A name of nlen bytes, printable: "@..." for an abstract one. */
@@ -162,6 +175,8 @@ static int unix_claim(const struct fd_info *d, struct rec_file *r)
 
 struct diag {
 	uint32_t type, state, shutdown, rqlen, wqlen, nicons;
+	uint32_t icons[UNIX_ICONS_MAX];	/* the connections waiting, in order:
+					 * their clients' inodes */
 	uint64_t peer;
 	uint32_t vfs_dev;
 	uint64_t vfs_ino;
@@ -244,6 +259,7 @@ static int diag_get(int nl, uint64_t ino, struct diag *d)
 			break;
 		case UNIX_DIAG_ICONS:
 			d->nicons = (uint32_t)(vl / 4);
+			memcpy(d->icons, v, (d->nicons < UNIX_ICONS_MAX ? d->nicons : UNIX_ICONS_MAX) * 4);
 			break;
 		case UNIX_DIAG_SHUTDOWN:
 			if (vl >= 1)
@@ -428,6 +444,59 @@ static int same_ns(pid_t pid)
 	return 0;
 }
 
+/* The fd at which process pid has socket inode ino, or -1. */
+static int proc_fd_of(pid_t pid, uint64_t ino)
+{
+	char path[320], link[64], want[64];
+	struct dirent *e;
+	DIR *d;
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
+	if (!(d = opendir(path)))
+		return -1;
+	while (fd < 0 && (e = readdir(d))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0 && (link[n] = '\0', strcmp(link, want) == 0))
+			fd = atoi(e->d_name);
+	}
+	closedir(d);
+	return fd;
+}
+
+/* A listener's connections waiting to be accepted come back only when
+ * the process (or another of the tree) holds each one's client, which
+ * makes it again (UNIX_CONNECTING), and nothing was sent on it yet: the
+ * bytes queued on a socket no fd holds cannot be read. */
+static int waiting_ok(struct kind_capture *c, int nl, int fd, const struct diag *d)
+{
+	int hfd;
+
+	if (d->nicons > UNIX_ICONS_MAX)
+		return err_msg(ENOTSUP, "process %d: fd %d: listening unix socket: %u connections wait to be accepted, more than %u",
+			       c->pid, fd, d->nicons, UNIX_ICONS_MAX);
+	for (uint32_t i = 0; i < d->nicons; i++) {
+		struct diag e;
+
+		/* The client (0: it closed), then what it sent. */
+		if (!d->icons[i] || (proc_fd_of(c->pid, d->icons[i]) < 0 &&
+				     tshare_socket_holder(c->pid, d->icons[i], &hfd) <= 0))
+			return err_msg(ENOTSUP, "process %d: fd %d: listening unix socket: %u connections wait to be accepted, one from a socket outside the process (or its tree), which a restore would lose",
+				       c->pid, fd, d->nicons);
+		/* What the client sent stays charged to it until read. */
+		if (diag_get(nl, d->icons[i], &e))
+			return err_wrap(-EIO, "process %d: fd %d: a connection waiting to be accepted", c->pid, fd);
+		if (e.wqlen)
+			return err_msg(ENOTSUP, "process %d: fd %d: listening unix socket: a connection waiting to be accepted has %u bytes queued, which no restore can read",
+				       c->pid, fd, e.wqlen);
+	}
+	return 0;
+}
+
 static int sock_of(struct kind_capture *c, int pidfd, int nl, const struct snap_file *f,
 		   struct unix_sock *u)
 {
@@ -440,15 +509,16 @@ static int sock_of(struct kind_capture *c, int pidfd, int nl, const struct snap_
 	if (rc)
 		return err_wrap(rc, "process %d: fd %d", c->pid, fd);
 	u->r.type = d.type;
+	u->sent = d.wqlen;
 	u->r.shutdown = d.shutdown & (UNIX_SHUT_RD | UNIX_SHUT_WR);
 	u->peer_ino = d.peer;
 	if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET)
 		return err_msg(ENOTSUP, "process %d: fd %d: unix socket of type %u: cannot be restored",
 			       c->pid, fd, d.type);
 	if (d.state == 10 /* TCP_LISTEN */) {
-		if (d.nicons || d.rqlen)
-			return err_msg(ENOTSUP, "process %d: fd %d: listening unix socket: %u connections wait to be accepted, which a restore would lose",
-				       c->pid, fd, d.nicons ? d.nicons : d.rqlen);
+		rc = waiting_ok(c, nl, fd, &d);
+		if (rc)
+			return rc;
 		u->r.state = UNIX_LISTEN;
 		u->r.backlog = d.wqlen;
 	} else if (d.state == 1 /* TCP_ESTABLISHED */ || d.peer) {
@@ -500,6 +570,112 @@ static int dgram_to(struct kind_capture *c, const struct snap_file *f, struct un
 	return 0;
 }
 
+/* The listener whose queue has the connection of client (sock_diag
+ * names each by its client): its inode and name in *l, and the
+ * connection's place in its queue; 1, 0 when none has it, or -errno. */
+static int listener_of(uint64_t client, uint64_t *lino, struct diag *l, uint32_t *place)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req req;
+	} q = {
+		.nlh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.req = { .sdiag_family = AF_UNIX, .udiag_states = 1u << 10 /* TCP_LISTEN */,
+			 .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_ICONS },
+	};
+	static char buf[65536];
+	int nl, found = 0, done = 0;
+
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0 || send(nl, &q, sizeof(q), 0) < 0) {
+		found = err_sys(errno, "sock_diag: listing the listening unix sockets");
+		done = 1;
+	}
+	while (!done) {
+		ssize_t n = recv(nl, buf, sizeof(buf), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (n <= 0)
+			break;
+		for (; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			struct unix_diag_msg *m = NLMSG_DATA(h);
+			struct nlattr *a = (struct nlattr *)(m + 1);
+			int left = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+			const uint32_t *icons = NULL;
+			size_t nicons = 0, nlen = 0;
+			const char *name = NULL;
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = 1;
+				break;
+			}
+			for (; left >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= left;
+			     left -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+				if (a->nla_type == UNIX_DIAG_ICONS) {
+					icons = (const uint32_t *)((char *)a + NLA_HDRLEN);
+					nicons = (a->nla_len - NLA_HDRLEN) / 4;
+				} else if (a->nla_type == UNIX_DIAG_NAME &&
+					   (uint32_t)(a->nla_len - NLA_HDRLEN) <= UNIX_NAME_MAX) {
+					name = (char *)a + NLA_HDRLEN;
+					nlen = a->nla_len - NLA_HDRLEN;
+				}
+			}
+			for (size_t i = 0; !found && i < nicons && i < UNIX_ICONS_MAX; i++)
+				if (icons[i] == (uint32_t)client && name) {
+					found = 1;
+					*lino = m->udiag_ino;
+					*place = (uint32_t)i;
+					memcpy(l->name, name, nlen);
+					/* A path name ends with the NUL bind() counted. */
+					while (nlen && name[0] && l->name[nlen - 1] == '\0')
+						nlen--;
+					l->name_len = (uint32_t)nlen;
+				}
+		}
+	}
+	if (nl >= 0)
+		close(nl);
+	return found;
+}
+
+/* A connection not yet accepted (its peer is the connection's embryo in
+ * a listener's queue): made again by connecting to the listener once
+ * the listener is there, in its queue's order.  1 when u is one, 0 when
+ * not, or a refusal. */
+static int connecting(struct kind_capture *c, const struct snap_file *f, struct unix_sock *u)
+{
+	char name[4 * UNIX_NAME_MAX + 8];
+	struct diag l = { 0 };
+	uint64_t lino = 0;
+	uint32_t place = 0;
+	unsigned char *b;
+	pid_t holder = c->pid;
+	int rc, hfd;
+
+	rc = listener_of(u->ino, &lino, &l, &place);
+	if (rc <= 0)
+		return rc;
+	name_str(name, sizeof(name), l.name, l.name_len);
+	if (u->sent || u->r.shutdown || u->r.nmsgs)
+		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to %s, not yet accepted, with bytes sent or shut down: cannot be restored",
+			       c->pid, f->first_fd, f->path, name);
+	if ((hfd = proc_fd_of(c->pid, lino)) < 0 && (holder = tshare_socket_holder(c->pid, lino, &hfd)) <= 0)
+		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to %s, not yet accepted by its listener, which is outside the process (or its tree): cannot be restored",
+			       c->pid, f->first_fd, f->path, name);
+	if (!(b = realloc(u->body, u->blen + l.name_len)))
+		return err_sys(ENOMEM, "unix sockets");
+	memcpy(b + u->blen, l.name, l.name_len);
+	u->body = b;
+	u->blen += l.name_len;
+	u->r.peer_name_len = l.name_len;
+	u->r.state = UNIX_CONNECTING;
+	u->r.peer_pid = (uint32_t)holder;
+	u->r.peer = (uint32_t)hfd;
+	u->r.backlog = place;
+	return 1;
+}
+
 /* Every peer is a socket of the process connected back to it, or the
  * named peer of a datagram socket. */
 static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
@@ -513,6 +689,16 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 		int hfd = -1;
 		size_t j;
 
+		/* The kernel names no peer for a connection not yet
+		 * accepted (its other end is no socket of a file yet), as
+		 * for one whose peer closed. */
+		if (u->r.state == UNIX_WIDOWED) {
+			int rc = connecting(c, f, u);
+
+			if (rc < 0)
+				return rc;
+			continue;
+		}
 		if (u->r.state != UNIX_PAIR)
 			continue;
 		for (j = 0; j < us->n && us->v[j].ino != u->peer_ino; j++)
@@ -530,6 +716,13 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 
 			if (rc)
 				return rc;
+			/* Bound by another process of the tree (a server
+			 * its parent started): pthaw connects it once that
+			 * process has bound the name again. */
+			if ((holder = tshare_socket_holder(c->pid, u->peer_ino, &hfd)) > 0 && hfd >= 0) {
+				u->r.peer_pid = (uint32_t)holder;
+				u->r.peer = (uint32_t)hfd;
+			}
 			continue;
 		}
 		name[0] = '\0';
@@ -627,8 +820,11 @@ static int unix_take(void **data, const unsigned char *p, size_t len)
 	memcpy(&u.r, p, sizeof(u.r));
 	if (r->type != SOCK_STREAM && r->type != SOCK_DGRAM && r->type != SOCK_SEQPACKET)
 		return bad("unknown socket type", r->file);
-	if (r->state > UNIX_TREE_PAIR || (r->state == UNIX_TREE_PAIR) != (r->peer_pid != 0) ||
-	    (r->state == UNIX_TREE_PAIR && r->peer >= SNAP_FD_MAX) || (r->shutdown & ~(UNIX_SHUT_RD | UNIX_SHUT_WR)) ||
+	if (r->state > UNIX_CONNECTING ||
+	    ((r->state == UNIX_TREE_PAIR || r->state == UNIX_CONNECTING) && !r->peer_pid) ||
+	    (r->peer_pid && r->state != UNIX_TREE_PAIR && r->state != UNIX_DGRAM_TO &&
+	     r->state != UNIX_CONNECTING) ||
+	    (r->peer_pid && r->peer >= SNAP_FD_MAX) || (r->shutdown & ~(UNIX_SHUT_RD | UNIX_SHUT_WR)) ||
 	    (r->opts & ~(uint32_t)(UNIX_PASSCRED | UNIX_PASSSEC | UNIX_PASSPIDFD)) ||
 	    r->name_len > UNIX_NAME_MAX || r->rcvbuf < 0 || r->sndbuf < 0 ||
 	    r->rcvtimeo[0] < 0 || r->rcvtimeo[1] < 0 || r->rcvtimeo[1] >= 1000000 ||
@@ -638,8 +834,11 @@ static int unix_take(void **data, const unsigned char *p, size_t len)
 		return bad("a listening socket without a name or with messages", r->file);
 	if (r->state == UNIX_PLAIN && r->nmsgs)
 		return bad("messages on an unconnected socket", r->file);
-	if ((r->state == UNIX_DGRAM_TO) != (r->peer_name_len != 0) || r->peer_name_len > UNIX_NAME_MAX ||
-	    (r->state == UNIX_DGRAM_TO && (r->type != SOCK_DGRAM || r->nmsgs)))
+	if ((r->state == UNIX_DGRAM_TO || r->state == UNIX_CONNECTING) != (r->peer_name_len != 0) ||
+	    r->peer_name_len > UNIX_NAME_MAX ||
+	    (r->state == UNIX_DGRAM_TO && (r->type != SOCK_DGRAM || r->nmsgs)) ||
+	    (r->state == UNIX_CONNECTING && (r->type == SOCK_DGRAM || r->nmsgs || r->shutdown ||
+					     r->backlog >= UNIX_ICONS_MAX)))
 		return bad("a malformed peer name", r->file);
 	if (r->name_len == 1 && p[sizeof(u.r)] == '\0')
 		return bad("an empty abstract name", r->file);
@@ -695,8 +894,8 @@ static int unix_verify(const struct snap *s, const void *data)
 			return bad("not a unix socket's file", r->file);
 		if (sock_by_file(us, r->file) != &us->v[i])
 			return bad("a second record for one socket", r->file);
-		if (r->state == UNIX_TREE_PAIR && r->peer_pid == s->proc.pid)
-			return bad("paired across the tree with its own process", r->file);
+		if (r->peer_pid && r->peer_pid == s->proc.pid && r->state != UNIX_CONNECTING)
+			return bad("its peer named in its own process as in another of the tree", r->file);
 		if (r->state != UNIX_PAIR)
 			continue;
 		p = sock_by_file(us, r->peer);
@@ -981,9 +1180,18 @@ static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, 
 			continue;
 		}
 		if (!waiting) {
+			/* From a pipe, the rest of the stream is read ahead:
+			 * `pfrez -halt` ends the original, which holds the
+			 * name, only once it has written it all. */
+			ret = layer_spool_input();
+			if (ret < 0)
+				return (int)ret;
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			waiting = 1;
 		}
+		/* The seconds count from the stream's end. */
+		if (!layer_spool_ended())
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (elapsed_ms(&t0) >= UNIX_WAIT_MS)
 			return err_msg(EADDRINUSE, "fd %d: unix socket %s: the name is held by another socket (waited %d s): a copy cannot bind it while the original, on this host, still does",
 				       fd, sock_name(name, sizeof(name), u), UNIX_WAIT_MS / 1000);
@@ -1237,32 +1445,278 @@ static void unix_done(struct kind_restore *r, const struct snap *s)
 	naside = 0;
 }
 
+/*
+ * A datagram socket connected to a name that a process of the tree
+ * restored after it binds (a server its parent started): connected only
+ * once that process has bound the name again, from its pload, which
+ * takes the socket from the earlier process (pidfd_getfd(2)): before,
+ * the name is nobody's, or still the original's (a clone beside it, or
+ * `pfrez -halt | pthaw` before the original ends), which a connect would
+ * silently reach instead.
+ */
+struct later {
+	uint32_t pid;		/* the binding process, in the snapshot */
+	uint32_t old_pid;	/* the connecting process, in the snapshot */
+	pid_t seen;		/* the connecting process */
+	int fd;			/* its fd for the socket */
+	char *cwd;		/* its working directory (for a relative name) */
+	uint32_t name_len;
+	char name[UNIX_NAME_MAX];
+};
+
+static struct later *later;
+static size_t nlater;
+
+/* connect(2) of pload's t to name, a relative path taken from cwd (the
+ * connecting process's) when pload's is another. */
+static long connect_name(struct kind_restore *r, long t, const char *name, uint32_t nlen, const char *cwd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	size_t n = nlen;
+
+	if (name[0] != '\0' && name[0] != '/' && cwd && strcmp(cwd, r->snap->cwd) != 0) {
+		n = (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%.*s", cwd, (int)nlen, name);
+		if (n >= sizeof(sa.sun_path))
+			return -ENAMETOOLONG;
+	} else {
+		memcpy(sa.sun_path, name, nlen);
+	}
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	if (sa.sun_path[0] && n < UNIX_NAME_MAX)
+		len++;
+	return pcall(r, SYS_connect, t, (long)r->pl->hello.scratch, len, 0, 0, &sa, sizeof(sa));
+}
+
+static int later_add(struct kind_restore *r, const struct unix_sock *u, int fd)
+{
+	struct later *l = realloc(later, (nlater + 1) * sizeof(*l));
+
+	if (!l)
+		return err_sys(ENOMEM, "unix sockets");
+	later = l;
+	l = &later[nlater];
+	*l = (struct later){ u->r.peer_pid, r->old_pid, r->self_pid, fd, strdup(r->snap->cwd),
+			     u->r.peer_name_len, { 0 } };
+	if (!l->cwd)
+		return err_sys(ENOMEM, "unix sockets");
+	memcpy(l->name, u->body + u->r.name_len, u->r.peer_name_len);
+	nlater++;
+	return 0;
+}
+
+/* In the binding process, its names bound: the sockets of earlier
+ * processes connected to them. */
+static int later_connect(struct kind_restore *r)
+{
+	char name[4 * UNIX_NAME_MAX + 8];
+	size_t i = 0;
+
+	while (i < nlater) {
+		struct later l = later[i];
+		long t, ret;
+
+		if (l.pid != r->old_pid) {
+			i++;
+			continue;
+		}
+		later[i] = later[--nlater];
+		t = tshare_take_fd(r, l.seen, l.fd, "unix datagram socket");
+		ret = t < 0 ? t : connect_name(r, t, l.name, l.name_len, l.cwd);
+		if (t >= 0)
+			pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
+		free(l.cwd);
+		if (ret < 0)
+			return t < 0 ? (int)t : err_sys((int)-ret, "process %u: fd %d: unix datagram socket: connecting again to %s, which process %u binds",
+							l.old_pid, l.fd, name_str(name, sizeof(name), l.name, l.name_len),
+							r->old_pid);
+	}
+	return 0;
+}
+
+/*
+ * A connection not yet accepted (UNIX_CONNECTING): its socket is made at
+ * its fds unconnected; it connects once its listener listens again, and
+ * after every connection before it in that listener's queue, so that the
+ * listener accepts them in their order: from the pload being restored
+ * when that comes (the listener's process's, its own, or a later one's),
+ * which takes the socket from its process.
+ */
+struct conn {
+	uint32_t lpid, lfd, place;	/* its listener (process, fd), its place */
+	uint32_t old_pid;		/* the connecting process, in the snapshot */
+	pid_t seen;
+	int fd;
+	char *cwd;
+	uint32_t name_len;
+	char name[UNIX_NAME_MAX];
+};
+
+static struct conn *conns;
+static size_t nconns;
+
+/* Per listener, the place in its queue that connects next. */
+static struct lqueue {
+	uint32_t pid, fd, next;
+} *lqueues;
+static size_t nlqueues;
+
+static int conn_add(struct kind_restore *r, const struct unix_sock *u, int fd)
+{
+	struct conn *c = realloc(conns, (nconns + 1) * sizeof(*c));
+
+	if (!c)
+		return err_sys(ENOMEM, "unix sockets");
+	conns = c;
+	c = &conns[nconns];
+	*c = (struct conn){ u->r.peer_pid, u->r.peer, u->r.backlog, r->old_pid, r->self_pid, fd,
+			    strdup(r->snap->cwd), u->r.peer_name_len, { 0 } };
+	if (!c->cwd)
+		return err_sys(ENOMEM, "unix sockets");
+	memcpy(c->name, u->body + u->r.name_len, u->r.peer_name_len);
+	nconns++;
+	return 0;
+}
+
+static uint32_t *next_place(uint32_t pid, uint32_t fd)
+{
+	struct lqueue *q;
+
+	for (size_t i = 0; i < nlqueues; i++)
+		if (lqueues[i].pid == pid && lqueues[i].fd == fd)
+			return &lqueues[i].next;
+	if (!(q = realloc(lqueues, (nlqueues + 1) * sizeof(*q))))
+		return NULL;
+	lqueues = q;
+	lqueues[nlqueues] = (struct lqueue){ pid, fd, 0 };
+	return &lqueues[nlqueues++].next;
+}
+
+/* Connects every connection whose listener is there and whose turn it
+ * is, as long as one does. */
+static int conns_connect(struct kind_restore *r)
+{
+	char name[4 * UNIX_NAME_MAX + 8];
+	int more = 1;
+	pid_t seen;
+
+	while (more) {
+		more = 0;
+		for (size_t i = 0; i < nconns; i++) {
+			struct conn c = conns[i];
+			uint32_t *next;
+			long t, ret;
+
+			if (c.lpid != r->old_pid && (!r->tree || !tshare_restored(c.lpid, &seen)))
+				continue;
+			if (!(next = next_place(c.lpid, c.lfd)))
+				return err_sys(ENOMEM, "unix sockets");
+			if (*next != c.place)
+				continue;
+			t = c.old_pid == r->old_pid ? c.fd : tshare_take_fd(r, c.seen, c.fd, "unix socket");
+			ret = t < 0 ? t : connect_name(r, t, c.name, c.name_len, c.cwd);
+			if (t >= 0 && t != c.fd)
+				pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
+			if (ret < 0)
+				return t < 0 ? (int)t : err_sys((int)-ret, "process %u: fd %d: unix socket: connecting again to %s (not yet accepted there)",
+								c.old_pid, c.fd, name_str(name, sizeof(name), c.name, c.name_len));
+			free(c.cwd);
+			conns[i] = conns[--nconns];
+			(*next)++;
+			more = 1;
+			break;
+		}
+	}
+	return 0;
+}
+
+int fd_unix_tree_end(int check)
+{
+	char name[4 * UNIX_NAME_MAX + 8];
+	int rc = 0;
+
+	if (check && nconns)
+		rc = err_msg(EBADMSG, "process %u: fd %d: unix socket connected to %s, not yet accepted at fd %u of process %u, which has no such listener or place in its queue",
+			     conns[0].old_pid, conns[0].fd, name_str(name, sizeof(name), conns[0].name, conns[0].name_len),
+			     conns[0].lfd, conns[0].lpid);
+	else if (check && nlater)
+		rc = err_msg(EBADMSG, "process %u: fd %d: unix datagram socket connected to %s, bound by process %u, which is no process of the tree",
+			     later[0].old_pid, later[0].fd,
+			     name_str(name, sizeof(name), later[0].name, later[0].name_len), later[0].pid);
+	else if (check && nhanded)
+		rc = err_msg(EBADMSG, "unix socket pair: its other end at fd %u of process %u, which is no process of the tree",
+			     handed[0].fd, handed[0].pid);
+	for (size_t i = 0; i < nconns; i++)
+		free(conns[i].cwd);
+	free(conns);
+	conns = NULL;
+	nconns = 0;
+	free(lqueues);
+	lqueues = NULL;
+	nlqueues = 0;
+	for (size_t i = 0; i < nlater; i++)
+		free(later[i].cwd);
+	free(later);
+	later = NULL;
+	nlater = 0;
+	for (size_t i = 0; i < nhanded; i++)
+		close(handed[i].t);
+	free(handed);
+	handed = NULL;
+	nhanded = 0;
+	return rc;
+}
+
 /* At KIND_STAGE_FILES, every socket at its fds: a datagram socket
  * connects again to the name it was connected to (a socket of the
- * process, bound by now, or one outside it). */
+ * process, bound by now, of an earlier process of the tree, or one
+ * outside it; a later process's: once that one has bound it); then the
+ * sockets of earlier processes waiting for this one's names, and the
+ * connections not yet accepted whose turn has come. */
 static int unix_restore(struct kind_restore *r, const void *data)
 {
 	const struct unix_socks *us = data;
 	char name[4 * UNIX_NAME_MAX + 8];
+	pid_t seen;
+	int rc;
 
 	for (size_t i = 0; i < us->n; i++) {
 		const struct unix_sock *u = &us->v[i];
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + u->r.peer_name_len);
 		int fd = r->snap->files[u->r.file].first_fd;
 		long ret;
 
+		if (u->r.state == UNIX_CONNECTING) {
+			if (u->r.peer_pid != r->old_pid && !r->tree)
+				return err_msg(EBADMSG, "fd %d: unix socket: its listener in process %u of a tree, in a process alone",
+					       fd, u->r.peer_pid);
+			rc = conn_add(r, u, fd);
+			if (rc)
+				return rc;
+			continue;
+		}
 		if (u->r.state != UNIX_DGRAM_TO)
 			continue;
-		memcpy(sa.sun_path, u->body + u->r.name_len, u->r.peer_name_len);
-		if (sa.sun_path[0] && u->r.peer_name_len < UNIX_NAME_MAX)
-			len++;
-		ret = pcall(r, SYS_connect, fd, (long)r->pl->hello.scratch, len, 0, 0, &sa, sizeof(sa));
+		if (u->r.peer_pid && !r->tree)
+			return err_msg(EBADMSG, "fd %d: unix datagram socket: its peer in process %u of a tree, in a process alone",
+				       fd, u->r.peer_pid);
+		if (u->r.peer_pid && !tshare_restored(u->r.peer_pid, &seen)) {
+			rc = later_add(r, u, fd);
+			if (rc)
+				return rc;
+			continue;
+		}
+		ret = connect_name(r, fd, (const char *)u->body + u->r.name_len, u->r.peer_name_len, NULL);
 		if (ret < 0)
 			return err_sys((int)-ret, "fd %d: unix datagram socket: connecting again to %s", fd,
-				       name_str(name, sizeof(name), sa.sun_path, u->r.peer_name_len));
+				       name_str(name, sizeof(name), u->body + u->r.name_len, u->r.peer_name_len));
 	}
-	return 0;
+	rc = conns_connect(r);
+	if (!r->tree) {
+		int end = fd_unix_tree_end(!rc);
+
+		return rc ? rc : end;
+	}
+	return rc ? rc : later_connect(r);
 }
 
 /* Each socket file has its record (fd_kind_ops.verify), before any page. */
@@ -1301,6 +1755,12 @@ static void unix_print(FILE *f, const void *data)
 			fprintf(f, " with fd %u of process %u", r->peer, r->peer_pid);
 		if (r->state == UNIX_DGRAM_TO)
 			fprintf(f, " to %s", name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len));
+		if (r->state == UNIX_DGRAM_TO && r->peer_pid)
+			fprintf(f, " (bound at fd %u of process %u)", r->peer, r->peer_pid);
+		if (r->state == UNIX_CONNECTING)
+			fprintf(f, " by %s (listening at fd %u of process %u), place %u in its queue",
+				name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len), r->peer,
+				r->peer_pid, r->backlog);
 		if (r->state == UNIX_LISTEN)
 			fprintf(f, ", backlog %u", r->backlog);
 		if (r->name_len)
@@ -1338,15 +1798,18 @@ static void unix_print_json(struct json *j, const void *data)
 		json_str(j, "state", state_name(r->state));
 		if (r->state == UNIX_PAIR)
 			json_uint(j, "peer", r->peer);
-		if (r->state == UNIX_TREE_PAIR) {
+		if (r->state == UNIX_CONNECTING)
+			json_uint(j, "queue_place", r->backlog);
+		if (r->state == UNIX_TREE_PAIR || r->state == UNIX_CONNECTING ||
+		    (r->state == UNIX_DGRAM_TO && r->peer_pid)) {
 			json_uint(j, "peer_fd", r->peer);
 			json_uint(j, "peer_pid", r->peer_pid);
 		}
 		if (r->state == UNIX_LISTEN)
 			json_uint(j, "backlog", r->backlog);
-		if (r->state == UNIX_DGRAM_TO && u->body[r->name_len] == '\0')
+		if (r->peer_name_len && u->body[r->name_len] == '\0')
 			json_strn(j, "peer_abstract", (const char *)u->body + r->name_len + 1, r->peer_name_len - 1);
-		else if (r->state == UNIX_DGRAM_TO)
+		else if (r->peer_name_len)
 			json_strn(j, "peer_path", (const char *)u->body + r->name_len, r->peer_name_len);
 		if (r->name_len && u->body[0] == '\0')
 			json_strn(j, "abstract", (const char *)u->body + 1, r->name_len - 1);

@@ -7,6 +7,7 @@
 #include "err.h"
 #include "json.h"
 #include "inject.h"
+#include "layer.h"
 #include "pload_ctl.h"
 #include "snap.h"
 
@@ -433,9 +434,17 @@ static int locks_restore(struct kind_restore *r, const void *data)
 			return err_msg(EBADMSG, "locks record: fd %d is not a file of the snapshot", k->fd);
 		while ((ret = lock_take(r, k)) == -EAGAIN) {
 			if (!waiting) {
+				/* From a pipe, the rest of the stream is read
+				 * ahead (layer_spool.c), for pfrez to finish
+				 * it and end the original: the seconds count
+				 * from its end. */
+				if ((ret = layer_spool_input()) < 0)
+					return (int)ret;
 				clock_gettime(CLOCK_MONOTONIC, &t0);
 				waiting = 1;
 			}
+			if (!layer_spool_ended())
+				clock_gettime(CLOCK_MONOTONIC, &t0);
 			if (elapsed_ms(&t0) >= LOCKS_WAIT_MS)
 				break;
 			nanosleep(&(struct timespec){ 0, delay * 1000000 }, NULL);

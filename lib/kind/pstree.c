@@ -149,7 +149,7 @@ int pstree_children(pid_t pid, pid_t **out, size_t *n)
 int pstree_read(pid_t pid, struct rec_pstree_proc *p)
 {
 	char buf[4096];
-	const char *s;
+	const char *s, *c;
 	unsigned long long f[53] = { 0 };
 	int i;
 	int rc = proc_read_text(pid, "stat", buf, sizeof(buf));
@@ -161,6 +161,11 @@ int pstree_read(pid_t pid, struct rec_pstree_proc *p)
 		return err_msg(EINVAL, "process %d: stat: cannot parse", pid);
 	memset(p, 0, sizeof(*p));
 	p->pid = (uint32_t)pid;
+	/* The name, between the first "(" and the last ")": a zombie's
+	 * comes back with it (pload ends under it). */
+	if ((c = strchr(buf, '(')) && c < s)
+		memcpy(p->comm, c + 1, (size_t)(s - c - 1) < sizeof(p->comm) - 1 ?
+		       (size_t)(s - c - 1) : sizeof(p->comm) - 1);
 	p->state = s[2] == 'Z' ? PSTREE_ZOMBIE : s[2] == 'T' ? PSTREE_STOPPED : PSTREE_LIVE;
 	s += 3;
 	for (i = 4; i <= 52 && *s; i++) {
@@ -179,6 +184,19 @@ int pstree_read(pid_t pid, struct rec_pstree_proc *p)
 	/* exit_code is there since Linux 3.5; a zombie without it exited 0. */
 	p->status = p->state == PSTREE_ZOMBIE && i > 52 ? (uint32_t)f[52] : 0;
 	return 0;
+}
+
+void pstree_read_comm(pid_t pid, struct rec_pstree_proc *p)
+{
+	char buf[64];
+
+	memset(p->comm, 0, sizeof(p->comm));
+	if (proc_read_text(pid, "comm", buf, sizeof(buf))) {
+		err_clear();
+		return;
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	memcpy(p->comm, buf, strnlen(buf, sizeof(p->comm) - 1));
 }
 
 int pstree_left_out(pid_t root, pid_t pid)
@@ -282,6 +300,7 @@ int pstree_verify(const struct pstree *t)
 		int par = pstree_find(t, p->ppid);
 
 		if (!p->pid || p->pad[0] || p->pad[1] || p->state > PSTREE_ZOMBIE ||
+		    p->comm[sizeof(p->comm) - 1] ||
 		    (p->state != PSTREE_ZOMBIE && p->status) || (p->flags & ~(PSTREE_FILES_SHARED | PSTREE_FS_SHARED)))
 			return err_msg(EBADMSG, "pstree record: process %u: malformed", p->pid);
 		/* A zombie has no fd table; the root's parent is not made. */
@@ -346,12 +365,14 @@ void pstree_print(FILE *f, const struct pstree *t)
 	fprintf(f, "Process tree: %zu processes (%zu live)\n", t->n, pstree_live(t));
 	for (size_t i = 0; i < t->n; i++) {
 		const struct rec_pstree_proc *p = &t->procs[i];
+		char comm[4 * sizeof(p->comm) + 1];
 		int depth = 0;
 
 		for (int a = pstree_find(t, p->ppid); a >= 0 && depth < 64; a = pstree_find(t, t->procs[a].ppid))
 			depth++;
-		fprintf(f, "  %*spid %u, parent %u, process group %u, session %u, %s", 2 * depth, "", p->pid,
-			p->ppid, p->pgid, p->sid, pstree_state_name(p->state));
+		err_escape(comm, sizeof(comm), p->comm, strnlen(p->comm, sizeof(p->comm)));
+		fprintf(f, "  %*spid %u (%s), parent %u, process group %u, session %u, %s", 2 * depth, "",
+			p->pid, comm, p->ppid, p->pgid, p->sid, pstree_state_name(p->state));
 		if (p->state == PSTREE_ZOMBIE)
 			print_status(f, p->status);
 		if (p->flags & PSTREE_FILES_SHARED)
@@ -370,6 +391,7 @@ void pstree_print_json(struct json *j, const struct pstree *t)
 
 		json_object_begin(j, NULL);
 		json_uint(j, "pid", p->pid);
+		json_strn(j, "comm", p->comm, strnlen(p->comm, sizeof(p->comm)));
 		json_uint(j, "ppid", p->ppid);
 		json_uint(j, "pgid", p->pgid);
 		json_uint(j, "sid", p->sid);

@@ -36,6 +36,8 @@ void pstree_free(struct pstree *t);
 int pstree_children(pid_t pid, pid_t **out, size_t *n);
 /* pid's place and state from /proc/PID/stat (a zombie's exit_code). */
 int pstree_read(pid_t pid, struct rec_pstree_proc *p);
+/* Only its name (the root's entry, whose place comes from elsewhere). */
+void pstree_read_comm(pid_t pid, struct rec_pstree_proc *p);
 /* Whether pid must be left out of root's tree: pfrez itself, and the
  * processes between root and pfrez (pfrez's ancestors below root):
  * whoever started pfrez from inside the tree does not come back with it. */

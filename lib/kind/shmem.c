@@ -14,6 +14,7 @@
 #include "files.h"
 #include "json.h"
 #include "kind.h"
+#include "layer.h"
 #include "pload_ctl.h"
 #include "proc.h"
 #include "reopen.h"
@@ -630,14 +631,14 @@ static void obj_reopen(const struct shm_obj *o, char *what, size_t wlen, int sam
 /* Whether the segment's key (1) or id (2) is taken here, or neither
  * (0).  The segment is made again with both: one here that has either
  * (the original, on this host) would be taken for it.  A few seconds
- * are waited first: after `pfrez -halt | pthaw` of a stream that fits
- * in the pipe, pfrez is ending the original, whose segment goes with it
- * (a larger stream keeps pfrez writing, the original held, until pthaw
- * reads on: refused, the original goes on). */
+ * are waited first: after `pfrez -halt | pthaw`, pfrez is ending the
+ * original, whose segment goes with it, once it has written the whole
+ * stream: from a pipe, pthaw reads the rest of it ahead into a file
+ * meanwhile (layer_spool.c), and the seconds count from its end. */
 static int sysv_taken(const struct shm_obj *o)
 {
 	struct shmid_ds ds;
-	int taken = 0;
+	int taken = 0, spooling = 0;
 
 	for (int ms = 0; ms <= SYSV_WAIT_MS; ms += 50) {
 		if (o->sv.key != IPC_PRIVATE && shmget(o->sv.key, 0, 0) >= 0)
@@ -646,6 +647,10 @@ static int sysv_taken(const struct shm_obj *o)
 			taken = 2;
 		else
 			return 0;
+		if (!spooling && (spooling = layer_spool_input()) < 0)
+			return spooling;
+		if (!layer_spool_ended())
+			ms = 0;
 		usleep(50000);
 	}
 	return taken;
@@ -668,7 +673,9 @@ static int shmem_check(struct kind_check *c, const void *data)
 		if (o->r.kind == SHMEM_SYSV) {
 			int taken = sysv_taken(o);
 
-			if (taken == 1)
+			if (taken < 0)
+				rc = kind_problem(c, taken);
+			else if (taken == 1)
 				rc = kind_problem(c, err_msg(EEXIST, "SysV shared memory segment %d: its key 0x%08x is taken here (the original still runs?)",
 							     o->sv.shmid, (unsigned)o->sv.key));
 			else if (taken == 2)

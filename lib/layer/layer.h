@@ -75,6 +75,18 @@ void layer_fd_write_timeout(struct layer *l, int64_t ms);
  * (selfexec.h). */
 void layer_fd_read_limit(struct layer *l, unsigned long long n);
 
+/* pthaw's input pipe (layer_spool.c): reads pass through below until
+ * layer_spool_input() is called; from then on a thread reads the rest
+ * of the input into an unlinked temporary file ($TMPDIR, else /tmp) and
+ * reads come from there.  One input at a time. */
+struct layer *layer_spool_open(struct layer *below);
+/* Starts spooling the input, if there is one to spool: 1, 0 if there is
+ * none, or -errno. */
+int layer_spool_input(void);
+/* 1 once the spooled input has been read to its end (or failed), or
+ * when nothing is spooled; 0 while the thread reads on. */
+int layer_spool_ended(void);
+
 /* Optional per-layer byte counting for -progress: the fd layer counts the
  * bytes it moved; 0 for other layers. */
 unsigned long long layer_fd_bytes(const struct layer *l);

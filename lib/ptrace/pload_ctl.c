@@ -397,9 +397,13 @@ int pload_fork_sharing(struct pload *p, struct pload *child, pid_t pid, int file
 	return fork_as(p, child, pid, files_base > 0 ? files_base : 0, fs);
 }
 
-int pload_exit(struct pload *p, uint32_t status)
+int pload_exit(struct pload *p, uint32_t status, const char comm[16])
 {
-	long ret = pload_call(p, PLOAD_OP_EXIT, status, 0, 0, 0, 0, 0, NULL, 0);
+	long name[2];
+	long ret;
+
+	memcpy(name, comm, sizeof(name));
+	ret = pload_call(p, PLOAD_OP_EXIT, status, name[0], name[1], 0, 0, 0, NULL, 0);
 
 	if (ret < 0)
 		return (int)ret;

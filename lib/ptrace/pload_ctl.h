@@ -72,8 +72,8 @@ int pload_fork(struct pload *p, struct pload *child, pid_t pid);
 int pload_fork_sharing(struct pload *p, struct pload *child, pid_t pid, int files_base, int fs);
 
 /* Ends pload p as a zombie of the tree with the wait status status
- * (PLOAD_OP_EXIT), and waits until it is one. */
-int pload_exit(struct pload *p, uint32_t status);
+ * and the name comm (PLOAD_OP_EXIT), and waits until it is one. */
+int pload_exit(struct pload *p, uint32_t status, const char comm[16]);
 
 /* Moves p's pipes to the lowest free fds from base up. */
 int pload_move(struct pload *p, int base);

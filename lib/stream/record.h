@@ -114,6 +114,7 @@ struct rec_pstree_proc {
 	uint8_t state;		/* enum rec_pstree_state */
 	uint8_t flags;		/* enum rec_pstree_flag */
 	uint8_t pad[2];
+	char comm[16];		/* its name (/proc/PID/comm), NUL-padded */
 } __attribute__((packed));
 
 enum rec_pstree_flag {

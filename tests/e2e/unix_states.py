@@ -5,7 +5,8 @@
 # datagram socket bound to an abstract name that receives from an unbound
 # one and from a client connected to it, a client connected to a datagram
 # server in another process (as syslog's /dev/log), and a
-# listener with a backlog.
+# listener with a backlog.  With "child", that server is its child (in
+# the tree, restored after it).
 import os
 import socket
 import sys
@@ -16,17 +17,20 @@ PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
 
 # The server first: its process holds none of the sockets below.  It is
 # left to init (a double fork), as syslog's is no child of its clients:
-# outside the tree pfrez captures, it stays where it is.
+# outside the tree pfrez captures, it stays where it is; or ("child") it
+# is the program's child.
+CHILD = sys.argv[1:] == ["child"]
 srv_sock = socket.socket(AF, DG)
 srv_sock.bind("srv.sock")
 mid = os.fork()
 if mid == 0:
-    if os.fork() == 0:
+    if CHILD or os.fork() == 0:
         # The server: reads whatever comes, until killed.
         while True:
             srv_sock.recv(64)
     os._exit(0)
-os.waitpid(mid, 0)
+if not CHILD:
+    os.waitpid(mid, 0)
 srv_sock.close()
 
 w0, widow = socket.socketpair()

@@ -4,7 +4,8 @@
  * the parent checks that the counter is the sum, that the child's count
  * moves (one segment, not two copies), and that the segment is still the
  * one with its id, key (none once removed), size, mode, and both
- * attaches. */
+ * attaches.  With "big", the parent holds 2 MiB of its own besides:
+ * its stream no pipe holds whole. */
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -31,6 +32,13 @@ static const char *setup(int argc, char **argv)
 	pid_t kid;
 
 	rmid = argc > 1 && strcmp(argv[1], "rmid") == 0;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "big") == 0) {
+			static volatile char big[2 << 20];
+
+			for (size_t k = 0; k < sizeof(big); k++)
+				big[k] = (char)(k * 131 + 7);
+		}
 	/* A key of its own: two runs at once do not meet. */
 	key = (key_t)(0x70660000 | (getpid() & 0xffff));
 	id = shmget(key, 100, IPC_CREAT | IPC_EXCL | 0640);

@@ -53,7 +53,8 @@ static const struct rec_pstree_proc good[] = {
 	{ .pid = 101, .ppid = 100, .pgid = 101, .sid = 100 },
 	{ .pid = 102, .ppid = 101, .pgid = 101, .sid = 100, .state = PSTREE_STOPPED },
 	{ .pid = 103, .ppid = 100, .pgid = 103, .sid = 103 },
-	{ .pid = 104, .ppid = 100, .pgid = 100, .sid = 100, .state = PSTREE_ZOMBIE, .status = 3 << 8 },
+	{ .pid = 104, .ppid = 100, .pgid = 100, .sid = 100, .state = PSTREE_ZOMBIE, .status = 3 << 8,
+	  .comm = "job" },
 };
 
 static void test_round_trip(void **state)
@@ -67,6 +68,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(pstree_live(&t), 4);
 	assert_int_equal(pstree_find(&t, 103), 3);
 	assert_int_equal(t.procs[4].status, 3 << 8);
+	assert_string_equal(t.procs[4].comm, "job");
 	assert_int_equal(pstree_place(&t, 1), PSTREE_LEAD);
 	assert_int_equal(pstree_place(&t, 2), PSTREE_JOIN);
 	assert_int_equal(pstree_place(&t, 3), PSTREE_SETSID);
@@ -100,6 +102,9 @@ static void test_refused(void **state)
 	memcpy(e, good, sizeof(good));
 	e[1].status = 1;				/* a live one with a status */
 	refused(e, 5, -EBADMSG, "malformed");
+	memcpy(e, good, sizeof(good));
+	memset(e[4].comm, 'a', sizeof(e[4].comm));	/* a name without its NUL */
+	refused(e, 5, -EBADMSG, "process 104: malformed");
 	memcpy(e, good, sizeof(good));
 	e[0].state = PSTREE_ZOMBIE;
 	refused(e, 5, -EBADMSG, "the root");
