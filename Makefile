@@ -61,6 +61,7 @@ UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_re
 UNIT_TESTS += test_kind_unix
 UNIT_TESTS += test_selfexec
 UNIT_TESTS += test_kind_pstree
+UNIT_TESTS += test_prefetch
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
