@@ -332,8 +332,8 @@ static int state_one(struct capture *c)
 				   .max_deleted = c->max_deleted, .lib_fd = c->lib_fd };
 	int rc = 0, rc2;
 
-	/* Every thread is held: the slow /proc files are read meanwhile
-	 * (prefetch.h), taken by the locks and madvise kinds. */
+	/* Every thread is held: /proc/locks is read meanwhile (prefetch.h),
+	 * taken by the locks kind. */
 	kc.pre = proc_prefetch_new();
 	proc_prefetch_add(kc.pre, "/proc/locks");
 	for (size_t i = 0; i < c->nthreads && !rc; i++) {
@@ -360,17 +360,8 @@ static int state_one(struct capture *c)
 		goto out;
 	kc.inj = &c->ctx[0];
 	/* The kinds may still run calls inside the process (the frames keep
-	 * that safe if pfrez dies meanwhile).  smaps is read ahead once the
-	 * mm kind has made its brk(0): that call takes the mmap lock for
-	 * writing, and would wait for the whole walk. */
-	rc = kinds_capture_range(&kc, c->snap.kind, 0, 0, KIND_MM + 1);
-	if (!rc) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/%d/smaps", c->pid);
-		proc_prefetch_add(kc.pre, path);
-		rc = kinds_capture_range(&kc, c->snap.kind, 0, KIND_MM + 1, KIND_NR);
-	}
+	 * that safe if pfrez dies meanwhile). */
+	rc = kinds_capture(&kc, c->snap.kind, 0);
 	proc_prefetch_end(kc.pre);
 	kc.pre = NULL;
 	/* Last, its memory is marked: from here the process may run on

@@ -61,12 +61,7 @@ const struct kind_ops *kind_get(int i)
 
 int kinds_capture(struct kind_capture *c, void **data, int first)
 {
-	return kinds_capture_range(c, data, first, 0, KIND_NR);
-}
-
-int kinds_capture_range(struct kind_capture *c, void **data, int first, int from, int to)
-{
-	for (int i = from; i < to; i++) {
+	for (int i = 0; i < KIND_NR; i++) {
 		const struct kind_ops *k = kind_get(i);
 		int rc = k && k->capture && !(k->flags & KIND_FIRST) == !first ? k->capture(c, &data[i]) : 0;
 

@@ -116,7 +116,7 @@ struct kind_capture {
 	int halt;			/* pfrez -halt: the original is to end */
 	uint64_t max_deleted;		/* pfrez -max-deleted: bytes of deleted files */
 	int lib_fd;			/* pfrez -lib-fd: > 2, or 0 for none (files.c) */
-	struct proc_prefetch *pre;	/* smaps and /proc/locks read ahead, or NULL */
+	struct proc_prefetch *pre;	/* /proc/locks read ahead (prefetch.h), or NULL */
 };
 
 /* What pthaw checks before it reads a page: whether this host and this
@@ -201,8 +201,6 @@ const struct kind_ops *kind_get(int i);
  * NULL there and is skipped by write, restore and print. */
 /* first: the KIND_FIRST kinds, else the others. */
 int kinds_capture(struct kind_capture *c, void **data, int first);
-/* The same, over the kinds from to to - 1 only. */
-int kinds_capture_range(struct kind_capture *c, void **data, int first, int from, int to);
 int kinds_write(void *const *data, struct rec_writer *w);
 /* Only the kinds whose records may follow pages (late 1: KIND_LATE), or
  * only the others: a live pre-copy sends the first at its end. */

@@ -8,7 +8,6 @@
 #include "json.h"
 #include "inject.h"
 #include "pload_ctl.h"
-#include "prefetch.h"
 #include "proc.h"
 #include "snap.h"
 
@@ -164,24 +163,6 @@ static int ma_add(void *arg, uint64_t start, uint64_t end, const char *vmflags)
 	return 0;
 }
 
-/* The smaps of the held process through ma_add(): the text read ahead
- * while the kinds before this one ran (prefetch.h), or, asked again, read
- * now. */
-static int ma_read(struct kind_capture *c, struct madvise_state *m)
-{
-	char path[64];
-	FILE *f;
-	int rc;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", c->pid);
-	f = proc_prefetch_open(c->pre, path);
-	if (!f)
-		return err_sys(errno, "%s", path);
-	rc = smaps_parse(f, ma_add, m);
-	fclose(f);
-	return rc;
-}
-
 /* mlockall(MCL_FUTURE) leaves no trace but in the mappings made after it:
  * one page is mapped inside the process, its VmFlags read from smaps, and
  * it is unmapped.  A shared anonymous page, which the kernel never merges
@@ -241,11 +222,11 @@ static int madvise_capture(struct kind_capture *c, void **data)
 		return err_sys(ENOMEM, "madvise");
 	m->snap = c->snap;
 	m->pid = c->pid;
-	rc = ma_read(c, m);
+	rc = smaps_read(c->pid, ma_add, m);
 	for (size_t i = 0; !rc && i < m->h.n; i++)
 		locked |= !!(m->v[i].flags & MA_LOCKED);
 	if (!rc && locked && !(rc = probe_map(c, m))) {
-		rc = ma_read(c, m);
+		rc = smaps_read(c->pid, ma_add, m);
 		rc2 = probe_unmap(c, m);
 		rc = rc ? rc : rc2;
 		m->probe = 0;

@@ -1,19 +1,21 @@
-/* prefetch.h: the /proc files of a held process that are slow to make,
- * read by threads of their own while pfrez goes on with the rest of the
- * capture (the calls it injects): the time the process is held is then
- * the longest of them, not their sum.
+/* prefetch.h: the /proc files of a held process that are slow to make
+ * without work of pfrez's own, read by threads while pfrez goes on with
+ * the rest of the capture (the calls it injects): the time the process
+ * is held is then the longest of them, not their sum.
  *
- *  /proc/PID/smaps walks every page table entry of every mapping (to
- *  count Rss and the rest): about 8 ms for 2 GiB of 4 KiB pages.
  *  /proc/locks takes file_rwsem for writing, which first waits for an
- *  RCU grace period: 8 ms or more however few locks there are.
+ *  RCU grace period: 8 ms or more however few locks there are, all of
+ *  it waiting.
  *
- * What they hold is the state when the thread read it, so they are read
+ * Not /proc/PID/smaps: its cost is the kernel's walk of every page table
+ * entry (8 ms at 2 GiB of 4 KiB pages on an idle machine, 50 to 200 ms
+ * on a busy one), CPU work that a thread only moves; on two busy CPUs a
+ * capture reading it aside was held longer, not shorter (median 60 ms
+ * against 52 ms, 2 GiB, tests/progs/gen_writer).
+ *
+ * What a file holds is the state when the thread read it, so it is read
  * only while every thread of the process is held, and the caller must
- * not change what they show until it has taken them (nothing pfrez
- * injects before the madvise and locks kinds maps, unmaps, advises or
- * locks anything: those kinds make the first such calls themselves, and
- * read again afterwards what the calls changed).  Each text is given
+ * not change what it shows until it has taken it.  Each text is given
  * once; asked again, it is read anew. */
 #ifndef PFREZ_PREFETCH_H
 #define PFREZ_PREFETCH_H
