@@ -45,7 +45,7 @@ LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c lib/layer/layer_hold.c l
 	     lib/layer/compress.c lib/layer/layer_gzip.c lib/layer/layer_snappy.c lib/layer/layer_zstd.c \
 	     lib/layer/crypt.c lib/layer/layer_crypt.c lib/layer/crypt_gcm.c lib/layer/crypt_ctrmac.c
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
-LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c lib/ptrace/pidns.c lib/ptrace/why.c
+LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c lib/ptrace/pidns.c lib/ptrace/why.c lib/ptrace/prefetch.c
 LIB_KIND   := $(sort $(wildcard lib/kind/*.c))
 LIB_ARCH  := lib/arch/x86_64/sigframe.c lib/arch/x86_64/regs.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)
@@ -61,6 +61,7 @@ UNIT_TESTS := test_flags test_crc32c test_compress test_xport test_crypt test_re
 UNIT_TESTS += test_kind_unix
 UNIT_TESTS += test_selfexec
 UNIT_TESTS += test_kind_pstree
+UNIT_TESTS += test_prefetch
 
 # Target programs for the end-to-end tests: tests/progs/NAME.c -> $(B)/progs/NAME
 PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
@@ -75,7 +76,7 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 PROGS      += unix_pair unix_listen anon_fd inotify lazysum
 PROGS      += tree_pipes tree_log tree_shm tree_clonefiles tree_fds tree_sysv
 PROGS      += tree_zombie tree_stopped tree_groups tree_reaper tree_wait
-PROGS      += gen_writer
+PROGS      += gen_writer madv_flip
 PROGS_STATIC := counter_static
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)

@@ -9,6 +9,7 @@
 #include "kind.h"
 #include "layer.h"
 #include "pages.h"
+#include "prefetch.h"
 #include "proc.h"
 #include "treeshare.h"
 #include "arch/x86_64/regs.h"
@@ -343,6 +344,10 @@ static int state_one(struct capture *c)
 				   .max_deleted = c->max_deleted, .lib_fd = c->lib_fd };
 	int rc = 0, rc2;
 
+	/* Every thread is held: /proc/locks is read meanwhile (prefetch.h),
+	 * taken by the locks kind. */
+	kc.pre = proc_prefetch_new();
+	proc_prefetch_add(kc.pre, "/proc/locks");
 	for (size_t i = 0; i < c->nthreads && !rc; i++) {
 		rc = arch_thread_read(&c->threads[i]);
 		if (!rc)
@@ -371,6 +376,8 @@ static int state_one(struct capture *c)
 	/* The kinds may still run calls inside the process (the frames keep
 	 * that safe if pfrez dies meanwhile). */
 	rc = kinds_capture(&kc, c->snap.kind, 0);
+	proc_prefetch_end(kc.pre);
+	kc.pre = NULL;
 	/* Last, its memory is marked: from here the process may run on
 	 * while pfrez reads it.  Anything that prevents it only means the
 	 * process stays held until its memory is read, as without -cow. */
@@ -385,6 +392,7 @@ static int state_one(struct capture *c)
 			rc = rc2;
 	}
 out:
+	proc_prefetch_end(kc.pre);
 	/* From here on only memory is read: put the threads back as they
 	 * will resume.  capture_release() does the same again. */
 	for (size_t i = 0; c->ctx && i < c->nthreads; i++) {

@@ -831,12 +831,15 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (handover) {
+		int64_t held;
+
 		rc = halt_handover(&c, &x, &ho, deadline);
+		held = now_ns() - (int64_t)c.held_at.tv_sec * 1000000000 - c.held_at.tv_nsec;
 		capture_free(&c);
 		xport_close(&x);
 		if (rc == 0 && opt_progress && c.passes)
 			fprintf(stderr, "pfrez: process %ld handed over and ended; held %.1f ms from its last pre-copy pass to its copy running\n",
-				opt_pid, ((double)(now_ns() - (int64_t)c.held_at.tv_sec * 1000000000 - c.held_at.tv_nsec)) / 1e6);
+				opt_pid, (double)held / 1e6);
 		else if (rc == 0 && opt_progress)
 			fprintf(stderr, "pfrez: process %ld handed over and ended\n", opt_pid);
 		return rc;

@@ -95,7 +95,7 @@ int precopy_write(struct capture *c, struct rec_writer *w, const struct precopy_
 				 .progress = c->progress, .progress_arg = c->progress_arg };
 	uint64_t dirty = 0, prev = UINT64_MAX;
 	struct timespec t0;
-	int rc, rc2, pass = 0;
+	int rc, pass = 0;
 
 	/* c starts again from nothing but its settings; was owns the rest
 	 * (the kinds kept in the snap point at the snap: at was's now). */
@@ -153,9 +153,12 @@ int precopy_write(struct capture *c, struct rec_writer *w, const struct precopy_
 		fprintf(stderr, "pfrez: pre-copy: %d passes while it ran; held for the last %llu pages and its state, %.1f ms so far\n",
 			pass, (unsigned long long)dirty, ms_since(&c->held_at));
 	c->passes = pass;
-	rc2 = cow_end(cow);
-	if (!rc)
-		rc = rc2;
+	/* Closing the userfaultfd makes the kernel walk every page table
+	 * entry of the tracked memory to drop its protection, with the mmap
+	 * lock held (tens of ms at 2 GiB): not while the process is held for
+	 * the hand-over.  capture_free() closes it, once the original has
+	 * ended (its memory gone: nothing to walk) or runs on. */
+	c->cow = cow;
 	capture_free(&was);
 	c->pages_sent = src.pages_sent;
 	c->bytes_sent = src.bytes_sent;

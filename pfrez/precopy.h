@@ -18,7 +18,8 @@ struct precopy_opts {
  * that nothing but memory and task state changed meanwhile (else
  * -ESTALE naming what did: the stream cannot describe it), and writes
  * the last pages and the task state.  Not the end record.  On return c
- * is the capture of the held process, or one attached to nothing. */
+ * is the capture of the held process, or one attached to nothing; it
+ * owns the tracking (c->cow), ended by capture_free(). */
 int precopy_write(struct capture *c, struct rec_writer *w, const struct precopy_opts *o);
 
 /* The name of a kind of state the process has that changes as it runs

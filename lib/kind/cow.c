@@ -153,10 +153,14 @@ static int add_run(struct cow_vma *v, uint64_t start, uint64_t end, int zero)
 }
 
 /* PAGEMAP_SCAN over mapping v: the regions whose pages match (all of
- * mask, any of anyof), each passed to fn; flags PM_SCAN_WP_MATCHING
- * protects them again in the same walk (one atomic step per page). */
+ * mask, any of anyof), each passed to fn with its categories (those of
+ * ret, mask and anyof; a region holds pages alike in them); flags
+ * PM_SCAN_WP_MATCHING protects them again in the same walk (one atomic
+ * step per page). */
 static int scan(struct cow *c, struct cow_vma *v, uint64_t flags, uint64_t mask, uint64_t anyof,
-		int (*fn)(struct cow_vma *v, uint64_t start, uint64_t end, void *arg), void *arg)
+		uint64_t ret,
+		int (*fn)(struct cow_vma *v, uint64_t start, uint64_t end, uint64_t cat, void *arg),
+		void *arg)
 {
 	static _Thread_local struct page_region reg[1024];
 	uint64_t a = v->start;
@@ -165,14 +169,14 @@ static int scan(struct cow *c, struct cow_vma *v, uint64_t flags, uint64_t mask,
 		struct pm_scan_arg s = {
 			.size = sizeof(s), .flags = flags, .start = a, .end = v->end,
 			.vec = (uintptr_t)reg, .vec_len = 1024, .category_mask = mask,
-			.category_anyof_mask = anyof, .return_mask = mask | anyof,
+			.category_anyof_mask = anyof, .return_mask = mask | anyof | ret,
 		};
 		long n = ioctl(c->pagemap_fd, PAGEMAP_SCAN, &s);
 
 		if (n < 0)
 			return err_sys(errno, "process %d: PAGEMAP_SCAN at 0x%llx", c->pid, (unsigned long long)a);
 		for (long i = 0; i < n; i++) {
-			int rc = fn(v, reg[i].start, reg[i].end, arg);
+			int rc = fn(v, reg[i].start, reg[i].end, reg[i].categories, arg);
 
 			if (rc)
 				return rc;
@@ -503,21 +507,18 @@ int cow_prepare(struct cow *c)
 	return rc;
 }
 
-/* The pages of a mapping present or swapped at the instant; those not
- * protected now (written since cow_prepare(), or never prepared) are. */
-static int freeze_region(struct cow_vma *v, uint64_t start, uint64_t end, void *arg)
-{
-	(void)arg;
-	return add_run(v, start, end, 0);
-}
-
-static int written_region(struct cow_vma *v, uint64_t start, uint64_t end, void *arg)
+/* The pages of a mapping present or swapped at the instant are noted;
+ * those not protected now (written since cow_prepare(), or never
+ * prepared: PAGE_IS_WRITTEN) are protected, in the same walk over the
+ * page tables. */
+static int freeze_region(struct cow_vma *v, uint64_t start, uint64_t end, uint64_t cat, void *arg)
 {
 	struct cow *c = arg;
-	int rc = protect(c, start, end - start, 1);
+	int rc = add_run(v, start, end, 0);
 
-	(void)v;
-	return rc ? err_sys(-rc, "process %d: write-protecting 0x%llx", c->pid, (unsigned long long)start) : 0;
+	if (!rc && (cat & PAGE_IS_WRITTEN) && (rc = protect(c, start, end - start, 1)))
+		rc = err_sys(-rc, "process %d: write-protecting 0x%llx", c->pid, (unsigned long long)start);
+	return rc;
 }
 
 int cow_freeze(struct cow *c, const struct snap *s)
@@ -554,9 +555,7 @@ int cow_freeze(struct cow *c, const struct snap *s)
 		/* A present page without the protection bit (PAGE_IS_WRITTEN)
 		 * is one cow_prepare() did not protect or a write since let
 		 * through: protected now, while the process is held. */
-		rc = scan(c, v, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, freeze_region, NULL);
-		if (!rc)
-			rc = scan(c, v, 0, PAGE_IS_WRITTEN, 0, written_region, c);
+		rc = scan(c, v, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, PAGE_IS_WRITTEN, freeze_region, c);
 		if (rc)
 			return rc;
 	}
@@ -654,44 +653,34 @@ int cow_read(struct cow *c, uint64_t addr, size_t n, unsigned char *buf)
 
 /* ---- COW_TRACK ---- */
 
-static int note_written(struct cow_vma *v, uint64_t start, uint64_t end, void *arg)
+struct pass_note {
+	uint64_t *pages;
+	int gone;		/* final pass after others: note the pages gone */
+};
+
+/* A region of a pass's walk.  Written (present or swapped, and not
+ * protected: PAGE_IS_WRITTEN implies one of them): sent.  In the final
+ * pass also the pages sent in an earlier pass that are no longer there
+ * (discarded since: MADV_DONTNEED): they read back as zeros now. */
+static int note_region(struct cow_vma *v, uint64_t start, uint64_t end, uint64_t cat, void *arg)
 {
-	uint64_t *pages = arg;
+	struct pass_note *n = arg;
+	int rc = 0;
 
-	*pages += (end - start) / PAGE;
-	return add_run(v, start, end, 0);
-}
-
-/* The final pass: pages sent in an earlier pass and no longer present
- * (discarded since: MADV_DONTNEED) read back as zeros now. */
-static int note_present(struct cow_vma *v, uint64_t start, uint64_t end, void *arg)
-{
-	uint8_t *here = arg;
-
-	for (uint64_t a = start; a < end; a += PAGE) {
+	if (cat & PAGE_IS_WRITTEN) {
+		*n->pages += (end - start) / PAGE;
+		return add_run(v, start, end, 0);
+	}
+	if (!n->gone || (cat & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)))
+		return 0;
+	for (uint64_t a = start; !rc && a < end; a += PAGE) {
 		uint64_t p = (a - v->start) / PAGE;
 
-		here[p / 8] |= (uint8_t)(1u << (p % 8));
-	}
-	return 0;
-}
-
-static int gone_runs(struct cow *c, struct cow_vma *v, uint64_t *pages)
-{
-	size_t np = (v->end - v->start) / PAGE;
-	uint8_t *here = calloc(np / 8 + 1, 1);
-	int rc;
-
-	if (!here)
-		return err_sys(ENOMEM, "page bitmap");
-	rc = scan(c, v, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, note_present, here);
-	for (size_t p = 0; !rc && p < np; p++) {
-		if ((v->sent[p / 8] >> (p % 8) & 1) && !(here[p / 8] >> (p % 8) & 1)) {
-			rc = add_run(v, v->start + p * PAGE, v->start + (p + 1) * PAGE, 1);
-			(*pages)++;
+		if (v->sent[p / 8] >> (p % 8) & 1) {
+			rc = add_run(v, a, a + PAGE, 1);
+			(*n->pages)++;
 		}
 	}
-	free(here);
 	return rc;
 }
 
@@ -704,14 +693,20 @@ int cow_pass(struct cow *c, int final, uint64_t *pages)
 	for (size_t i = 0; !rc && i < c->nv; i++) {
 		struct cow_vma *v = &c->v[i];
 
+		struct pass_note n = { pages, final && c->passes > 1 };
+
 		v->nruns = 0;
 		/* Written since the last pass (the first: every page, none
 		 * protected yet), and protected again in the same walk: a
-		 * write after it shows in the next pass. */
-		rc = scan(c, v, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN, 0,
-			  note_written, pages);
-		if (!rc && final && c->passes > 1)
-			rc = gone_runs(c, v, pages);
+		 * write after it shows in the next pass.  The final pass, the
+		 * process held, protects nothing (no pass follows) and walks
+		 * every page once, written or gone, in address order. */
+		if (final)
+			rc = scan(c, v, PM_SCAN_CHECK_WPASYNC, 0, 0,
+				  PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_SWAPPED, note_region, &n);
+		else
+			rc = scan(c, v, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN, 0, 0,
+				  note_region, &n);
 	}
 	return rc;
 }

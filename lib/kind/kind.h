@@ -18,6 +18,7 @@
 struct inject_ctx;
 struct json;
 struct pload;
+struct proc_prefetch;
 struct snap;
 
 /* One line of the table per record type; the order of the lines is the
@@ -115,6 +116,7 @@ struct kind_capture {
 	int halt;			/* pfrez -halt: the original is to end */
 	uint64_t max_deleted;		/* pfrez -max-deleted: bytes of deleted files */
 	int lib_fd;			/* pfrez -lib-fd: > 2, or 0 for none (files.c) */
+	struct proc_prefetch *pre;	/* /proc/locks read ahead (prefetch.h), or NULL */
 };
 
 /* What pthaw checks before it reads a page: whether this host and this

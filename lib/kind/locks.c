@@ -9,6 +9,7 @@
 #include "inject.h"
 #include "layer.h"
 #include "pload_ctl.h"
+#include "prefetch.h"
 #include "snap.h"
 
 #include <errno.h>
@@ -272,7 +273,7 @@ static int posix_unlisted(struct kind_capture *c, const struct locks *l)
 {
 	char *line = NULL;
 	size_t cap = 0;
-	FILE *in = fopen("/proc/locks", "re");
+	FILE *in = proc_prefetch_open(c->pre, "/proc/locks");
 	int rc = 0;
 
 	if (!in)

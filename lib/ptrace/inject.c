@@ -188,6 +188,12 @@ int inject_call(pid_t pid, uint64_t gadget, const struct user_regs_struct *base,
  * executable mappings of pid: the vdso first (every process has one,
  * though recent ones lack both sequences), then its own code and
  * libraries (libc's and Go's sigreturn trampolines). */
+/* The address in the process of p, found in buf read from a; 0 for none. */
+static uint64_t at(uint64_t a, const unsigned char *buf, const void *p)
+{
+	return p ? a + (uint64_t)((const unsigned char *)p - buf) : 0;
+}
+
 static int find_code(pid_t pid, const struct vma *maps, size_t n, uint64_t *sc, uint64_t *sr)
 {
 	const size_t chunk = 1 << 20, overlap = sizeof(sigframe_restorer_long) - 1;
@@ -213,15 +219,19 @@ static int find_code(pid_t pid, const struct vma *maps, size_t n, uint64_t *sc, 
 				 * just not searched. */
 				if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)len)
 					break;
-				for (size_t k = 0; k < len; k++) {
-					if (!*sc && k + sizeof(sigframe_syscall_ret) <= len &&
-					    !memcmp(buf + k, sigframe_syscall_ret, sizeof(sigframe_syscall_ret)))
-						*sc = a + k;
-					if (!*sr && ((k + sizeof(sigframe_restorer_long) <= len &&
-						      !memcmp(buf + k, sigframe_restorer_long, sizeof(sigframe_restorer_long))) ||
-						     (k + sizeof(sigframe_restorer_short) <= len &&
-						      !memcmp(buf + k, sigframe_restorer_short, sizeof(sigframe_restorer_short)))))
-						*sr = a + k;
+				/* The first of each in address order; memmem, not
+				 * a compare at every byte: this runs while the
+				 * process is held (a libc's code is MiBs). */
+				if (!*sc)
+					*sc = at(a, buf, memmem(buf, len, sigframe_syscall_ret,
+								sizeof(sigframe_syscall_ret)));
+				if (!*sr) {
+					uint64_t l = at(a, buf, memmem(buf, len, sigframe_restorer_long,
+								      sizeof(sigframe_restorer_long)));
+					uint64_t s = at(a, buf, memmem(buf, len, sigframe_restorer_short,
+								      sizeof(sigframe_restorer_short)));
+
+					*sr = !l || (s && s < l) ? s : l;
 				}
 				if (len < chunk)
 					break;

@@ -1,0 +1,46 @@
+/* prefetch.h: the /proc files of a held process that are slow to make
+ * without work of pfrez's own, read by threads while pfrez goes on with
+ * the rest of the capture (the calls it injects): the time the process
+ * is held is then the longest of them, not their sum.
+ *
+ *  /proc/locks takes file_rwsem for writing, which first waits for an
+ *  RCU grace period: 8 ms or more however few locks there are, all of
+ *  it waiting.
+ *
+ * Not /proc/PID/smaps: its cost is the kernel's walk of every page table
+ * entry (8 ms at 2 GiB of 4 KiB pages on an idle machine, 50 to 200 ms
+ * on a busy one), CPU work that a thread only moves; on two busy CPUs a
+ * capture reading it aside was held longer, not shorter (median 60 ms
+ * against 52 ms, 2 GiB, tests/progs/gen_writer).
+ *
+ * What a file holds is the state when the thread read it, so it is read
+ * only while every thread of the process is held, and the caller must
+ * not change what it shows until it has taken it.  Each text is given
+ * once; asked again, it is read anew. */
+#ifndef PFREZ_PREFETCH_H
+#define PFREZ_PREFETCH_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+struct proc_prefetch;
+
+/* A set of files read ahead, none yet; NULL without memory, which
+ * proc_prefetch_add() and proc_prefetch_open() take as an empty set. */
+struct proc_prefetch *proc_prefetch_new(void);
+
+/* Starts reading path (at most PREFETCH_MAX of them); nothing when no
+ * thread can be started: proc_prefetch_open() then reads it itself. */
+#define PREFETCH_MAX 4
+void proc_prefetch_add(struct proc_prefetch *pp, const char *path);
+
+/* path opened for reading ("re"): the text read ahead when pp holds one
+ * for path not yet given (waiting for its thread), otherwise path
+ * itself.  NULL with errno set as fopen() does.  Closed before
+ * proc_prefetch_end(), which frees the text. */
+FILE *proc_prefetch_open(struct proc_prefetch *pp, const char *path);
+
+/* Waits for the threads, frees what was not taken. */
+void proc_prefetch_end(struct proc_prefetch *pp);
+
+#endif
