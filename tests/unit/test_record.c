@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "crc32c.h"
@@ -716,6 +718,98 @@ static void xfeature_names(void **state)
 	assert_int_equal(buf[8], 'Z');
 }
 
+/* ---- pages given away (rec_write_give) ---- */
+
+/* Two pages of body in a fresh mapping, written as one REC_PAGES through
+ * out; returns what rec_write_give returned and leaves the mapping in
+ * *body. */
+static int give_two_pages(struct layer *out, unsigned char **body)
+{
+	struct rec_writer w = { out, 0, 0 };
+	struct rec_pages pg = { 0x400000, 2, 0 };
+	unsigned char *b = mmap(NULL, 2 * REC_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(b != MAP_FAILED);
+	for (size_t i = 0; i < 2 * REC_PAGE_SIZE; i++)
+		b[i] = (unsigned char)(i * 13 + 5);
+	*body = b;
+	return rec_write_give(&w, REC_PAGES, &pg, sizeof(pg), b, 2 * REC_PAGE_SIZE);
+}
+
+static void read_two_pages(struct layer *in)
+{
+	struct rec_reader r;
+	const unsigned char *p;
+	uint32_t type;
+	size_t len;
+
+	assert_int_equal(rec_reader_init(&r, in), 0);
+	assert_int_equal(rec_read(&r, &type, &p, &len), 1);
+	assert_int_equal(type, REC_PAGES);
+	assert_int_equal(len, sizeof(struct rec_pages) + 2 * REC_PAGE_SIZE);
+	for (size_t i = 0; i < 2 * REC_PAGE_SIZE; i++)
+		if (p[sizeof(struct rec_pages) + i] != (unsigned char)(i * 13 + 5))
+			fail_msg("byte %zu of the pages differs", i);
+	rec_reader_free(&r);
+}
+
+/* Into a pipe the pages go by reference (1): the pipe keeps them, and
+ * their contents, after the writer mapped fresh zero pages there
+ * (MADV_DONTNEED), as pages.c does before it writes into its buffer
+ * again.  The record reads back whole, its checksum right. */
+static void give_pipe(void **state)
+{
+	struct layer *out, *in;
+	unsigned char *b;
+	int fd[2];
+
+	(void)state;
+	assert_int_equal(pipe(fd), 0);
+	out = layer_fd_open(fd[1], 1);
+	in = layer_fd_open(fd[0], 1);
+	assert_int_equal(give_two_pages(out, &b), 1);
+	assert_int_equal(madvise(b, 2 * REC_PAGE_SIZE, MADV_DONTNEED), 0);
+	assert_int_equal(b[5], 0);
+	read_two_pages(in);
+	munmap(b, 2 * REC_PAGE_SIZE);
+	layer_destroy(out);
+	layer_destroy(in);
+}
+
+/* Anywhere else they are copied (0): a layer without give (memory here,
+ * as compression, encryption and the transports' framing) and a regular
+ * file. */
+static void give_copied(void **state)
+{
+	char path[] = "/tmp/test_record.XXXXXX";
+	struct layer *out, *in;
+	struct mem m, back;
+	unsigned char *b;
+	int fd;
+
+	(void)state;
+	mem_init(&m);
+	assert_int_equal(give_two_pages(&m.l, &b), 0);
+	munmap(b, 2 * REC_PAGE_SIZE);
+	mem_over(&back, m.buf, m.len, 0);
+	read_two_pages(&back.l);
+	free(m.buf);
+	free(back.buf);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	out = layer_fd_open(fd, 0);
+	assert_int_equal(give_two_pages(out, &b), 0);
+	munmap(b, 2 * REC_PAGE_SIZE);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	in = layer_fd_open(fd, 1);
+	read_two_pages(in);
+	layer_destroy(out);
+	layer_destroy(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +826,8 @@ int main(void)
 		cmocka_unit_test(header_read_bad),
 		cmocka_unit_test(xfeature_names),
 		cmocka_unit_test(escapes),
+		cmocka_unit_test(give_pipe),
+		cmocka_unit_test(give_copied),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
