@@ -35,6 +35,7 @@ struct layer_fd {
 	int close_fd;
 	int wrote;
 	int pipe;		/* fd is a pipe: 1, not: -1, not yet known: 0 */
+	unsigned splice_flags;	/* SPLICE_F_NONBLOCK when fd is O_NONBLOCK */
 	int64_t write_timeout_ms;	/* fd is non-blocking: poll this long */
 	unsigned long long bytes;
 	unsigned long long limit;	/* reads end at bytes == limit, if limited */
@@ -100,14 +101,19 @@ static int fd_give(struct layer *l, void *buf, size_t n)
 
 	if (!f->pipe) {
 		struct stat st;
+		int fl = fcntl(f->fd, F_GETFL);
 
-		f->pipe = fstat(f->fd, &st) == 0 && S_ISFIFO(st.st_mode) ? 1 : -1;
+		f->pipe = fstat(f->fd, &st) == 0 && S_ISFIFO(st.st_mode) && fl >= 0 ? 1 : -1;
+		/* vmsplice ignores O_NONBLOCK: without the flag a reader
+		 * that stops would hold it for ever, past the write
+		 * timeout. */
+		f->splice_flags = fl >= 0 && (fl & O_NONBLOCK) ? SPLICE_F_NONBLOCK : 0;
 	}
 	if (f->pipe < 0)
 		return fd_write(l, buf, n);
 	f->wrote = 1;
 	while (v.iov_len > 0) {
-		ssize_t w = vmsplice(f->fd, &v, 1, 0);
+		ssize_t w = vmsplice(f->fd, &v, 1, f->splice_flags);
 
 		if (w < 0) {
 			int rc;
