@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -810,6 +811,33 @@ static void give_copied(void **state)
 	layer_destroy(in);
 }
 
+/* A pipe nobody reads, its write end non-blocking as pfrez makes it
+ * for -write-timeout: giving pages fails with ETIMEDOUT once it is full,
+ * as write() does (vmsplice would wait for ever: it ignores O_NONBLOCK).
+ * The alarm turns such a wait into a failure. */
+static void give_timeout(void **state)
+{
+	const size_t n = 32 * REC_PAGE_SIZE;	/* more than the 16 pages of a new pipe */
+	unsigned char *b = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct layer *out;
+	int fd[2];
+
+	(void)state;
+	assert_true(b != MAP_FAILED);
+	memset(b, 7, n);
+	assert_int_equal(pipe(fd), 0);
+	assert_int_equal(fcntl(fd[1], F_SETFL, O_NONBLOCK), 0);
+	out = layer_fd_open(fd[1], 1);
+	layer_fd_write_timeout(out, 50);
+	alarm(10);
+	assert_int_equal(layer_give(out, b, n), -ETIMEDOUT);
+	alarm(0);
+	has("took nothing for 50 ms");
+	munmap(b, n);
+	layer_destroy(out);
+	close(fd[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +856,7 @@ int main(void)
 		cmocka_unit_test(escapes),
 		cmocka_unit_test(give_pipe),
 		cmocka_unit_test(give_copied),
+		cmocka_unit_test(give_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
