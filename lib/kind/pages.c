@@ -19,8 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23	/* Linux 5.14, newer than some build hosts' headers */
+#endif
+
+#define PAGES_BUF (2 * REC_PAGES_MAX)	/* pages read at once: 2 MiB, one huge page */
 
 #define PM_BATCH 32768	/* pagemap entries read at once: 128 MiB of memory */
 
@@ -29,10 +36,12 @@
 struct page_out {
 	struct pages_src *c;
 	struct rec_writer *w;
-	unsigned char *buf;	/* REC_PAGES_MAX pages */
+	unsigned char *buf;	/* PAGES_BUF pages, huge-page aligned */
 	unsigned char *ask_buf;	/* ASK_PAGES pages */
 	int zero_records;	/* file mappings: send zero pages as records */
 	int cow;		/* read through c->cow (cow.h) */
+	int give;		/* emit() gives buf's pages away (rec_write_give) */
+	int given;		/* and the stream kept some: buf needs fresh pages */
 };
 
 static const struct snap_vma *find_vma(const struct snap *s, uint64_t addr);
@@ -81,9 +90,16 @@ static int read_pages(struct pages_src *c, uint64_t addr, size_t n, unsigned cha
 static int emit(struct page_out *o, uint64_t addr, size_t n, const unsigned char *data, int zero)
 {
 	struct rec_pages h = { .addr = addr, .npages = (uint32_t)n, .flags = zero ? PAGES_ZERO : 0 };
-	int rc = rec_write(o->w, REC_PAGES, &h, sizeof(h), zero ? NULL : data,
-			   zero ? 0 : n * REC_PAGE_SIZE);
+	int rc;
 
+	if (o->give && !zero) {
+		rc = rec_write_give(o->w, REC_PAGES, &h, sizeof(h), (void *)data, n * REC_PAGE_SIZE);
+		o->given |= rc == 1;
+		rc = rc < 0 ? rc : 0;
+	} else {
+		rc = rec_write(o->w, REC_PAGES, &h, sizeof(h), zero ? NULL : data,
+			       zero ? 0 : n * REC_PAGE_SIZE);
+	}
 	if (rc)
 		return rc;
 	o->c->pages_sent += zero ? 0 : n;
@@ -93,7 +109,8 @@ static int emit(struct page_out *o, uint64_t addr, size_t n, const unsigned char
 	return 0;
 }
 
-/* Writes n pages read into buf from addr, split around zero pages. */
+/* Writes n pages read into buf from addr, split around zero pages, at
+ * most REC_PAGES_MAX a record. */
 static int emit_split(struct page_out *o, uint64_t addr, size_t n, const unsigned char *buf,
 		      int zero_records)
 {
@@ -104,7 +121,7 @@ static int emit_split(struct page_out *o, uint64_t addr, size_t n, const unsigne
 		int zero = page_is_zero(buf + i * REC_PAGE_SIZE);
 		size_t j = i + 1;
 
-		while (j < n && page_is_zero(buf + j * REC_PAGE_SIZE) == zero)
+		while (j < n && j - i < REC_PAGES_MAX && page_is_zero(buf + j * REC_PAGE_SIZE) == zero)
 			j++;
 		if (!zero || zero_records) {
 			rc = emit(o, addr + i * REC_PAGE_SIZE, j - i, buf + i * REC_PAGE_SIZE, zero);
@@ -116,15 +133,37 @@ static int emit_split(struct page_out *o, uint64_t addr, size_t n, const unsigne
 	return 0;
 }
 
-/* Reads a run of wanted pages and writes it, split around zero pages. */
+/* The stream kept pages of buf by reference (a pipe, layer.h): they are
+ * the reader's now, and buf gets fresh ones before anything writes to
+ * it.  MADV_DONTNEED unmaps ours (the pipe's references keep them and
+ * their contents alive); MADV_POPULATE_WRITE maps new ones in one call
+ * (one huge page where THP allows) instead of a fault per page inside
+ * the next process_vm_readv.  A kernel without it (before 5.14) faults
+ * them in as it reads. */
+static int renew_buf(struct page_out *o)
+{
+	o->given = 0;
+	if (madvise(o->buf, PAGES_BUF * REC_PAGE_SIZE, MADV_DONTNEED) < 0)
+		return err_sys(errno, "page buffer: MADV_DONTNEED");
+	madvise(o->buf, PAGES_BUF * REC_PAGE_SIZE, MADV_POPULATE_WRITE);
+	return 0;
+}
+
+/* Reads a run of wanted pages and writes it, split around zero pages.
+ * A read of at least a record's worth gives its pages away: a new huge
+ * page for buf costs less than copying a MiB into the pipe. */
 static int send_run(struct page_out *o, uint64_t addr, size_t n)
 {
 	while (n) {
-		size_t chunk = n < REC_PAGES_MAX ? n : REC_PAGES_MAX;
+		size_t chunk = n < PAGES_BUF ? n : PAGES_BUF;
 		int rc = read_pages(o->c, addr, chunk, o->buf, o->cow);
 
+		o->give = chunk >= REC_PAGES_MAX;
 		if (!rc)
 			rc = emit_split(o, addr, chunk, o->buf, o->zero_records);
+		o->give = 0;
+		if (!rc && o->given)
+			rc = renew_buf(o);
 		if (!rc && o->c->asked)
 			rc = serve_asked(o);
 		if (rc)
@@ -304,7 +343,9 @@ static int send_cow_vma(struct page_out *o, size_t i)
 		while (!rc && a < runs[k].end) {
 			size_t np = (runs[k].end - a) / REC_PAGE_SIZE;
 
-			if (np > REC_PAGES_MAX)
+			if (np > PAGES_BUF)
+				np = PAGES_BUF;
+			if (runs[k].zero && np > REC_PAGES_MAX)
 				np = REC_PAGES_MAX;
 			rc = runs[k].zero ? emit(o, a, np, NULL, 1) : send_run(o, a, np);
 			a += np * REC_PAGE_SIZE;
@@ -312,6 +353,26 @@ static int send_cow_vma(struct page_out *o, size_t i)
 	}
 	o->cow = 0;
 	return rc;
+}
+
+/* PAGES_BUF pages on a huge-page boundary, marked MADV_HUGEPAGE (THP's
+ * "madvise" mode too): one huge page backs it, so that renewing it after
+ * its pages were given away is one allocation, not 512. */
+static unsigned char *buf_alloc(void)
+{
+	const size_t len = PAGES_BUF * REC_PAGE_SIZE;
+	unsigned char *p = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (unsigned char *)(((uintptr_t)p + len - 1) & ~(uintptr_t)(len - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + len < p + 2 * len)
+		munmap(a + len, (size_t)(p + 2 * len - (a + len)));
+	madvise(a, len, MADV_HUGEPAGE);
+	return a;
 }
 
 int pages_write(struct pages_src *c, struct rec_writer *w)
@@ -326,7 +387,7 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 	c->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (c->pagemap_fd < 0)
 		return err_sys(errno, "%s", path);
-	o.buf = aligned_alloc(4096, REC_PAGES_MAX * REC_PAGE_SIZE);
+	o.buf = buf_alloc();
 	o.ask_buf = aligned_alloc(4096, ASK_PAGES * REC_PAGE_SIZE);
 	pm = calloc(PM_BATCH, sizeof(*pm));
 	if (!o.buf || !o.ask_buf || !pm)
@@ -363,7 +424,8 @@ int pages_write(struct pages_src *c, struct rec_writer *w)
 			if (late_vma(c, &c->snap->vmas[i].r))
 				rc = send_vma(&o, &c->snap->vmas[i].r, pm);
 	}
-	free(o.buf);
+	if (o.buf)
+		munmap(o.buf, PAGES_BUF * REC_PAGE_SIZE);
 	free(o.ask_buf);
 	free(pm);
 	if (c->mem_fd >= 0)

@@ -28,6 +28,12 @@ struct layer_ops {
 	int (*close)(struct layer *l);
 	/* Frees l and everything below it, sealing nothing. */
 	void (*destroy)(struct layer *l);
+	/* Optional: writes n bytes at page-aligned buf, whole pages that
+	 * the caller gives away: it never writes them again (it maps fresh
+	 * pages there first), so the layer may keep a reference instead of
+	 * a copy.  1 when it did, 0 when it copied them, or -errno.  NULL:
+	 * write() copies them. */
+	int (*give)(struct layer *l, void *buf, size_t n);
 };
 
 struct layer {
@@ -38,6 +44,11 @@ struct layer {
 static inline int layer_write(struct layer *l, const void *buf, size_t n)
 {
 	return l->ops->write(l, buf, n);
+}
+
+static inline int layer_give(struct layer *l, void *buf, size_t n)
+{
+	return l->ops->give ? l->ops->give(l, buf, n) : l->ops->write(l, buf, n);
 }
 
 static inline ssize_t layer_read(struct layer *l, void *buf, size_t n)

@@ -40,6 +40,14 @@ static int hold_write(struct layer *l, const void *p, size_t n)
 	return 0;
 }
 
+/* Held, pages are copied like any write; let go, they pass on. */
+static int hold_give(struct layer *l, void *p, size_t n)
+{
+	struct hold *h = (struct hold *)l;
+
+	return h->holding ? hold_write(l, p, n) : layer_give(l->below, p, n);
+}
+
 int layer_hold_release(struct layer *l)
 {
 	struct hold *h = (struct hold *)l;
@@ -92,6 +100,7 @@ static const struct layer_ops hold_ops = {
 	.write = hold_write,
 	.close = hold_close,
 	.destroy = hold_destroy,
+	.give = hold_give,
 };
 
 struct layer *layer_hold_open(struct layer *below)

@@ -12,12 +12,13 @@ struct rec_wire {
 	uint32_t len;
 } __attribute__((packed));
 
-int rec_write(struct rec_writer *w, uint32_t type, const void *head, size_t hlen,
-	      const void *body, size_t blen)
+/* give: body is whole pages the caller gives away (layer_give). */
+static int write_rec(struct rec_writer *w, uint32_t type, const void *head, size_t hlen,
+		     const void *body, size_t blen, int give)
 {
 	struct rec_wire h = { type, (uint32_t)(hlen + blen) };
 	uint32_t crc;
-	int rc;
+	int rc, given = 0;
 
 	if (hlen + blen > REC_MAX_PAYLOAD)
 		return err_msg(EMSGSIZE, "record %s: %zu bytes is too large",
@@ -39,15 +40,32 @@ int rec_write(struct rec_writer *w, uint32_t type, const void *head, size_t hlen
 		if (!rc)
 			rc = layer_write(w->out, head, hlen);
 	}
-	if (!rc && blen)
+	if (!rc && blen && give) {
+		rc = layer_give(w->out, (void *)body, blen);
+		given = rc == 1;
+		rc = rc < 0 ? rc : 0;
+	} else if (!rc && blen) {
 		rc = layer_write(w->out, body, blen);
+	}
 	if (!rc)
 		rc = layer_write(w->out, &crc, sizeof(crc));
 	if (rc)
 		return rc;
 	w->count++;
 	w->bytes += sizeof(h) + hlen + blen + sizeof(crc);
-	return 0;
+	return given;
+}
+
+int rec_write(struct rec_writer *w, uint32_t type, const void *head, size_t hlen,
+	      const void *body, size_t blen)
+{
+	return write_rec(w, type, head, hlen, body, blen, 0);
+}
+
+int rec_write_give(struct rec_writer *w, uint32_t type, const void *head, size_t hlen,
+		   void *body, size_t blen)
+{
+	return write_rec(w, type, head, hlen, body, blen, 1);
 }
 
 int rec_write_end(struct rec_writer *w)

@@ -453,6 +453,13 @@ struct rec_writer {
 int rec_write(struct rec_writer *w, uint32_t type, const void *head, size_t hlen,
 	      const void *body, size_t blen);
 
+/* rec_write, with body whole pages at a page-aligned address that the
+ * caller gives away (layer.h, give): 1 when the layers kept them by
+ * reference (the caller must not write them again: it maps fresh ones
+ * there first), 0 when they were copied, or -errno. */
+int rec_write_give(struct rec_writer *w, uint32_t type, const void *head, size_t hlen,
+		   void *body, size_t blen);
+
 /* Writes REC_END. */
 int rec_write_end(struct rec_writer *w);
 

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "crc32c.h"
@@ -716,6 +719,125 @@ static void xfeature_names(void **state)
 	assert_int_equal(buf[8], 'Z');
 }
 
+/* ---- pages given away (rec_write_give) ---- */
+
+/* Two pages of body in a fresh mapping, written as one REC_PAGES through
+ * out; returns what rec_write_give returned and leaves the mapping in
+ * *body. */
+static int give_two_pages(struct layer *out, unsigned char **body)
+{
+	struct rec_writer w = { out, 0, 0 };
+	struct rec_pages pg = { 0x400000, 2, 0 };
+	unsigned char *b = mmap(NULL, 2 * REC_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(b != MAP_FAILED);
+	for (size_t i = 0; i < 2 * REC_PAGE_SIZE; i++)
+		b[i] = (unsigned char)(i * 13 + 5);
+	*body = b;
+	return rec_write_give(&w, REC_PAGES, &pg, sizeof(pg), b, 2 * REC_PAGE_SIZE);
+}
+
+static void read_two_pages(struct layer *in)
+{
+	struct rec_reader r;
+	const unsigned char *p;
+	uint32_t type;
+	size_t len;
+
+	assert_int_equal(rec_reader_init(&r, in), 0);
+	assert_int_equal(rec_read(&r, &type, &p, &len), 1);
+	assert_int_equal(type, REC_PAGES);
+	assert_int_equal(len, sizeof(struct rec_pages) + 2 * REC_PAGE_SIZE);
+	for (size_t i = 0; i < 2 * REC_PAGE_SIZE; i++)
+		if (p[sizeof(struct rec_pages) + i] != (unsigned char)(i * 13 + 5))
+			fail_msg("byte %zu of the pages differs", i);
+	rec_reader_free(&r);
+}
+
+/* Into a pipe the pages go by reference (1): the pipe keeps them, and
+ * their contents, after the writer mapped fresh zero pages there
+ * (MADV_DONTNEED), as pages.c does before it writes into its buffer
+ * again.  The record reads back whole, its checksum right. */
+static void give_pipe(void **state)
+{
+	struct layer *out, *in;
+	unsigned char *b;
+	int fd[2];
+
+	(void)state;
+	assert_int_equal(pipe(fd), 0);
+	out = layer_fd_open(fd[1], 1);
+	in = layer_fd_open(fd[0], 1);
+	assert_int_equal(give_two_pages(out, &b), 1);
+	assert_int_equal(madvise(b, 2 * REC_PAGE_SIZE, MADV_DONTNEED), 0);
+	assert_int_equal(b[5], 0);
+	read_two_pages(in);
+	munmap(b, 2 * REC_PAGE_SIZE);
+	layer_destroy(out);
+	layer_destroy(in);
+}
+
+/* Anywhere else they are copied (0): a layer without give (memory here,
+ * as compression, encryption and the transports' framing) and a regular
+ * file. */
+static void give_copied(void **state)
+{
+	char path[] = "/tmp/test_record.XXXXXX";
+	struct layer *out, *in;
+	struct mem m, back;
+	unsigned char *b;
+	int fd;
+
+	(void)state;
+	mem_init(&m);
+	assert_int_equal(give_two_pages(&m.l, &b), 0);
+	munmap(b, 2 * REC_PAGE_SIZE);
+	mem_over(&back, m.buf, m.len, 0);
+	read_two_pages(&back.l);
+	free(m.buf);
+	free(back.buf);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	out = layer_fd_open(fd, 0);
+	assert_int_equal(give_two_pages(out, &b), 0);
+	munmap(b, 2 * REC_PAGE_SIZE);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	in = layer_fd_open(fd, 1);
+	read_two_pages(in);
+	layer_destroy(out);
+	layer_destroy(in);
+}
+
+/* A pipe nobody reads, its write end non-blocking as pfrez makes it
+ * for -write-timeout: giving pages fails with ETIMEDOUT once it is full,
+ * as write() does (vmsplice would wait for ever: it ignores O_NONBLOCK).
+ * The alarm turns such a wait into a failure. */
+static void give_timeout(void **state)
+{
+	const size_t n = 32 * REC_PAGE_SIZE;	/* more than the 16 pages of a new pipe */
+	unsigned char *b = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct layer *out;
+	int fd[2];
+
+	(void)state;
+	assert_true(b != MAP_FAILED);
+	memset(b, 7, n);
+	assert_int_equal(pipe(fd), 0);
+	assert_int_equal(fcntl(fd[1], F_SETFL, O_NONBLOCK), 0);
+	out = layer_fd_open(fd[1], 1);
+	layer_fd_write_timeout(out, 50);
+	alarm(10);
+	assert_int_equal(layer_give(out, b, n), -ETIMEDOUT);
+	alarm(0);
+	has("took nothing for 50 ms");
+	munmap(b, n);
+	layer_destroy(out);
+	close(fd[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +854,9 @@ int main(void)
 		cmocka_unit_test(header_read_bad),
 		cmocka_unit_test(xfeature_names),
 		cmocka_unit_test(escapes),
+		cmocka_unit_test(give_pipe),
+		cmocka_unit_test(give_copied),
+		cmocka_unit_test(give_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
