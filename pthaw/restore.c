@@ -114,9 +114,9 @@ static int tree_proc_done(struct restore *r, int i)
 	/* Its parent's records came before its own (the tree's order). */
 	if (!rc && (e->flags & PSTREE_FS_SHARED)) {
 		int par = pstree_find(&r->tree, e->ppid);
-		const struct snap *ps = par ? &r->sub[par]->snap : &r->snap;
+		const struct snap *ps = par == 0 ? &r->snap : par > 0 && r->sub[par] ? &r->sub[par]->snap : NULL;
 
-		if (par < 0 || ps->proc.umask != s->proc.umask || !ps->cwd || !s->cwd || strcmp(ps->cwd, s->cwd))
+		if (!ps || ps->proc.umask != s->proc.umask || !ps->cwd || !s->cwd || strcmp(ps->cwd, s->cwd))
 			rc = err_msg(EBADMSG, "process %u: it shares its parent's working directory and umask, yet has its own",
 				     e->pid);
 	}

@@ -17,13 +17,8 @@
  *	...
  *	REC_END			once, for the whole stream
  *
- * A zombie is only its table entry.  A process made with CLONE_FILES
- * (PSTREE_FILES_SHARED: it shares its parent's fd table) has no fd
- * table of its own in the stream: its pload is made sharing its
- * parent's pload's, which the parent's records fill.  One made with
- * CLONE_FS (PSTREE_FS_SHARED) is made sharing its parent's working
- * directory and umask, which both restore, to the same.  A stream without
- * REC_PSTREE is one process, as before.  pthaw (pthaw/restore.c) keeps one struct restore
+ * A zombie is only its table entry.  A stream without REC_PSTREE is one
+ * process, as before.  pthaw (pthaw/restore.c) keeps one struct restore
  * per process (r itself for the root, r->sub[i] for entry i, zombies'
  * included while they are made), each with its own snap and its own
  * pload; it makes the whole tree first, from the table (root pload
@@ -34,6 +29,13 @@
  * held stopped; at the end all are let go together (restore_release),
  * the stopped ones stopped again.  A tree is never remapped: its PIDs are
  * its own, here or in a PID namespace of its own.
+ *
+ * A process made with CLONE_FILES (PSTREE_FILES_SHARED: it shares its
+ * parent's fd table) has no fd table of its own in the stream: its
+ * pload is made sharing its parent's pload's, which the parent's
+ * records fill.  One made with CLONE_FS (PSTREE_FS_SHARED) is made
+ * sharing its parent's working directory and umask, which both
+ * restore, to the same.
  *
  * This is not a line of the table of kinds: the kinds are each process's;
  * the tree is the stream's. */
@@ -301,7 +303,8 @@ int pstree_verify(const struct pstree *t)
 
 		if (!p->pid || p->pad[0] || p->pad[1] || p->state > PSTREE_ZOMBIE ||
 		    p->comm[sizeof(p->comm) - 1] ||
-		    (p->state != PSTREE_ZOMBIE && p->status) || (p->flags & ~(PSTREE_FILES_SHARED | PSTREE_FS_SHARED)))
+		    (p->state != PSTREE_ZOMBIE && p->status) ||
+		    (p->flags & ~(PSTREE_FILES_SHARED | PSTREE_FS_SHARED)))
 			return err_msg(EBADMSG, "pstree record: process %u: malformed", p->pid);
 		/* A zombie has no fd table; the root's parent is not made. */
 		if (p->flags && (!i || p->state == PSTREE_ZOMBIE))

@@ -18,15 +18,17 @@
  *
  * The stream has no pages: -debug prints it, a restore refuses it.
  *
- *	craft from=FILE [unknown=TYPE] [passes=1] [late=TYPE] [filesshared=PID] > stream
+ *	craft from=FILE [unknown=TYPE] [passes=1] [late=TYPE] [filesshared=PID]
+ *	      [fsshared=PID] > stream
  *
  * copies the plain stream in FILE (header fields, records): with a record
  * of TYPE before its first pages (a real process's snapshot, restorable,
  * that carries a record this pthaw does not know); with passes, as a
  * live migration would send it (each pages record twice, the first with
  * stale contents, and the task state after the pages); with late, the
- * records of that type after the pages; with filesshared, process PID's
- * entry of the tree said to share its parent's fd table. */
+ * records of that type after the pages; with filesshared (fsshared),
+ * process PID's entry of the tree said to share its parent's fd table
+ * (working directory and umask). */
 #include "err.h"
 #include "record.h"
 #include "files.h"
@@ -97,7 +99,7 @@ static int late_type(uint32_t t)
  * after the pages; with late, the records of type late after the pages
  * too. */
 static int copy_stream(struct layer *out, const char *from, const char *type, int passes,
-		       uint32_t late, uint32_t shared)
+		       uint32_t late, uint32_t shared, uint32_t fs)
 {
 	static struct header in_h, h;
 	static unsigned char stale[sizeof(struct rec_pages) + REC_PAGES_MAX * REC_PAGE_SIZE];
@@ -145,7 +147,7 @@ static int copy_stream(struct layer *out, const char *from, const char *type, in
 			check(rec_write_end(&w));
 			continue;
 		}
-		if (shared && t == REC_PSTREE && len <= sizeof(stale)) {
+		if ((shared || fs) && t == REC_PSTREE && len <= sizeof(stale)) {
 			memcpy(stale, p, len);
 			for (size_t o = sizeof(struct rec_pstree); o + sizeof(struct rec_pstree_proc) <= len;
 			     o += sizeof(struct rec_pstree_proc)) {
@@ -154,6 +156,8 @@ static int copy_stream(struct layer *out, const char *from, const char *type, in
 				memcpy(&e, stale + o, sizeof(e));
 				if (e.pid == shared)
 					e.flags |= PSTREE_FILES_SHARED;
+				if (e.pid == fs)
+					e.flags |= PSTREE_FS_SHARED;
 				memcpy(stale + o, &e, sizeof(e));
 			}
 			check(rec_write(&w, t, stale, len, NULL, 0));
@@ -199,7 +203,8 @@ int main(int argc, char **argv)
 
 	if (arg(argc, argv, "from"))
 		return copy_stream(out, arg(argc, argv, "from"), unknown, arg(argc, argv, "passes") != NULL,
-				   (uint32_t)num(argc, argv, "late"), (uint32_t)num(argc, argv, "filesshared"));
+				   (uint32_t)num(argc, argv, "late"), (uint32_t)num(argc, argv, "filesshared"),
+				   (uint32_t)num(argc, argv, "fsshared"));
 	memset(&rl, 0, sizeof(rl));
 	if (!comm)
 		comm = "crafted";
