@@ -609,6 +609,13 @@ static void wait_stopped(pid_t pid)
 	}
 }
 
+void capture_wait_stopped(const struct capture *c)
+{
+	for (size_t i = 0; i < c->nsub; i++)
+		if (capture_was_stopped(c, c->sub[i]->pid))
+			wait_stopped(c->sub[i]->pid);
+}
+
 int capture_was_stopped(const struct capture *c, pid_t pid)
 {
 	int k = pstree_find(&c->ptree, (uint32_t)pid);
@@ -620,9 +627,7 @@ void capture_release(struct capture *c)
 {
 	for (size_t i = 0; i < c->nsub; i++)
 		capture_release(c->sub[i]);
-	for (size_t i = 0; i < c->nsub; i++)
-		if (capture_was_stopped(c, c->sub[i]->pid))
-			wait_stopped(c->sub[i]->pid);
+	capture_wait_stopped(c);
 	capture_settle(c, 0);
 	if (!c->attached)
 		return;

@@ -84,6 +84,9 @@ int capture_hash_maps(struct capture *c);
 
 /* Whether process pid of c's tree was in a group stop when held. */
 int capture_was_stopped(const struct capture *c, pid_t pid);
+/* After its children were let go: those that were stopped are in their
+ * group stop again (each goes back to it only once it runs). */
+void capture_wait_stopped(const struct capture *c);
 
 /* Puts every thread's registers back and lets the process go on (each
  * process of the tree). */

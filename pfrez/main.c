@@ -341,10 +341,13 @@ static void resume_one(struct capture *c, int cont)
 	c->attached = 0;
 }
 
+/* The root last, once its stopped children are stopped again: it must
+ * not see one running (tree_stopped checks). */
 static void resume_held(struct capture *c)
 {
 	for (size_t i = 0; i < c->nsub; i++)
 		resume_one(c->sub[i], !capture_was_stopped(c, c->sub[i]->pid));
+	capture_wait_stopped(c);
 	resume_one(c, !capture_was_stopped(c, c->pid));
 }
 
