@@ -341,13 +341,18 @@ static void resume_one(struct capture *c, int cont)
 	c->attached = 0;
 }
 
-/* The root last, once its stopped children are stopped again: it must
- * not see one running (tree_stopped checks). */
+/* Those that were stopped first, and the others only once these are in
+ * their group stop again: no parent may see one running (tree_stopped
+ * checks). */
 static void resume_held(struct capture *c)
 {
 	for (size_t i = 0; i < c->nsub; i++)
-		resume_one(c->sub[i], !capture_was_stopped(c, c->sub[i]->pid));
+		if (capture_was_stopped(c, c->sub[i]->pid))
+			resume_one(c->sub[i], 0);
 	capture_wait_stopped(c);
+	for (size_t i = 0; i < c->nsub; i++)
+		if (!capture_was_stopped(c, c->sub[i]->pid))
+			resume_one(c->sub[i], 1);
 	resume_one(c, !capture_was_stopped(c, c->pid));
 }
 
