@@ -184,16 +184,16 @@ int inject_call(pid_t pid, uint64_t gadget, const struct user_regs_struct *base,
 	return 0;
 }
 
-/* Looks for `syscall; ret` and an rt_sigreturn trampoline in the readable
- * executable mappings of pid: the vdso first (every process has one,
- * though recent ones lack both sequences), then its own code and
- * libraries (libc's and Go's sigreturn trampolines). */
 /* The address in the process of p, found in buf read from a; 0 for none. */
 static uint64_t at(uint64_t a, const unsigned char *buf, const void *p)
 {
 	return p ? a + (uint64_t)((const unsigned char *)p - buf) : 0;
 }
 
+/* Looks for `syscall; ret` and an rt_sigreturn trampoline in the readable
+ * executable mappings of pid: the vdso first (every process has one,
+ * though recent ones lack both sequences), then its own code and
+ * libraries (libc's and Go's sigreturn trampolines). */
 static int find_code(pid_t pid, const struct vma *maps, size_t n, uint64_t *sc, uint64_t *sr)
 {
 	const size_t chunk = 1 << 20, overlap = sizeof(sigframe_restorer_long) - 1;
