@@ -576,7 +576,7 @@ static int hash_one(struct capture *c)
 /* A process of the tree that was stopped goes back to its group stop
  * once let go (__ptrace_unlink), but only when it next runs: its parent
  * must not see it running meanwhile. */
-static void wait_stopped(pid_t pid)
+void capture_wait_stopped(pid_t pid)
 {
 	for (int i = 0; i < 2000; i++) {
 		struct proc_stat st;
@@ -602,7 +602,7 @@ void capture_release(struct capture *c)
 		capture_release(c->sub[i]);
 	for (size_t i = 0; i < c->nsub; i++)
 		if (capture_was_stopped(c, c->sub[i]->pid))
-			wait_stopped(c->sub[i]->pid);
+			capture_wait_stopped(c->sub[i]->pid);
 	capture_settle(c, 0);
 	if (!c->attached)
 		return;

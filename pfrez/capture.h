@@ -85,6 +85,11 @@ int capture_hash_maps(struct capture *c);
 /* Whether process pid of c's tree was in a group stop when held. */
 int capture_was_stopped(const struct capture *c, pid_t pid);
 
+/* Waits (2 s at most) until pid, let go in a group stop, is stopped again
+ * (the kernel stops it only when it next runs): before its parent goes
+ * on, which may look. */
+void capture_wait_stopped(pid_t pid);
+
 /* Puts every thread's registers back and lets the process go on (each
  * process of the tree). */
 void capture_release(struct capture *c);

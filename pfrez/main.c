@@ -345,6 +345,9 @@ static void resume_held(struct capture *c)
 {
 	for (size_t i = 0; i < c->nsub; i++)
 		resume_one(c->sub[i], !capture_was_stopped(c, c->sub[i]->pid));
+	for (size_t i = 0; i < c->nsub; i++)
+		if (capture_was_stopped(c, c->sub[i]->pid))
+			capture_wait_stopped(c->sub[i]->pid);
 	resume_one(c, !capture_was_stopped(c, c->pid));
 }
 
