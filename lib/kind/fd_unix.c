@@ -1264,6 +1264,7 @@ static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, 
 }
 
 static long connect_name(struct kind_restore *r, long t, const char *name, uint32_t nlen, const char *cwd);
+static uint32_t *next_place(uint32_t pid, uint32_t fd);
 
 /* The listeners of the process made so far (file ids), for accepted_pair. */
 static uint32_t *lopen;
@@ -1276,18 +1277,51 @@ static size_t nlopen;
  * as its peer's (getpeername(2)), which a socketpair's ends would not.
  * The listener is the process's own on that name when it is made
  * already (its queue stays empty until unix_restore connects those not
- * yet accepted); else a temporary one is bound to the name (waiting, as
- * a listener's bind does, while the original holds it), closed and its
- * path unlinked once it has accepted.  The client connects before its
- * options are put: SO_PASSCRED would bind it to a name of its own.
- * 0 with sv[0] the accepted end and sv[1] the client, or -errno.
+ * yet accepted), or an earlier process's of the tree, taken from it,
+ * while no connection is queued on it again yet (one accepted now would
+ * be that one: refused by name); else a temporary one is bound to the
+ * name (waiting, as a listener's bind does, while the original holds
+ * it), closed and its path unlinked once it has accepted.  The client
+ * connects before its options are put: SO_PASSCRED would bind it to a
+ * name of its own.  0 with sv[0] the accepted end and sv[1] the client,
+ * or -errno.
  */
+static long tree_listener(struct kind_restore *r, uint32_t type, const unsigned char *name, uint32_t nlen,
+			  int fd)
+{
+	char n[4 * UNIX_NAME_MAX + 8];
+	const struct snap *o;
+	uint32_t old, *next;
+	pid_t seen;
+
+	for (size_t i = 0; r->tree && (o = tshare_restored_nth(i, &old, &seen)); i++) {
+		const struct unix_socks *us = o->kind[KIND_UNIX];
+
+		for (size_t j = 0; old != r->old_pid && us && j < us->n; j++) {
+			const struct unix_sock *v = &us->v[j];
+			int lfd = o->files[v->r.file].first_fd;
+
+			if (v->r.state != UNIX_LISTEN || v->r.type != type || v->r.name_len != nlen ||
+			    memcmp(v->body, name, nlen))
+				continue;
+			if (!(next = next_place(old, (uint32_t)lfd)))
+				return err_sys(ENOMEM, "unix sockets");
+			if (*next)
+				return err_msg(ENOTSUP, "fd %d: unix socket accepted from %s: its listener, at fd %d of process %u, has its connections not yet accepted queued again already, before which it cannot be made again",
+					       fd, name_str(n, sizeof(n), name, nlen), lfd, old);
+			return tshare_take_fd(r, seen, lfd, "unix listening socket");
+		}
+	}
+	return -ENOENT;
+}
+
 static int accepted_pair(struct kind_restore *r, const struct snap *s, uint32_t type,
 			 const unsigned char *name, uint32_t nlen, int fd, int sv[2])
 {
 	const struct unix_socks *us = s->kind[KIND_UNIX];
 	char path[UNIX_NAME_MAX + 1] = { 0 }, n[4 * UNIX_NAME_MAX + 8];
 	long l = -1, a = -1, c, ret = 0;
+	int taken = 0;
 
 	for (size_t i = 0; i < nlopen && l < 0; i++) {
 		const struct unix_sock *v = sock_by_file(us, lopen[i]);
@@ -1295,7 +1329,11 @@ static int accepted_pair(struct kind_restore *r, const struct snap *s, uint32_t 
 		if (v && v->r.type == type && v->r.name_len == nlen && !memcmp(v->body, name, nlen))
 			l = s->files[v->r.file].first_fd;
 	}
-	if (l < 0) {
+	if (l < 0 && (l = tree_listener(r, type, name, nlen, fd)) != -ENOENT) {
+		if (l < 0)
+			return (int)l;
+		taken = 1;
+	} else if (l < 0) {
 		l = pcall(r, SYS_socket, AF_UNIX, type | SOCK_CLOEXEC, 0, 0, 0, NULL, 0);
 		if (l < 0)
 			return err_sys((int)-l, "fd %d: unix socket", fd);
@@ -1319,6 +1357,8 @@ static int accepted_pair(struct kind_restore *r, const struct snap *s, uint32_t 
 	if (!ret && (a = pcall(r, SYS_accept4, l < 0 ? -l - 1 : l, 0, 0, SOCK_CLOEXEC, 0, NULL, 0)) < 0)
 		ret = err_sys((int)-a, "fd %d: unix socket: accepting its connection again on %s", fd,
 			      name_str(n, sizeof(n), name, nlen));
+	if (taken)
+		pcall(r, SYS_close, l, 0, 0, 0, 0, NULL, 0);
 	if (l < 0) {
 		pcall(r, SYS_close, -l - 1, 0, 0, 0, 0, NULL, 0);
 		/* The temporary listener's file, which the original's
