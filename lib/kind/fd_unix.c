@@ -73,6 +73,10 @@ enum unix_opt {
 	UNIX_PASSCRED = 1u << 0,
 	UNIX_PASSSEC = 1u << 1,
 	UNIX_PASSPIDFD = 1u << 2,
+	UNIX_ACCEPTED = 1u << 3,	/* a stream or seqpacket end accepted from
+					 * the listener its name is (UNIX_PAIR,
+					 * UNIX_TREE_PAIR): made again by connecting
+					 * to a listener on that name */
 };
 
 #define UNIX_SHUT_RD	1u	/* the kernel's RCV_SHUTDOWN */
@@ -95,7 +99,9 @@ struct rec_unix {
 	int64_t rcvtimeo[2];	/* SO_RCVTIMEO: s, us */
 	int64_t sndtimeo[2];	/* SO_SNDTIMEO */
 	uint32_t name_len;	/* bytes of its name (abstract: a leading NUL) */
-	uint32_t peer_name_len;	/* UNIX_DGRAM_TO: bytes of the peer's name */
+	uint32_t peer_name_len;	/* UNIX_DGRAM_TO, UNIX_CONNECTING: bytes of the
+				 * peer's name; UNIX_TREE_PAIR: of the other
+				 * end's when it is UNIX_ACCEPTED */
 	uint32_t nmsgs;		/* messages queued for it to receive */
 	uint32_t peer_pid;	/* UNIX_TREE_PAIR: the process of the other end */
 	uint64_t qbytes;	/* their bytes */
@@ -676,6 +682,45 @@ static int connecting(struct kind_capture *c, const struct snap_file *f, struct 
 	return 1;
 }
 
+/*
+ * A stream or seqpacket connection with a name at one end: the end
+ * accept(2) made, which has its listener's name (getsockname(2) there,
+ * getpeername(2) at the client); its client has none unless it bound one.
+ * A restore makes it again by connecting to a listener on that name
+ * (UNIX_ACCEPTED), a socketpair would have no names.  With names at both
+ * ends (a client that bound one) which end was accepted cannot be told:
+ * refused.  The other end's name, when it is in another process of the
+ * tree (tree: 1), goes into u's record: the end restored first makes the
+ * connection.
+ */
+static int accepted(struct kind_capture *c, const struct snap_file *f, struct unix_sock *u,
+		    const void *pname, uint32_t plen, int tree)
+{
+	char name[4 * UNIX_NAME_MAX + 8], name2[4 * UNIX_NAME_MAX + 8];
+	unsigned char *b;
+
+	if (u->r.type == SOCK_DGRAM || (!u->r.name_len && !plen))
+		return 0;
+	if (u->r.name_len && plen)
+		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket %s connected to %s: a connection between two named sockets, which end accept(2) made cannot be told: cannot be restored",
+			       c->pid, f->first_fd, f->path, sock_name(name, sizeof(name), u),
+			       name_str(name2, sizeof(name2), pname, plen));
+	if (u->r.name_len) {
+		u->r.opts |= UNIX_ACCEPTED;
+		return 0;
+	}
+	if (!tree)
+		return 0;
+	if (!(b = realloc(u->body, u->blen + plen)))
+		return err_sys(ENOMEM, "unix sockets");
+	memmove(b + u->r.name_len + plen, b + u->r.name_len, u->blen - u->r.name_len);
+	memcpy(b + u->r.name_len, pname, plen);
+	u->body = b;
+	u->blen += plen;
+	u->r.peer_name_len = plen;
+	return 0;
+}
+
 /* Every peer is a socket of the process connected back to it, or the
  * named peer of a datagram socket. */
 static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
@@ -686,15 +731,14 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 		char name[4 * UNIX_NAME_MAX + 8];
 		struct diag d;
 		pid_t holder;
-		int hfd = -1;
+		int hfd = -1, rc;
 		size_t j;
 
 		/* The kernel names no peer for a connection not yet
 		 * accepted (its other end is no socket of a file yet), as
 		 * for one whose peer closed. */
 		if (u->r.state == UNIX_WIDOWED) {
-			int rc = connecting(c, f, u);
-
+			rc = connecting(c, f, u);
 			if (rc < 0)
 				return rc;
 			continue;
@@ -705,6 +749,9 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 			;
 		if (j < us->n && us->v[j].peer_ino == u->ino && us->v[j].r.type == u->r.type) {
 			u->r.peer = us->v[j].r.file;
+			rc = accepted(c, f, u, us->v[j].body, us->v[j].r.name_len, 0);
+			if (rc)
+				return rc;
 			continue;
 		}
 		/* The peer, named when it has a name (the listener it
@@ -712,8 +759,7 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 		if (diag_get(nl, u->peer_ino, &d))
 			return err_wrap(-EIO, "process %d: fd %d: its peer", c->pid, f->first_fd);
 		if (u->r.type == SOCK_DGRAM && d.name_len) {
-			int rc = dgram_to(c, f, u, &d);
-
+			rc = dgram_to(c, f, u, &d);
 			if (rc)
 				return rc;
 			/* Bound by another process of the tree (a server
@@ -740,6 +786,9 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 			u->r.state = UNIX_TREE_PAIR;
 			u->r.peer_pid = (uint32_t)holder;
 			u->r.peer = (uint32_t)hfd;
+			rc = accepted(c, f, u, d.name, d.name_len, 1);
+			if (rc)
+				return rc;
 			continue;
 		}
 		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to a socket outside the process (inode %llu%s): one end cannot be restored alone",
@@ -825,7 +874,7 @@ static int unix_take(void **data, const unsigned char *p, size_t len)
 	    (r->peer_pid && r->state != UNIX_TREE_PAIR && r->state != UNIX_DGRAM_TO &&
 	     r->state != UNIX_CONNECTING) ||
 	    (r->peer_pid && r->peer >= SNAP_FD_MAX) || (r->shutdown & ~(UNIX_SHUT_RD | UNIX_SHUT_WR)) ||
-	    (r->opts & ~(uint32_t)(UNIX_PASSCRED | UNIX_PASSSEC | UNIX_PASSPIDFD)) ||
+	    (r->opts & ~(uint32_t)(UNIX_PASSCRED | UNIX_PASSSEC | UNIX_PASSPIDFD | UNIX_ACCEPTED)) ||
 	    r->name_len > UNIX_NAME_MAX || r->rcvbuf < 0 || r->sndbuf < 0 ||
 	    r->rcvtimeo[0] < 0 || r->rcvtimeo[1] < 0 || r->rcvtimeo[1] >= 1000000 ||
 	    r->sndtimeo[0] < 0 || r->sndtimeo[1] < 0 || r->sndtimeo[1] >= 1000000)
@@ -834,8 +883,13 @@ static int unix_take(void **data, const unsigned char *p, size_t len)
 		return bad("a listening socket without a name or with messages", r->file);
 	if (r->state == UNIX_PLAIN && r->nmsgs)
 		return bad("messages on an unconnected socket", r->file);
-	if ((r->state == UNIX_DGRAM_TO || r->state == UNIX_CONNECTING) != (r->peer_name_len != 0) ||
-	    r->peer_name_len > UNIX_NAME_MAX ||
+	if ((r->opts & UNIX_ACCEPTED) && (r->type == SOCK_DGRAM || !r->name_len ||
+					   (r->state != UNIX_PAIR && r->state != UNIX_TREE_PAIR)))
+		return bad("accepted, but no named stream or seqpacket connection", r->file);
+	if ((r->state == UNIX_DGRAM_TO || r->state == UNIX_CONNECTING) != (r->peer_name_len != 0) &&
+	    (r->state != UNIX_TREE_PAIR || r->type == SOCK_DGRAM || r->name_len))
+		return bad("a malformed peer name", r->file);
+	if (r->peer_name_len > UNIX_NAME_MAX ||
 	    (r->state == UNIX_DGRAM_TO && (r->type != SOCK_DGRAM || r->nmsgs)) ||
 	    (r->state == UNIX_CONNECTING && (r->type == SOCK_DGRAM || r->nmsgs || r->shutdown ||
 					     r->backlog >= UNIX_ICONS_MAX)))
@@ -902,6 +956,8 @@ static int unix_verify(const struct snap *s, const void *data)
 		if (!p || p->r.state != UNIX_PAIR || p->r.peer != r->file || r->peer == r->file ||
 		    p->r.type != r->type)
 			return bad("its peer is not a socket paired with it", r->file);
+		if (r->opts & p->r.opts & UNIX_ACCEPTED)
+			return bad("both ends of a connection accepted", r->file);
 	}
 	return 0;
 }
@@ -1145,23 +1201,23 @@ static int path_held(const char *path)
  * nobody holds any more is unlinked and made again; a name another socket
  * holds (the original, on this host) is waited for a few seconds (after
  * `pfrez -halt | pthaw` the original is about to end), then refused. */
-static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, int fd)
+static int bind_raw(struct kind_restore *r, long t, const unsigned char *body, uint32_t nlen, int fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + u->r.name_len);
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + nlen);
 	char name[4 * UNIX_NAME_MAX + 8], path[SNAP_PATH_MAX + UNIX_NAME_MAX + 2];
-	int abstract = u->body[0] == '\0', waiting = 0;
+	int abstract = body[0] == '\0', waiting = 0;
 	struct timespec t0;
 	long ret;
 
-	memcpy(sa.sun_path, u->body, u->r.name_len);
-	if (!abstract && u->r.name_len < UNIX_NAME_MAX)
+	memcpy(sa.sun_path, body, nlen);
+	if (!abstract && nlen < UNIX_NAME_MAX)
 		len++;
 	/* pthaw looks at the file as pload would find it: pload's working
 	 * directory is the process's from KIND_STAGE_MM on. */
 	if (!abstract)
 		snprintf(path, sizeof(path), "%s%s%.*s", sa.sun_path[0] == '/' ? "" : r->snap->cwd,
-			 sa.sun_path[0] == '/' ? "" : "/", (int)u->r.name_len, sa.sun_path);
+			 sa.sun_path[0] == '/' ? "" : "/", (int)nlen, sa.sun_path);
 	for (;;) {
 		int held;
 
@@ -1170,11 +1226,11 @@ static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, 
 			break;
 		held = abstract ? 1 : path_held(path);
 		if (held < 0)
-			return err_sys(-held, "fd %d: unix socket %s", fd, sock_name(name, sizeof(name), u));
+			return err_sys(-held, "fd %d: unix socket %s", fd, name_str(name, sizeof(name), body, nlen));
 		if (!held) {
 			/* A socket file nobody is bound to any more. */
 			ret = pcall(r, SYS_unlinkat, AT_FDCWD, (long)r->pl->hello.scratch, 0, 0, 0,
-				    sa.sun_path, u->r.name_len + 1);
+				    sa.sun_path, nlen + 1);
 			if (ret < 0 && ret != -ENOENT)
 				break;
 			continue;
@@ -1194,11 +1250,130 @@ static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, 
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (elapsed_ms(&t0) >= UNIX_WAIT_MS)
 			return err_msg(EADDRINUSE, "fd %d: unix socket %s: the name is held by another socket (waited %d s): a copy cannot bind it while the original, on this host, still does",
-				       fd, sock_name(name, sizeof(name), u), UNIX_WAIT_MS / 1000);
+				       fd, name_str(name, sizeof(name), body, nlen), UNIX_WAIT_MS / 1000);
 		nanosleep(&(struct timespec){ 0, 50 * 1000000 }, NULL);
 	}
 	if (ret < 0)
-		return err_sys((int)-ret, "fd %d: unix socket: bind %s", fd, sock_name(name, sizeof(name), u));
+		return err_sys((int)-ret, "fd %d: unix socket: bind %s", fd, name_str(name, sizeof(name), body, nlen));
+	return 0;
+}
+
+static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, int fd)
+{
+	return bind_raw(r, t, u->body, u->r.name_len, fd);
+}
+
+static long connect_name(struct kind_restore *r, long t, const char *name, uint32_t nlen, const char *cwd);
+static uint32_t *next_place(uint32_t pid, uint32_t fd);
+
+/* The listeners of the process made so far (file ids), for accepted_pair. */
+static uint32_t *lopen;
+static size_t nlopen;
+
+/*
+ * A connection accepted from a listener on name (UNIX_ACCEPTED), made
+ * again in pload by connecting to a listener on that name and accepting
+ * it: the accepted end has the name (getsockname(2)) and the client it
+ * as its peer's (getpeername(2)), which a socketpair's ends would not.
+ * The listener is the process's own on that name when it is made
+ * already (its queue stays empty until unix_restore connects those not
+ * yet accepted), or an earlier process's of the tree, taken from it,
+ * while no connection is queued on it again yet (one accepted now would
+ * be that one: refused by name); else a temporary one is bound to the
+ * name (waiting, as a listener's bind does, while the original holds
+ * it), closed and its path unlinked once it has accepted.  The client
+ * connects before its options are put: SO_PASSCRED would bind it to a
+ * name of its own.  0 with sv[0] the accepted end and sv[1] the client,
+ * or -errno.
+ */
+static long tree_listener(struct kind_restore *r, uint32_t type, const unsigned char *name, uint32_t nlen,
+			  int fd)
+{
+	char n[4 * UNIX_NAME_MAX + 8];
+	const struct snap *o;
+	uint32_t old, *next;
+	pid_t seen;
+
+	for (size_t i = 0; r->tree && (o = tshare_restored_nth(i, &old, &seen)); i++) {
+		const struct unix_socks *us = o->kind[KIND_UNIX];
+
+		for (size_t j = 0; old != r->old_pid && us && j < us->n; j++) {
+			const struct unix_sock *v = &us->v[j];
+			int lfd = o->files[v->r.file].first_fd;
+
+			if (v->r.state != UNIX_LISTEN || v->r.type != type || v->r.name_len != nlen ||
+			    memcmp(v->body, name, nlen))
+				continue;
+			if (!(next = next_place(old, (uint32_t)lfd)))
+				return err_sys(ENOMEM, "unix sockets");
+			if (*next)
+				return err_msg(ENOTSUP, "fd %d: unix socket accepted from %s: its listener, at fd %d of process %u, has its connections not yet accepted queued again already, before which it cannot be made again",
+					       fd, name_str(n, sizeof(n), name, nlen), lfd, old);
+			return tshare_take_fd(r, seen, lfd, "unix listening socket");
+		}
+	}
+	return -ENOENT;
+}
+
+static int accepted_pair(struct kind_restore *r, const struct snap *s, uint32_t type,
+			 const unsigned char *name, uint32_t nlen, int fd, int sv[2])
+{
+	const struct unix_socks *us = s->kind[KIND_UNIX];
+	char path[UNIX_NAME_MAX + 1] = { 0 }, n[4 * UNIX_NAME_MAX + 8];
+	long l = -1, a = -1, c, ret = 0;
+	int taken = 0;
+
+	for (size_t i = 0; i < nlopen && l < 0; i++) {
+		const struct unix_sock *v = sock_by_file(us, lopen[i]);
+
+		if (v && v->r.type == type && v->r.name_len == nlen && !memcmp(v->body, name, nlen))
+			l = s->files[v->r.file].first_fd;
+	}
+	if (l < 0 && (l = tree_listener(r, type, name, nlen, fd)) != -ENOENT) {
+		if (l < 0)
+			return (int)l;
+		taken = 1;
+	} else if (l < 0) {
+		l = pcall(r, SYS_socket, AF_UNIX, type | SOCK_CLOEXEC, 0, 0, 0, NULL, 0);
+		if (l < 0)
+			return err_sys((int)-l, "fd %d: unix socket", fd);
+		ret = bind_raw(r, l, name, nlen, fd);
+		if (!ret && (ret = pcall(r, SYS_listen, l, 1, 0, 0, 0, NULL, 0)) < 0)
+			ret = err_sys((int)-ret, "fd %d: unix socket: listening on %s to make its connection again",
+				      fd, name_str(n, sizeof(n), name, nlen));
+		if (ret) {
+			pcall(r, SYS_close, l, 0, 0, 0, 0, NULL, 0);
+			return (int)ret;
+		}
+		/* Negative: pload's own, closed below. */
+		l = -l - 1;
+	}
+	c = pcall(r, SYS_socket, AF_UNIX, type | SOCK_CLOEXEC, 0, 0, 0, NULL, 0);
+	if (c < 0)
+		ret = err_sys((int)-c, "fd %d: unix socket", fd);
+	if (!ret && (ret = connect_name(r, c, (const char *)name, nlen, NULL)) < 0)
+		ret = err_sys((int)-ret, "fd %d: unix socket: connecting again to %s", fd,
+			      name_str(n, sizeof(n), name, nlen));
+	if (!ret && (a = pcall(r, SYS_accept4, l < 0 ? -l - 1 : l, 0, 0, SOCK_CLOEXEC, 0, NULL, 0)) < 0)
+		ret = err_sys((int)-a, "fd %d: unix socket: accepting its connection again on %s", fd,
+			      name_str(n, sizeof(n), name, nlen));
+	if (taken)
+		pcall(r, SYS_close, l, 0, 0, 0, 0, NULL, 0);
+	if (l < 0) {
+		pcall(r, SYS_close, -l - 1, 0, 0, 0, 0, NULL, 0);
+		/* The temporary listener's file, which the original's
+		 * listener (gone) no longer had, or left behind. */
+		memcpy(path, name, nlen);
+		if (name[0])
+			pcall(r, SYS_unlinkat, AT_FDCWD, (long)r->pl->hello.scratch, 0, 0, 0, path, nlen + 1);
+	}
+	if (ret) {
+		if (c >= 0)
+			pcall(r, SYS_close, c, 0, 0, 0, 0, NULL, 0);
+		return (int)ret;
+	}
+	sv[0] = (int)a;
+	sv[1] = (int)c;
 	return 0;
 }
 
@@ -1213,11 +1388,19 @@ static long tree_pair_first(struct kind_restore *r, const struct snap_file *f, c
 	if (!(h = realloc(handed, (nhanded + 1) * sizeof(*h))))
 		return err_sys(ENOMEM, "unix sockets");
 	handed = h;
-	ret = pcall(r, SYS_socketpair, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0, (long)r->pl->hello.scratch, 0,
-		    NULL, 0);
-	if (ret < 0)
-		return err_sys((int)-ret, "fd %d: unix socketpair", fd);
-	ret = read_scratch(r, sv, sizeof(sv));
+	if (u->r.opts & UNIX_ACCEPTED) {
+		ret = accepted_pair(r, r->snap, u->r.type, u->body, u->r.name_len, fd, sv);
+	} else if (u->r.peer_name_len) {
+		/* The client of the other end, which was accepted. */
+		ret = accepted_pair(r, r->snap, u->r.type, u->body + u->r.name_len, u->r.peer_name_len, fd, sv);
+		t = sv[0], sv[0] = sv[1], sv[1] = t, t = -1;
+	} else {
+		ret = pcall(r, SYS_socketpair, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0, (long)r->pl->hello.scratch,
+			    0, NULL, 0);
+		if (ret < 0)
+			return err_sys((int)-ret, "fd %d: unix socketpair", fd);
+		ret = read_scratch(r, sv, sizeof(sv));
+	}
 	if (ret)
 		return ret;
 	ret = put_opts(r, sv[0], &u->r, fd);
@@ -1385,6 +1568,25 @@ static long unix_open(struct kind_restore *r, const struct snap *s, const struct
 		if (t < 0)
 			return t;
 		ret = 0;
+	} else if (u->r.state == UNIX_PAIR && (p = sock_by_file(s->kind[KIND_UNIX], u->r.peer)) &&
+		   ((u->r.opts | p->r.opts) & UNIX_ACCEPTED)) {
+		/* A connection accepted from a listener on a name: the
+		 * end accepted has it, the client has it as its peer's. */
+		if (u->r.opts & UNIX_ACCEPTED)
+			ret = accepted_pair(r, s, u->r.type, u->body, u->r.name_len, fd, sv);
+		else
+			ret = accepted_pair(r, s, u->r.type, p->body, p->r.name_len, fd, sv);
+		if (ret)
+			return ret;
+		if (!(u->r.opts & UNIX_ACCEPTED))
+			t = sv[0], sv[0] = sv[1], sv[1] = (int)t;
+		t = sv[0];
+		ret = put_opts(r, t, &u->r, fd);
+		if (!ret) {
+			ret = fd_aside(r, s, sv[1]);
+			if (ret > 0)
+				aside[u->r.peer] = ret, ret = 0;
+		}
 	} else if (u->r.state == UNIX_PAIR || u->r.state == UNIX_WIDOWED) {
 		ret = pcall(r, SYS_socketpair, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0,
 			    (long)r->pl->hello.scratch, 0, NULL, 0);
@@ -1418,6 +1620,14 @@ static long unix_open(struct kind_restore *r, const struct snap *s, const struct
 			ret = pcall(r, SYS_listen, t, u->r.backlog, 0, 0, 0, NULL, 0);
 			if (ret < 0)
 				ret = err_sys((int)-ret, "fd %d: unix socket: listen", fd);
+			if (!ret) {
+				uint32_t *l = realloc(lopen, (nlopen + 1) * sizeof(*l));
+
+				if (l)
+					lopen = l, lopen[nlopen++] = f->r.id;
+				else
+					ret = err_sys(ENOMEM, "unix sockets");
+			}
 		}
 		if (!ret)
 			ret = shut(r, t, &u->r, fd);
@@ -1443,6 +1653,9 @@ static void unix_done(struct kind_restore *r, const struct snap *s)
 	free(aside);
 	aside = NULL;
 	naside = 0;
+	free(lopen);
+	lopen = NULL;
+	nlopen = 0;
 }
 
 /*
@@ -1770,9 +1983,13 @@ static void unix_print(FILE *f, const void *data)
 				r->shutdown == 3 ? " and" : "",
 				r->shutdown & UNIX_SHUT_WR ? " for writing" : "");
 		fprintf(f, ", %u messages (%llu bytes) queued\n", r->nmsgs, (unsigned long long)r->qbytes);
-		fprintf(f, "    rcvbuf %d, sndbuf %d%s%s%s", r->rcvbuf, r->sndbuf,
+		fprintf(f, "    rcvbuf %d, sndbuf %d%s%s%s%s", r->rcvbuf, r->sndbuf,
 			r->opts & UNIX_PASSCRED ? ", passcred" : "", r->opts & UNIX_PASSSEC ? ", passsec" : "",
-			r->opts & UNIX_PASSPIDFD ? ", passpidfd" : "");
+			r->opts & UNIX_PASSPIDFD ? ", passpidfd" : "",
+			r->opts & UNIX_ACCEPTED ? ", accepted from its name" : "");
+		if (r->state == UNIX_TREE_PAIR && r->peer_name_len)
+			fprintf(f, ", its peer accepted from %s",
+				name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len));
 		if (r->peek_off != -1)
 			fprintf(f, ", peek_off %d", r->peek_off);
 		if (r->rcvtimeo[0] || r->rcvtimeo[1])
@@ -1824,6 +2041,7 @@ static void unix_print_json(struct json *j, const void *data)
 		json_bool(j, "passcred", (r->opts & UNIX_PASSCRED) != 0);
 		json_bool(j, "passsec", (r->opts & UNIX_PASSSEC) != 0);
 		json_bool(j, "passpidfd", (r->opts & UNIX_PASSPIDFD) != 0);
+		json_bool(j, "accepted", (r->opts & UNIX_ACCEPTED) != 0);
 		json_int(j, "peek_off", r->peek_off);
 		json_int(j, "rcvtimeo_us", r->rcvtimeo[0] * 1000000 + r->rcvtimeo[1]);
 		json_int(j, "sndtimeo_us", r->sndtimeo[0] * 1000000 + r->sndtimeo[1]);

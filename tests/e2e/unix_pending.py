@@ -48,8 +48,8 @@ n = 0
 while True:
     time.sleep(0.05)
     conns.append(connect())
-    # Those after the first are not accepted yet (a connection accepted
-    # comes back as a pair, whose ends have no names: fd_unix.c).
+    # Those not yet accepted have their listener's name as their peer's
+    # (unix_accepted.py: those accepted too).
     for c in conns[1:]:
         if c.getpeername() != "pending.st":
             fail("a connection lost its peer's name: %r" % (c.getpeername(),))

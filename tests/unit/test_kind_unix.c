@@ -208,6 +208,60 @@ static void unix_bad_fields(void **state)
 	assert_int_equal(take(REC_UNIX, sizeof(b) + 109), -EBADMSG);
 }
 
+/* The end accept(2) made (opts bit 3): a named stream or seqpacket pair
+ * end; a tree pair's unnamed client carries the accepted end's name. */
+static void unix_accepted(void **state)
+{
+	struct snap s;
+	struct wire_unix b = pair0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	two_files(&s);
+	assert_int_equal(kinds_take(s.kind, s.nrec, REC_UNIX, buf, sock(&pair0, "", 0, NULL, 0), 0), 0);
+	b.file = 1, b.peer = 0, b.opts = 8;
+	assert_int_equal(kinds_take(s.kind, s.nrec, REC_UNIX, buf, sock(&b, "srv.sock", 8, NULL, 0), 0), 0);
+	assert_int_equal(vfy(&s, KIND_UNIX), 0);
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	kinds_print(f, s.kind);
+	fclose(f);
+	assert_non_null(strstr(text, "name srv.sock"));
+	assert_non_null(strstr(text, "accepted from its name"));
+	free(text);
+	snap_free(&s);
+	/* Both ends accepted. */
+	two_files(&s);
+	b = pair0, b.opts = 8;
+	assert_int_equal(kinds_take(s.kind, s.nrec, REC_UNIX, buf, sock(&b, "a", 1, NULL, 0), 0), 0);
+	b.file = 1, b.peer = 0;
+	assert_int_equal(kinds_take(s.kind, s.nrec, REC_UNIX, buf, sock(&b, "a", 1, NULL, 0), 0), 0);
+	assert_int_equal(vfy(&s, KIND_UNIX), -EBADMSG);
+	has("both ends of a connection accepted");
+	snap_free(&s);
+	b = pair0, b.opts = 8;		/* without a name */
+	assert_int_equal(take(REC_UNIX, sock(&b, "", 0, NULL, 0)), -EBADMSG);
+	has("accepted, but");
+	b.type = 2;			/* a datagram one */
+	assert_int_equal(take(REC_UNIX, sock(&b, "a", 1, NULL, 0)), -EBADMSG);
+	b = pair0, b.opts = 8, b.state = 0;
+	assert_int_equal(take(REC_UNIX, sock(&b, "a", 1, NULL, 0)), -EBADMSG);
+	/* A tree pair's client: the other end's name follows its own. */
+	b = pair0, b.state = 5, b.type = 1, b.pad = 7, b.peer = 4, b.peer_name_len = 8;
+	memcpy(buf + sizeof(b), "srv.sock", 8);
+	memcpy(buf, &b, sizeof(b));
+	assert_int_equal(take(REC_UNIX, sizeof(b) + 8), 0);
+	b.type = 2;			/* not for a datagram pair */
+	memcpy(buf, &b, sizeof(b));
+	assert_int_equal(take(REC_UNIX, sizeof(b) + 8), -EBADMSG);
+	b.type = 1, b.state = 1, b.pad = 0;	/* nor a pair inside the process */
+	memcpy(buf, &b, sizeof(b));
+	assert_int_equal(take(REC_UNIX, sizeof(b) + 8), -EBADMSG);
+	has("peer name");
+}
+
 /* An inotify record of file 2 with watches (wd, path). */
 static size_t watches(uint32_t file, const int32_t *wd, const char *const *path, uint32_t n)
 {
@@ -268,6 +322,7 @@ int main(void)
 		cmocka_unit_test(unix_good),
 		cmocka_unit_test(unix_bad_peer),
 		cmocka_unit_test(unix_bad_fields),
+		cmocka_unit_test(unix_accepted),
 		cmocka_unit_test(inotify_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
