@@ -180,6 +180,7 @@ static int unix_claim(const struct fd_info *d, struct rec_file *r)
 /* Capture. */
 
 struct diag {
+	uint64_t ino;
 	uint32_t type, state, shutdown, rqlen, wqlen, nicons;
 	uint32_t icons[UNIX_ICONS_MAX];	/* the connections waiting, in order:
 					 * their clients' inodes */
@@ -190,55 +191,19 @@ struct diag {
 	uint32_t name_len;
 };
 
-/* NETLINK_SOCK_DIAG, one exact lookup by inode: the socket's type, state,
- * peer, name, queue lengths and shutdown state.  The socket must be in
- * pfrez's network namespace (checked by the caller). */
-static int diag_get(int nl, uint64_t ino, struct diag *d)
+/* The attributes of a sock_diag answer about one socket, left bytes of
+ * them after m. */
+static int diag_parse(const struct unix_diag_msg *m, int left, struct diag *d)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct unix_diag_req req;
-	} q = {
-		.nlh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST },
-		.req = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = (uint32_t)ino,
-			 .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN |
-				       UDIAG_SHOW_ICONS | UDIAG_SHOW_VFS,
-			 .udiag_cookie = { ~0u, ~0u } },
-	};
-	union {
-		struct nlmsghdr h;
-		char b[8192];
-	} rep;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	struct unix_diag_msg *m;
-	struct nlattr *a;
-	ssize_t n;
-	int left;
+	const struct nlattr *a;
 
 	memset(d, 0, sizeof(*d));
-	if (sendto(nl, &q, sizeof(q), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return err_sys(errno, "sock_diag: unix socket %llu", (unsigned long long)ino);
-	n = recv(nl, &rep, sizeof(rep), 0);
-	if (n < 0)
-		return err_sys(errno, "sock_diag: unix socket %llu", (unsigned long long)ino);
-	if (!NLMSG_OK(&rep.h, n))
-		return err_msg(EIO, "sock_diag: unix socket %llu: short answer", (unsigned long long)ino);
-	if (rep.h.nlmsg_type == NLMSG_ERROR) {
-		struct nlmsgerr *e = NLMSG_DATA(&rep.h);
-
-		return err_sys(e->error ? -e->error : EIO, "sock_diag: unix socket %llu",
-			       (unsigned long long)ino);
-	}
-	m = NLMSG_DATA(&rep.h);
-	if (rep.h.nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->udiag_ino != (uint32_t)ino)
-		return err_msg(EIO, "sock_diag: unix socket %llu: unexpected answer", (unsigned long long)ino);
+	d->ino = m->udiag_ino;
 	d->type = m->udiag_type;
 	d->state = m->udiag_state;
-	left = (int)(rep.h.nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
-	for (a = (struct nlattr *)(m + 1); left >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) &&
+	for (a = (const struct nlattr *)(m + 1); left >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) &&
 	     a->nla_len <= left; left -= NLA_ALIGN(a->nla_len),
-	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+	     a = (const struct nlattr *)((const char *)a + NLA_ALIGN(a->nla_len))) {
 		const void *v = (const char *)a + NLA_HDRLEN;
 		size_t vl = a->nla_len - NLA_HDRLEN;
 
@@ -246,7 +211,7 @@ static int diag_get(int nl, uint64_t ino, struct diag *d)
 		case UNIX_DIAG_NAME:
 			if (vl > UNIX_NAME_MAX)
 				return err_msg(EIO, "sock_diag: unix socket %llu: name too long",
-					       (unsigned long long)ino);
+					       (unsigned long long)m->udiag_ino);
 			memcpy(d->name, v, vl);
 			/* A path name ends with the NUL bind() counted. */
 			while (vl && d->name[0] && d->name[vl - 1] == '\0')
@@ -280,6 +245,99 @@ static int diag_get(int nl, uint64_t ino, struct diag *d)
 		}
 	}
 	return 0;
+}
+
+
+/* NETLINK_SOCK_DIAG, one exact lookup by inode: the socket's type, state,
+ * peer, name, queue lengths and shutdown state.  The socket must be in
+ * pfrez's network namespace (checked by the caller). */
+static int diag_get(int nl, uint64_t ino, struct diag *d)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req req;
+	} q = {
+		.nlh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST },
+		.req = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = (uint32_t)ino,
+			 .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN |
+				       UDIAG_SHOW_ICONS | UDIAG_SHOW_VFS,
+			 .udiag_cookie = { ~0u, ~0u } },
+	};
+	union {
+		struct nlmsghdr h;
+		char b[8192];
+	} rep;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct unix_diag_msg *m;
+	ssize_t n;
+
+	if (sendto(nl, &q, sizeof(q), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return err_sys(errno, "sock_diag: unix socket %llu", (unsigned long long)ino);
+	n = recv(nl, &rep, sizeof(rep), 0);
+	if (n < 0)
+		return err_sys(errno, "sock_diag: unix socket %llu", (unsigned long long)ino);
+	if (!NLMSG_OK(&rep.h, n))
+		return err_msg(EIO, "sock_diag: unix socket %llu: short answer", (unsigned long long)ino);
+	if (rep.h.nlmsg_type == NLMSG_ERROR) {
+		struct nlmsgerr *e = NLMSG_DATA(&rep.h);
+
+		return err_sys(e->error ? -e->error : EIO, "sock_diag: unix socket %llu",
+			       (unsigned long long)ino);
+	}
+	m = NLMSG_DATA(&rep.h);
+	if (rep.h.nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->udiag_ino != (uint32_t)ino)
+		return err_msg(EIO, "sock_diag: unix socket %llu: unexpected answer", (unsigned long long)ino);
+	return diag_parse(m, (int)(rep.h.nlmsg_len - NLMSG_LENGTH(sizeof(*m))), d);
+}
+
+/* One NETLINK_SOCK_DIAG dump of the unix sockets in states (a bit per
+ * TCP_* state) with the attributes show asks for: fn sees each socket
+ * and ends the walk by returning nonzero, which is returned; 0 when it
+ * never did, or -errno. */
+static int diag_dump(uint32_t states, uint32_t show, int (*fn)(const struct diag *d, void *arg), void *arg)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req req;
+	} q = {
+		.nlh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.req = { .sdiag_family = AF_UNIX, .udiag_states = states, .udiag_show = show },
+	};
+	static char buf[65536];
+	struct diag d;
+	int nl, rc = 0, done = 0;
+
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return -errno;
+	if (send(nl, &q, sizeof(q), 0) < 0)
+		rc = -errno;
+	while (!rc && !done) {
+		ssize_t n = recv(nl, buf, sizeof(buf), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (n <= 0)
+			break;
+		for (; !rc && NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			const struct unix_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(*m))) {
+				done = 1;
+				break;
+			}
+			/* A socket the kernel describes oddly (a name too
+			 * long) is not the one looked for. */
+			if (!diag_parse(m, (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m))), &d))
+				rc = fn(&d, arg);
+			else
+				err_clear();
+		}
+	}
+	close(nl);
+	return rc;
 }
 
 static int queue_add(struct unix_sock *u, size_t *cap, const void *p, uint32_t len)
@@ -576,73 +634,39 @@ static int dgram_to(struct kind_capture *c, const struct snap_file *f, struct un
 	return 0;
 }
 
+struct listener_query {
+	uint64_t client;
+	struct diag *l;
+	uint32_t place;
+};
+
+static int has_client(const struct diag *d, void *arg)
+{
+	struct listener_query *q = arg;
+
+	for (uint32_t i = 0; d->name_len && i < d->nicons && i < UNIX_ICONS_MAX; i++) {
+		if (d->icons[i] == (uint32_t)q->client) {
+			*q->l = *d;
+			q->place = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* The listener whose queue has the connection of client (sock_diag
  * names each by its client): its inode and name in *l, and the
  * connection's place in its queue; 1, 0 when none has it, or -errno. */
 static int listener_of(uint64_t client, uint64_t *lino, struct diag *l, uint32_t *place)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct unix_diag_req req;
-	} q = {
-		.nlh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.req = { .sdiag_family = AF_UNIX, .udiag_states = 1u << 10 /* TCP_LISTEN */,
-			 .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_ICONS },
-	};
-	static char buf[65536];
-	int nl, found = 0, done = 0;
+	struct listener_query q = { .client = client, .l = l };
+	int rc = diag_dump(1u << 10 /* TCP_LISTEN */, UDIAG_SHOW_NAME | UDIAG_SHOW_ICONS, has_client, &q);
 
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0 || send(nl, &q, sizeof(q), 0) < 0) {
-		found = err_sys(errno, "sock_diag: listing the listening unix sockets");
-		done = 1;
-	}
-	while (!done) {
-		ssize_t n = recv(nl, buf, sizeof(buf), 0);
-		struct nlmsghdr *h = (struct nlmsghdr *)buf;
-
-		if (n <= 0)
-			break;
-		for (; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-			struct unix_diag_msg *m = NLMSG_DATA(h);
-			struct nlattr *a = (struct nlattr *)(m + 1);
-			int left = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
-			const uint32_t *icons = NULL;
-			size_t nicons = 0, nlen = 0;
-			const char *name = NULL;
-
-			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-				done = 1;
-				break;
-			}
-			for (; left >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= left;
-			     left -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
-				if (a->nla_type == UNIX_DIAG_ICONS) {
-					icons = (const uint32_t *)((char *)a + NLA_HDRLEN);
-					nicons = (a->nla_len - NLA_HDRLEN) / 4;
-				} else if (a->nla_type == UNIX_DIAG_NAME &&
-					   (uint32_t)(a->nla_len - NLA_HDRLEN) <= UNIX_NAME_MAX) {
-					name = (char *)a + NLA_HDRLEN;
-					nlen = a->nla_len - NLA_HDRLEN;
-				}
-			}
-			for (size_t i = 0; !found && i < nicons && i < UNIX_ICONS_MAX; i++)
-				if (icons[i] == (uint32_t)client && name) {
-					found = 1;
-					*lino = m->udiag_ino;
-					*place = (uint32_t)i;
-					memcpy(l->name, name, nlen);
-					/* A path name ends with the NUL bind() counted. */
-					while (nlen && name[0] && l->name[nlen - 1] == '\0')
-						nlen--;
-					l->name_len = (uint32_t)nlen;
-				}
-		}
-	}
-	if (nl >= 0)
-		close(nl);
-	return found;
+	if (rc < 0)
+		return err_sys(-rc, "sock_diag: listing the listening unix sockets");
+	*lino = l->ino;
+	*place = q.place;
+	return rc;
 }
 
 /* A connection not yet accepted (its peer is the connection's embryo in
@@ -1139,62 +1163,26 @@ static long elapsed_ms(const struct timespec *t0)
 	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+static int bound_to(const struct diag *d, void *arg)
+{
+	const struct stat *sb = arg;
+
+	/* The kernel's dev_t: major << 20 | minor. */
+	return d->vfs_ino == sb->st_ino && d->vfs_dev >> 20 == major(sb->st_dev) &&
+	       (d->vfs_dev & 0xfffff) == minor(sb->st_dev);
+}
+
 /* Whether a live socket is bound to the file at path: sock_diag lists
  * each socket's file (UDIAG_SHOW_VFS).  1, 0, or -errno. */
 static int path_held(const char *path)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct unix_diag_req req;
-	} q = {
-		.nlh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.req = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_show = UDIAG_SHOW_VFS },
-	};
-	static char buf[32768];
 	struct stat sb;
-	int nl, held = 0, done = 0;
 
 	if (lstat(path, &sb) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(sb.st_mode))
 		return 1;
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0)
-		return -errno;
-	if (send(nl, &q, sizeof(q), 0) < 0) {
-		close(nl);
-		return -errno;
-	}
-	while (!done) {
-		ssize_t n = recv(nl, buf, sizeof(buf), 0);
-		struct nlmsghdr *h = (struct nlmsghdr *)buf;
-
-		if (n <= 0)
-			break;
-		for (; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-			struct unix_diag_msg *m = NLMSG_DATA(h);
-			struct nlattr *a = (struct nlattr *)(m + 1);
-			int left = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
-
-			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-				done = 1;
-				break;
-			}
-			for (; left >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= left;
-			     left -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
-				const struct unix_diag_vfs *v = (const void *)((char *)a + NLA_HDRLEN);
-
-				/* The kernel's dev_t: major << 20 | minor. */
-				if (a->nla_type == UNIX_DIAG_VFS && v->udiag_vfs_ino == sb.st_ino &&
-				    v->udiag_vfs_dev >> 20 == major(sb.st_dev) &&
-				    (v->udiag_vfs_dev & 0xfffff) == minor(sb.st_dev))
-					held = 1;
-			}
-		}
-	}
-	close(nl);
-	return held;
+	return diag_dump(~0u, UDIAG_SHOW_VFS, bound_to, &sb);
 }
 
 /* bind(2) to the recorded name.  A path whose file is left from a socket
