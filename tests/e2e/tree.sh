@@ -43,6 +43,25 @@ pids_free()
 	done
 }
 
+# The processes of pid's tree as PID:STARTTIME words, for stamps_gone.
+tree_stamps()
+{
+	local p
+	for p in $(tree "$1"); do
+		echo "$p:$(starttime "$p")"
+	done
+}
+
+# stamps_gone PID:STARTTIME...: each of those processes is gone, whatever
+# now has its PID (a copy restored meanwhile may have been given it).
+stamps_gone()
+{
+	local s
+	for s; do
+		orig_gone "${s%%:*}" "${s#*:}" || return 1
+	done
+}
+
 # tree_halt PROG ARGS...: pfrez -halt > FILE, the tree gone, pthaw < FILE:
 # the copy goes on from exactly where the original stopped.
 tree_halt()
