@@ -357,6 +357,16 @@ static int state_one(struct capture *c)
 	}
 	if (!rc)
 		rc = kinds_capture(&kc, c->snap.kind, 1);
+	/* What the calls about to run write (their frames below each stack
+	 * pointer, the kernel the rseq area on their return) would stop on
+	 * copy-on-write's protection (cow_lift()). */
+	for (size_t i = 0; !rc && c->cow && i < c->nthreads; i++) {
+		const struct thread_live *t = &c->threads[i];
+
+		cow_lift(c->cow, t->regs.rsp > INJECT_STACK_MAX ? t->regs.rsp - INJECT_STACK_MAX : 0, t->regs.rsp);
+		if (t->rseq)
+			cow_lift(c->cow, t->rseq, t->rseq + 32);
+	}
 	c->ctx = calloc(c->nthreads, sizeof(*c->ctx));
 	if (!rc && !c->ctx)
 		rc = err_sys(ENOMEM, "thread list");
@@ -367,7 +377,8 @@ static int state_one(struct capture *c)
 
 		rc = i ? inject_begin_thread(&c->ctx[i], &c->ctx[0], t->tid, &t->regs, t->sigmask,
 					     t->xsave, t->xsize)
-		       : inject_begin(&c->ctx[0], c->pid, &t->regs, t->sigmask, t->xsave, t->xsize);
+		       : inject_begin_again(&c->ctx[0], c->has_prepared ? &c->prepared : NULL, c->pid,
+					    &t->regs, t->sigmask, t->xsave, t->xsize);
 		t->inj = &c->ctx[i];
 	}
 	if (rc)
@@ -469,6 +480,9 @@ int capture_cow_prepare(struct capture *c, pid_t pid)
 		rc = inject_begin(&ctx, pid, &t.threads[0].regs, t.threads[0].sigmask, t.threads[0].xsave,
 				  t.threads[0].xsize);
 		if (!rc) {
+			/* The code its calls run from serves the capture's too. */
+			c->prepared = ctx;
+			c->has_prepared = 1;
 			rc = cow_open(&c->cow, COW_SNAPSHOT, pid, &ctx);
 			rc2 = inject_finish(&ctx);
 			if (!rc)

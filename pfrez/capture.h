@@ -6,6 +6,7 @@
 #include <sys/user.h>
 #include <time.h>
 
+#include "inject.h"
 #include "proc.h"
 #include "record.h"
 #include "pstree.h"
@@ -22,6 +23,8 @@ struct capture {
 	struct timespec held_at;	/* pre-copy: held for the last time */
 	struct cow *cow;		/* set up by capture_state, or NULL */
 	char cow_note[256];		/* why it was not, for -progress */
+	struct inject_ctx prepared;	/* capture_cow_prepare()'s calls: their code */
+	int has_prepared;
 	struct timespec resumed;	/* when the process ran on, if before the end */
 	struct layer *hold;		/* layer_hold_open(): let go once it runs on */
 	uint64_t max_deleted;		/* bytes of deleted files' contents */

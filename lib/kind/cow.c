@@ -114,6 +114,8 @@ struct cow {
 	const char *lost_how;
 	uint64_t *pending;		/* faulting pages not yet released */
 	size_t npending, cappending;
+	struct cow_run *prep;		/* the mappings cow_prepare() protected */
+	size_t nprep;
 };
 
 /* UFFDIO_WRITEPROTECT fails with EAGAIN while an unmap or discard event
@@ -493,18 +495,37 @@ int cow_prepare(struct cow *c)
 	size_t n;
 	int rc = maps_read(c->pid, &maps, &n);
 
-	for (size_t i = 0; !rc && i < n; i++) {
+	if (rc)
+		return rc;
+	c->prep = calloc(n + 1, sizeof(*c->prep));
+	for (size_t i = 0; c->prep && i < n; i++) {
 		struct uffdio_register reg = { .range = { maps[i].start, maps[i].end - maps[i].start },
 					       .mode = UFFDIO_REGISTER_MODE_WP };
 
 		if (!coverable_map(&maps[i]) || ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0)
 			continue;
 		/* Gone meanwhile, or split: cow_freeze() sees to it. */
-		protect(c, maps[i].start, maps[i].end - maps[i].start, 1);
+		if (!protect(c, maps[i].start, maps[i].end - maps[i].start, 1))
+			c->prep[c->nprep++] = (struct cow_run){ maps[i].start, maps[i].end, 0 };
 	}
-	if (!rc)
-		maps_free(maps, n);
-	return rc;
+	maps_free(maps, n);
+	return c->prep ? 0 : err_sys(ENOMEM, "copy-on-write");
+}
+
+/* Each page protected here that the held process will write before the
+ * instant would stop it, and pfrez with it, on a round trip through the
+ * serving thread: under load, milliseconds each. */
+void cow_lift(struct cow *c, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; c && !c->frozen && i < c->nprep; i++) {
+		uint64_t s = start > c->prep[i].start ? start : c->prep[i].start;
+		uint64_t e = end < c->prep[i].end ? end : c->prep[i].end;
+
+		s &= ~(PAGE - 1);
+		e = (e + PAGE - 1) & ~(PAGE - 1);
+		if (s < e)
+			protect(c, s, e - s, 0);
+	}
 }
 
 /* The pages of a mapping present or swapped at the instant are noted;
@@ -750,6 +771,7 @@ int cow_end(struct cow *c)
 	pthread_mutex_destroy(&c->lock);
 	free(c->saved);
 	free(c->pending);
+	free(c->prep);
 	free(c->v);
 	free(c->of);
 	free(c);

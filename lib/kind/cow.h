@@ -54,6 +54,12 @@ int cow_open(struct cow **cp, enum cow_mode mode, pid_t pid, struct inject_ctx *
 int cow_prepare(struct cow *c);
 int cow_freeze(struct cow *c, const struct snap *s);
 
+/* Before cow_freeze(): lifts the protection cow_prepare() set on
+ * [start, end), memory the held process is about to write (the frames
+ * of injected calls, what the kernel writes on their return);
+ * cow_freeze() protects it again, as anything written meanwhile. */
+void cow_lift(struct cow *c, uint64_t start, uint64_t end);
+
 /* Whether mapping i of the snap is read through the userfaultfd. */
 int cow_covers(const struct cow *c, size_t i);
 

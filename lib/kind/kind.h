@@ -100,6 +100,7 @@ struct thread_live {
 	unsigned char *xsave;	/* the XSAVE area, xsize bytes */
 	uint32_t xsize;
 	struct inject_ctx *inj;	/* calls run in this thread (NULL before) */
+	uint64_t rseq;		/* its rseq area (the rseq kind), 0 for none */
 };
 
 /* What a kind's capture may use: the process is held (seized, stopped)

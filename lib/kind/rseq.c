@@ -47,6 +47,7 @@ static int capture_one(struct thread_live *l, struct rseq_set **setp)
 
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, l->tid, sizeof(rs), &rs) <= 0 || !rs.addr)
 		return 0;
+	l->rseq = rs.addr;
 	n = realloc(set, sizeof(*set) + ((set ? set->n : 0) + 1) * sizeof(set->r[0]));
 	if (!n)
 		return err_sys(ENOMEM, "rseq");

@@ -246,6 +246,36 @@ static int find_code(pid_t pid, const struct vma *maps, size_t n, uint64_t *sc, 
 	return 0;
 }
 
+/* Whether the code an earlier hold found is still there: each address in
+ * a readable executable mapping of maps, and its bytes the same. */
+static int code_still(pid_t pid, const struct vma *maps, size_t n, uint64_t sc, uint64_t sr)
+{
+	unsigned char b[sizeof(sigframe_restorer_long)];
+	struct iovec l = { b, sizeof(b) }, r;
+	int ok = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if ((maps[i].prot & (PROT_EXEC | PROT_READ)) == (PROT_EXEC | PROT_READ))
+			ok += (sc >= maps[i].start && sc + sizeof(sigframe_syscall_ret) <= maps[i].end) +
+			      (sr >= maps[i].start && sr + sizeof(sigframe_restorer_short) <= maps[i].end);
+	if (ok != 2)
+		return 0;
+	r = (struct iovec){ (void *)sc, sizeof(sigframe_syscall_ret) };
+	l.iov_len = r.iov_len;
+	if (process_vm_readv(pid, &l, 1, &r, 1, 0) != (ssize_t)r.iov_len ||
+	    memcmp(b, sigframe_syscall_ret, r.iov_len))
+		return 0;
+	/* Either trampoline (find_code() takes the first of the two). */
+	r = (struct iovec){ (void *)sr, sizeof(sigframe_restorer_short) };
+	l.iov_len = r.iov_len;
+	if (process_vm_readv(pid, &l, 1, &r, 1, 0) == (ssize_t)r.iov_len &&
+	    !memcmp(b, sigframe_restorer_short, r.iov_len))
+		return 1;
+	r.iov_len = l.iov_len = sizeof(sigframe_restorer_long);
+	return process_vm_readv(pid, &l, 1, &r, 1, 0) == (ssize_t)r.iov_len &&
+	       !memcmp(b, sigframe_restorer_long, r.iov_len);
+}
+
 /* The frame must lie in one writable mapping: writing it must not need
  * the stack to grow (remote writes no longer grow it), nor touch
  * anything but memory below the stack pointer. */
@@ -297,8 +327,9 @@ static int in_group_stop(pid_t tid)
 	return si.si_signo != SIGTRAP || si.si_code != (SIGTRAP | PTRACE_EVENT_STOP << 8);
 }
 
-static int begin(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t pid,
-		 const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave, size_t xlen)
+static int begin(struct inject_ctx *ctx, const struct inject_ctx *ctx0, const struct inject_ctx *earlier,
+		 pid_t pid, const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave,
+		 size_t xlen)
 {
 	static const long idle[6];
 	struct user_regs_struct resume = *regs, r;
@@ -322,6 +353,8 @@ static int begin(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t pi
 		return err_msg(ENOTSUP, "process %d uses a shadow stack: cannot query it safely", pid);
 	err_clear();
 	rc = maps_read(pid, &maps, &n);
+	if (!rc && !ctx0 && earlier && code_still(pid, maps, n, earlier->syscall_ret, earlier->sigreturn))
+		ctx0 = earlier;
 	if (!rc && ctx0) {
 		ctx->syscall_ret = ctx0->syscall_ret;
 		ctx->sigreturn = ctx0->sigreturn;
@@ -375,14 +408,21 @@ static int begin(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t pi
 int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struct *regs,
 		 uint64_t sigmask, const void *xsave, size_t xlen)
 {
-	return begin(ctx, NULL, pid, regs, sigmask, xsave, xlen);
+	return begin(ctx, NULL, NULL, pid, regs, sigmask, xsave, xlen);
+}
+
+int inject_begin_again(struct inject_ctx *ctx, const struct inject_ctx *earlier, pid_t pid,
+		       const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave,
+		       size_t xlen)
+{
+	return begin(ctx, NULL, earlier, pid, regs, sigmask, xsave, xlen);
 }
 
 int inject_begin_thread(struct inject_ctx *ctx, const struct inject_ctx *ctx0, pid_t tid,
 			const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave,
 			size_t xlen)
 {
-	return begin(ctx, ctx0, tid, regs, sigmask, xsave, xlen);
+	return begin(ctx, ctx0, NULL, tid, regs, sigmask, xsave, xlen);
 }
 
 static int run_query(struct inject_ctx *ctx, struct user_regs_struct *r, long *ret);

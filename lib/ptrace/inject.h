@@ -68,12 +68,24 @@ struct inject_ctx {
 
 #define INJECT_SCRATCH_SIZE 128
 
+/* The frames (inject_begin()'s and inject_query()'s, each a signal
+ * frame with the thread's XSAVE area) lie within this many bytes below
+ * the stack pointer. */
+#define INJECT_STACK_MAX (64 << 10)
+
 /* regs and sigmask as found at the stop, xsave as PTRACE_GETREGSET
  * NT_X86_XSTATE gave it.  Refuses (without having changed anything) a
  * process with no `syscall; ret` or rt_sigreturn trampoline in its code
  * or too little stack below rsp. */
 int inject_begin(struct inject_ctx *ctx, pid_t pid, const struct user_regs_struct *regs,
 		 uint64_t sigmask, const void *xsave, size_t xlen);
+
+/* The same for a process an earlier hold set up (earlier, finished since):
+ * the code found then serves again if it is still there (its bytes in
+ * an executable mapping), and is searched for anew otherwise. */
+int inject_begin_again(struct inject_ctx *ctx, const struct inject_ctx *earlier, pid_t pid,
+		       const struct user_regs_struct *regs, uint64_t sigmask, const void *xsave,
+		       size_t xlen);
 
 /* The same for another thread tid of the process ctx0 is set up in:
  * the code found there serves every thread (one search, not one per
