@@ -345,7 +345,7 @@ static int state_one(struct capture *c)
 	int rc = 0, rc2;
 
 	/* Every thread is held: /proc/locks is read meanwhile (prefetch.h),
-	 * taken by the locks kind. */
+	 * taken by the locks kind; mm.c adds /proc/PID/smaps. */
 	kc.pre = proc_prefetch_new();
 	proc_prefetch_add(kc.pre, "/proc/locks");
 	for (size_t i = 0; i < c->nthreads && !rc; i++) {
@@ -356,7 +356,7 @@ static int state_one(struct capture *c)
 			c->regs_saved++;
 	}
 	if (!rc)
-		rc = kinds_capture(&kc, c->snap.kind, 1);
+		rc = kinds_capture(&kc, c->snap.kind, KINDS_FIRST);
 	/* What the calls about to run write (their frames below each stack
 	 * pointer, the kernel the rseq area on their return) would stop on
 	 * copy-on-write's protection (cow_lift()). */
@@ -386,12 +386,11 @@ static int state_one(struct capture *c)
 	kc.inj = &c->ctx[0];
 	/* The kinds may still run calls inside the process (the frames keep
 	 * that safe if pfrez dies meanwhile). */
-	rc = kinds_capture(&kc, c->snap.kind, 0);
-	proc_prefetch_end(kc.pre);
-	kc.pre = NULL;
-	/* Last, its memory is marked: from here the process may run on
+	rc = kinds_capture(&kc, c->snap.kind, KINDS_MAIN);
+	/* Then its memory is marked: from here the process may run on
 	 * while pfrez reads it.  Anything that prevents it only means the
-	 * process stays held until its memory is read, as without -cow. */
+	 * process stays held until its memory is read, as without -cow.
+	 * The KIND_LAST kinds' files are read meanwhile (mm.c starts). */
 	if (!rc && c->use_cow &&
 	    (rc2 = c->cow ? cow_freeze(c->cow, &c->snap)
 			  : cow_begin(&c->cow, c->track ? COW_TRACK : COW_SNAPSHOT, c->pid, &c->ctx[0], &c->snap))) {
@@ -402,6 +401,8 @@ static int state_one(struct capture *c)
 		if (rc2 == -ESRCH)
 			rc = rc2;
 	}
+	if (!rc)
+		rc = kinds_capture(&kc, c->snap.kind, KINDS_LAST);
 out:
 	proc_prefetch_end(kc.pre);
 	/* From here on only memory is read: put the threads back as they
@@ -473,7 +474,7 @@ int capture_cow_prepare(struct capture *c, pid_t pid)
 		struct kind_capture kc = { .pid = pid, .snap = &t.snap, .live = &t.threads[0],
 					   .threads = t.threads, .nthreads = 1 };
 
-		rc = kinds_capture(&kc, t.snap.kind, 1);
+		rc = kinds_capture(&kc, t.snap.kind, KINDS_FIRST);
 	}
 	if (!rc) {
 		t.regs_saved = 1;

@@ -115,7 +115,7 @@ struct cow {
 	uint64_t *pending;		/* faulting pages not yet released */
 	size_t npending, cappending;
 	struct cow_run *prep;		/* the mappings cow_prepare() protected */
-	size_t nprep;
+	size_t nprep, prep_at;
 };
 
 /* UFFDIO_WRITEPROTECT fails with EAGAIN while an unmap or discard event
@@ -535,17 +535,33 @@ void cow_lift(struct cow *c, uint64_t start, uint64_t end)
 static int freeze_region(struct cow_vma *v, uint64_t start, uint64_t end, uint64_t cat, void *arg)
 {
 	struct cow *c = arg;
+	struct uffdio_register reg = { .range = { v->start, v->end - v->start }, .mode = UFFDIO_REGISTER_MODE_WP };
 	int rc = add_run(v, start, end, 0);
 
-	if (!rc && (cat & PAGE_IS_WRITTEN) && (rc = protect(c, start, end - start, 1)))
+	if (!rc && (cat & PAGE_IS_WRITTEN))
+		rc = protect(c, start, end - start, 1);
+	/* Not registered after all: unmapped and mapped again at the same
+	 * place since cow_prepare(). */
+	if (rc == -ENOENT && ioctl(c->uffd, UFFDIO_REGISTER, &reg) == 0)
+		rc = protect(c, start, end - start, 1);
+	if (rc)
 		rc = err_sys(-rc, "process %d: write-protecting 0x%llx", c->pid, (unsigned long long)start);
 	return rc;
+}
+
+/* Whether cow_prepare() registered exactly [start, end), in order. */
+static int prepared(struct cow *c, uint64_t start, uint64_t end)
+{
+	while (c->prep_at < c->nprep && c->prep[c->prep_at].start < start)
+		c->prep_at++;
+	return c->prep_at < c->nprep && c->prep[c->prep_at].start == start && c->prep[c->prep_at].end == end;
 }
 
 int cow_freeze(struct cow *c, const struct snap *s)
 {
 	int rc;
 
+	c->prep_at = 0;
 	c->of = calloc(s->nvmas + 1, sizeof(*c->of));
 	c->v = calloc(s->nvmas + 1, sizeof(*c->v));
 	c->nsnap = s->nvmas;
@@ -557,11 +573,12 @@ int cow_freeze(struct cow *c, const struct snap *s)
 					       .mode = UFFDIO_REGISTER_MODE_WP };
 		struct cow_vma *v = &c->v[c->nv];
 
-		/* Registered already by cow_prepare() (again is allowed), or
-		 * now; a mapping the process registered with a userfaultfd of
-		 * its own (EBUSY), or one the kernel cannot protect: read
-		 * while held. */
-		if (!coverable(r) || ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0)
+		/* Registered already by cow_prepare() as it is now, or now
+		 * (which takes the mmap lock for writing: it would wait for
+		 * the smaps read beside, prefetch.h); a mapping the process
+		 * registered with a userfaultfd of its own (EBUSY), or one
+		 * the kernel cannot protect: read while held. */
+		if (!coverable(r) || (!prepared(c, r->start, r->end) && ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0))
 			continue;
 		v->idx = i;
 		v->start = r->start;

@@ -59,11 +59,15 @@ const struct kind_ops *kind_get(int i)
 	return kind_table[i];
 }
 
-int kinds_capture(struct kind_capture *c, void **data, int first)
+int kinds_capture(struct kind_capture *c, void **data, enum kind_phase phase)
 {
 	for (int i = 0; i < KIND_NR; i++) {
 		const struct kind_ops *k = kind_get(i);
-		int rc = k && k->capture && !(k->flags & KIND_FIRST) == !first ? k->capture(c, &data[i]) : 0;
+		enum kind_phase p = !k                      ? KINDS_MAIN
+				    : (k->flags & KIND_FIRST) ? KINDS_FIRST
+				    : (k->flags & KIND_LAST)  ? KINDS_LAST
+							      : KINDS_MAIN;
+		int rc = k && k->capture && p == phase ? k->capture(c, &data[i]) : 0;
 
 		if (rc)
 			return rc;

@@ -89,7 +89,13 @@ enum kind_flag {
 				  * snap (snap_init), never freed by the loops */
 	KIND_FIRST = 1u << 4,	 /* captured before any call is injected (the
 				  * calls would change what it reads) */
+	KIND_LAST = 1u << 5,	 /* captured last, once copy-on-write has
+				  * marked the memory (cow_freeze): a slow
+				  * read ahead (prefetch.h) runs beside that */
 };
+
+/* kinds_capture()'s phases, in the order the capture runs them. */
+enum kind_phase { KINDS_FIRST, KINDS_MAIN, KINDS_LAST };
 
 /* The state of a thread that the capture reads before injecting calls
  * into it (they change it) and puts back when it lets the thread go. */
@@ -117,7 +123,7 @@ struct kind_capture {
 	int halt;			/* pfrez -halt: the original is to end */
 	uint64_t max_deleted;		/* pfrez -max-deleted: bytes of deleted files */
 	int lib_fd;			/* pfrez -lib-fd: > 2, or 0 for none (files.c) */
-	struct proc_prefetch *pre;	/* /proc/locks read ahead (prefetch.h), or NULL */
+	struct proc_prefetch *pre;	/* /proc files read ahead (prefetch.h), or NULL */
 };
 
 /* What pthaw checks before it reads a page: whether this host and this
@@ -202,8 +208,8 @@ const struct kind_ops *kind_get(int i);
 /* The loops, each over the table in order.  data is struct snap's
  * per-kind slots (void *[KIND_NR]); a kind with nothing captured has
  * NULL there and is skipped by write, restore and print. */
-/* first: the KIND_FIRST kinds, else the others. */
-int kinds_capture(struct kind_capture *c, void **data, int first);
+/* The KIND_FIRST kinds, the KIND_LAST ones, or (KINDS_MAIN) the others. */
+int kinds_capture(struct kind_capture *c, void **data, enum kind_phase phase);
 int kinds_write(void *const *data, struct rec_writer *w);
 /* Only the kinds whose records may follow pages (late 1: KIND_LATE), or
  * only the others: a live pre-copy sends the first at its end. */

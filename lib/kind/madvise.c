@@ -8,6 +8,7 @@
 #include "json.h"
 #include "inject.h"
 #include "pload_ctl.h"
+#include "prefetch.h"
 #include "proc.h"
 #include "snap.h"
 
@@ -212,6 +213,22 @@ static void madvise_free(void *data)
 	free(m);
 }
 
+/* Read ahead while the process is held (mm.c), or now. */
+static int smaps_take(struct kind_capture *c, struct madvise_state *m)
+{
+	char path[64];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", c->pid);
+	f = proc_prefetch_open(c->pre, path);
+	if (!f)
+		return err_sys(errno, "%s", path);
+	rc = smaps_parse(f, ma_add, m);
+	fclose(f);
+	return rc;
+}
+
 static int madvise_capture(struct kind_capture *c, void **data)
 {
 	struct madvise_state *m = calloc(1, sizeof(*m));
@@ -222,7 +239,7 @@ static int madvise_capture(struct kind_capture *c, void **data)
 		return err_sys(ENOMEM, "madvise");
 	m->snap = c->snap;
 	m->pid = c->pid;
-	rc = smaps_read(c->pid, ma_add, m);
+	rc = smaps_take(c, m);
 	for (size_t i = 0; !rc && i < m->h.n; i++)
 		locked |= !!(m->v[i].flags & MA_LOCKED);
 	if (!rc && locked && !(rc = probe_map(c, m))) {
@@ -447,7 +464,7 @@ static void madvise_print_json(struct json *j, const void *data)
 const struct kind_ops kind_madvise = {
 	.name = "madvise",
 	.type = REC_MADVISE,
-	.flags = KIND_LATE,
+	.flags = KIND_LATE | KIND_LAST,
 	.stages = KIND_AT(KIND_STAGE_SPACE) | KIND_AT(KIND_STAGE_MM),
 	.capture = madvise_capture,
 	.write = madvise_write,

@@ -7,6 +7,7 @@
 #include "inject.h"
 #include "json.h"
 #include "pload_ctl.h"
+#include "prefetch.h"
 #include "proc.h"
 #include "reopen.h"
 #include "snap.h"
@@ -48,6 +49,12 @@ static int mm_capture(struct kind_capture *c, void **data)
 	if (rc)
 		return rc;
 	s->mm.brk = (uint64_t)ret;
+	/* Now the madvise kind's smaps, read ahead (prefetch.h): reading it
+	 * walks every page table under the mmap lock, which brk() takes for
+	 * writing and would have waited for (KIND_LAST: taken after the
+	 * memory is marked, the other walk, which it runs beside). */
+	snprintf(path, sizeof(path), "/proc/%d/smaps", c->pid);
+	proc_prefetch_add(c->pre, path);
 	snprintf(path, sizeof(path), "/proc/%d/auxv", c->pid);
 	s->auxv = malloc(AUXV_MAX);
 	if (!s->auxv)

@@ -7,11 +7,12 @@
  *  RCU grace period: 8 ms or more however few locks there are, all of
  *  it waiting.
  *
- * Not /proc/PID/smaps: its cost is the kernel's walk of every page table
- * entry (8 ms at 2 GiB of 4 KiB pages on an idle machine, 50 to 200 ms
- * on a busy one), CPU work that a thread only moves; on two busy CPUs a
- * capture reading it aside was held longer, not shorter (median 60 ms
- * against 52 ms, 2 GiB, tests/progs/gen_writer).
+ *  /proc/PID/smaps (the madvise kind) is the kernel's walk of every page
+ *  table entry (8 to 10 ms at 2 GiB of 4 KiB pages on an idle machine),
+ *  under the mmap lock for reading: it runs beside copy-on-write's own
+ *  walk (cow_freeze), and is started only after the last call that
+ *  takes that lock for writing (brk(), mm.c), which would wait for it.
+ *  Started first, it was held longer, not shorter.
  *
  * What a file holds is the state when the thread read it, so it is read
  * only while every thread of the process is held, and the caller must
