@@ -85,6 +85,7 @@ struct cow_vma {
 	struct cow_run *runs;
 	size_t nruns, cap;
 	uint8_t *sent;			/* COW_TRACK: a bit per page sent */
+	int resend;			/* COW_TRACK: protected pages not all seen */
 };
 
 /* COW_SNAPSHOT: a page copied before the process wrote it. */
@@ -659,15 +660,22 @@ struct pass_note {
 };
 
 /* A region of a pass's walk.  Written (present or swapped, and not
- * protected: PAGE_IS_WRITTEN implies one of them): sent.  In the final
- * pass also the pages sent in an earlier pass that are no longer there
- * (discarded since: MADV_DONTNEED): they read back as zeros now. */
+ * protected: PAGE_IS_WRITTEN implies one of them): sent; in the final
+ * pass so is every page there of a mapping an earlier pass lost track
+ * of.  In the final pass also the pages sent in an earlier pass that are
+ * no longer there (discarded since: MADV_DONTNEED, a clean MADV_FREE
+ * page reclaimed, a mapping replaced or moved away): they read back as
+ * zeros now.  A kernel that reports such pages, and page table holes,
+ * of a WP_ASYNC range as written (6.18 does, WP_UNPOPULATED) has them
+ * read and sent as zero records instead (cow_zero_records()); this is
+ * for one that reports them as neither written nor present. */
 static int note_region(struct cow_vma *v, uint64_t start, uint64_t end, uint64_t cat, void *arg)
 {
 	struct pass_note *n = arg;
 	int rc = 0;
 
-	if (cat & PAGE_IS_WRITTEN) {
+	if ((cat & PAGE_IS_WRITTEN) ||
+	    (n->gone && v->resend && (cat & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)))) {
 		*n->pages += (end - start) / PAGE;
 		return add_run(v, start, end, 0);
 	}
@@ -692,10 +700,17 @@ int cow_pass(struct cow *c, int final, uint64_t *pages)
 	c->passes++;
 	for (size_t i = 0; !rc && i < c->nv; i++) {
 		struct cow_vma *v = &c->v[i];
-
+		struct uffdio_register reg = { .range = { v->start, v->end - v->start },
+					       .mode = UFFDIO_REGISTER_MODE_WP };
 		struct pass_note n = { pages, final && c->passes > 1 };
 
 		v->nruns = 0;
+		/* A mapping the process replaced at the same address (mmap
+		 * MAP_FIXED, munmap then mmap, mremap onto it) is a new one,
+		 * not registered: registered here (a no-op for one that is),
+		 * its pages show as written, those of the old one that are
+		 * gone as gone.  Not registered, the walk would fail. */
+		(void)ioctl(c->uffd, UFFDIO_REGISTER, &reg);
 		/* Written since the last pass (the first: every page, none
 		 * protected yet), and protected again in the same walk: a
 		 * write after it shows in the next pass.  The final pass, the
@@ -707,6 +722,15 @@ int cow_pass(struct cow *c, int final, uint64_t *pages)
 		else
 			rc = scan(c, v, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN, 0, 0,
 				  note_region, &n);
+		/* Replaced again between the two (EPERM: a mapping not
+		 * registered), the walk stopped there, after protecting pages
+		 * it did not report: the final pass, the process held, sends
+		 * every page of this one. */
+		if (rc == -EPERM && !final) {
+			err_clear();
+			v->resend = 1;
+			rc = 0;
+		}
 	}
 	return rc;
 }
