@@ -11,7 +11,9 @@
  *	   reclaim them at any moment), half of the time a sweep later
  *	   MADV_PAGEOUT (reclaimed now: zeros, where mincore(2) says the
  *	   page is gone), then filled again
- * and besides it, after each 64 blocks, one of 8 small mappings of its
+ * and besides it, after each 64 blocks, the first 16 blocks of kinds 2
+ * and 3 once more (a process that runs at all between a pass and the
+ * hold changes some of them), one of 8 small mappings of its
  * own (guard pages around: never merged with another) is replaced, in
  * turn, by a fresh mapping at the same address (mmap MAP_FIXED: zeros,
  * then some pages filled) or by the pages of a source mapping moved onto
@@ -44,6 +46,7 @@
 #define WORDS 512
 #define BLOCK 8			/* pages */
 #define BATCH 64		/* blocks between two small mappings */
+#define HOT 16			/* blocks of kinds 2 and 3 changed after each batch */
 #define NSMALL 8		/* small mappings, and one source */
 #define SMALL 16		/* pages in each */
 #define LARGE 1024		/* pages in the large mapping: 4 MiB */
@@ -329,12 +332,19 @@ int main(int argc, char **argv)
 			check_every_page(total);
 		}
 		for (int k = 0; k < BATCH; k++) {
-			sweep_block(b, gen, (b / 4) % 2);
+			sweep_block(b, gen, (int)(b / 4 % 2));
 			if (++b == nblocks) {
 				b = 0;
 				say("sweep %u\n", gen - 1);
 				gen = gen % GEN_MAX + 1;
 			}
+		}
+		/* The first blocks of kinds 2 and 3 are given back and filled
+		 * again after every batch too: a few milliseconds of the
+		 * process between a pass and the hold change some of them. */
+		for (uint64_t h = 0; h < HOT && 4 * h + 3 < nblocks; h++) {
+			sweep_block(4 * h + 2, gen, 0);
+			sweep_block(4 * h + 3, gen, (int)(h % 2));
 		}
 		replace_small((int)(batch % NSMALL), gen, (int)(batch / NSMALL % 2));
 		if (batch % NSMALL == NSMALL - 1)
