@@ -147,6 +147,9 @@ $(B)/progs/craft: tests/e2e/craft.c $(B)/libpfrez.a
 	@mkdir -p $(B)/progs
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Their shared headers: a change rebuilds them.
+$(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%): $(wildcard tests/progs/*.h)
+
 $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(B)/progs
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE $(if $(filter $*,$(PROGS_STATIC)),-static) -o $@ $< -lm
