@@ -59,6 +59,7 @@ static unsigned char *big, *small[NSMALL + 1], *large;
 static uint64_t nbig;		/* pages in big */
 static uint32_t *st;		/* per page: 0 zeros, else generation (| EITHER) */
 static volatile sig_atomic_t check_all;
+static uint64_t reclaimed;	/* pages MADV_PAGEOUT took */
 
 /* Pages: big's first, then each small mapping's, the source's last. */
 static volatile uint64_t *page(uint64_t p)
@@ -146,9 +147,9 @@ static void check_every_page(uint64_t total)
 			zeros++;
 		}
 	}
-	say("PASS precopy_discard: %llu pages hold zeros, %llu their pattern, %llu either (%llu of them zeros)\n",
+	say("PASS precopy_discard: %llu pages hold zeros, %llu their pattern, %llu either (%llu of them zeros); %llu reclaimed by MADV_PAGEOUT so far\n",
 	    (unsigned long long)zeros, (unsigned long long)pats, (unsigned long long)either,
-	    (unsigned long long)either_zero);
+	    (unsigned long long)either_zero, (unsigned long long)reclaimed);
 }
 
 static void on_usr1(int sig)
@@ -204,8 +205,10 @@ static void sweep_block(uint64_t b, uint32_t gen, int pageout)
 		if (pageout && (st[p0] & EITHER) && !(st[p0] & TRIED)) {
 			if (madvise(a, BLOCK * PAGE, MADV_PAGEOUT) < 0 || mincore(a, BLOCK * PAGE, vec) < 0)
 				die("MADV_PAGEOUT");
-			for (int k = 0; k < BLOCK; k++)
+			for (int k = 0; k < BLOCK; k++) {
 				st[p0 + k] = (vec[k] & 1) ? st[p0 + k] | TRIED : 0;
+				reclaimed += !(vec[k] & 1);
+			}
 			return;
 		}
 		for (uint64_t p = p0; p < p0 + BLOCK; p++)
