@@ -76,7 +76,7 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 PROGS      += unix_pair unix_listen anon_fd inotify lazysum
 PROGS      += tree_pipes tree_log tree_shm tree_clonefiles tree_fds tree_sysv
 PROGS      += tree_zombie tree_stopped tree_groups tree_reaper tree_wait
-PROGS      += gen_writer madv_flip
+PROGS      += gen_writer madv_flip precopy_discard
 PROGS      += splice_relay
 PROGS_STATIC := counter_static
 
@@ -146,6 +146,9 @@ $(B)/test_%: tests/unit/test_%.c tests/unit/memlayer.c $(B)/libpfrez.a tests/uni
 $(B)/progs/craft: tests/e2e/craft.c $(B)/libpfrez.a
 	@mkdir -p $(B)/progs
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Their shared headers: a change rebuilds them.
+$(PROGS:%=$(B)/progs/%) $(PROGS_STATIC:%=$(B)/progs/%): $(wildcard tests/progs/*.h)
 
 $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(B)/progs

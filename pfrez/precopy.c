@@ -94,6 +94,7 @@ int precopy_write(struct capture *c, struct rec_writer *w, const struct precopy_
 	struct pages_src src = { .pid = c->pid, .snap = &was.snap, .cow = cow, .part = PAGES_COW,
 				 .progress = c->progress, .progress_arg = c->progress_arg };
 	uint64_t dirty = 0, prev = UINT64_MAX;
+	unsigned long long zeros = 0;
 	struct timespec t0;
 	int rc, pass = 0;
 
@@ -140,9 +141,12 @@ int precopy_write(struct capture *c, struct rec_writer *w, const struct precopy_
 	if (!rc) {
 		rc = cow_pass(cow, 1, &dirty);
 		src.snap = &c->snap;
+		src.zero_sent = 0;
 	}
 	if (!rc)
 		rc = pages_write(&src, w);
+	/* Pages sent before that read zeros now: discarded meanwhile. */
+	zeros = src.zero_sent;
 	if (!rc) {
 		src.part = PAGES_STOPPED;
 		rc = pages_write(&src, w);
@@ -150,8 +154,8 @@ int precopy_write(struct capture *c, struct rec_writer *w, const struct precopy_
 	if (!rc)
 		rc = kinds_write_part(c->snap.kind, w, 1);
 	if (o->progress && !rc)
-		fprintf(stderr, "pfrez: pre-copy: %d passes while it ran; held for the last %llu pages and its state, %.1f ms so far\n",
-			pass, (unsigned long long)dirty, ms_since(&c->held_at));
+		fprintf(stderr, "pfrez: pre-copy: %d passes while it ran; held for the last %llu pages (%llu of them zeros) and its state, %.1f ms so far\n",
+			pass, (unsigned long long)dirty, zeros, ms_since(&c->held_at));
 	c->passes = pass;
 	/* Closing the userfaultfd makes the kernel walk every page table
 	 * entry of the tracked memory to drop its protection, with the mmap

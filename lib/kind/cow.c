@@ -85,6 +85,8 @@ struct cow_vma {
 	struct cow_run *runs;
 	size_t nruns, cap;
 	uint8_t *sent;			/* COW_TRACK: a bit per page sent */
+	uint64_t sent_lo, sent_hi;	/* COW_TRACK: pages [lo, hi) hold the bits set */
+	int resend;			/* COW_TRACK: protected pages not all seen */
 };
 
 /* COW_SNAPSHOT: a page copied before the process wrote it. */
@@ -654,6 +656,10 @@ int cow_read(struct cow *c, uint64_t addr, size_t n, unsigned char *buf)
 			uint64_t p = (addr - v->start) / PAGE + k;
 
 			v->sent[p / 8] |= (uint8_t)(1u << (p % 8));
+			if (v->sent_lo >= v->sent_hi || p < v->sent_lo)
+				v->sent_lo = p;
+			if (p + 1 > v->sent_hi)
+				v->sent_hi = p + 1;
 		}
 		return 0;
 	}
@@ -693,31 +699,52 @@ int cow_read(struct cow *c, uint64_t addr, size_t n, unsigned char *buf)
 
 struct pass_note {
 	uint64_t *pages;
-	int gone;		/* final pass after others: note the pages gone */
+	int final;
+	uint64_t at;		/* final: where the last region ended */
 };
 
-/* A region of a pass's walk.  Written (present or swapped, and not
- * protected: PAGE_IS_WRITTEN implies one of them): sent.  In the final
- * pass also the pages sent in an earlier pass that are no longer there
- * (discarded since: MADV_DONTNEED): they read back as zeros now. */
+/* Final pass: the pages of [start, end) that are neither present nor
+ * swapped now, and were sent in an earlier pass (discarded since:
+ * MADV_DONTNEED, a clean MADV_FREE page reclaimed, a mapping replaced
+ * or moved away): they read back as zeros now. */
+static int note_gone(struct cow_vma *v, uint64_t start, uint64_t end, uint64_t *pages)
+{
+	uint64_t p = (start - v->start) / PAGE, q = (end - v->start) / PAGE;
+	int rc = 0;
+
+	if (p < v->sent_lo)
+		p = v->sent_lo;
+	if (q > v->sent_hi)
+		q = v->sent_hi;
+	for (; !rc && p < q; p++) {
+		if (!(p % 8) && !v->sent[p / 8]) {
+			p += 7;
+			continue;
+		}
+		if (v->sent[p / 8] >> (p % 8) & 1) {
+			rc = add_run(v, v->start + p * PAGE, v->start + (p + 1) * PAGE, 1);
+			(*pages)++;
+		}
+	}
+	return rc;
+}
+
+/* A region of present or swapped pages of a pass's walk, in address
+ * order.  Written (not protected: PAGE_IS_WRITTEN): sent; in the final
+ * pass so is every page there of a mapping an earlier pass lost track
+ * of, and the pages in the gap before it go as gone. */
 static int note_region(struct cow_vma *v, uint64_t start, uint64_t end, uint64_t cat, void *arg)
 {
 	struct pass_note *n = arg;
 	int rc = 0;
 
-	if (cat & PAGE_IS_WRITTEN) {
-		*n->pages += (end - start) / PAGE;
-		return add_run(v, start, end, 0);
+	if (n->final) {
+		rc = note_gone(v, n->at, start, n->pages);
+		n->at = end;
 	}
-	if (!n->gone || (cat & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)))
-		return 0;
-	for (uint64_t a = start; !rc && a < end; a += PAGE) {
-		uint64_t p = (a - v->start) / PAGE;
-
-		if (v->sent[p / 8] >> (p % 8) & 1) {
-			rc = add_run(v, a, a + PAGE, 1);
-			(*n->pages)++;
-		}
+	if (!rc && ((cat & PAGE_IS_WRITTEN) || (n->final && v->resend))) {
+		*n->pages += (end - start) / PAGE;
+		rc = add_run(v, start, end, 0);
 	}
 	return rc;
 }
@@ -730,21 +757,45 @@ int cow_pass(struct cow *c, int final, uint64_t *pages)
 	c->passes++;
 	for (size_t i = 0; !rc && i < c->nv; i++) {
 		struct cow_vma *v = &c->v[i];
-
-		struct pass_note n = { pages, final && c->passes > 1 };
+		struct uffdio_register reg = { .range = { v->start, v->end - v->start },
+					       .mode = UFFDIO_REGISTER_MODE_WP };
+		struct pass_note n = { pages, final, v->start };
 
 		v->nruns = 0;
-		/* Written since the last pass (the first: every page, none
+		/* A mapping the process replaced at the same address (mmap
+		 * MAP_FIXED, munmap then mmap, mremap onto it) is a new one,
+		 * not registered: registered here (a no-op for one that is),
+		 * its pages show as written, those of the old one that are
+		 * gone as gone.  Not registered, the walk would fail. */
+		(void)ioctl(c->uffd, UFFDIO_REGISTER, &reg);
+		/* Present or swapped pages only: the kernel reports a page
+		 * never touched, or discarded, of a WP_ASYNC range as written
+		 * too (WP_UNPOPULATED), and protecting it installs a marker in
+		 * a page table it allocates: a pass over 1 GiB never touched
+		 * would read 1 GiB of zeros and leave the process 2 MiB of page
+		 * tables (a sanitizer's terabytes of shadow: all memory).
+		 * Written since the last pass (the first: every one, none
 		 * protected yet), and protected again in the same walk: a
 		 * write after it shows in the next pass.  The final pass, the
 		 * process held, protects nothing (no pass follows) and walks
 		 * every page once, written or gone, in address order. */
 		if (final)
-			rc = scan(c, v, PM_SCAN_CHECK_WPASYNC, 0, 0,
-				  PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_SWAPPED, note_region, &n);
+			rc = scan(c, v, PM_SCAN_CHECK_WPASYNC, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+				  PAGE_IS_WRITTEN, note_region, &n);
 		else
-			rc = scan(c, v, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN, 0, 0,
-				  note_region, &n);
+			rc = scan(c, v, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN,
+				  PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, note_region, &n);
+		if (!rc && final)
+			rc = note_gone(v, n.at, v->end, pages);
+		/* Replaced again between the two (EPERM: a mapping not
+		 * registered), the walk stopped there, after protecting pages
+		 * it did not report: the final pass, the process held, sends
+		 * every page of this one. */
+		if (rc == -EPERM && !final) {
+			err_clear();
+			v->resend = 1;
+			rc = 0;
+		}
 	}
 	return rc;
 }

@@ -103,6 +103,7 @@ static int emit(struct page_out *o, uint64_t addr, size_t n, const unsigned char
 	if (rc)
 		return rc;
 	o->c->pages_sent += zero ? 0 : n;
+	o->c->zero_sent += zero ? n : 0;
 	o->c->bytes_sent = o->w->bytes;
 	if (o->c->progress)
 		o->c->progress(o->c->progress_arg, o->w->bytes);

@@ -25,6 +25,7 @@ struct pages_src {
 	enum pages_part part;
 	int mem_fd, pagemap_fd;		/* pages_write's own */
 	unsigned long long pages_sent, bytes_sent;
+	unsigned long long zero_sent;	/* pages sent as zero records */
 	void (*progress)(void *arg, unsigned long long bytes);
 	void *progress_arg;
 	/* -lazy: first the pages a restore needs before the process can

@@ -1,5 +1,5 @@
 # unix_names.py: a parent whose datagram sockets are connected to names
-# its child binds (a path and an abstract name), as a program talks to
+# its child holds bound (a path and an abstract name), as a program talks to
 # the server it started: the parent sends a numbered message on each
 # every round, the child answers what it got through a socket pair, and
 # the parent checks the answers and that each socket still names its
@@ -9,25 +9,14 @@ import socket
 import sys
 import time
 
+sys.dont_write_bytecode = True
+import unix_server  # noqa: E402 (next to this file)
+
 AF, DG = socket.AF_UNIX, socket.SOCK_DGRAM
 ABSTRACT = "\0unix_names.%d" % os.getpid()
 up_p, up_c = socket.socketpair(AF, DG)
-r, w = os.pipe()
-if os.fork() == 0:
-    up_p.close()
-    os.close(r)
-    srv = socket.socket(AF, DG)
-    srv.bind("names.dg")
-    asrv = socket.socket(AF, DG)
-    asrv.bind(ABSTRACT)
-    os.write(w, b"x")
-    os.close(w)
-    while True:
-        up_c.send(b"got " + srv.recv(64))
-        up_c.send(b"got " + asrv.recv(64))
-os.close(w)
-os.read(r, 1)
-os.close(r)
+# The child serves both names, bound before it starts.
+unix_server.serve(["names.dg", ABSTRACT], answer=up_c, drop=[up_p])
 up_c.close()
 out = socket.socket(AF, DG)
 out.connect("names.dg")

@@ -12,6 +12,9 @@ import socket
 import sys
 import time
 
+sys.dont_write_bytecode = True
+import unix_server  # noqa: E402 (next to this file)
+
 AF, ST, DG = socket.AF_UNIX, socket.SOCK_STREAM, socket.SOCK_DGRAM
 PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
 
@@ -20,18 +23,7 @@ PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
 # outside the tree pfrez captures, it stays where it is; or ("child") it
 # is the program's child.
 CHILD = sys.argv[1:] == ["child"]
-srv_sock = socket.socket(AF, DG)
-srv_sock.bind("srv.sock")
-mid = os.fork()
-if mid == 0:
-    if CHILD or os.fork() == 0:
-        # The server: reads whatever comes, until killed.
-        while True:
-            srv_sock.recv(64)
-    os._exit(0)
-if not CHILD:
-    os.waitpid(mid, 0)
-srv_sock.close()
+unix_server.serve(["srv.sock"], detach=not CHILD)
 
 w0, widow = socket.socketpair()
 w0.send(b"last words")

@@ -6,17 +6,16 @@
  * the parent's).  A private page written before the fork, still shared
  * copy-on-write, must read the same in both. */
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
 #define KIND "tree_shm"
 #include "zdtm.h"
+#include "tree.h"
 
 struct shared {
-	atomic_long total;
-	atomic_long child_n;
+	struct tree_count c;
 	atomic_long child_bad;
 };
 
@@ -30,6 +29,13 @@ static int priv_ok(void)
 		if (priv[i] != (unsigned char)(i * 13 + 1))
 			return 0;
 	return 1;
+}
+
+/* The child's private page, after each of its adds. */
+static void child_priv(void)
+{
+	if (!priv_ok())
+		atomic_store(&sh->child_bad, 1);
 }
 
 static const char *setup(int argc, char **argv)
@@ -49,32 +55,17 @@ static const char *setup(int argc, char **argv)
 		return "fork";
 	if (kid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (;;) {
-			/* Counted as done before it is: the parent's sum is
-			 * never above what was published. */
-			atomic_fetch_add(&sh->child_n, 1);
-			atomic_fetch_add(&sh->total, 1);
-			if (!priv_ok())
-				atomic_store(&sh->child_bad, 1);
-			msleep(3);
-		}
+		tree_count_child(&sh->c, child_priv);
 	}
 	return NULL;
 }
 
 static const char *check(void)
 {
-	long total, cn;
+	const char *why = tree_count_check(&sh->c, &my_n, &child_seen, "memory object");
 
-	atomic_fetch_add(&sh->total, 1);
-	my_n++;
-	total = atomic_load(&sh->total);
-	cn = atomic_load(&sh->child_n);
-	if (total > my_n + cn || total < my_n + cn - 1)
-		return zdtm_why("counter %ld, parent added %ld, child %ld", total, my_n, cn);
-	if (cn == child_seen)
-		return zdtm_why("the child's count stays at %ld: not one memory object?", cn);
-	child_seen = cn;
+	if (why)
+		return why;
 	if (atomic_load(&sh->child_bad))
 		return "the child's private page changed";
 	if (!priv_ok())

@@ -7,7 +7,6 @@
  * attaches.  With "big", the parent holds 2 MiB of its own besides:
  * its stream no pipe holds whole. */
 #include <signal.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/prctl.h>
@@ -15,10 +14,10 @@
 
 #define KIND "tree_sysv"
 #include "zdtm.h"
+#include "tree.h"
 
 struct shared {
-	atomic_long total;
-	atomic_long child_n;
+	struct tree_count c;
 	atomic_int child_in;
 };
 
@@ -53,11 +52,7 @@ static const char *setup(int argc, char **argv)
 	if (kid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		atomic_store(&sh->child_in, 1);
-		for (;;) {
-			atomic_fetch_add(&sh->child_n, 1);
-			atomic_fetch_add(&sh->total, 1);
-			msleep(3);
-		}
+		tree_count_child(&sh->c, NULL);
 	}
 	while (!atomic_load(&sh->child_in))
 		msleep(1);
@@ -70,18 +65,11 @@ static const char *setup(int argc, char **argv)
 
 static const char *check(void)
 {
+	const char *why = tree_count_check(&sh->c, &my_n, &child_seen, "segment");
 	struct shmid_ds ds;
-	long total, cn;
 
-	atomic_fetch_add(&sh->total, 1);
-	my_n++;
-	total = atomic_load(&sh->total);
-	cn = atomic_load(&sh->child_n);
-	if (total > my_n + cn || total < my_n + cn - 1)
-		return zdtm_why("counter %ld, parent added %ld, child %ld", total, my_n, cn);
-	if (cn == child_seen)
-		return zdtm_why("the child's count stays at %ld: not one segment?", cn);
-	child_seen = cn;
+	if (why)
+		return why;
 	if (shmctl(id, IPC_STAT, &ds) < 0)
 		return zdtm_why("segment %d: IPC_STAT: %s", id, strerror(errno));
 	if (ds.shm_segsz != 100 || (ds.shm_perm.mode & 0777) != 0640 || ds.shm_nattch != 2)
