@@ -640,9 +640,16 @@ int capture_was_stopped(const struct capture *c, pid_t pid)
 
 void capture_release(struct capture *c)
 {
+	/* The processes that were stopped go first, and are seen stopped
+	 * again before any of the others runs: a parent inside the tree
+	 * must not see its stopped child running either. */
 	for (size_t i = 0; i < c->nsub; i++)
-		capture_release(c->sub[i]);
+		if (capture_was_stopped(c, c->sub[i]->pid))
+			capture_release(c->sub[i]);
 	capture_wait_stopped(c);
+	for (size_t i = 0; i < c->nsub; i++)
+		if (!capture_was_stopped(c, c->sub[i]->pid))
+			capture_release(c->sub[i]);
 	capture_settle(c, 0);
 	if (!c->attached)
 		return;

@@ -8,7 +8,11 @@
  * until it next runs, which under load can be after this process's next
  * round, it shows as 'R' without running any code of its own.  A pfrez
  * that ends normally waits for it (capture_release); a killed one cannot.
- * So here a state other than 'T' must settle back to 'T' within 2 s. */
+ * So here a state other than 'T' must settle back to 'T' within 2 s.
+ *
+ * tree_stopped fast: rounds every millisecond, for a capture of this
+ * process's parent: this one, inside the tree, must not be let go before
+ * its child is stopped again (pfrez's capture_release). */
 #include <sys/wait.h>
 
 #define KIND "tree_stopped"
@@ -18,7 +22,7 @@
 
 static pid_t child;
 static long round_no;
-static int killed;
+static int killed, period = ZDTM_PERIOD;
 
 static void stop_self(void)
 {
@@ -32,6 +36,8 @@ static const char *setup(int argc, char **argv)
 	int st;
 
 	killed = argc > 1 && strcmp(argv[1], "killed") == 0;
+	if (argc > 1 && strcmp(argv[1], "fast") == 0)
+		period = 1;
 	child = tree_child(stop_self, -1);
 	if (child < 0 || waitpid(child, &st, WUNTRACED) != child || !WIFSTOPPED(st))
 		return "a stopped child";
@@ -40,7 +46,7 @@ static const char *setup(int argc, char **argv)
 
 static void between_rounds(void)
 {
-	msleep(ZDTM_PERIOD);
+	msleep(period);
 }
 
 static const char *check(void)
@@ -59,7 +65,7 @@ static const char *check(void)
 		return zdtm_why("child %d: state %c, parent %d, not a stopped child of %d", child,
 				st.state ? st.state : '-', st.ppid, getpid());
 	/* Late (after any capture), once: it goes on and ends with 7. */
-	if (++round_no == 40) {
+	if (++round_no == 2000 / period) {
 		kill(child, SIGCONT);
 		if (waitpid(child, &s, 0) != child || !WIFEXITED(s) || WEXITSTATUS(s) != 7)
 			return zdtm_why("child %d: continued, it did not exit 7 (status 0x%x)", child, s);
