@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -41,10 +42,36 @@ static int attach_error(pid_t pid, int e)
 	return err_sys(e, "cannot trace process %d", pid);
 }
 
+/* Whether tid is gone or on its way out (dead, a zombie, or PF_EXITING
+ * in the flags of /proc/TID/stat): the kernel refuses to trace such a
+ * thread with EPERM, as it would a process pfrez may not trace. */
+static int exiting(pid_t tid)
+{
+	char path[64], buf[512];
+	unsigned long flags = 0;
+	char state = 0;
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) == 2 &&
+	       (state == 'Z' || state == 'X' || (flags & 0x4));
+}
+
 int ptrace_seize_thread(pid_t tid, long opts)
 {
 	if (ptrace(PTRACE_SEIZE, tid, 0, opts) < 0)
-		return errno == ESRCH ? -ESRCH : attach_error(tid, errno);
+		return errno == ESRCH || (errno == EPERM && exiting(tid)) ? -ESRCH : attach_error(tid, errno);
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		return errno == ESRCH ? -ESRCH : attach_error(tid, errno);
 	return 0;
