@@ -796,6 +796,13 @@ int cow_pass(struct cow *c, int final, uint64_t *pages)
 			v->resend = 1;
 			rc = 0;
 		}
+		/* Held, it cannot be replaced again: not registered because a
+		 * userfaultfd of the process's own took it meanwhile (EBUSY). */
+		if (rc == -EPERM && final) {
+			err_clear();
+			rc = err_msg(EPERM, "process %d: mapping 0x%llx-0x%llx was registered with a userfaultfd of its own during the pre-copy passes: its pages cannot be told apart (migrate it with -precopy=0)",
+				     c->pid, (unsigned long long)v->start, (unsigned long long)v->end);
+		}
 	}
 	return rc;
 }
