@@ -1646,28 +1646,6 @@ static void unix_done(struct kind_restore *r, const struct snap *s)
 	nlopen = 0;
 }
 
-/*
- * A datagram socket connected to a name that a process of the tree
- * restored after it binds (a server its parent started): connected only
- * once that process has bound the name again, from its pload, which
- * takes the socket from the earlier process (pidfd_getfd(2)): before,
- * the name is nobody's, or still the original's (a clone beside it, or
- * `pfrez -halt | pthaw` before the original ends), which a connect would
- * silently reach instead.
- */
-struct later {
-	uint32_t pid;		/* the binding process, in the snapshot */
-	uint32_t old_pid;	/* the connecting process, in the snapshot */
-	pid_t seen;		/* the connecting process */
-	int fd;			/* its fd for the socket */
-	char *cwd;		/* its working directory (for a relative name) */
-	uint32_t name_len;
-	char name[UNIX_NAME_MAX];
-};
-
-static struct later *later;
-static size_t nlater;
-
 /* connect(2) of pload's t to name, a relative path taken from cwd (the
  * connecting process's) when pload's is another. */
 static long connect_name(struct kind_restore *r, long t, const char *name, uint32_t nlen, const char *cwd)
@@ -1689,72 +1667,37 @@ static long connect_name(struct kind_restore *r, long t, const char *name, uint3
 	return pcall(r, SYS_connect, t, (long)r->pl->hello.scratch, len, 0, 0, &sa, sizeof(sa));
 }
 
-static int later_add(struct kind_restore *r, const struct unix_sock *u, int fd)
-{
-	struct later *l = realloc(later, (nlater + 1) * sizeof(*l));
-
-	if (!l)
-		return err_sys(ENOMEM, "unix sockets");
-	later = l;
-	l = &later[nlater];
-	*l = (struct later){ u->r.peer_pid, r->old_pid, r->self_pid, fd, strdup(r->snap->cwd),
-			     u->r.peer_name_len, { 0 } };
-	if (!l->cwd)
-		return err_sys(ENOMEM, "unix sockets");
-	memcpy(l->name, u->body + u->r.name_len, u->r.peer_name_len);
-	nlater++;
-	return 0;
-}
-
-/* In the binding process, its names bound: the sockets of earlier
- * processes connected to them. */
-static int later_connect(struct kind_restore *r)
-{
-	char name[4 * UNIX_NAME_MAX + 8];
-	size_t i = 0;
-
-	while (i < nlater) {
-		struct later l = later[i];
-		long t, ret;
-
-		if (l.pid != r->old_pid) {
-			i++;
-			continue;
-		}
-		later[i] = later[--nlater];
-		t = tshare_take_fd(r, l.seen, l.fd, "unix datagram socket");
-		ret = t < 0 ? t : connect_name(r, t, l.name, l.name_len, l.cwd);
-		if (t >= 0)
-			pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
-		free(l.cwd);
-		if (ret < 0)
-			return t < 0 ? (int)t : err_sys((int)-ret, "process %u: fd %d: unix datagram socket: connecting again to %s, which process %u binds",
-							l.old_pid, l.fd, name_str(name, sizeof(name), l.name, l.name_len),
-							r->old_pid);
-	}
-	return 0;
-}
-
 /*
- * A connection not yet accepted (UNIX_CONNECTING): its socket is made at
- * its fds unconnected; it connects once its listener listens again, and
- * after every connection before it in that listener's queue, so that the
- * listener accepts them in their order: from the pload being restored
- * when that comes (the listener's process's, its own, or a later one's),
- * which takes the socket from its process.
+ * A connect(2) that waits for another process of the tree, made from
+ * the pload being restored when its time comes, which takes the socket
+ * from the connecting process (pidfd_getfd(2)) unless it is its own:
+ * - a datagram socket connected to a name that a process restored after
+ *   it binds (a server its parent started): once that process has bound
+ *   the name again; before, the name is nobody's, or still the
+ *   original's (a clone beside it, or `pfrez -halt | pthaw` before the
+ *   original ends), which a connect would silently reach instead;
+ * - a connection not yet accepted (UNIX_CONNECTING, queued): its socket
+ *   is made at its fds unconnected; it connects once its listener
+ *   listens again (the listener's process is restored: its own, or an
+ *   earlier one), and after every connection before it in that
+ *   listener's queue, so that the listener accepts them in their order.
  */
-struct conn {
-	uint32_t lpid, lfd, place;	/* its listener (process, fd), its place */
-	uint32_t old_pid;		/* the connecting process, in the snapshot */
-	pid_t seen;
-	int fd;
-	char *cwd;
+struct deferred {
+	uint32_t pid;		/* the process that binds the name, or holds the
+				 * listener, in the snapshot */
+	uint32_t peer_fd;	/* its fd for the bound socket, or the listener */
+	int queued;		/* a connection not yet accepted */
+	uint32_t place;		/* queued: its place in the listener's queue */
+	uint32_t old_pid;	/* the connecting process, in the snapshot */
+	pid_t seen;		/* the connecting process */
+	int fd;			/* its fd for the socket */
+	char *cwd;		/* its working directory (for a relative name) */
 	uint32_t name_len;
 	char name[UNIX_NAME_MAX];
 };
 
-static struct conn *conns;
-static size_t nconns;
+static struct deferred *deferred;
+static size_t ndeferred;
 
 /* Per listener, the place in its queue that connects next. */
 static struct lqueue {
@@ -1762,20 +1705,21 @@ static struct lqueue {
 } *lqueues;
 static size_t nlqueues;
 
-static int conn_add(struct kind_restore *r, const struct unix_sock *u, int fd)
+static int defer_connect(struct kind_restore *r, const struct unix_sock *u, int fd)
 {
-	struct conn *c = realloc(conns, (nconns + 1) * sizeof(*c));
+	struct deferred *d = realloc(deferred, (ndeferred + 1) * sizeof(*d));
+	int queued = u->r.state == UNIX_CONNECTING;
 
-	if (!c)
+	if (!d)
 		return err_sys(ENOMEM, "unix sockets");
-	conns = c;
-	c = &conns[nconns];
-	*c = (struct conn){ u->r.peer_pid, u->r.peer, u->r.backlog, r->old_pid, r->self_pid, fd,
-			    strdup(r->snap->cwd), u->r.peer_name_len, { 0 } };
-	if (!c->cwd)
+	deferred = d;
+	d = &deferred[ndeferred];
+	*d = (struct deferred){ u->r.peer_pid, u->r.peer, queued, queued ? u->r.backlog : 0, r->old_pid,
+				r->self_pid, fd, strdup(r->snap->cwd), u->r.peer_name_len, { 0 } };
+	if (!d->cwd)
 		return err_sys(ENOMEM, "unix sockets");
-	memcpy(c->name, u->body + u->r.name_len, u->r.peer_name_len);
-	nconns++;
+	memcpy(d->name, u->body + u->r.name_len, u->r.peer_name_len);
+	ndeferred++;
 	return 0;
 }
 
@@ -1793,40 +1737,62 @@ static uint32_t *next_place(uint32_t pid, uint32_t fd)
 	return &lqueues[nlqueues++].next;
 }
 
-/* Connects every connection whose listener is there and whose turn it
- * is, as long as one does. */
-static int conns_connect(struct kind_restore *r)
+/* Whether d's time has come in r's process: the name is bound there;
+ * or the listener's process is restored and d's turn in its queue has
+ * come (*next: the listener's next place).  1, 0, or -errno. */
+static int deferred_ready(struct kind_restore *r, const struct deferred *d, uint32_t **next)
 {
-	char name[4 * UNIX_NAME_MAX + 8];
-	int more = 1;
 	pid_t seen;
 
-	while (more) {
-		more = 0;
-		for (size_t i = 0; i < nconns; i++) {
-			struct conn c = conns[i];
-			uint32_t *next;
-			long t, ret;
+	*next = NULL;
+	if (!d->queued)
+		return d->pid == r->old_pid;
+	if (d->pid != r->old_pid && (!r->tree || !tshare_restored(d->pid, &seen)))
+		return 0;
+	if (!(*next = next_place(d->pid, d->peer_fd)))
+		return err_sys(ENOMEM, "unix sockets");
+	return **next == d->place;
+}
 
-			if (c.lpid != r->old_pid && (!r->tree || !tshare_restored(c.lpid, &seen)))
-				continue;
-			if (!(next = next_place(c.lpid, c.lfd)))
-				return err_sys(ENOMEM, "unix sockets");
-			if (*next != c.place)
-				continue;
-			t = c.old_pid == r->old_pid ? c.fd : tshare_take_fd(r, c.seen, c.fd, "unix socket");
-			ret = t < 0 ? t : connect_name(r, t, c.name, c.name_len, c.cwd);
-			if (t >= 0 && t != c.fd)
-				pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
-			if (ret < 0)
-				return t < 0 ? (int)t : err_sys((int)-ret, "process %u: fd %d: unix socket: connecting again to %s (not yet accepted there)",
-								c.old_pid, c.fd, name_str(name, sizeof(name), c.name, c.name_len));
-			free(c.cwd);
-			conns[i] = conns[--nconns];
-			(*next)++;
-			more = 1;
-			break;
+/* Connects every deferred socket whose time has come, as long as one
+ * does: each connection made lets the next in its listener's queue go. */
+static int deferred_connect(struct kind_restore *r)
+{
+	char name[4 * UNIX_NAME_MAX + 8];
+	size_t i = 0;
+
+	while (i < ndeferred) {
+		struct deferred d = deferred[i];
+		int own = d.old_pid == r->old_pid, rc;
+		uint32_t *next;
+		long t, ret;
+
+		rc = deferred_ready(r, &d, &next);
+		if (rc <= 0) {
+			if (rc < 0)
+				return rc;
+			i++;
+			continue;
 		}
+		deferred[i] = deferred[--ndeferred];
+		t = own ? d.fd : tshare_take_fd(r, d.seen, d.fd, d.queued ? "unix socket" : "unix datagram socket");
+		ret = t < 0 ? t : connect_name(r, t, d.name, d.name_len, d.cwd);
+		if (t >= 0 && !own)
+			pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
+		free(d.cwd);
+		if (t < 0)
+			return (int)t;
+		if (ret < 0) {
+			name_str(name, sizeof(name), d.name, d.name_len);
+			return d.queued ?
+			       err_sys((int)-ret, "process %u: fd %d: unix socket: connecting again to %s (not yet accepted there)",
+				       d.old_pid, d.fd, name) :
+			       err_sys((int)-ret, "process %u: fd %d: unix datagram socket: connecting again to %s, which process %u binds",
+				       d.old_pid, d.fd, name, r->old_pid);
+		}
+		if (next)
+			(*next)++;
+		i = 0;
 	}
 	return 0;
 }
@@ -1834,32 +1800,32 @@ static int conns_connect(struct kind_restore *r)
 int fd_unix_tree_end(int check)
 {
 	char name[4 * UNIX_NAME_MAX + 8];
+	const struct deferred *d = deferred;
 	int rc = 0;
 
-	if (check && nconns)
+	/* A connection not yet accepted is named before a datagram socket. */
+	for (size_t i = 0; i < ndeferred; i++)
+		if (deferred[i].queued) {
+			d = &deferred[i];
+			break;
+		}
+	if (check && ndeferred && d->queued)
 		rc = err_msg(EBADMSG, "process %u: fd %d: unix socket connected to %s, not yet accepted at fd %u of process %u, which has no such listener or place in its queue",
-			     conns[0].old_pid, conns[0].fd, name_str(name, sizeof(name), conns[0].name, conns[0].name_len),
-			     conns[0].lfd, conns[0].lpid);
-	else if (check && nlater)
+			     d->old_pid, d->fd, name_str(name, sizeof(name), d->name, d->name_len), d->peer_fd, d->pid);
+	else if (check && ndeferred)
 		rc = err_msg(EBADMSG, "process %u: fd %d: unix datagram socket connected to %s, bound by process %u, which is no process of the tree",
-			     later[0].old_pid, later[0].fd,
-			     name_str(name, sizeof(name), later[0].name, later[0].name_len), later[0].pid);
+			     d->old_pid, d->fd, name_str(name, sizeof(name), d->name, d->name_len), d->pid);
 	else if (check && nhanded)
 		rc = err_msg(EBADMSG, "unix socket pair: its other end at fd %u of process %u, which is no process of the tree",
 			     handed[0].fd, handed[0].pid);
-	for (size_t i = 0; i < nconns; i++)
-		free(conns[i].cwd);
-	free(conns);
-	conns = NULL;
-	nconns = 0;
+	for (size_t i = 0; i < ndeferred; i++)
+		free(deferred[i].cwd);
+	free(deferred);
+	deferred = NULL;
+	ndeferred = 0;
 	free(lqueues);
 	lqueues = NULL;
 	nlqueues = 0;
-	for (size_t i = 0; i < nlater; i++)
-		free(later[i].cwd);
-	free(later);
-	later = NULL;
-	nlater = 0;
 	for (size_t i = 0; i < nhanded; i++)
 		close(handed[i].t);
 	free(handed);
@@ -1886,38 +1852,33 @@ static int unix_restore(struct kind_restore *r, const void *data)
 		int fd = r->snap->files[u->r.file].first_fd;
 		long ret;
 
-		if (u->r.state == UNIX_CONNECTING) {
-			if (u->r.peer_pid != r->old_pid && !r->tree)
-				return err_msg(EBADMSG, "fd %d: unix socket: its listener in process %u of a tree, in a process alone",
-					       fd, u->r.peer_pid);
-			rc = conn_add(r, u, fd);
+		if (u->r.state == UNIX_CONNECTING && u->r.peer_pid != r->old_pid && !r->tree)
+			return err_msg(EBADMSG, "fd %d: unix socket: its listener in process %u of a tree, in a process alone",
+				       fd, u->r.peer_pid);
+		if (u->r.state == UNIX_DGRAM_TO && u->r.peer_pid && !r->tree)
+			return err_msg(EBADMSG, "fd %d: unix datagram socket: its peer in process %u of a tree, in a process alone",
+				       fd, u->r.peer_pid);
+		if (u->r.state == UNIX_CONNECTING ||
+		    (u->r.state == UNIX_DGRAM_TO && u->r.peer_pid && !tshare_restored(u->r.peer_pid, &seen))) {
+			rc = defer_connect(r, u, fd);
 			if (rc)
 				return rc;
 			continue;
 		}
 		if (u->r.state != UNIX_DGRAM_TO)
 			continue;
-		if (u->r.peer_pid && !r->tree)
-			return err_msg(EBADMSG, "fd %d: unix datagram socket: its peer in process %u of a tree, in a process alone",
-				       fd, u->r.peer_pid);
-		if (u->r.peer_pid && !tshare_restored(u->r.peer_pid, &seen)) {
-			rc = later_add(r, u, fd);
-			if (rc)
-				return rc;
-			continue;
-		}
 		ret = connect_name(r, fd, (const char *)u->body + u->r.name_len, u->r.peer_name_len, NULL);
 		if (ret < 0)
 			return err_sys((int)-ret, "fd %d: unix datagram socket: connecting again to %s", fd,
 				       name_str(name, sizeof(name), u->body + u->r.name_len, u->r.peer_name_len));
 	}
-	rc = conns_connect(r);
+	rc = deferred_connect(r);
 	if (!r->tree) {
 		int end = fd_unix_tree_end(!rc);
 
 		return rc ? rc : end;
 	}
-	return rc ? rc : later_connect(r);
+	return rc;
 }
 
 /* Each socket file has its record (fd_kind_ops.verify), before any page. */
