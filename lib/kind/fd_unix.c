@@ -1638,12 +1638,8 @@ static void unix_done(struct kind_restore *r, const struct snap *s)
 	for (size_t i = 0; aside && i < naside; i++)
 		if (aside[i])
 			pcall(r, SYS_close, aside[i], 0, 0, 0, 0, NULL, 0);
-	free(aside);
-	aside = NULL;
-	naside = 0;
-	free(lopen);
-	lopen = NULL;
-	nlopen = 0;
+	snap_array_reset((void **)&aside, &naside, NULL);
+	snap_array_reset((void **)&lopen, &nlopen, NULL);
 }
 
 /* connect(2) of pload's t to name, a relative path taken from cwd (the
@@ -1820,17 +1816,11 @@ int fd_unix_tree_end(int check)
 			     handed[0].fd, handed[0].pid);
 	for (size_t i = 0; i < ndeferred; i++)
 		free(deferred[i].cwd);
-	free(deferred);
-	deferred = NULL;
-	ndeferred = 0;
-	free(lqueues);
-	lqueues = NULL;
-	nlqueues = 0;
+	snap_array_reset((void **)&deferred, &ndeferred, NULL);
+	snap_array_reset((void **)&lqueues, &nlqueues, NULL);
 	for (size_t i = 0; i < nhanded; i++)
 		close(handed[i].t);
-	free(handed);
-	handed = NULL;
-	nhanded = 0;
+	snap_array_reset((void **)&handed, &nhanded, NULL);
 	return rc;
 }
 
