@@ -943,6 +943,16 @@ int unix_read_scratch(struct kind_restore *r, void *buf, size_t len)
 	return 0;
 }
 
+int unix_socketpair(struct kind_restore *r, uint32_t type, int sv[2], int fd)
+{
+	long ret = pcall(r, SYS_socketpair, AF_UNIX, type | SOCK_CLOEXEC, 0, (long)r->pl->hello.scratch, 0,
+			 NULL, 0);
+
+	if (ret < 0)
+		return err_sys((int)-ret, "fd %d: unix socketpair", fd);
+	return unix_read_scratch(r, sv, 2 * sizeof(sv[0]));
+}
+
 /* A socket option as getsockopt reads it in pload: 0 with *v, or -errno. */
 static long get_int_in(struct kind_restore *r, long t, int opt, int *v)
 {
@@ -1200,11 +1210,7 @@ static long unix_open(struct kind_restore *r, const struct snap *s, const struct
 				aside[u->r.peer] = ret, ret = 0;
 		}
 	} else if (u->r.state == UNIX_PAIR || u->r.state == UNIX_WIDOWED) {
-		ret = pcall(r, SYS_socketpair, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0,
-			    (long)r->pl->hello.scratch, 0, NULL, 0);
-		if (ret < 0)
-			return err_sys((int)-ret, "fd %d: unix socketpair", fd);
-		ret = unix_read_scratch(r, sv, sizeof(sv));
+		ret = unix_socketpair(r, u->r.type, sv, fd);
 		if (ret)
 			return ret;
 		t = sv[0];

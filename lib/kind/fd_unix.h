@@ -101,6 +101,9 @@ static inline long pcall(struct kind_restore *r, long nr, long a0, long a1, long
 
 /* What a call in pload wrote to its scratch area. */
 int unix_read_scratch(struct kind_restore *r, void *buf, size_t len);
+/* A pair of connected sockets of type in pload: 0 with their fds in sv,
+ * or -errno. */
+int unix_socketpair(struct kind_restore *r, uint32_t type, int sv[2], int fd);
 /* The options of u put on pload's socket t (the process's fd). */
 int unix_put_opts(struct kind_restore *r, long t, const struct rec_unix *u, int fd);
 /* The messages queued for u sent again from t, its peer. */

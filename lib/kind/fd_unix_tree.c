@@ -345,11 +345,7 @@ static long tree_pair_first(struct kind_restore *r, const struct snap_file *f, c
 		ret = unix_accepted_pair(r, r->snap, u->r.type, u->body + u->r.name_len, u->r.peer_name_len, fd, sv);
 		t = sv[0], sv[0] = sv[1], sv[1] = t, t = -1;
 	} else {
-		ret = pcall(r, SYS_socketpair, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0, (long)r->pl->hello.scratch,
-			    0, NULL, 0);
-		if (ret < 0)
-			return err_sys((int)-ret, "fd %d: unix socketpair", fd);
-		ret = unix_read_scratch(r, sv, sizeof(sv));
+		ret = unix_socketpair(r, u->r.type, sv, fd);
 	}
 	if (ret)
 		return ret;
