@@ -327,12 +327,27 @@ struct handed {
 static struct handed *handed;
 static size_t nhanded;
 
+/* pthaw's own fd on pload's fd (pidfd_getfd(2), which pthaw may call:
+ * it traces pload), or -1 with errno set. */
+static int from_pload(struct kind_restore *r, int fd)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0), t, e;
+
+	if (pidfd < 0)
+		return -1;
+	t = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	e = errno;
+	close(pidfd);
+	errno = e;
+	return t;
+}
+
 /* The first end of a pair across the tree: both made here, this one's
  * queue sent from the other, which goes to the later process's pload. */
 static long tree_pair_first(struct kind_restore *r, const struct snap_file *f, const struct unix_sock *u)
 {
 	struct handed *h;
-	int fd = f->first_fd, sv[2], pidfd, t = -1;
+	int fd = f->first_fd, sv[2], t = -1;
 	long ret;
 
 	if (!(h = realloc(handed, (nhanded + 1) * sizeof(*h))))
@@ -353,13 +368,9 @@ static long tree_pair_first(struct kind_restore *r, const struct snap_file *f, c
 	if (!ret)
 		ret = unix_queue_back(r, sv[1], u, fd);
 	if (!ret) {
-		pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
-		if (pidfd >= 0)
-			t = (int)syscall(SYS_pidfd_getfd, pidfd, sv[1], 0);
+		t = from_pload(r, sv[1]);
 		if (t < 0)
 			ret = err_sys(errno, "fd %d: unix socket pair: keeping the other end (pidfd_getfd)", fd);
-		if (pidfd >= 0)
-			close(pidfd);
 	}
 	pcall(r, SYS_close, sv[1], 0, 0, 0, 0, NULL, 0);
 	if (ret) {
@@ -391,7 +402,7 @@ static long hand_in(struct kind_restore *r, int held, int fd)
 	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = c.buf,
 			    .msg_controllen = sizeof(c.buf) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	int k[2], pidfd, mine = -1, got;
+	int k[2], mine, got;
 
 	ret = pcall(r, SYS_socketpair, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, scratch, 0, NULL, 0);
 	if (ret < 0)
@@ -399,11 +410,7 @@ static long hand_in(struct kind_restore *r, int held, int fd)
 	ret = unix_read_scratch(r, k, sizeof(k));
 	if (ret)
 		return ret;
-	pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
-	if (pidfd >= 0) {
-		mine = (int)syscall(SYS_pidfd_getfd, pidfd, k[1], 0);
-		close(pidfd);
-	}
+	mine = from_pload(r, k[1]);
 	pcall(r, SYS_close, k[1], 0, 0, 0, 0, NULL, 0);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
