@@ -4,10 +4,12 @@
  * socket is bound again to its path or abstract name; a connection not
  * yet accepted is made again to its listener, in the listener's order; a
  * socket connected to one outside the process (or tree) is refused,
- * since one end cannot be made again alone.  The queues are read in
- * pfrez without being consumed: the socket is taken into pfrez with
- * pidfd_getfd(2) and read with MSG_PEEK at a moving SO_PEEK_OFF, which is
- * put back as it was. */
+ * since one end cannot be made again alone (fd_unix_tree.c makes the
+ * connections across the processes of a tree, and those a listener's
+ * name makes again).  The queues are read in pfrez without being
+ * consumed: the socket is taken into pfrez with pidfd_getfd(2) and read
+ * with MSG_PEEK at a moving SO_PEEK_OFF, which is put back as it was. */
+#include "fd_unix.h"
 #include "fdkind.h"
 #include "err.h"
 #include "json.h"
@@ -45,82 +47,12 @@
  * message (it goes through pload's scratch area in one piece). */
 #define UNIX_QUEUE_MAX	(REC_MAX_PAYLOAD - 4096)
 #define UNIX_MSG_MAX	(1u << 20)
-#define UNIX_NAME_MAX	((uint32_t)sizeof(((struct sockaddr_un *)0)->sun_path))
 /* Connections waiting to be accepted on one listener. */
 #define UNIX_ICONS_MAX	256
 /* How long pthaw waits for a name another socket holds: after
  * `pfrez -halt | pthaw` the original holds it until pfrez has flushed the
  * stream and ended it (locks.c waits the same way). */
 #define UNIX_WAIT_MS	5000
-
-enum unix_state {
-	UNIX_PLAIN = 0,		/* not connected: bound to a name or not */
-	UNIX_PAIR = 1,		/* connected, the peer is the socket of file peer */
-	UNIX_LISTEN = 2,	/* listening (bound to a name) */
-	UNIX_WIDOWED = 3,	/* connected, the peer closed its end */
-	UNIX_DGRAM_TO = 4,	/* a datagram socket connected to the socket bound
-				 * to peer_name (which is not connected back) */
-	UNIX_TREE_PAIR = 5,	/* connected, the peer is the socket at fd peer
-				 * of process peer_pid of the tree */
-	UNIX_CONNECTING = 6,	/* a stream or seqpacket connection not yet
-				 * accepted by the listener at fd peer of
-				 * process peer_pid (its own or another of the
-				 * tree), bound to peer_name; backlog: its
-				 * place in the listener's queue */
-};
-
-enum unix_opt {
-	UNIX_PASSCRED = 1u << 0,
-	UNIX_PASSSEC = 1u << 1,
-	UNIX_PASSPIDFD = 1u << 2,
-	UNIX_ACCEPTED = 1u << 3,	/* a stream or seqpacket end accepted from
-					 * the listener its name is (UNIX_PAIR,
-					 * UNIX_TREE_PAIR): made again by connecting
-					 * to a listener on that name */
-};
-
-#define UNIX_SHUT_RD	1u	/* the kernel's RCV_SHUTDOWN */
-#define UNIX_SHUT_WR	2u	/* SEND_SHUTDOWN */
-
-struct rec_unix {
-	uint32_t file;		/* the id of its REC_FILE (kind FD_UNIX) */
-	uint32_t type;		/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-	uint32_t state;		/* enum unix_state */
-	uint32_t peer;		/* UNIX_PAIR: the other end's file id;
-				 * UNIX_TREE_PAIR: its fd in process peer_pid */
-	uint32_t shutdown;	/* UNIX_SHUT_RD | UNIX_SHUT_WR */
-	uint32_t backlog;	/* UNIX_LISTEN: listen(2)'s backlog;
-				 * UNIX_CONNECTING: its place in the queue */
-	uint32_t opts;		/* enum unix_opt */
-	int32_t rcvbuf, sndbuf;	/* SO_RCVBUF, SO_SNDBUF as getsockopt reads them */
-	int32_t peek_off;	/* SO_PEEK_OFF (-1: off) */
-	int32_t rcvlowat;	/* SO_RCVLOWAT */
-	int32_t priority;	/* SO_PRIORITY */
-	int64_t rcvtimeo[2];	/* SO_RCVTIMEO: s, us */
-	int64_t sndtimeo[2];	/* SO_SNDTIMEO */
-	uint32_t name_len;	/* bytes of its name (abstract: a leading NUL) */
-	uint32_t peer_name_len;	/* UNIX_DGRAM_TO, UNIX_CONNECTING: bytes of the
-				 * peer's name; UNIX_TREE_PAIR: of the other
-				 * end's when it is UNIX_ACCEPTED */
-	uint32_t nmsgs;		/* messages queued for it to receive */
-	uint32_t peer_pid;	/* UNIX_TREE_PAIR: the process of the other end */
-	uint64_t qbytes;	/* their bytes */
-	/* then the name, the peer's name, nmsgs times u32 length + bytes */
-} __attribute__((packed));
-
-struct unix_sock {
-	struct rec_unix r;
-	unsigned char *body;	/* name, peer's name, messages as in the record */
-	size_t blen;
-	uint64_t ino;		/* pfrez: the socket's inode, the peer's */
-	uint64_t peer_ino;
-	uint32_t sent;		/* pfrez: its bytes sent and not yet read */
-};
-
-struct unix_socks {
-	size_t n, cap;
-	struct unix_sock *v;
-};
 
 static const char *type_name(uint32_t type)
 {
@@ -137,7 +69,7 @@ static const char *state_name(uint32_t state)
 }
 
 /* A name of nlen bytes, printable: "@..." for an abstract one. */
-static const char *name_str(char *buf, size_t len, const void *name, uint32_t nlen)
+const char *unix_name_str(char *buf, size_t len, const void *name, uint32_t nlen)
 {
 	char e[4 * UNIX_NAME_MAX + 2];
 	const char *n = name;
@@ -156,7 +88,7 @@ static const char *name_str(char *buf, size_t len, const void *name, uint32_t nl
 
 static const char *sock_name(char *buf, size_t len, const struct unix_sock *u)
 {
-	return name_str(buf, len, u->body, u->r.name_len);
+	return unix_name_str(buf, len, u->body, u->r.name_len);
 }
 
 /* The socket families the kernel names in the sockfs xattr: "UNIX" for
@@ -623,7 +555,7 @@ static int dgram_to(struct kind_capture *c, const struct snap_file *f, struct un
 
 	if (u->r.nmsgs)
 		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix datagram socket connected to %s: messages from it are queued, which a restore could not send again",
-			       c->pid, f->first_fd, f->path, name_str(name, sizeof(name), p->name, p->name_len));
+			       c->pid, f->first_fd, f->path, unix_name_str(name, sizeof(name), p->name, p->name_len));
 	if (!(b = realloc(u->body, u->blen + p->name_len)))
 		return err_sys(ENOMEM, "unix sockets");
 	memcpy(b + u->blen, p->name, p->name_len);
@@ -686,7 +618,7 @@ static int connecting(struct kind_capture *c, const struct snap_file *f, struct 
 	rc = listener_of(u->ino, &lino, &l, &place);
 	if (rc <= 0)
 		return rc;
-	name_str(name, sizeof(name), l.name, l.name_len);
+	unix_name_str(name, sizeof(name), l.name, l.name_len);
 	if (u->sent || u->r.shutdown || u->r.nmsgs)
 		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket connected to %s, not yet accepted, with bytes sent or shut down: cannot be restored",
 			       c->pid, f->first_fd, f->path, name);
@@ -728,7 +660,7 @@ static int accepted(struct kind_capture *c, const struct snap_file *f, struct un
 	if (u->r.name_len && plen)
 		return err_msg(ENOTSUP, "process %d: fd %d (%s): unix socket %s connected to %s: a connection between two named sockets, which end accept(2) made cannot be told: cannot be restored",
 			       c->pid, f->first_fd, f->path, sock_name(name, sizeof(name), u),
-			       name_str(name2, sizeof(name2), pname, plen));
+			       unix_name_str(name2, sizeof(name2), pname, plen));
 	if (u->r.name_len) {
 		u->r.opts |= UNIX_ACCEPTED;
 		return 0;
@@ -797,7 +729,7 @@ static int pair_up(struct kind_capture *c, int nl, struct unix_socks *us)
 		}
 		name[0] = '\0';
 		if (d.name_len) {
-			name_str(name + 2, sizeof(name) - 2, d.name, d.name_len);
+			unix_name_str(name + 2, sizeof(name) - 2, d.name, d.name_len);
 			name[0] = ',', name[1] = ' ';
 		}
 		if (j < us->n)
@@ -952,7 +884,7 @@ static int unix_take(void **data, const unsigned char *p, size_t len)
 	return 0;
 }
 
-static const struct unix_sock *sock_by_file(const struct unix_socks *us, uint32_t file)
+const struct unix_sock *unix_sock_by_file(const struct unix_socks *us, uint32_t file)
 {
 	for (size_t i = 0; us && i < us->n; i++)
 		if (us->v[i].r.file == file)
@@ -970,13 +902,13 @@ static int unix_verify(const struct snap *s, const void *data)
 
 		if (r->file >= s->nfiles || s->files[r->file].r.kind != FD_UNIX)
 			return bad("not a unix socket's file", r->file);
-		if (sock_by_file(us, r->file) != &us->v[i])
+		if (unix_sock_by_file(us, r->file) != &us->v[i])
 			return bad("a second record for one socket", r->file);
 		if (r->peer_pid && r->peer_pid == s->proc.pid && r->state != UNIX_CONNECTING)
 			return bad("its peer named in its own process as in another of the tree", r->file);
 		if (r->state != UNIX_PAIR)
 			continue;
-		p = sock_by_file(us, r->peer);
+		p = unix_sock_by_file(us, r->peer);
 		if (!p || p->r.state != UNIX_PAIR || p->r.peer != r->file || r->peer == r->file ||
 		    p->r.type != r->type)
 			return bad("its peer is not a socket paired with it", r->file);
@@ -993,34 +925,6 @@ static int unix_verify(const struct snap *s, const void *data)
 static long *aside;
 static size_t naside;
 
-/*
- * A pair across two processes of a tree: the first of them to be
- * restored makes it, and pthaw keeps the other end (pidfd_getfd(2) from
- * that pload, which it traces) until the later process's pload takes it
- * (SCM_RIGHTS, hand_in).  Nothing of it stays in the earlier process:
- * its pload is gone by then, and the later pload's own fds are cleared
- * when it is fitted to its process (pload_move).  The later one finds
- * it here by its PID and fd in the snapshot, with the earlier end's
- * record: that end's shutdown comes after the later end's queue, which
- * is sent from it.
- */
-struct handed {
-	uint32_t pid;		/* the later process, in the snapshot */
-	uint32_t fd;		/* its fd for it */
-	int t;			/* the end, in pthaw */
-	pid_t seen;		/* the earlier process */
-	struct rec_unix first;	/* the earlier end */
-};
-
-static struct handed *handed;
-static size_t nhanded;
-
-static long pcall(struct kind_restore *r, long nr, long a0, long a1, long a2, long a3, long a4,
-		  const void *data, size_t len)
-{
-	return pload_call(r->pl, nr, a0, a1, a2, a3, a4, 0, data, len);
-}
-
 static long set_int(struct kind_restore *r, long t, int opt, int v)
 {
 	return pcall(r, SYS_setsockopt, t, SOL_SOCKET, opt, (long)r->pl->hello.scratch, sizeof(v),
@@ -1030,13 +934,23 @@ static long set_int(struct kind_restore *r, long t, int opt, int v)
 /* pload answers with a call's return value only: pthaw, its parent,
  * reads what the call wrote to the scratch area (socketpair's fds, a
  * socket option). */
-static int read_scratch(struct kind_restore *r, void *buf, size_t len)
+int unix_read_scratch(struct kind_restore *r, void *buf, size_t len)
 {
 	struct iovec l = { buf, len }, rm = { (void *)(uintptr_t)r->pl->hello.scratch, len };
 
 	if (process_vm_readv(r->pl->pid, &l, 1, &rm, 1, 0) != (ssize_t)len)
 		return err_sys(errno ? errno : EIO, "reading the loader's scratch area");
 	return 0;
+}
+
+int unix_socketpair(struct kind_restore *r, uint32_t type, int sv[2], int fd)
+{
+	long ret = pcall(r, SYS_socketpair, AF_UNIX, type | SOCK_CLOEXEC, 0, (long)r->pl->hello.scratch, 0,
+			 NULL, 0);
+
+	if (ret < 0)
+		return err_sys((int)-ret, "fd %d: unix socketpair", fd);
+	return unix_read_scratch(r, sv, 2 * sizeof(sv[0]));
 }
 
 /* A socket option as getsockopt reads it in pload: 0 with *v, or -errno. */
@@ -1052,7 +966,7 @@ static long get_int_in(struct kind_restore *r, long t, int opt, int *v)
 	{
 		unsigned char b[8 + sizeof(*v)];
 
-		ret = read_scratch(r, b, sizeof(b));
+		ret = unix_read_scratch(r, b, sizeof(b));
 		memcpy(v, b + 8, sizeof(*v));
 	}
 	return ret;
@@ -1063,7 +977,7 @@ static long get_int_in(struct kind_restore *r, long t, int opt, int *v)
  * rmem_max/wmem_max setsockopt clamps them silently and only the *FORCE
  * variants (CAP_NET_ADMIN) get there: a smaller buffer than the original's
  * is refused, as the queued messages may not fit again. */
-static int put_opts(struct kind_restore *r, long t, const struct rec_unix *u, int fd)
+int unix_put_opts(struct kind_restore *r, long t, const struct rec_unix *u, int fd)
 {
 	static const struct { int opt, force; const char *name; } bufs[] = {
 		{ SO_RCVBUF, SO_RCVBUFFORCE, "SO_RCVBUF" }, { SO_SNDBUF, SO_SNDBUFFORCE, "SO_SNDBUF" },
@@ -1117,7 +1031,7 @@ static int put_opts(struct kind_restore *r, long t, const struct rec_unix *u, in
 
 /* Sends from t the messages queued for u, in order: each datagram or
  * seqpacket message as one, stream bytes as they come. */
-static int queue_back(struct kind_restore *r, long t, const struct unix_sock *u, int fd)
+int unix_queue_back(struct kind_restore *r, long t, const struct unix_sock *u, int fd)
 {
 	size_t off = u->r.name_len + u->r.peer_name_len;
 
@@ -1139,7 +1053,7 @@ static int queue_back(struct kind_restore *r, long t, const struct unix_sock *u,
 	return 0;
 }
 
-static int shut(struct kind_restore *r, long t, const struct rec_unix *u, int fd)
+int unix_shut(struct kind_restore *r, long t, const struct rec_unix *u, int fd)
 {
 	long ret = 0;
 
@@ -1189,7 +1103,7 @@ static int path_held(const char *path)
  * nobody holds any more is unlinked and made again; a name another socket
  * holds (the original, on this host) is waited for a few seconds (after
  * `pfrez -halt | pthaw` the original is about to end), then refused. */
-static int bind_raw(struct kind_restore *r, long t, const unsigned char *body, uint32_t nlen, int fd)
+int unix_bind(struct kind_restore *r, long t, const unsigned char *body, uint32_t nlen, int fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + nlen);
@@ -1214,7 +1128,7 @@ static int bind_raw(struct kind_restore *r, long t, const unsigned char *body, u
 			break;
 		held = abstract ? 1 : path_held(path);
 		if (held < 0)
-			return err_sys(-held, "fd %d: unix socket %s", fd, name_str(name, sizeof(name), body, nlen));
+			return err_sys(-held, "fd %d: unix socket %s", fd, unix_name_str(name, sizeof(name), body, nlen));
 		if (!held) {
 			/* A socket file nobody is bound to any more. */
 			ret = pcall(r, SYS_unlinkat, AT_FDCWD, (long)r->pl->hello.scratch, 0, 0, 0,
@@ -1238,297 +1152,17 @@ static int bind_raw(struct kind_restore *r, long t, const unsigned char *body, u
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (elapsed_ms(&t0) >= UNIX_WAIT_MS)
 			return err_msg(EADDRINUSE, "fd %d: unix socket %s: the name is held by another socket (waited %d s): a copy cannot bind it while the original, on this host, still does",
-				       fd, name_str(name, sizeof(name), body, nlen), UNIX_WAIT_MS / 1000);
+				       fd, unix_name_str(name, sizeof(name), body, nlen), UNIX_WAIT_MS / 1000);
 		nanosleep(&(struct timespec){ 0, 50 * 1000000 }, NULL);
 	}
 	if (ret < 0)
-		return err_sys((int)-ret, "fd %d: unix socket: bind %s", fd, name_str(name, sizeof(name), body, nlen));
+		return err_sys((int)-ret, "fd %d: unix socket: bind %s", fd, unix_name_str(name, sizeof(name), body, nlen));
 	return 0;
-}
-
-static int bind_name(struct kind_restore *r, long t, const struct unix_sock *u, int fd)
-{
-	return bind_raw(r, t, u->body, u->r.name_len, fd);
-}
-
-static long connect_name(struct kind_restore *r, long t, const char *name, uint32_t nlen, const char *cwd);
-static uint32_t *next_place(uint32_t pid, uint32_t fd);
-
-/* The listeners of the process made so far (file ids), for accepted_pair. */
-static uint32_t *lopen;
-static size_t nlopen;
-
-/*
- * A connection accepted from a listener on name (UNIX_ACCEPTED), made
- * again in pload by connecting to a listener on that name and accepting
- * it: the accepted end has the name (getsockname(2)) and the client it
- * as its peer's (getpeername(2)), which a socketpair's ends would not.
- * The listener is the process's own on that name when it is made
- * already (its queue stays empty until unix_restore connects those not
- * yet accepted), or an earlier process's of the tree, taken from it,
- * while no connection is queued on it again yet (one accepted now would
- * be that one: refused by name); else a temporary one is bound to the
- * name (waiting, as a listener's bind does, while the original holds
- * it), closed and its path unlinked once it has accepted.  The client
- * connects before its options are put: SO_PASSCRED would bind it to a
- * name of its own.  0 with sv[0] the accepted end and sv[1] the client,
- * or -errno.
- */
-static long tree_listener(struct kind_restore *r, uint32_t type, const unsigned char *name, uint32_t nlen,
-			  int fd)
-{
-	char n[4 * UNIX_NAME_MAX + 8];
-	const struct snap *o;
-	uint32_t old, *next;
-	pid_t seen;
-
-	for (size_t i = 0; r->tree && (o = tshare_restored_nth(i, &old, &seen)); i++) {
-		const struct unix_socks *us = o->kind[KIND_UNIX];
-
-		for (size_t j = 0; old != r->old_pid && us && j < us->n; j++) {
-			const struct unix_sock *v = &us->v[j];
-			int lfd = o->files[v->r.file].first_fd;
-
-			if (v->r.state != UNIX_LISTEN || v->r.type != type || v->r.name_len != nlen ||
-			    memcmp(v->body, name, nlen))
-				continue;
-			if (!(next = next_place(old, (uint32_t)lfd)))
-				return err_sys(ENOMEM, "unix sockets");
-			if (*next)
-				return err_msg(ENOTSUP, "fd %d: unix socket accepted from %s: its listener, at fd %d of process %u, has its connections not yet accepted queued again already, before which it cannot be made again",
-					       fd, name_str(n, sizeof(n), name, nlen), lfd, old);
-			return tshare_take_fd(r, seen, lfd, "unix listening socket");
-		}
-	}
-	return -ENOENT;
-}
-
-static int accepted_pair(struct kind_restore *r, const struct snap *s, uint32_t type,
-			 const unsigned char *name, uint32_t nlen, int fd, int sv[2])
-{
-	const struct unix_socks *us = s->kind[KIND_UNIX];
-	char path[UNIX_NAME_MAX + 1] = { 0 }, n[4 * UNIX_NAME_MAX + 8];
-	long l = -1, a = -1, c, ret = 0;
-	int taken = 0;
-
-	for (size_t i = 0; i < nlopen && l < 0; i++) {
-		const struct unix_sock *v = sock_by_file(us, lopen[i]);
-
-		if (v && v->r.type == type && v->r.name_len == nlen && !memcmp(v->body, name, nlen))
-			l = s->files[v->r.file].first_fd;
-	}
-	if (l < 0 && (l = tree_listener(r, type, name, nlen, fd)) != -ENOENT) {
-		if (l < 0)
-			return (int)l;
-		taken = 1;
-	} else if (l < 0) {
-		l = pcall(r, SYS_socket, AF_UNIX, type | SOCK_CLOEXEC, 0, 0, 0, NULL, 0);
-		if (l < 0)
-			return err_sys((int)-l, "fd %d: unix socket", fd);
-		ret = bind_raw(r, l, name, nlen, fd);
-		if (!ret && (ret = pcall(r, SYS_listen, l, 1, 0, 0, 0, NULL, 0)) < 0)
-			ret = err_sys((int)-ret, "fd %d: unix socket: listening on %s to make its connection again",
-				      fd, name_str(n, sizeof(n), name, nlen));
-		if (ret) {
-			pcall(r, SYS_close, l, 0, 0, 0, 0, NULL, 0);
-			return (int)ret;
-		}
-		/* Negative: pload's own, closed below. */
-		l = -l - 1;
-	}
-	c = pcall(r, SYS_socket, AF_UNIX, type | SOCK_CLOEXEC, 0, 0, 0, NULL, 0);
-	if (c < 0)
-		ret = err_sys((int)-c, "fd %d: unix socket", fd);
-	if (!ret && (ret = connect_name(r, c, (const char *)name, nlen, NULL)) < 0)
-		ret = err_sys((int)-ret, "fd %d: unix socket: connecting again to %s", fd,
-			      name_str(n, sizeof(n), name, nlen));
-	if (!ret && (a = pcall(r, SYS_accept4, l < 0 ? -l - 1 : l, 0, 0, SOCK_CLOEXEC, 0, NULL, 0)) < 0)
-		ret = err_sys((int)-a, "fd %d: unix socket: accepting its connection again on %s", fd,
-			      name_str(n, sizeof(n), name, nlen));
-	if (taken)
-		pcall(r, SYS_close, l, 0, 0, 0, 0, NULL, 0);
-	if (l < 0) {
-		pcall(r, SYS_close, -l - 1, 0, 0, 0, 0, NULL, 0);
-		/* The temporary listener's file, which the original's
-		 * listener (gone) no longer had, or left behind. */
-		memcpy(path, name, nlen);
-		if (name[0])
-			pcall(r, SYS_unlinkat, AT_FDCWD, (long)r->pl->hello.scratch, 0, 0, 0, path, nlen + 1);
-	}
-	if (ret) {
-		if (c >= 0)
-			pcall(r, SYS_close, c, 0, 0, 0, 0, NULL, 0);
-		return (int)ret;
-	}
-	sv[0] = (int)a;
-	sv[1] = (int)c;
-	return 0;
-}
-
-/* The first end of a pair across the tree: both made here, this one's
- * queue sent from the other, which goes to the later process's pload. */
-static long tree_pair_first(struct kind_restore *r, const struct snap_file *f, const struct unix_sock *u)
-{
-	struct handed *h;
-	int fd = f->first_fd, sv[2], pidfd, t = -1;
-	long ret;
-
-	if (!(h = realloc(handed, (nhanded + 1) * sizeof(*h))))
-		return err_sys(ENOMEM, "unix sockets");
-	handed = h;
-	if (u->r.opts & UNIX_ACCEPTED) {
-		ret = accepted_pair(r, r->snap, u->r.type, u->body, u->r.name_len, fd, sv);
-	} else if (u->r.peer_name_len) {
-		/* The client of the other end, which was accepted. */
-		ret = accepted_pair(r, r->snap, u->r.type, u->body + u->r.name_len, u->r.peer_name_len, fd, sv);
-		t = sv[0], sv[0] = sv[1], sv[1] = t, t = -1;
-	} else {
-		ret = pcall(r, SYS_socketpair, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0, (long)r->pl->hello.scratch,
-			    0, NULL, 0);
-		if (ret < 0)
-			return err_sys((int)-ret, "fd %d: unix socketpair", fd);
-		ret = read_scratch(r, sv, sizeof(sv));
-	}
-	if (ret)
-		return ret;
-	ret = put_opts(r, sv[0], &u->r, fd);
-	if (!ret)
-		ret = queue_back(r, sv[1], u, fd);
-	if (!ret) {
-		pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
-		if (pidfd >= 0)
-			t = (int)syscall(SYS_pidfd_getfd, pidfd, sv[1], 0);
-		if (t < 0)
-			ret = err_sys(errno, "fd %d: unix socket pair: keeping the other end (pidfd_getfd)", fd);
-		if (pidfd >= 0)
-			close(pidfd);
-	}
-	pcall(r, SYS_close, sv[1], 0, 0, 0, 0, NULL, 0);
-	if (ret) {
-		pcall(r, SYS_close, sv[0], 0, 0, 0, 0, NULL, 0);
-		return ret;
-	}
-	handed[nhanded++] = (struct handed){ u->r.peer_pid, u->r.peer, t, r->self_pid, u->r };
-	return sv[0];
-}
-
-/* pthaw's fd held into pload, which makes a socket pair, one end of
- * which pthaw takes (pload's, in any PID namespace, cannot see pthaw to
- * take from it) and sends held through with SCM_RIGHTS: pload's fd for
- * held, or -errno. */
-static long hand_in(struct kind_restore *r, int held, int fd)
-{
-	long scratch = (long)r->pl->hello.scratch, ret;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} c = { 0 };
-	struct {
-		struct msghdr m;
-		struct iovec v;
-		char byte[8];
-		char cm[CMSG_SPACE(sizeof(int))];
-	} in;
-	struct iovec v = { .iov_base = "x", .iov_len = 1 };
-	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = c.buf,
-			    .msg_controllen = sizeof(c.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	int k[2], pidfd, mine = -1, got;
-
-	ret = pcall(r, SYS_socketpair, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, scratch, 0, NULL, 0);
-	if (ret < 0)
-		return err_sys((int)-ret, "fd %d: unix socket pair: handing it over", fd);
-	ret = read_scratch(r, k, sizeof(k));
-	if (ret)
-		return ret;
-	pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
-	if (pidfd >= 0) {
-		mine = (int)syscall(SYS_pidfd_getfd, pidfd, k[1], 0);
-		close(pidfd);
-	}
-	pcall(r, SYS_close, k[1], 0, 0, 0, 0, NULL, 0);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &held, sizeof(int));
-	if (mine < 0 || sendmsg(mine, &m, MSG_NOSIGNAL) != 1) {
-		ret = err_sys(errno, "fd %d: unix socket pair: handing it over", fd);
-		if (mine >= 0)
-			close(mine);
-		pcall(r, SYS_close, k[0], 0, 0, 0, 0, NULL, 0);
-		return ret;
-	}
-	close(mine);
-	/* The message laid out in pload's scratch area, its pointers
-	 * pointing there. */
-	memset(&in, 0, sizeof(in));
-	in.v = (struct iovec){ (void *)(scratch + offsetof(typeof(in), byte)), sizeof(in.byte) };
-	in.m = (struct msghdr){ .msg_iov = (void *)(scratch + offsetof(typeof(in), v)), .msg_iovlen = 1,
-				.msg_control = (void *)(scratch + offsetof(typeof(in), cm)),
-				.msg_controllen = sizeof(in.cm) };
-	ret = pcall(r, SYS_recvmsg, k[0], scratch, MSG_CMSG_CLOEXEC, 0, 0, &in, sizeof(in));
-	pcall(r, SYS_close, k[0], 0, 0, 0, 0, NULL, 0);
-	if (ret != 1)
-		return err_sys(ret < 0 ? (int)-ret : EIO, "fd %d: unix socket pair: taking it over", fd);
-	ret = read_scratch(r, &in, sizeof(in));
-	if (ret)
-		return ret;
-	memcpy(&c, in.cm, sizeof(in.cm));
-	m.msg_control = c.buf;
-	m.msg_controllen = sizeof(c.buf);
-	cm = CMSG_FIRSTHDR(&m);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return err_msg(EIO, "fd %d: unix socket pair: taking it over: no descriptor came", fd);
-	memcpy(&got, CMSG_DATA(cm), sizeof(int));
-	return got;
-}
-
-/* The later end: handed over already; its queue sent from the earlier
- * end (taken from that process for the while), whose shutdown then
- * comes. */
-static long tree_pair(struct kind_restore *r, const struct snap *s, const struct snap_file *f,
-		      const struct unix_sock *u)
-{
-	struct rec_unix first;
-	pid_t seen;
-	int fd = f->first_fd;
-	long ret, w, t;
-	size_t i;
-
-	if (!tshare_restored(u->r.peer_pid, &seen))
-		return tree_pair_first(r, f, u);
-	for (i = 0; i < nhanded && (handed[i].pid != s->proc.pid || handed[i].fd != (uint32_t)fd); i++)
-		;
-	if (i == nhanded)
-		return err_msg(EBADMSG, "fd %d: unix socket paired with fd %u of process %u, which did not have it",
-			       fd, u->r.peer, u->r.peer_pid);
-	t = hand_in(r, handed[i].t, fd);
-	close(handed[i].t);
-	first = handed[i].first;
-	seen = handed[i].seen;
-	handed[i] = handed[--nhanded];
-	if (t < 0)
-		return t;
-	w = tshare_take_fd(r, seen, (int)u->r.peer, "unix socket pair");
-	ret = w < 0 ? w : queue_back(r, w, u, fd);
-	if (!ret)
-		ret = shut(r, w, &first, (int)u->r.peer);
-	if (w >= 0)
-		pcall(r, SYS_close, w, 0, 0, 0, 0, NULL, 0);
-	if (!ret)
-		ret = put_opts(r, t, &u->r, fd);
-	if (!ret)
-		ret = shut(r, t, &u->r, fd);
-	if (ret < 0) {
-		pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
-		return ret;
-	}
-	return t;
 }
 
 static long unix_open(struct kind_restore *r, const struct snap *s, const struct snap_file *f)
 {
-	const struct unix_sock *u = sock_by_file(s->kind[KIND_UNIX], f->r.id), *p;
+	const struct unix_sock *u = unix_sock_by_file(s->kind[KIND_UNIX], f->r.id), *p;
 	int fd = f->first_fd, sv[2];
 	long t, ret;
 
@@ -1541,50 +1175,46 @@ static long unix_open(struct kind_restore *r, const struct snap *s, const struct
 		/* The second end of a pair: the first is at its fds. */
 		t = aside[f->r.id];
 		aside[f->r.id] = 0;
-		p = sock_by_file(s->kind[KIND_UNIX], u->r.peer);
-		ret = put_opts(r, t, &u->r, fd);
+		p = unix_sock_by_file(s->kind[KIND_UNIX], u->r.peer);
+		ret = unix_put_opts(r, t, &u->r, fd);
 		if (!ret)
-			ret = queue_back(r, s->files[p->r.file].first_fd, u, fd);
+			ret = unix_queue_back(r, s->files[p->r.file].first_fd, u, fd);
 		if (!ret)
-			ret = queue_back(r, t, p, s->files[p->r.file].first_fd);
+			ret = unix_queue_back(r, t, p, s->files[p->r.file].first_fd);
 		if (!ret)
-			ret = shut(r, t, &u->r, fd);
+			ret = unix_shut(r, t, &u->r, fd);
 		if (!ret)
-			ret = shut(r, s->files[p->r.file].first_fd, &p->r, s->files[p->r.file].first_fd);
+			ret = unix_shut(r, s->files[p->r.file].first_fd, &p->r, s->files[p->r.file].first_fd);
 	} else if (u->r.state == UNIX_TREE_PAIR) {
-		t = tree_pair(r, s, f, u);
+		t = unix_tree_pair(r, s, f, u);
 		if (t < 0)
 			return t;
 		ret = 0;
-	} else if (u->r.state == UNIX_PAIR && (p = sock_by_file(s->kind[KIND_UNIX], u->r.peer)) &&
+	} else if (u->r.state == UNIX_PAIR && (p = unix_sock_by_file(s->kind[KIND_UNIX], u->r.peer)) &&
 		   ((u->r.opts | p->r.opts) & UNIX_ACCEPTED)) {
 		/* A connection accepted from a listener on a name: the
 		 * end accepted has it, the client has it as its peer's. */
 		if (u->r.opts & UNIX_ACCEPTED)
-			ret = accepted_pair(r, s, u->r.type, u->body, u->r.name_len, fd, sv);
+			ret = unix_accepted_pair(r, s, u->r.type, u->body, u->r.name_len, fd, sv);
 		else
-			ret = accepted_pair(r, s, u->r.type, p->body, p->r.name_len, fd, sv);
+			ret = unix_accepted_pair(r, s, u->r.type, p->body, p->r.name_len, fd, sv);
 		if (ret)
 			return ret;
 		if (!(u->r.opts & UNIX_ACCEPTED))
 			t = sv[0], sv[0] = sv[1], sv[1] = (int)t;
 		t = sv[0];
-		ret = put_opts(r, t, &u->r, fd);
+		ret = unix_put_opts(r, t, &u->r, fd);
 		if (!ret) {
 			ret = fd_aside(r, s, sv[1]);
 			if (ret > 0)
 				aside[u->r.peer] = ret, ret = 0;
 		}
 	} else if (u->r.state == UNIX_PAIR || u->r.state == UNIX_WIDOWED) {
-		ret = pcall(r, SYS_socketpair, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0,
-			    (long)r->pl->hello.scratch, 0, NULL, 0);
-		if (ret < 0)
-			return err_sys((int)-ret, "fd %d: unix socketpair", fd);
-		ret = read_scratch(r, sv, sizeof(sv));
+		ret = unix_socketpair(r, u->r.type, sv, fd);
 		if (ret)
 			return ret;
 		t = sv[0];
-		ret = put_opts(r, t, &u->r, fd);
+		ret = unix_put_opts(r, t, &u->r, fd);
 		if (!ret && u->r.state == UNIX_PAIR) {
 			ret = fd_aside(r, s, sv[1]);
 			if (ret > 0)
@@ -1592,33 +1222,27 @@ static long unix_open(struct kind_restore *r, const struct snap *s, const struct
 		} else if (!ret) {
 			/* Its peer closed: the messages it left, then its
 			 * close, which shuts this end down. */
-			ret = queue_back(r, sv[1], u, fd);
+			ret = unix_queue_back(r, sv[1], u, fd);
 			pcall(r, SYS_close, sv[1], 0, 0, 0, 0, NULL, 0);
 			if (!ret)
-				ret = shut(r, t, &u->r, fd);
+				ret = unix_shut(r, t, &u->r, fd);
 		}
 	} else {
 		t = pcall(r, SYS_socket, AF_UNIX, u->r.type | SOCK_CLOEXEC, 0, 0, 0, NULL, 0);
 		if (t < 0)
 			return err_sys((int)-t, "fd %d: unix socket", fd);
-		ret = put_opts(r, t, &u->r, fd);
+		ret = unix_put_opts(r, t, &u->r, fd);
 		if (!ret && u->r.name_len)
-			ret = bind_name(r, t, u, fd);
+			ret = unix_bind(r, t, u->body, u->r.name_len, fd);
 		if (!ret && u->r.state == UNIX_LISTEN) {
 			ret = pcall(r, SYS_listen, t, u->r.backlog, 0, 0, 0, NULL, 0);
 			if (ret < 0)
 				ret = err_sys((int)-ret, "fd %d: unix socket: listen", fd);
-			if (!ret) {
-				uint32_t *l = realloc(lopen, (nlopen + 1) * sizeof(*l));
-
-				if (l)
-					lopen = l, lopen[nlopen++] = f->r.id;
-				else
-					ret = err_sys(ENOMEM, "unix sockets");
-			}
+			if (!ret)
+				ret = unix_listener_made(f->r.id);
 		}
 		if (!ret)
-			ret = shut(r, t, &u->r, fd);
+			ret = unix_shut(r, t, &u->r, fd);
 	}
 	if (!ret) {
 		ret = pcall(r, SYS_fcntl, t, F_SETFL, f->r.flags & O_NONBLOCK, 0, 0, NULL, 0);
@@ -1638,234 +1262,8 @@ static void unix_done(struct kind_restore *r, const struct snap *s)
 	for (size_t i = 0; aside && i < naside; i++)
 		if (aside[i])
 			pcall(r, SYS_close, aside[i], 0, 0, 0, 0, NULL, 0);
-	free(aside);
-	aside = NULL;
-	naside = 0;
-	free(lopen);
-	lopen = NULL;
-	nlopen = 0;
-}
-
-/*
- * A datagram socket connected to a name that a process of the tree
- * restored after it binds (a server its parent started): connected only
- * once that process has bound the name again, from its pload, which
- * takes the socket from the earlier process (pidfd_getfd(2)): before,
- * the name is nobody's, or still the original's (a clone beside it, or
- * `pfrez -halt | pthaw` before the original ends), which a connect would
- * silently reach instead.
- */
-struct later {
-	uint32_t pid;		/* the binding process, in the snapshot */
-	uint32_t old_pid;	/* the connecting process, in the snapshot */
-	pid_t seen;		/* the connecting process */
-	int fd;			/* its fd for the socket */
-	char *cwd;		/* its working directory (for a relative name) */
-	uint32_t name_len;
-	char name[UNIX_NAME_MAX];
-};
-
-static struct later *later;
-static size_t nlater;
-
-/* connect(2) of pload's t to name, a relative path taken from cwd (the
- * connecting process's) when pload's is another. */
-static long connect_name(struct kind_restore *r, long t, const char *name, uint32_t nlen, const char *cwd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t len;
-	size_t n = nlen;
-
-	if (name[0] != '\0' && name[0] != '/' && cwd && strcmp(cwd, r->snap->cwd) != 0) {
-		n = (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%.*s", cwd, (int)nlen, name);
-		if (n >= sizeof(sa.sun_path))
-			return -ENAMETOOLONG;
-	} else {
-		memcpy(sa.sun_path, name, nlen);
-	}
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	if (sa.sun_path[0] && n < UNIX_NAME_MAX)
-		len++;
-	return pcall(r, SYS_connect, t, (long)r->pl->hello.scratch, len, 0, 0, &sa, sizeof(sa));
-}
-
-static int later_add(struct kind_restore *r, const struct unix_sock *u, int fd)
-{
-	struct later *l = realloc(later, (nlater + 1) * sizeof(*l));
-
-	if (!l)
-		return err_sys(ENOMEM, "unix sockets");
-	later = l;
-	l = &later[nlater];
-	*l = (struct later){ u->r.peer_pid, r->old_pid, r->self_pid, fd, strdup(r->snap->cwd),
-			     u->r.peer_name_len, { 0 } };
-	if (!l->cwd)
-		return err_sys(ENOMEM, "unix sockets");
-	memcpy(l->name, u->body + u->r.name_len, u->r.peer_name_len);
-	nlater++;
-	return 0;
-}
-
-/* In the binding process, its names bound: the sockets of earlier
- * processes connected to them. */
-static int later_connect(struct kind_restore *r)
-{
-	char name[4 * UNIX_NAME_MAX + 8];
-	size_t i = 0;
-
-	while (i < nlater) {
-		struct later l = later[i];
-		long t, ret;
-
-		if (l.pid != r->old_pid) {
-			i++;
-			continue;
-		}
-		later[i] = later[--nlater];
-		t = tshare_take_fd(r, l.seen, l.fd, "unix datagram socket");
-		ret = t < 0 ? t : connect_name(r, t, l.name, l.name_len, l.cwd);
-		if (t >= 0)
-			pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
-		free(l.cwd);
-		if (ret < 0)
-			return t < 0 ? (int)t : err_sys((int)-ret, "process %u: fd %d: unix datagram socket: connecting again to %s, which process %u binds",
-							l.old_pid, l.fd, name_str(name, sizeof(name), l.name, l.name_len),
-							r->old_pid);
-	}
-	return 0;
-}
-
-/*
- * A connection not yet accepted (UNIX_CONNECTING): its socket is made at
- * its fds unconnected; it connects once its listener listens again, and
- * after every connection before it in that listener's queue, so that the
- * listener accepts them in their order: from the pload being restored
- * when that comes (the listener's process's, its own, or a later one's),
- * which takes the socket from its process.
- */
-struct conn {
-	uint32_t lpid, lfd, place;	/* its listener (process, fd), its place */
-	uint32_t old_pid;		/* the connecting process, in the snapshot */
-	pid_t seen;
-	int fd;
-	char *cwd;
-	uint32_t name_len;
-	char name[UNIX_NAME_MAX];
-};
-
-static struct conn *conns;
-static size_t nconns;
-
-/* Per listener, the place in its queue that connects next. */
-static struct lqueue {
-	uint32_t pid, fd, next;
-} *lqueues;
-static size_t nlqueues;
-
-static int conn_add(struct kind_restore *r, const struct unix_sock *u, int fd)
-{
-	struct conn *c = realloc(conns, (nconns + 1) * sizeof(*c));
-
-	if (!c)
-		return err_sys(ENOMEM, "unix sockets");
-	conns = c;
-	c = &conns[nconns];
-	*c = (struct conn){ u->r.peer_pid, u->r.peer, u->r.backlog, r->old_pid, r->self_pid, fd,
-			    strdup(r->snap->cwd), u->r.peer_name_len, { 0 } };
-	if (!c->cwd)
-		return err_sys(ENOMEM, "unix sockets");
-	memcpy(c->name, u->body + u->r.name_len, u->r.peer_name_len);
-	nconns++;
-	return 0;
-}
-
-static uint32_t *next_place(uint32_t pid, uint32_t fd)
-{
-	struct lqueue *q;
-
-	for (size_t i = 0; i < nlqueues; i++)
-		if (lqueues[i].pid == pid && lqueues[i].fd == fd)
-			return &lqueues[i].next;
-	if (!(q = realloc(lqueues, (nlqueues + 1) * sizeof(*q))))
-		return NULL;
-	lqueues = q;
-	lqueues[nlqueues] = (struct lqueue){ pid, fd, 0 };
-	return &lqueues[nlqueues++].next;
-}
-
-/* Connects every connection whose listener is there and whose turn it
- * is, as long as one does. */
-static int conns_connect(struct kind_restore *r)
-{
-	char name[4 * UNIX_NAME_MAX + 8];
-	int more = 1;
-	pid_t seen;
-
-	while (more) {
-		more = 0;
-		for (size_t i = 0; i < nconns; i++) {
-			struct conn c = conns[i];
-			uint32_t *next;
-			long t, ret;
-
-			if (c.lpid != r->old_pid && (!r->tree || !tshare_restored(c.lpid, &seen)))
-				continue;
-			if (!(next = next_place(c.lpid, c.lfd)))
-				return err_sys(ENOMEM, "unix sockets");
-			if (*next != c.place)
-				continue;
-			t = c.old_pid == r->old_pid ? c.fd : tshare_take_fd(r, c.seen, c.fd, "unix socket");
-			ret = t < 0 ? t : connect_name(r, t, c.name, c.name_len, c.cwd);
-			if (t >= 0 && t != c.fd)
-				pcall(r, SYS_close, t, 0, 0, 0, 0, NULL, 0);
-			if (ret < 0)
-				return t < 0 ? (int)t : err_sys((int)-ret, "process %u: fd %d: unix socket: connecting again to %s (not yet accepted there)",
-								c.old_pid, c.fd, name_str(name, sizeof(name), c.name, c.name_len));
-			free(c.cwd);
-			conns[i] = conns[--nconns];
-			(*next)++;
-			more = 1;
-			break;
-		}
-	}
-	return 0;
-}
-
-int fd_unix_tree_end(int check)
-{
-	char name[4 * UNIX_NAME_MAX + 8];
-	int rc = 0;
-
-	if (check && nconns)
-		rc = err_msg(EBADMSG, "process %u: fd %d: unix socket connected to %s, not yet accepted at fd %u of process %u, which has no such listener or place in its queue",
-			     conns[0].old_pid, conns[0].fd, name_str(name, sizeof(name), conns[0].name, conns[0].name_len),
-			     conns[0].lfd, conns[0].lpid);
-	else if (check && nlater)
-		rc = err_msg(EBADMSG, "process %u: fd %d: unix datagram socket connected to %s, bound by process %u, which is no process of the tree",
-			     later[0].old_pid, later[0].fd,
-			     name_str(name, sizeof(name), later[0].name, later[0].name_len), later[0].pid);
-	else if (check && nhanded)
-		rc = err_msg(EBADMSG, "unix socket pair: its other end at fd %u of process %u, which is no process of the tree",
-			     handed[0].fd, handed[0].pid);
-	for (size_t i = 0; i < nconns; i++)
-		free(conns[i].cwd);
-	free(conns);
-	conns = NULL;
-	nconns = 0;
-	free(lqueues);
-	lqueues = NULL;
-	nlqueues = 0;
-	for (size_t i = 0; i < nlater; i++)
-		free(later[i].cwd);
-	free(later);
-	later = NULL;
-	nlater = 0;
-	for (size_t i = 0; i < nhanded; i++)
-		close(handed[i].t);
-	free(handed);
-	handed = NULL;
-	nhanded = 0;
-	return rc;
+	snap_array_reset((void **)&aside, &naside, NULL);
+	unix_listeners_reset();
 }
 
 /* At KIND_STAGE_FILES, every socket at its fds: a datagram socket
@@ -1886,44 +1284,39 @@ static int unix_restore(struct kind_restore *r, const void *data)
 		int fd = r->snap->files[u->r.file].first_fd;
 		long ret;
 
-		if (u->r.state == UNIX_CONNECTING) {
-			if (u->r.peer_pid != r->old_pid && !r->tree)
-				return err_msg(EBADMSG, "fd %d: unix socket: its listener in process %u of a tree, in a process alone",
-					       fd, u->r.peer_pid);
-			rc = conn_add(r, u, fd);
+		if (u->r.state == UNIX_CONNECTING && u->r.peer_pid != r->old_pid && !r->tree)
+			return err_msg(EBADMSG, "fd %d: unix socket: its listener in process %u of a tree, in a process alone",
+				       fd, u->r.peer_pid);
+		if (u->r.state == UNIX_DGRAM_TO && u->r.peer_pid && !r->tree)
+			return err_msg(EBADMSG, "fd %d: unix datagram socket: its peer in process %u of a tree, in a process alone",
+				       fd, u->r.peer_pid);
+		if (u->r.state == UNIX_CONNECTING ||
+		    (u->r.state == UNIX_DGRAM_TO && u->r.peer_pid && !tshare_restored(u->r.peer_pid, &seen))) {
+			rc = unix_defer_connect(r, u, fd);
 			if (rc)
 				return rc;
 			continue;
 		}
 		if (u->r.state != UNIX_DGRAM_TO)
 			continue;
-		if (u->r.peer_pid && !r->tree)
-			return err_msg(EBADMSG, "fd %d: unix datagram socket: its peer in process %u of a tree, in a process alone",
-				       fd, u->r.peer_pid);
-		if (u->r.peer_pid && !tshare_restored(u->r.peer_pid, &seen)) {
-			rc = later_add(r, u, fd);
-			if (rc)
-				return rc;
-			continue;
-		}
-		ret = connect_name(r, fd, (const char *)u->body + u->r.name_len, u->r.peer_name_len, NULL);
+		ret = unix_connect_name(r, fd, (const char *)u->body + u->r.name_len, u->r.peer_name_len, NULL);
 		if (ret < 0)
 			return err_sys((int)-ret, "fd %d: unix datagram socket: connecting again to %s", fd,
-				       name_str(name, sizeof(name), u->body + u->r.name_len, u->r.peer_name_len));
+				       unix_name_str(name, sizeof(name), u->body + u->r.name_len, u->r.peer_name_len));
 	}
-	rc = conns_connect(r);
+	rc = unix_deferred_connect(r);
 	if (!r->tree) {
 		int end = fd_unix_tree_end(!rc);
 
 		return rc ? rc : end;
 	}
-	return rc ? rc : later_connect(r);
+	return rc;
 }
 
 /* Each socket file has its record (fd_kind_ops.verify), before any page. */
 static int unix_file_verify(const struct snap *s, const struct snap_file *f)
 {
-	if (!sock_by_file(s->kind[KIND_UNIX], f->r.id))
+	if (!unix_sock_by_file(s->kind[KIND_UNIX], f->r.id))
 		return err_msg(EBADMSG, "file %u: a unix socket without its unix record", f->r.id);
 	return 0;
 }
@@ -1955,12 +1348,12 @@ static void unix_print(FILE *f, const void *data)
 		if (r->state == UNIX_TREE_PAIR)
 			fprintf(f, " with fd %u of process %u", r->peer, r->peer_pid);
 		if (r->state == UNIX_DGRAM_TO)
-			fprintf(f, " to %s", name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len));
+			fprintf(f, " to %s", unix_name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len));
 		if (r->state == UNIX_DGRAM_TO && r->peer_pid)
 			fprintf(f, " (bound at fd %u of process %u)", r->peer, r->peer_pid);
 		if (r->state == UNIX_CONNECTING)
 			fprintf(f, " by %s (listening at fd %u of process %u), place %u in its queue",
-				name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len), r->peer,
+				unix_name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len), r->peer,
 				r->peer_pid, r->backlog);
 		if (r->state == UNIX_LISTEN)
 			fprintf(f, ", backlog %u", r->backlog);
@@ -1977,7 +1370,7 @@ static void unix_print(FILE *f, const void *data)
 			r->opts & UNIX_ACCEPTED ? ", accepted from its name" : "");
 		if (r->state == UNIX_TREE_PAIR && r->peer_name_len)
 			fprintf(f, ", its peer accepted from %s",
-				name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len));
+				unix_name_str(name, sizeof(name), u->body + r->name_len, r->peer_name_len));
 		if (r->peek_off != -1)
 			fprintf(f, ", peek_off %d", r->peek_off);
 		if (r->rcvtimeo[0] || r->rcvtimeo[1])

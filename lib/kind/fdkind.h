@@ -69,7 +69,7 @@ long fd_aside(struct kind_restore *r, const struct snap *s, long t);
  * file of pthaw's pipe PTHAWFD (FD if not given).  0 or -EINVAL. */
 int fd_pipe_inherit(const char *spec);
 
-/* pthaw, after the last process of a tree (fd_unix.c): what waited for
+/* pthaw, after the last process of a tree (fd_unix_tree.c): what waited for
  * a later process (a socket to connect to its name, the other end of a
  * pair) is let go; with check, -EBADMSG when any is left, its process
  * named but not in the tree. */

@@ -36,6 +36,15 @@ int snap_grow(void **arr, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+void snap_array_reset(void **arr, size_t *n, size_t *cap)
+{
+	free(*arr);
+	*arr = NULL;
+	*n = 0;
+	if (cap)
+		*cap = 0;
+}
+
 int snap_add_vma(struct snap *s, const struct rec_vma *r, const char *name)
 {
 	struct snap_vma *v;

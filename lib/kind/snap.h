@@ -82,6 +82,9 @@ struct snap_thread *snap_add_thread(struct snap *s);
 /* Room for element n of a growing array (doubling: n additions are
  * linear).  0 or -ENOMEM. */
 int snap_grow(void **arr, size_t *cap, size_t n, size_t size);
+/* Frees a growing array and leaves it empty: *arr NULL, *n and *cap
+ * (when given) 0.  What its elements hold is the caller's to free. */
+void snap_array_reset(void **arr, size_t *n, size_t *cap);
 
 /* A string field of n bytes at *off of a record: within the payload, no
  * NULs.  Allocated, or NULL. */

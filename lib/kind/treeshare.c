@@ -67,12 +67,8 @@ void tshare_captured(pid_t pid, const struct snap *s)
 
 void tshare_capture_end(void)
 {
-	free(procs);
-	procs = NULL;
-	nprocs = 0;
-	free(claims);
-	claims = NULL;
-	nclaims = 0;
+	snap_array_reset((void **)&procs, &nprocs, NULL);
+	snap_array_reset((void **)&claims, &nclaims, NULL);
 }
 
 void tshare_restore_end(void)
