@@ -594,6 +594,9 @@ int files_take(struct snap *s, uint32_t type, const unsigned char *p, size_t len
 	path = snap_take_str(p, len, &off, r.path_len);
 	if (!path || off != len || (r.file_flags & ~(uint32_t)(FDF_PROC_SELF | FDF_PSEUDO)))
 		return free(path), bad(type, "malformed");
+	/* The restore puts the copy's PID in place of the original's. */
+	if ((r.file_flags & FDF_PROC_SELF) && !proc_pid_of(path))
+		return free(path), bad(type, "a file of the process's own /proc directory not under /proc/PID");
 	if (!files_by_name(r.kind) && r.kind != FD_STDIO && !fd_kind_of(r.kind)) {
 		free(path);
 		return err_msg(EBADMSG, "file %u: %s%s, which this pthaw cannot restore", r.id,
