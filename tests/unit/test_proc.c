@@ -727,7 +727,13 @@ static void snap_bad_vma_fd_xstate(void **state)
 	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o) - 1, NULL, 0), -EBADMSG);
 	has("too short");
 	assert_int_equal(s.nfiles, 1);
-	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), 0);
+	/* the restore puts the copy's PID in place of the original's */
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), -EBADMSG);
+	has("not under /proc/PID");
+	o.path_len = 7;
+	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/proc/1", 7), 0);
+	o.path_len = 4;
+	o.file_flags = 0;
 	o.id = 2;
 	o.kind = FD_STDIO;
 	assert_int_equal(take(&s, REC_FILE, &o, sizeof(o), "/tmp", 4), 0);
