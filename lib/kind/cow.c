@@ -120,6 +120,14 @@ struct cow {
 	size_t nprep, prep_at;
 };
 
+/* [start, end) registered for write protection (again is allowed). */
+static int register_wp(struct cow *c, uint64_t start, uint64_t end)
+{
+	struct uffdio_register reg = { .range = { start, end - start }, .mode = UFFDIO_REGISTER_MODE_WP };
+
+	return ioctl(c->uffd, UFFDIO_REGISTER, &reg);
+}
+
 /* UFFDIO_WRITEPROTECT fails with EAGAIN while an unmap or discard event
  * is on its way to the reader (mmap_changing): it is tried again once
  * the serving thread has read it. */
@@ -501,10 +509,7 @@ int cow_prepare(struct cow *c)
 		return rc;
 	c->prep = calloc(n + 1, sizeof(*c->prep));
 	for (size_t i = 0; c->prep && i < n; i++) {
-		struct uffdio_register reg = { .range = { maps[i].start, maps[i].end - maps[i].start },
-					       .mode = UFFDIO_REGISTER_MODE_WP };
-
-		if (!coverable_map(&maps[i]) || ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0)
+		if (!coverable_map(&maps[i]) || register_wp(c, maps[i].start, maps[i].end) < 0)
 			continue;
 		/* Gone meanwhile, or split: cow_freeze() sees to it. */
 		if (!protect(c, maps[i].start, maps[i].end - maps[i].start, 1))
@@ -537,14 +542,13 @@ void cow_lift(struct cow *c, uint64_t start, uint64_t end)
 static int freeze_region(struct cow_vma *v, uint64_t start, uint64_t end, uint64_t cat, void *arg)
 {
 	struct cow *c = arg;
-	struct uffdio_register reg = { .range = { v->start, v->end - v->start }, .mode = UFFDIO_REGISTER_MODE_WP };
 	int rc = add_run(v, start, end, 0);
 
 	if (!rc && (cat & PAGE_IS_WRITTEN))
 		rc = protect(c, start, end - start, 1);
 	/* Not registered after all: unmapped and mapped again at the same
 	 * place since cow_prepare(). */
-	if (rc == -ENOENT && ioctl(c->uffd, UFFDIO_REGISTER, &reg) == 0)
+	if (rc == -ENOENT && register_wp(c, v->start, v->end) == 0)
 		rc = protect(c, start, end - start, 1);
 	if (rc)
 		rc = err_sys(-rc, "process %d: write-protecting 0x%llx", c->pid, (unsigned long long)start);
@@ -571,8 +575,6 @@ int cow_freeze(struct cow *c, const struct snap *s)
 		return err_sys(ENOMEM, "copy-on-write");
 	for (size_t i = 0; i < s->nvmas; i++) {
 		const struct rec_vma *r = &s->vmas[i].r;
-		struct uffdio_register reg = { .range = { r->start, r->end - r->start },
-					       .mode = UFFDIO_REGISTER_MODE_WP };
 		struct cow_vma *v = &c->v[c->nv];
 
 		/* Registered already by cow_prepare() as it is now, or now
@@ -580,7 +582,7 @@ int cow_freeze(struct cow *c, const struct snap *s)
 		 * the smaps read beside, prefetch.h); a mapping the process
 		 * registered with a userfaultfd of its own (EBUSY), or one
 		 * the kernel cannot protect: read while held. */
-		if (!coverable(r) || (!prepared(c, r->start, r->end) && ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0))
+		if (!coverable(r) || (!prepared(c, r->start, r->end) && register_wp(c, r->start, r->end) < 0))
 			continue;
 		v->idx = i;
 		v->start = r->start;
@@ -757,8 +759,6 @@ int cow_pass(struct cow *c, int final, uint64_t *pages)
 	c->passes++;
 	for (size_t i = 0; !rc && i < c->nv; i++) {
 		struct cow_vma *v = &c->v[i];
-		struct uffdio_register reg = { .range = { v->start, v->end - v->start },
-					       .mode = UFFDIO_REGISTER_MODE_WP };
 		struct pass_note n = { pages, final, v->start };
 
 		v->nruns = 0;
@@ -767,7 +767,7 @@ int cow_pass(struct cow *c, int final, uint64_t *pages)
 		 * not registered: registered here (a no-op for one that is),
 		 * its pages show as written, those of the old one that are
 		 * gone as gone.  Not registered, the walk would fail. */
-		(void)ioctl(c->uffd, UFFDIO_REGISTER, &reg);
+		(void)register_wp(c, v->start, v->end);
 		/* Present or swapped pages only: the kernel reports a page
 		 * never touched, or discarded, of a WP_ASYNC range as written
 		 * too (WP_UNPOPULATED), and protecting it installs a marker in

@@ -213,7 +213,8 @@ static void madvise_free(void *data)
 	free(m);
 }
 
-/* Read ahead while the process is held (mm.c), or now. */
+/* Read ahead while the process is held (mm.c), or now (asked again:
+ * read anew, prefetch.h). */
 static int smaps_take(struct kind_capture *c, struct madvise_state *m)
 {
 	char path[64];
@@ -243,7 +244,7 @@ static int madvise_capture(struct kind_capture *c, void **data)
 	for (size_t i = 0; !rc && i < m->h.n; i++)
 		locked |= !!(m->v[i].flags & MA_LOCKED);
 	if (!rc && locked && !(rc = probe_map(c, m))) {
-		rc = smaps_read(c->pid, ma_add, m);
+		rc = smaps_take(c, m);
 		rc2 = probe_unmap(c, m);
 		rc = rc ? rc : rc2;
 		m->probe = 0;

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <elf.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -47,25 +46,14 @@ static int attach_error(pid_t pid, int e)
  * thread with EPERM, as it would a process pfrez may not trace. */
 static int exiting(pid_t tid)
 {
-	char path[64], buf[512];
-	unsigned long flags = 0;
-	char state = 0;
-	const char *p;
-	ssize_t n;
-	int fd;
+	struct proc_stat st;
+	int rc = proc_stat_read(tid, &st);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) == 2 &&
-	       (state == 'Z' || state == 'X' || (flags & 0x4));
+	if (rc) {
+		err_clear();
+		return rc == -ENOENT || rc == -ESRCH;
+	}
+	return st.state == 'Z' || st.state == 'X' || (st.flags & 0x4);
 }
 
 int ptrace_seize_thread(pid_t tid, long opts)

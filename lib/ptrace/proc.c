@@ -117,6 +117,7 @@ int proc_stat_parse(const char *text, struct proc_stat *st)
 	}
 	if (i <= 51)
 		return err_msg(EINVAL, "stat: only %d fields", i - 1);
+	st->flags = (unsigned long)f[9];
 	st->ppid = (pid_t)f[4];
 	st->pgrp = (pid_t)f[5];
 	st->session = (pid_t)f[6];
@@ -243,21 +244,6 @@ int smaps_parse(FILE *f, smaps_fn fn, void *arg)
 	}
 	if (!rc && ferror(f))
 		rc = err_sys(EIO, "smaps: read");
-	return rc;
-}
-
-int smaps_read(pid_t pid, smaps_fn fn, void *arg)
-{
-	char path[64];
-	FILE *f;
-	int rc;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return err_sys(errno, "%s", path);
-	rc = smaps_parse(f, fn, arg);
-	fclose(f);
 	return rc;
 }
 

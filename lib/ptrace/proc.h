@@ -29,12 +29,12 @@ void maps_free(struct vma *v, size_t n);
  * non-zero return of fn and returns it. */
 typedef int (*smaps_fn)(void *arg, uint64_t start, uint64_t end, const char *vmflags);
 int smaps_parse(FILE *f, smaps_fn fn, void *arg);
-int smaps_read(pid_t pid, smaps_fn fn, void *arg);
 
 /* Fields of /proc/PID/stat: state letter, thread count and the mm fields
  * (all but brk, which only the process itself can tell). */
 struct proc_stat {
 	char state;
+	unsigned long flags;	/* the kernel's PF_* (field 9) */
 	long threads;
 	pid_t ppid, pgrp, session;
 	uint64_t start_code, end_code, start_stack;
