@@ -45,7 +45,7 @@ LIB_LAYER := lib/layer/layer.c lib/layer/layer_thread.c lib/layer/layer_hold.c l
 	     lib/layer/compress.c lib/layer/layer_gzip.c lib/layer/layer_snappy.c lib/layer/layer_zstd.c \
 	     lib/layer/crypt.c lib/layer/layer_crypt.c lib/layer/crypt_gcm.c lib/layer/crypt_ctrmac.c
 LIB_XPORT := lib/xport/xport.c lib/xport/xport_inet.c lib/xport/xport_unix.c lib/xport/xport_udp.c
-LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c lib/ptrace/pidns.c lib/ptrace/why.c lib/ptrace/prefetch.c
+LIB_PTRACE := lib/ptrace/proc.c lib/ptrace/inject.c lib/ptrace/pload_ctl.c lib/ptrace/pidns.c lib/ptrace/why.c lib/ptrace/prefetch.c lib/ptrace/watch.c
 LIB_KIND   := $(sort $(wildcard lib/kind/*.c))
 LIB_ARCH  := lib/arch/x86_64/sigframe.c lib/arch/x86_64/regs.c
 LIB_SRCS  := $(LIB_CORE) $(LIB_STREAM) $(LIB_LAYER) $(LIB_XPORT) $(LIB_PTRACE) $(LIB_KIND) $(LIB_ARCH)

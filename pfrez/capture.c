@@ -12,6 +12,7 @@
 #include "prefetch.h"
 #include "proc.h"
 #include "treeshare.h"
+#include "watch.h"
 #include "arch/x86_64/regs.h"
 
 #include <errno.h>
@@ -345,8 +346,11 @@ static int state_one(struct capture *c)
 	int rc = 0, rc2;
 
 	/* Every thread is held: /proc/locks is read meanwhile (prefetch.h),
-	 * taken by the locks kind; mm.c adds /proc/PID/smaps. */
-	kc.pre = proc_prefetch_new();
+	 * taken by the locks kind; mm.c adds /proc/PID/smaps.  Read while
+	 * the process ran (capture_read_ahead()), they are there already. */
+	kc.pre = c->pre ? c->pre : proc_prefetch_new();
+	c->pre = NULL;
+	kc.marking = c->use_cow;
 	proc_prefetch_add(kc.pre, "/proc/locks");
 	for (size_t i = 0; i < c->nthreads && !rc; i++) {
 		rc = arch_thread_read(&c->threads[i]);
@@ -452,6 +456,70 @@ int capture_state(struct capture *c)
 	}
 	tshare_capture_end();
 	return rc;
+}
+
+/* Lets go of every thread of a hold in which nothing was read. */
+static void unhold(struct capture *c)
+{
+	for (size_t i = 0; i < c->nthreads; i++) {
+		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
+		free(c->threads[i].xsave);
+	}
+	free(c->threads);
+	c->threads = NULL;
+	c->nthreads = 0;
+	c->attached = 0;
+}
+
+/*
+ * The two files the hold waits longest for (prefetch.h) are read before
+ * it, while the process runs under watch (watch.h): the hold is then as
+ * long as marking memory and the calls take, not as the kernel's walk of
+ * every page table for smaps, or an RCU grace period for /proc/locks.
+ * Not for a process with seccomp filters (they are suspended while pfrez
+ * holds it: it would run without them), nor a tree.  Unclean, the texts
+ * are dropped, read again while held, and the hold is taken anew (a
+ * thread may have come or gone).
+ */
+int capture_read_ahead(struct capture *c)
+{
+	char path[64], v[16];
+	pid_t *tids;
+	int rc;
+
+	if (c->nsub || c->ptree.n || !c->nthreads)
+		return 0;
+	for (size_t i = 0; i < c->nthreads; i++) {
+		if (proc_status_field(c->threads[i].tid, "Seccomp", v, sizeof(v)) || strcmp(v, "0")) {
+			err_clear();
+			return 0;
+		}
+	}
+	tids = malloc(c->nthreads * sizeof(*tids));
+	c->pre = proc_prefetch_new();
+	if (!tids || !c->pre) {
+		free(tids);
+		proc_prefetch_end(c->pre);
+		c->pre = NULL;
+		return 0;
+	}
+	for (size_t i = 0; i < c->nthreads; i++)
+		tids[i] = c->threads[i].tid;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", c->pid);
+	proc_prefetch_add(c->pre, path);
+	proc_prefetch_add(c->pre, "/proc/locks");
+	rc = watch_run(c->pid, tids, c->nthreads, proc_prefetch_ready, c->pre, &c->ahead);
+	free(tids);
+	c->read_ahead = 1;
+	clock_gettime(CLOCK_MONOTONIC, &c->held_at);
+	if (rc == -ESRCH)
+		return err_msg(ESRCH, "process %d ended while being captured", c->pid);
+	if (rc || c->ahead.clean)
+		return rc;
+	proc_prefetch_end(c->pre);
+	c->pre = NULL;
+	unhold(c);
+	return capture_attach(c, c->pid);
 }
 
 int capture_cow_prepare(struct capture *c, pid_t pid)
@@ -703,6 +771,8 @@ void capture_free(struct capture *c)
 	c->sub = NULL;
 	c->nsub = 0;
 	pstree_free(&c->ptree);
+	proc_prefetch_end(c->pre);
+	c->pre = NULL;
 	for (size_t i = 0; i < c->nthreads; i++)
 		free(c->threads[i].xsave);
 	free(c->threads);

@@ -11,6 +11,9 @@
 #include "record.h"
 #include "pstree.h"
 #include "snap.h"
+#include "watch.h"
+
+struct proc_prefetch;
 
 struct capture {
 	pid_t pid;
@@ -20,7 +23,10 @@ struct capture {
 	int use_cow;			/* copy-on-write capture (lib/kind/cow.h) */
 	int track;			/* with use_cow: track writes (pre-copy) */
 	int passes;			/* pre-copy: passes while it ran */
-	struct timespec held_at;	/* pre-copy: held for the last time */
+	struct timespec held_at;	/* pre-copy, read ahead: held for the last time */
+	struct proc_prefetch *pre;	/* read ahead (capture_read_ahead()), or NULL */
+	int read_ahead;			/* capture_read_ahead() let it run: */
+	struct watch_end ahead;		/* how that went */
 	struct cow *cow;		/* set up by capture_state, or NULL */
 	char cow_note[256];		/* why it was not, for -progress */
 	struct inject_ctx prepared;	/* capture_cow_prepare()'s calls: their code */
@@ -65,6 +71,13 @@ int capture_attach(struct capture *c, pid_t pid);
  * capture_state(), only what it wrote since is protected again).  On
  * failure (message in c->cow_note) capture_state() does it all. */
 int capture_cow_prepare(struct capture *c, pid_t pid);
+
+/* After capture_attach(), for a copy-on-write capture: the files the
+ * hold would wait longest for are read while the process runs under
+ * watch (watch.h), then every thread is held again: anew, from
+ * capture_attach(), if it made a call that could change them (c->ahead
+ * says which).  0 when nothing was read ahead too. */
+int capture_read_ahead(struct capture *c);
 
 /* Reads everything but page contents into c->snap: the threads' registers
  * first, then every kind of the table (lib/kind/kind.h) in its order.

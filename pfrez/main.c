@@ -187,6 +187,22 @@ static int exec_end(struct xport *x, const struct selfexec *e)
 	return rc;
 }
 
+/* -progress: whether smaps and /proc/locks were read while it ran. */
+static void print_read_ahead(const struct watch_end *e)
+{
+	char b[32];
+
+	if (e->clean)
+		fprintf(stderr, "pfrez: smaps and /proc/locks read in the %.1f ms it ran before its hold\n", e->ms);
+	else if (e->nr >= 0)
+		fprintf(stderr, "pfrez: smaps and /proc/locks read while held: thread %d called %s meanwhile, which could change them\n",
+			e->tid, watch_call_name(e->nr, b, sizeof(b)));
+	else if (e->nr == -1)
+		fprintf(stderr, "pfrez: smaps and /proc/locks read while held: a thread ended or stopped meanwhile\n");
+	else
+		fprintf(stderr, "pfrez: smaps and /proc/locks read while held: reading them while it ran took over a second\n");
+}
+
 /* -debug -json: the captured state as one document (no pages: pfrez
  * -debug reads none): the root's members, and for a tree "tree" and the
  * other processes' in "processes". */
@@ -720,6 +736,10 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &stopped);
 	c.tree = opt_tree;
 	rc = capture_attach(&c, (pid_t)opt_pid);
+	if (!rc && c.cow && !opt_lazy)
+		rc = capture_read_ahead(&c);
+	if (c.read_ahead)
+		stopped = c.held_at;
 	/* A tree's processes are held until all are restored: none can
 	 * start before its pages (pthaw(1), Lazy restore). */
 	if (!rc && opt_lazy && c.ptree.n)
@@ -868,6 +888,8 @@ int main(int argc, char **argv)
 			c.pages_sent, c.resumed.tv_sec ? " (copy-on-write: memory read while it ran)" : "");
 		if (c.use_cow && !c.resumed.tv_sec && c.cow_note[0])
 			fprintf(stderr, "pfrez: no copy-on-write capture: %s\n", c.cow_note);
+		if (c.read_ahead)
+			print_read_ahead(&c.ahead);
 	}
 	capture_free(&c);
 	xport_close(&x);

@@ -124,6 +124,8 @@ struct kind_capture {
 	uint64_t max_deleted;		/* pfrez -max-deleted: bytes of deleted files */
 	int lib_fd;			/* pfrez -lib-fd: > 2, or 0 for none (files.c) */
 	struct proc_prefetch *pre;	/* /proc files read ahead (prefetch.h), or NULL */
+	int marking;			/* copy-on-write marks memory in this hold
+					 * (KINDS_LAST runs beside its walk) */
 };
 
 /* What pthaw checks before it reads a page: whether this host and this

@@ -268,8 +268,9 @@ static int fd_locks(struct kind_capture *c, struct locks *l, const struct fd_ref
  * was taken through, when its owner is this process's fd table.  One
  * with this pid that no fd listed (taken before the table was unshared,
  * or with an fd since given to another table) is found in /proc/locks,
- * and refused: the copy has nothing to take it through. */
-static int posix_unlisted(struct kind_capture *c, const struct locks *l)
+ * and refused: the copy has nothing to take it through.  Not again: 1
+ * for one found, which the caller looks for again. */
+static int posix_unlisted(struct kind_capture *c, const struct locks *l, int again)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -286,7 +287,9 @@ static int posix_unlisted(struct kind_capture *c, const struct locks *l)
 			continue;
 		for (i = 0; i < l->n && !same_lock(l, i, &k); i++)
 			;
-		if (i == l->n)
+		if (i == l->n && !again)
+			rc = 1;
+		else if (i == l->n)
 			rc = err_msg(ENOTSUP, "process %d: it holds a POSIX lock on file %02x:%02x:%lu through no fd of its own: cannot be restored",
 				     c->pid, k.file.maj, k.file.min, k.file.ino);
 	}
@@ -316,8 +319,11 @@ static int locks_capture(struct kind_capture *c, void **data)
 
 		rc = fd_locks(c, l, fd_ref_at(c->snap, i, &fr));
 	}
-	if (!rc)
-		rc = posix_unlisted(c, l);
+	/* Read before the hold (capture_read_ahead()), /proc/locks may still
+	 * show a lock the process has let go of since (close): a lock no fd
+	 * lists is looked for again in /proc/locks as it is now. */
+	if (!rc && (rc = posix_unlisted(c, l, 0)) > 0)
+		rc = posix_unlisted(c, l, 1);
 	if (rc || !l->n) {
 		locks_free(l);
 		return rc;

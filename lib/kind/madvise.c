@@ -241,6 +241,14 @@ static int madvise_capture(struct kind_capture *c, void **data)
 	m->snap = c->snap;
 	m->pid = c->pid;
 	rc = smaps_take(c, m);
+	/* Read before the hold (capture_read_ahead()), a mapping of smaps
+	 * that maps no longer shows as it was is a stack grown since: read
+	 * again, now. */
+	if (rc == -EAGAIN) {
+		err_clear();
+		m->h.n = 0;
+		rc = smaps_take(c, m);
+	}
 	for (size_t i = 0; !rc && i < m->h.n; i++)
 		locked |= !!(m->v[i].flags & MA_LOCKED);
 	if (!rc && locked && !(rc = probe_map(c, m))) {

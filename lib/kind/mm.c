@@ -49,12 +49,16 @@ static int mm_capture(struct kind_capture *c, void **data)
 	if (rc)
 		return rc;
 	s->mm.brk = (uint64_t)ret;
-	/* Now the madvise kind's smaps, read ahead (prefetch.h): reading it
-	 * walks every page table under the mmap lock, which brk() takes for
-	 * writing and would have waited for (KIND_LAST: taken after the
-	 * memory is marked, the other walk, which it runs beside). */
-	snprintf(path, sizeof(path), "/proc/%d/smaps", c->pid);
-	proc_prefetch_add(c->pre, path);
+	/* Now the madvise kind's smaps, read ahead (prefetch.h) when
+	 * copy-on-write marks memory in this hold: reading it walks every
+	 * page table under the mmap lock, which brk() takes for writing and
+	 * would have waited for (KIND_LAST: taken after the memory is
+	 * marked, the other walk, which it runs beside).  Read before the
+	 * hold already, this adds nothing. */
+	if (c->marking) {
+		snprintf(path, sizeof(path), "/proc/%d/smaps", c->pid);
+		proc_prefetch_add(c->pre, path);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/auxv", c->pid);
 	s->auxv = malloc(AUXV_MAX);
 	if (!s->auxv)

@@ -83,9 +83,10 @@ int ptrace_wait_stop(pid_t tid)
 			continue;
 		if (st >> 16 == PTRACE_EVENT_STOP)
 			return 0;
-		/* A signal arrived first: let it be delivered later, and
-		 * wait for our own stop. */
-		if (ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(st)) < 0)
+		/* A signal arrived first: let it be delivered, and wait for
+		 * our own stop, asked again (any stop clears the interrupt not
+		 * yet acted on: the kernel's ptrace_stop). */
+		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(st)) < 0)
 			return errno == ESRCH ? -ESRCH : err_sys(errno, "thread %d", tid);
 	}
 }

@@ -16,25 +16,26 @@ struct pre_file {
 	int err;		/* errno of the read, 0 when text is whole */
 	char *text;
 	size_t len;
+	int *finished;		/* the set's count of threads done */
 };
 
 struct proc_prefetch {
 	struct pre_file f[PREFETCH_MAX];
 	int n;
+	int finished;		/* threads done reading (atomic) */
 };
 
 /* The thread: the whole file into memory.  No err_*() here (the error
  * line is the main thread's): a failure only makes the reader read the
  * file itself, and meet the error there. */
-static void *read_whole(void *arg)
+static void read_file(struct pre_file *f)
 {
-	struct pre_file *f = arg;
 	size_t cap = 0;
 	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
 		f->err = errno;
-		return NULL;
+		return;
 	}
 	for (;;) {
 		ssize_t n;
@@ -59,6 +60,14 @@ static void *read_whole(void *arg)
 		f->len += (size_t)n;
 	}
 	close(fd);
+}
+
+static void *read_whole(void *arg)
+{
+	struct pre_file *f = arg;
+
+	read_file(f);
+	__atomic_add_fetch(f->finished, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -73,9 +82,23 @@ void proc_prefetch_add(struct proc_prefetch *pp, const char *path)
 
 	if (!pp || pp->n == PREFETCH_MAX || strlen(path) >= sizeof(f->path))
 		return;
+	for (int i = 0; i < pp->n; i++)
+		if (!strcmp(pp->f[i].path, path) && !pp->f[i].taken && pp->f[i].started)
+			return;
 	f = &pp->f[pp->n++];
 	strcpy(f->path, path);
+	f->finished = &pp->finished;
 	f->started = !pthread_create(&f->th, NULL, read_whole, f);
+}
+
+int proc_prefetch_ready(void *arg)
+{
+	struct proc_prefetch *pp = arg;
+	int started = 0;
+
+	for (int i = 0; pp && i < pp->n; i++)
+		started += pp->f[i].started;
+	return !pp || __atomic_load_n(&pp->finished, __ATOMIC_ACQUIRE) == started;
 }
 
 static void join(struct pre_file *f)

@@ -8,14 +8,21 @@
  *  it waiting.
  *
  *  /proc/PID/smaps (the madvise kind) is the kernel's walk of every page
- *  table entry (8 to 10 ms at 2 GiB of 4 KiB pages on an idle machine),
- *  under the mmap lock for reading: it runs beside copy-on-write's own
- *  walk (cow_freeze), and is started only after the last call that
- *  takes that lock for writing (brk(), mm.c), which would wait for it.
- *  Started first, it was held longer, not shorter.
+ *  table entry (8 to 10 ms at 2 GiB of 4 KiB pages on an idle machine,
+ *  17 beside the injected calls on two CPUs), under the mmap lock for
+ *  reading.
+ *
+ * A copy-on-write capture reads both before its hold, while the process
+ * runs under watch (watch.h, capture_read_ahead()).  Otherwise /proc/locks
+ * is read from the hold's start, and smaps only beside copy-on-write's
+ * own walk (cow_freeze), started after the last call that takes the mmap
+ * lock for writing (brk(), mm.c), which would wait for it; with no walk
+ * to run beside (a -halt's last hold) it only slowed the calls, and the
+ * kind reads it itself.
  *
  * What a file holds is the state when the thread read it, so it is read
- * only while every thread of the process is held, and the caller must
+ * only while every thread of the process is held, or while the process
+ * runs under watch (watch.h) just before it is held, and the caller must
  * not change what it shows until it has taken it.  Each text is given
  * once; asked again, it is read anew. */
 #ifndef PFREZ_PREFETCH_H
@@ -31,7 +38,8 @@ struct proc_prefetch;
 struct proc_prefetch *proc_prefetch_new(void);
 
 /* Starts reading path (at most PREFETCH_MAX of them); nothing when no
- * thread can be started: proc_prefetch_open() then reads it itself. */
+ * thread can be started (proc_prefetch_open() then reads it itself), or
+ * when path is being read already and not yet taken. */
 #define PREFETCH_MAX 4
 void proc_prefetch_add(struct proc_prefetch *pp, const char *path);
 
@@ -40,6 +48,10 @@ void proc_prefetch_add(struct proc_prefetch *pp, const char *path);
  * itself.  NULL with errno set as fopen() does.  Closed before
  * proc_prefetch_end(), which frees the text. */
 FILE *proc_prefetch_open(struct proc_prefetch *pp, const char *path);
+
+/* Whether every file of pp (a struct proc_prefetch *) is read: for
+ * watch_run(), which lets the process run until then. */
+int proc_prefetch_ready(void *pp);
 
 /* Waits for the threads, frees what was not taken. */
 void proc_prefetch_end(struct proc_prefetch *pp);
