@@ -729,7 +729,12 @@ void capture_release(struct capture *c)
 		 * signal path, which would have restarted an interrupted
 		 * call: do it.  The mask before the registers: if pfrez dies
 		 * in between, registers still at the injection frame put the
-		 * mask back themselves. */
+		 * mask back themselves.  A thread that ran on meanwhile
+		 * (inject_batch()) is put back where it is. */
+		if (c->ctx && c->ctx[i].ran_on) {
+			r = c->ctx[i].regs;
+			t->sigmask = c->ctx[i].sigmask;
+		}
 		if (i < (size_t)c->regs_saved) {
 			regs_restart_fixup(&r, 0);
 			ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(t->sigmask), &t->sigmask);

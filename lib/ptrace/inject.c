@@ -16,12 +16,18 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ERESTARTSYS		512
 #define ERESTARTNOINTR		513
 #define ERESTARTNOHAND		514
 #define ERESTART_RESTARTBLOCK	516
+
+/* inject_batch(): frames of a chain, 16-byte apart; how long the thread
+ * waits after the last call before it returns on its own. */
+#define BATCH_STRIDE		((SIGFRAME_HEAD_SIZE + 15) & ~15)
+#define BATCH_TIMEOUT_S		10
 
 static int attach_error(pid_t pid, int e)
 {
@@ -393,6 +399,7 @@ static int begin(struct inject_ctx *ctx, const struct inject_ctx *ctx0, const st
 		}
 		ctx->frame = img.addr;
 		ctx->scratch = img.scratch;
+		ctx->fpstate = img.fpstate;
 		sigframe_free(&img);
 	}
 	maps_free(maps, n);
@@ -591,6 +598,179 @@ int inject_query_undo(struct inject_ctx *ctx, long nr, const long a[6], long und
 	call_regs(ctx, nr, a, &r);
 	r.rsp = img.addr;
 	return run_query(ctx, &r, ret);
+}
+
+/* Where the batch's answers go: out_size bytes just below the frame. */
+static uint64_t batch_out(const struct inject_ctx *ctx, size_t out_size)
+{
+	return (ctx->frame - out_size) & ~15ull;
+}
+
+uint64_t inject_batch_out(const struct inject_ctx *ctx, size_t out_size)
+{
+	return batch_out(ctx, out_size);
+}
+
+/* Whether the thread sits in the batch's last call: /proc/TID/syscall
+ * names a call only while the thread is blocked in it. */
+static int in_last_call(pid_t tid, uint64_t ts)
+{
+	char path[64], buf[256];
+	unsigned long long nr, a0, a1, a2;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%llu %llx %llx %llx", &nr, &a0, &a1, &a2) == 4 &&
+	     nr == SYS_ppoll && a2 == ts;
+	fclose(f);
+	return ok;
+}
+
+/* Until the thread stops for pfrez: a signal that stops it first is
+ * not delivered (they are all blocked meanwhile but SIGKILL and SIGSTOP:
+ * as wait_syscall_stop() does). */
+static int batch_wait_stop(pid_t tid)
+{
+	int st;
+
+	for (;;) {
+		if (waitpid(tid, &st, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys(errno, "waitpid %d", tid);
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			return err_msg(ESRCH, "process %d died during a system call injection", tid);
+		if (WIFSTOPPED(st) && st >> 16 == PTRACE_EVENT_STOP)
+			return 0;
+		/* That stop cleared the interrupt (ptrace_stop): again. */
+		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+			return err_sys(errno, "ptrace cont %d", tid);
+	}
+}
+
+/*
+ * The calls run one after another with no stop between them: each but
+ * the first is a frame (sigframe_chain()) whose registers make that call
+ * from `syscall; ret` with the next frame at rsp, so that the `ret` of
+ * one call goes to the trampoline, whose rt_sigreturn starts the next.
+ * The FPU state of every frame is the thread's, in the first frame's
+ * XSAVE area.  After the last, the thread waits in ppoll() for pfrez to
+ * hold it again (PTRACE_INTERRUPT, once /proc/TID/syscall shows it
+ * there): a stop of ptrace's own, where a trap would be a forced SIGTRAP
+ * that, should pfrez die, kills the process.  Should pfrez die, the
+ * calls go on (they only read), ppoll times out, and its `ret` returns
+ * through the first frame, as after any query.  Each stop costs two
+ * wakeups of the thread and of pfrez, from one CPU to another: on a VM,
+ * up to a hundred microseconds for each call made alone.
+ */
+int inject_batch(struct inject_ctx *ctx, const struct inject_call *calls, size_t n, void *out,
+		 size_t out_size)
+{
+	uint64_t out_addr = batch_out(ctx, out_size), ts = out_addr - 16, low, first;
+	struct user_regs_struct r;
+	struct timespec t0, t;
+	struct vma *maps = NULL;
+	size_t nmaps = 0, len;
+	unsigned char *buf;
+	int rc = 0, there = 0;
+
+	if (ctx->group_stop || !n || n > INJECT_BATCH_MAX)
+		return -ENOSPC;
+	/* Frames at 8 mod 16, as the kernel puts them: rsp + 8 is aligned
+	 * once `ret` has popped the return address. */
+	first = ((ts - SIGFRAME_HEAD_SIZE) & ~15ull) - 8;
+	low = first - (n - 1) * BATCH_STRIDE;
+	if (low < ctx->regs.rsp - INJECT_STACK_MAX)
+		return -ENOSPC;
+	if (maps_read(ctx->pid, &maps, &nmaps)) {
+		err_clear();
+		return -ENOSPC;
+	}
+	for (size_t i = 0; i < nmaps && !there; i++)
+		there = maps[i].start <= low && ctx->frame <= maps[i].end && (maps[i].prot & PROT_WRITE);
+	maps_free(maps, nmaps);
+	len = (size_t)(out_addr + out_size - low);
+	if (!there || !(buf = calloc(1, len)))
+		return -ENOSPC;
+	/* Frame k (from `first` down) starts call k + 1; the last, ppoll. */
+	for (size_t k = 0; k < n; k++) {
+		long a[6] = { 0, 0, (long)ts, 0, 8, 0 };
+
+		if (k + 1 < n)
+			call_regs(ctx, calls[k + 1].nr, calls[k + 1].a, &r);
+		else
+			call_regs(ctx, SYS_ppoll, a, &r);
+		r.rsp = k + 1 < n ? first - (k + 1) * BATCH_STRIDE : ctx->frame;
+		sigframe_chain(&r, ctx->blocked, ctx->fpstate, ctx->sigreturn,
+			       buf + (first - k * BATCH_STRIDE - low));
+	}
+	memcpy(buf + (ts - low), &(struct timespec){ BATCH_TIMEOUT_S, 0 }, sizeof(struct timespec));
+	memcpy(buf + (out_addr - low), out, out_size);
+	{
+		struct iovec l = { buf, len }, rv = { (void *)low, len };
+
+		if (process_vm_writev(ctx->pid, &l, 1, &rv, 1, 0) != (ssize_t)len)
+			rc = err_sys(errno ? errno : EIO, "process %d: writing %zu call frames at 0x%llx",
+				     ctx->pid, n, (unsigned long long)low);
+	}
+	free(buf);
+	call_regs(ctx, calls[0].nr, calls[0].a, &r);
+	r.rsp = first;
+	if (!rc)
+		rc = set_regs(ctx->pid, &r);
+	if (!rc && ptrace(PTRACE_CONT, ctx->pid, 0, 0) < 0)
+		rc = err_sys(errno, "ptrace cont %d", ctx->pid);
+	if (rc)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		int st;
+		pid_t w = waitpid(ctx->pid, &st, __WALL | WNOHANG);
+
+		if (w == ctx->pid && (WIFEXITED(st) || WIFSIGNALED(st)))
+			return err_msg(ESRCH, "process %d died during a system call injection", ctx->pid);
+		if (w == ctx->pid && ptrace(PTRACE_CONT, ctx->pid, 0, 0) < 0)
+			return err_sys(errno, "ptrace cont %d", ctx->pid);
+		if (in_last_call(ctx->pid, ts))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < BATCH_TIMEOUT_S / 2);
+	if (ptrace(PTRACE_INTERRUPT, ctx->pid, 0, 0) < 0)
+		return err_sys(errno, "ptrace interrupt %d", ctx->pid);
+	rc = batch_wait_stop(ctx->pid);
+	if (!rc && ptrace(PTRACE_GETREGS, ctx->pid, 0, &r) < 0)
+		rc = err_sys(errno, "ptrace getregs %d", ctx->pid);
+	if (rc)
+		return rc;
+	/* Anywhere in the chain but past its first frame, it is still
+	 * pfrez's to set; returned through that frame, it ran on (pfrez was
+	 * held up for longer than the wait). */
+	if (r.rsp < low || r.rsp > ctx->frame + 8) {
+		uint64_t mask = 0;
+
+		ptrace(PTRACE_GETSIGMASK, ctx->pid, sizeof(mask), &mask);
+		ctx->regs = r;
+		ctx->sigmask = mask;
+		ctx->ran_on = 1;
+		return err_msg(EAGAIN, "process %d ran on during its capture: pfrez was held up for over %d s",
+			       ctx->pid, BATCH_TIMEOUT_S);
+	}
+	if (r.rip != ctx->syscall_ret + 2 || r.orig_rax != SYS_ppoll)
+		return err_msg(EIO, "process %d: a batch of %zu calls stopped short (at 0x%llx)", ctx->pid, n,
+			       (unsigned long long)r.rip);
+	{
+		struct iovec l = { out, out_size }, rv = { (void *)out_addr, out_size };
+
+		if (process_vm_readv(ctx->pid, &l, 1, &rv, 1, 0) != (ssize_t)out_size)
+			return err_sys(errno ? errno : EIO, "process %d: reading answers at 0x%llx", ctx->pid,
+				       (unsigned long long)out_addr);
+	}
+	return 0;
 }
 
 int inject_read_scratch(struct inject_ctx *ctx, void *buf, size_t len)

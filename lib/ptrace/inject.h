@@ -64,6 +64,8 @@ struct inject_ctx {
 	uint64_t blocked;		/* the mask while calls run */
 	int group_stop;			/* found in a group stop */
 	int armed;			/* registers point at the frame */
+	uint64_t fpstate;		/* the frame's XSAVE area */
+	int ran_on;			/* inject_batch(): it ran on, regs are where */
 };
 
 #define INJECT_SCRATCH_SIZE 128
@@ -110,6 +112,29 @@ int inject_query(struct inject_ctx *ctx, long nr, const long a[6], long *ret);
  * the frame as after any query. */
 int inject_query_undo(struct inject_ctx *ctx, long nr, const long a[6], long undo_nr,
 		      const long undo_a[6], long *ret);
+
+/* Calls made in one go (inject_batch()), at most INJECT_BATCH_MAX. */
+struct inject_call {
+	long nr;
+	long a[6];
+};
+#define INJECT_BATCH_MAX 80
+
+/* Where inject_batch() puts out_size bytes of answers in the process:
+ * the calls' arguments point there. */
+uint64_t inject_batch_out(const struct inject_ctx *ctx, size_t out_size);
+
+/* Runs calls[0..n) inside the process one after another with a single
+ * stop, which costs less than n inject_query()s, each two.  out
+ * (out_size bytes) is written at inject_batch_out() first and read back
+ * after: the calls' return values are not kept, so the caller tells an
+ * answer from out's first contents.  -ENOSPC, with no message and
+ * nothing changed, when they cannot run so (a thread in a group stop,
+ * too little stack): then make them one by one.  -EAGAIN with one when
+ * the thread ran on meanwhile (ctx->ran_on: its registers and mask now
+ * in ctx->regs and ctx->sigmask, to be put back as they are). */
+int inject_batch(struct inject_ctx *ctx, const struct inject_call *calls, size_t n, void *out,
+		 size_t out_size);
 
 /* Reads len bytes of ctx->scratch (what the last query wrote there). */
 int inject_read_scratch(struct inject_ctx *ctx, void *buf, size_t len);

@@ -99,6 +99,51 @@ static void put32(unsigned char *p, uint32_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
+/* The frame up to its siginfo: registers, mask, where the FPU state is. */
+static void frame_head(struct rt_sigframe *f, const struct user_regs_struct *r, uint64_t sigmask,
+		       uint64_t fpstate, uint64_t pretcode)
+{
+	memset(f, 0, sizeof(*f));
+	f->pretcode = pretcode;
+	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	f->uc.uc_link = FRAME_TAG;
+	/* rt_sigreturn hands uc_stack to sigaltstack() and ignores every
+	 * error but EFAULT: an invalid mode (3: both SS_ONSTACK and
+	 * SS_DISABLE) leaves the process's alternate stack as it is. */
+	f->uc.ss_flags = 3;
+	f->uc.mc.r8 = r->r8;
+	f->uc.mc.r9 = r->r9;
+	f->uc.mc.r10 = r->r10;
+	f->uc.mc.r11 = r->r11;
+	f->uc.mc.r12 = r->r12;
+	f->uc.mc.r13 = r->r13;
+	f->uc.mc.r14 = r->r14;
+	f->uc.mc.r15 = r->r15;
+	f->uc.mc.rdi = r->rdi;
+	f->uc.mc.rsi = r->rsi;
+	f->uc.mc.rbp = r->rbp;
+	f->uc.mc.rbx = r->rbx;
+	f->uc.mc.rdx = r->rdx;
+	f->uc.mc.rax = r->rax;
+	f->uc.mc.rcx = r->rcx;
+	f->uc.mc.rsp = r->rsp;
+	f->uc.mc.rip = r->rip;
+	f->uc.mc.eflags = r->eflags;
+	f->uc.mc.cs = (uint16_t)r->cs;
+	f->uc.mc.ss = (uint16_t)r->ss;
+	f->uc.mc.fpstate = fpstate;
+	f->uc.uc_sigmask = sigmask;
+}
+
+void sigframe_chain(const struct user_regs_struct *r, uint64_t sigmask, uint64_t fpstate,
+		    uint64_t pretcode, void *buf)
+{
+	struct rt_sigframe f;
+
+	frame_head(&f, r, sigmask, fpstate, pretcode);
+	memcpy(buf, &f, sizeof(f));
+}
+
 int sigframe_build(const struct user_regs_struct *r, uint64_t sigmask,
 		   const void *xsave, size_t xlen, uint64_t pretcode,
 		   struct sigframe_image *img)
@@ -155,36 +200,7 @@ int sigframe_build(const struct user_regs_struct *r, uint64_t sigmask,
 	if (!img->buf)
 		return err_sys(ENOMEM, "signal frame");
 
-	memset(&f, 0, sizeof(f));
-	f.pretcode = pretcode;
-	f.uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
-	f.uc.uc_link = FRAME_TAG;
-	/* rt_sigreturn hands uc_stack to sigaltstack() and ignores every
-	 * error but EFAULT: an invalid mode (3: both SS_ONSTACK and
-	 * SS_DISABLE) leaves the process's alternate stack as it is. */
-	f.uc.ss_flags = 3;
-	f.uc.mc.r8 = r->r8;
-	f.uc.mc.r9 = r->r9;
-	f.uc.mc.r10 = r->r10;
-	f.uc.mc.r11 = r->r11;
-	f.uc.mc.r12 = r->r12;
-	f.uc.mc.r13 = r->r13;
-	f.uc.mc.r14 = r->r14;
-	f.uc.mc.r15 = r->r15;
-	f.uc.mc.rdi = r->rdi;
-	f.uc.mc.rsi = r->rsi;
-	f.uc.mc.rbp = r->rbp;
-	f.uc.mc.rbx = r->rbx;
-	f.uc.mc.rdx = r->rdx;
-	f.uc.mc.rax = r->rax;
-	f.uc.mc.rcx = r->rcx;
-	f.uc.mc.rsp = r->rsp;
-	f.uc.mc.rip = r->rip;
-	f.uc.mc.eflags = r->eflags;
-	f.uc.mc.cs = (uint16_t)r->cs;
-	f.uc.mc.ss = (uint16_t)r->ss;
-	f.uc.mc.fpstate = img->fpstate;
-	f.uc.uc_sigmask = sigmask;
+	frame_head(&f, r, sigmask, img->fpstate, pretcode);
 	memcpy(img->buf, &f, sizeof(f));
 
 	/* The XSAVE image as ptrace gave it (standard format, xcomp_bv 0),

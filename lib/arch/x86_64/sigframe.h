@@ -41,6 +41,13 @@ int sigframe_build(const struct user_regs_struct *regs, uint64_t sigmask,
 
 void sigframe_free(struct sigframe_image *img);
 
+/* One frame of a chain, SIGFRAME_HEAD_SIZE bytes into buf: rt_sigreturn
+ * turns it into regs and sigmask as sigframe_build()'s do, taking the FPU
+ * state from the XSAVE area of a frame built by sigframe_build() before
+ * (fpstate: its img.fpstate), which it only reads. */
+void sigframe_chain(const struct user_regs_struct *regs, uint64_t sigmask, uint64_t fpstate,
+		    uint64_t pretcode, void *buf);
+
 /* The bytes at a frame's address sigframe_parse reads. */
 #define SIGFRAME_HEAD_SIZE	440
 
