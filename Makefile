@@ -67,7 +67,7 @@ UNIT_TESTS += test_prefetch
 PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtable threads memhog vmread sysloop \
 	      rmdir_open cwd_deleted dev_deleted proc_dead proc_self heldfiles highfd victim \
 	      fd_log fd_shared fd_cloexec creds seccomp thp_disable subreaper pdeathsig dumpable \
-	      prname timerslack membarrier personality oom_adj sched madvise posix_timer itimer \
+	      prname timerslack membarrier personality oom_adj sched madvise posix_timer itimer sigactions \
 	      sigaltstack umask rlimit cwd_dir lock_flock lock_posix lock_ofd lease lockprobe \
 	      rseq_abort pipe_fd3 sigqueue mm_layout affinity ioprio dir_pos \
 	      fd_pipe fd_fifo fd_eventfd fd_timerfd fd_signalfd fd_epoll epoll_stale selfpid \

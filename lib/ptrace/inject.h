@@ -130,7 +130,8 @@ uint64_t inject_batch_out(const struct inject_ctx *ctx, size_t out_size);
  * after: the calls' return values are not kept, so the caller tells an
  * answer from out's first contents.  -ENOSPC, with no message and
  * nothing changed, when they cannot run so (a thread in a group stop,
- * too little stack): then make them one by one.  -EAGAIN with one when
+ * too little stack, too slow to get through them): then make them one
+ * by one.  -EAGAIN with one when
  * the thread ran on meanwhile (ctx->ran_on: its registers and mask now
  * in ctx->regs and ctx->sigmask, to be put back as they are). */
 int inject_batch(struct inject_ctx *ctx, const struct inject_call *calls, size_t n, void *out,

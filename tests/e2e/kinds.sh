@@ -30,6 +30,7 @@ KINDS=(
 	"madvise         madvise      clone  plain"
 	"posix_timer     posix_timer  clone  plain"
 	"itimer          itimer       clone  plain"
+	"sigactions      sigactions   clone  plain"
 	"sigaltstack     sigaltstack  clone  plain"
 	"umask           umask        -      file"
 	"rlimit          rlimit       clone  plain"
