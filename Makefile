@@ -76,7 +76,7 @@ PROGS      := sock_listen tcp_echo counter files avx_tls brk sigusr getpid fdtab
 PROGS      += unix_pair unix_listen anon_fd inotify lazysum
 PROGS      += tree_pipes tree_log tree_shm tree_clonefiles tree_fds tree_sysv
 PROGS      += tree_zombie tree_stopped tree_groups tree_reaper tree_wait
-PROGS      += gen_writer madv_flip precopy_discard
+PROGS      += gen_writer madv_flip precopy_discard watch_churn
 PROGS      += splice_relay
 PROGS_STATIC := counter_static
 
