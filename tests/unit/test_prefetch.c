@@ -107,12 +107,57 @@ static void not_added(void **state)
 	proc_prefetch_end(pp);
 }
 
+/* Added again while read ahead and not yet taken: the text of the
+ * first read (read before the hold by capture_read_ahead(), asked for
+ * again by mm.c in the hold), not a second read. */
+static void added_twice(void **state)
+{
+	struct proc_prefetch *pp = proc_prefetch_new();
+	char buf[64];
+
+	(void)state;
+	put("before\n");
+	proc_prefetch_add(pp, path);
+	while (!proc_prefetch_ready(pp))
+		usleep(1000);
+	put("after\n");
+	proc_prefetch_add(pp, path);
+	assert_true(proc_prefetch_ready(pp));
+	assert_string_equal(text_of(proc_prefetch_open(pp, path), buf, sizeof(buf)), "before\n");
+	/* Taken: added again, it is read again. */
+	proc_prefetch_add(pp, path);
+	assert_string_equal(text_of(proc_prefetch_open(pp, path), buf, sizeof(buf)), "after\n");
+	proc_prefetch_end(pp);
+}
+
+/* Ready once every thread has read its file; an empty set (or none) is. */
+static void ready(void **state)
+{
+	struct proc_prefetch *pp = proc_prefetch_new();
+	char gone[80];
+	int tries = 0;
+
+	(void)state;
+	assert_true(proc_prefetch_ready(pp));
+	assert_true(proc_prefetch_ready(NULL));
+	snprintf(gone, sizeof(gone), "%s.gone", path);
+	put("x\n");
+	proc_prefetch_add(pp, path);
+	proc_prefetch_add(pp, gone);
+	while (!proc_prefetch_ready(pp) && tries++ < 5000)
+		usleep(1000);
+	assert_true(proc_prefetch_ready(pp));
+	proc_prefetch_end(pp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(once_then_anew, setup, teardown),
 		cmocka_unit_test_setup_teardown(empty_and_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(not_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(added_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(ready, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

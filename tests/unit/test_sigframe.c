@@ -122,6 +122,43 @@ static void parse(void **state)
 	free(x);
 }
 
+/* A frame of inject_batch()'s chain: the head of sigframe_build()'s
+ * (so that inject_unwind() knows it too), its FPU state read from the
+ * XSAVE area given, which it does not hold. */
+static void chain(void **state)
+{
+	struct user_regs_struct r, got;
+	struct sigframe_image img;
+	unsigned char *x, head[SIGFRAME_HEAD_SIZE];
+	uint64_t mask = 0;
+
+	(void)state;
+	build(3, &img, &x);
+	memset(&r, 0, sizeof(r));
+	r.rsp = 0x7ffd00008008;
+	r.rip = 0x402000;
+	r.rax = 13;
+	r.rdi = 10;
+	r.rdx = 0x7ffd00007000;
+	r.cs = 0x33;
+	r.ss = 0x2b;
+	sigframe_chain(&r, ~0ull, img.fpstate, 0x7f0000001000, head);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(sigframe_parse(head, 0x7f0000001000, &got, &mask), 1);
+	assert_int_equal(mask, ~0ull);
+	assert_int_equal(got.rsp, 0x7ffd00008008);
+	assert_int_equal(got.rip, 0x402000);
+	assert_int_equal(got.rax, 13);
+	assert_int_equal(got.rdi, 10);
+	assert_int_equal(got.rdx, 0x7ffd00007000);
+	/* uc_mcontext.fpstate: ucontext at 8, sigcontext at 8 + 40, fpstate
+	 * its 24th word; the same as the full frame's. */
+	assert_int_equal(u64(head + 8 + 40 + 23 * 8), img.fpstate);
+	assert_int_equal(u64(head + 8 + 40 + 23 * 8), u64(img.buf + 8 + 40 + 23 * 8));
+	sigframe_free(&img);
+	free(x);
+}
+
 static void too_short(void **state)
 {
 	struct user_regs_struct r;
@@ -140,6 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(layout),
 		cmocka_unit_test(parse),
+		cmocka_unit_test(chain),
 		cmocka_unit_test(too_short),
 	};
 
