@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -200,21 +201,28 @@ static size_t count(const struct watched *w, size_t n, int state)
 	return k;
 }
 
-/* The watch's own wait between polls: a stopped call waits at most
- * about this long for pfrez (and the timer slack) to let it go on. */
-static void nap(void)
+/* Every wait status there is now, or a nap when there has been none
+ * for a while: a call stops twice (entry and exit, microseconds apart)
+ * and calls come in bursts, each stop waiting for pfrez to let it go on.
+ * So pfrez looks again at once for 200 us after a stop, then naps 20 us
+ * at a time (its timer slack made 1 ns meanwhile, watch_run()). */
+static void poll_or_nap(struct watched *w, size_t n, struct watch_end *e, int *rc,
+			struct timespec *last)
 {
 	struct timespec t = { 0, 20000 };
 
-	nanosleep(&t, NULL);
+	if (poll_all(w, n, e, rc))
+		clock_gettime(CLOCK_MONOTONIC, last);
+	else if (ms_since(last) > 0.2)
+		nanosleep(&t, NULL);
 }
 
 int watch_run(pid_t pid, const pid_t *tids, size_t n, int (*done)(void *arg), void *arg,
 	      struct watch_end *e)
 {
 	struct watched *w = calloc(n ? n : 1, sizeof(*w));
-	struct timespec t0;
-	int rc = 0;
+	struct timespec t0, last = { 0, 0 };
+	int slack = prctl(PR_GET_TIMERSLACK), rc = 0;
 
 	*e = (struct watch_end){ .clean = 1 };
 	if (!w)
@@ -229,14 +237,15 @@ int watch_run(pid_t pid, const pid_t *tids, size_t n, int (*done)(void *arg), vo
 			unclean(e, tids[i], -1);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (slack > 0)
+		prctl(PR_SET_TIMERSLACK, 1);
 	for (size_t i = 0; e->clean && i < n && !rc; i++) {
 		w[i].state = RUNNING;
 		rc = resume(&w[i], 0);
 	}
 	/* Until the reading is done, or the moment is spoilt anyway. */
 	while (!rc && e->clean && count(w, n, RUNNING) && !done(arg) && ms_since(&t0) < 1000)
-		if (!poll_all(w, n, e, &rc))
-			nap();
+		poll_or_nap(w, n, e, &rc, &last);
 	if (!rc && e->clean && count(w, n, RUNNING) && !done(arg))
 		unclean(e, pid, -2);	/* the reading took too long: read while held */
 	/* Held again: a call entered meanwhile still counts.  The interrupt
@@ -256,10 +265,11 @@ int watch_run(pid_t pid, const pid_t *tids, size_t n, int (*done)(void *arg), vo
 			rc = err_msg(EIO, "process %d: a thread would not stop again", pid);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		while (!rc && count(w, n, RUNNING) && ms_since(&t1) < 100)
-			if (!poll_all(w, n, e, &rc))
-				nap();
+			poll_or_nap(w, n, e, &rc, &last);
 	}
 	e->ms = ms_since(&t0);
+	if (slack > 0)
+		prctl(PR_SET_TIMERSLACK, slack);
 	for (size_t i = 0; !rc && i < n; i++)
 		if (w[i].tid == pid && w[i].state == GONE)
 			rc = -ESRCH;
