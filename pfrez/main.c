@@ -865,6 +865,8 @@ int main(int argc, char **argv)
 		held = now_ns() - (int64_t)c.held_at.tv_sec * 1000000000 - c.held_at.tv_nsec;
 		capture_free(&c);
 		xport_close(&x);
+		if (rc == 0 && opt_progress && c.read_ahead)
+			print_read_ahead(&c.ahead);
 		if (rc == 0 && opt_progress && c.passes)
 			fprintf(stderr, "pfrez: process %ld handed over and ended; held %.1f ms from its last pre-copy pass to its copy running\n",
 				opt_pid, (double)held / 1e6);

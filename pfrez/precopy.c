@@ -133,6 +133,10 @@ int precopy_write(struct capture *c, struct rec_writer *w, const struct precopy_
 	if (!rc) {
 		clock_gettime(CLOCK_MONOTONIC, &c->held_at);
 		rc = capture_attach(c, c->pid);
+		/* smaps and /proc/locks while it runs on a moment under watch
+		 * (the hold starts again after that, held_at with it). */
+		if (!rc)
+			rc = capture_read_ahead(c);
 		if (!rc)
 			rc = capture_state(c);
 	}
