@@ -21,14 +21,17 @@
  * fd table than its own (the only locks /proc/locks is read for).  close
  * and dup2 may let a lock go, which the locks kind reads again for.
  * madvise is on it for the advice that frees or fetches pages only: what
- * malloc calls as it runs.  Anything not listed (mmap, mprotect, brk,
- * ioctl, prctl, clone, exit...) ends the moment unclean.
+ * malloc calls as it runs.  Any other call ends the moment unclean:
+ * those listed with calm 0 (mmap, mprotect, brk, ioctl, prctl, clone,
+ * exit...) only to be named in -progress.
  */
 static const struct {
 	long nr;
 	const char *name;
-} calm[] = {
-#define C(x) { SYS_##x, #x }
+	int calm;	/* 0: named for messages only, the usual ends of a moment */
+} calls[] = {
+#define C(x) { SYS_##x, #x, 1 }
+#define L(x) { SYS_##x, #x, 0 }
 	C(read), C(write), C(readv), C(writev), C(pread64), C(pwrite64), C(preadv), C(pwritev),
 	C(preadv2), C(pwritev2), C(lseek), C(close), C(close_range), C(dup), C(dup2), C(dup3),
 	C(pipe2), C(fcntl), C(fsync), C(fdatasync), C(ftruncate), C(sendfile), C(splice), C(tee),
@@ -46,19 +49,11 @@ static const struct {
 	C(getrusage), C(times), C(sysinfo), C(uname), C(getpriority), C(sched_getaffinity),
 	C(getitimer), C(setitimer), C(alarm), C(timer_settime), C(timer_gettime),
 	C(timerfd_settime), C(timerfd_gettime), C(eventfd2), C(membarrier),
+	L(mmap), L(munmap), L(mremap), L(mprotect), L(madvise), L(brk), L(mlock), L(mlock2),
+	L(munlock), L(mlockall), L(munlockall), L(ioctl), L(prctl), L(clone), L(clone3), L(fork),
+	L(vfork), L(execve), L(execveat), L(exit), L(exit_group), L(unshare), L(shmat), L(shmdt),
 #undef C
-};
-
-/* Named for messages only: the calls that end a moment most often. */
-static const struct {
-	long nr;
-	const char *name;
-} loud[] = {
-#define C(x) { SYS_##x, #x }
-	C(mmap), C(munmap), C(mremap), C(mprotect), C(madvise), C(brk), C(mlock), C(mlock2),
-	C(munlock), C(mlockall), C(munlockall), C(ioctl), C(prctl), C(clone), C(clone3), C(fork),
-	C(vfork), C(execve), C(execveat), C(exit), C(exit_group), C(unshare), C(shmat), C(shmdt),
-#undef C
+#undef L
 };
 
 static int calm_call(const struct __ptrace_syscall_info *si)
@@ -75,20 +70,17 @@ static int calm_call(const struct __ptrace_syscall_info *si)
 		}
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(calm) / sizeof(calm[0]); i++)
-		if (calm[i].nr == nr)
-			return 1;
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (calls[i].nr == nr)
+			return calls[i].calm;
 	return 0;
 }
 
 const char *watch_call_name(long nr, char *buf, size_t size)
 {
-	for (size_t i = 0; i < sizeof(calm) / sizeof(calm[0]); i++)
-		if (calm[i].nr == nr)
-			return calm[i].name;
-	for (size_t i = 0; i < sizeof(loud) / sizeof(loud[0]); i++)
-		if (loud[i].nr == nr)
-			return loud[i].name;
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (calls[i].nr == nr)
+			return calls[i].name;
 	snprintf(buf, size, "system call %ld", nr);
 	return buf;
 }
