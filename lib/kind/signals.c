@@ -27,14 +27,18 @@ static int answered(const uint64_t *v)
 	return v[0] != ~0ull || v[1] != ~0ull || v[2] != ~0ull || v[3] != ~0ull;
 }
 
-/* The 62 actions and 3 timers in one go (inject_batch()): one stop of
- * the process, not 65 pairs, the longest part of the hold otherwise. */
-static int signals_batch(struct kind_capture *c, struct rec_signals *sig)
+/* Only the process can report them: asked for by calls injected into it,
+ * the 62 actions and 3 timers in one go (inject_batch()), one stop of the
+ * process rather than 65 pairs (the longest part of the hold otherwise);
+ * one by one through the scratch area when they cannot be. */
+static int signals_capture(struct kind_capture *c, void **data)
 {
+	struct rec_signals *sig = &((struct snap *)*data)->sig;
 	struct inject_call calls[65];
 	uint64_t out[65][4];
 	uint64_t at = inject_batch_out(c->inj, sizeof(out));
 	size_t n = 0;
+	long ret;
 	int rc;
 
 	for (int i = 1; i <= 64; i++) {
@@ -47,6 +51,16 @@ static int signals_batch(struct kind_capture *c, struct rec_signals *sig)
 		calls[n] = (struct inject_call){ SYS_getitimer, { w, (long)(at + n * 32) } };
 	memset(out, 0xff, sizeof(out));
 	rc = inject_batch(c->inj, calls, n, out, sizeof(out));
+	if (rc == -ENOSPC) {
+		rc = 0;
+		for (size_t k = 0; !rc && k < n; k++) {
+			/* The answer's address: rt_sigaction's third, getitimer's second. */
+			calls[k].a[calls[k].nr == SYS_rt_sigaction ? 2 : 1] = (long)c->inj->scratch;
+			rc = inject_query(c->inj, calls[k].nr, calls[k].a, &ret);
+			if (!rc && ret == 0)
+				rc = inject_read_scratch(c->inj, out[k], sizeof(out[k]));
+		}
+	}
 	if (rc)
 		return rc;
 	n = 0;
@@ -61,34 +75,6 @@ static int signals_batch(struct kind_capture *c, struct rec_signals *sig)
 		if (answered(out[n]))
 			memcpy(sig->itimer[w], out[n], sizeof(sig->itimer[w]));
 	return 0;
-}
-
-/* Only the process can report them: asked for by calls injected into it. */
-static int signals_capture(struct kind_capture *c, void **data)
-{
-	struct rec_signals *sig = &((struct snap *)*data)->sig;
-	long scratch = (long)c->inj->scratch, ret;
-	int rc = signals_batch(c, sig);
-
-	if (rc != -ENOSPC)
-		return rc;
-	rc = 0;
-
-	for (int i = 1; i <= 64 && !rc; i++) {
-		long a[6] = { i, 0, scratch, 8 };
-
-		if (i == SIGKILL || i == SIGSTOP)
-			continue;
-		rc = inject_query(c->inj, SYS_rt_sigaction, a, &ret);
-		if (!rc && ret == 0)
-			rc = inject_read_scratch(c->inj, &sig->act[i - 1], sizeof(sig->act[0]));
-	}
-	for (int w = 0; w < 3 && !rc; w++) {
-		rc = inject_query(c->inj, SYS_getitimer, (long[6]){ w, scratch }, &ret);
-		if (!rc && ret == 0)
-			rc = inject_read_scratch(c->inj, sig->itimer[w], sizeof(sig->itimer[w]));
-	}
-	return rc;
 }
 
 static int signals_write(const void *data, struct rec_writer *w)
