@@ -74,7 +74,11 @@ int ptrace_seize_thread(pid_t tid, long opts)
 	return 0;
 }
 
-int ptrace_wait_stop(pid_t tid)
+/* Until PTRACE_INTERRUPT's stop; -ESRCH without a message when the
+ * thread ended first.  Another stop first (a signal's) goes on with its
+ * signal when deliver, without it otherwise, and the interrupt is asked
+ * again: any stop clears one not yet acted on (the kernel's ptrace_stop). */
+static int wait_interrupt_stop(pid_t tid, int deliver)
 {
 	int st;
 
@@ -92,12 +96,16 @@ int ptrace_wait_stop(pid_t tid)
 			continue;
 		if (st >> 16 == PTRACE_EVENT_STOP)
 			return 0;
-		/* A signal arrived first: let it be delivered, and wait for
-		 * our own stop, asked again (any stop clears the interrupt not
-		 * yet acted on: the kernel's ptrace_stop). */
-		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(st)) < 0)
+		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 ||
+		    ptrace(PTRACE_CONT, tid, 0, deliver ? WSTOPSIG(st) : 0) < 0)
 			return errno == ESRCH ? -ESRCH : err_sys(errno, "thread %d", tid);
 	}
+}
+
+/* A signal that arrives first is delivered. */
+int ptrace_wait_stop(pid_t tid)
+{
+	return wait_interrupt_stop(tid, 1);
 }
 
 int ptrace_seize_stop(pid_t pid)
@@ -614,15 +622,10 @@ int inject_query_undo(struct inject_ctx *ctx, long nr, const long a[6], long und
 	return run_query(ctx, &r, ret);
 }
 
-/* Where the batch's answers go: out_size bytes just below the frame. */
-static uint64_t batch_out(const struct inject_ctx *ctx, size_t out_size)
-{
-	return (ctx->frame - out_size) & ~15ull;
-}
-
+/* Just below the frame. */
 uint64_t inject_batch_out(const struct inject_ctx *ctx, size_t out_size)
 {
-	return batch_out(ctx, out_size);
+	return (ctx->frame - out_size) & ~15ull;
 }
 
 /* Whether the thread sits in the batch's last call: /proc/TID/syscall
@@ -644,29 +647,6 @@ static int in_last_call(pid_t tid, uint64_t ts)
 	return ok;
 }
 
-/* Until the thread stops for pfrez: a signal that stops it first is
- * not delivered (they are all blocked meanwhile but SIGKILL and SIGSTOP:
- * as wait_syscall_stop() does). */
-static int batch_wait_stop(pid_t tid)
-{
-	int st;
-
-	for (;;) {
-		if (waitpid(tid, &st, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return err_sys(errno, "waitpid %d", tid);
-		}
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			return err_msg(ESRCH, "process %d died during a system call injection", tid);
-		if (WIFSTOPPED(st) && st >> 16 == PTRACE_EVENT_STOP)
-			return 0;
-		/* That stop cleared the interrupt (ptrace_stop): again. */
-		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || ptrace(PTRACE_CONT, tid, 0, 0) < 0)
-			return err_sys(errno, "ptrace cont %d", tid);
-	}
-}
-
 /*
  * The calls run one after another with no stop between them: each but
  * the first is a frame (sigframe_chain()) whose registers make that call
@@ -685,7 +665,7 @@ static int batch_wait_stop(pid_t tid)
 int inject_batch(struct inject_ctx *ctx, const struct inject_call *calls, size_t n, void *out,
 		 size_t out_size)
 {
-	uint64_t out_addr = batch_out(ctx, out_size), ts = out_addr - 16, low, first;
+	uint64_t out_addr = inject_batch_out(ctx, out_size), ts = out_addr - 16, low, first;
 	struct user_regs_struct r;
 	struct timespec t0, t;
 	struct vma *maps = NULL;
@@ -756,7 +736,11 @@ int inject_batch(struct inject_ctx *ctx, const struct inject_call *calls, size_t
 	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < BATCH_WAIT_MS);
 	if (ptrace(PTRACE_INTERRUPT, ctx->pid, 0, 0) < 0)
 		return err_sys(errno, "ptrace interrupt %d", ctx->pid);
-	rc = batch_wait_stop(ctx->pid);
+	/* A signal's stop first is not delivered (all are blocked meanwhile
+	 * but SIGKILL and SIGSTOP: as wait_syscall_stop() does). */
+	rc = wait_interrupt_stop(ctx->pid, 0);
+	if (rc == -ESRCH)
+		return err_msg(ESRCH, "process %d died during a system call injection", ctx->pid);
 	if (!rc && ptrace(PTRACE_GETREGS, ctx->pid, 0, &r) < 0)
 		rc = err_sys(errno, "ptrace getregs %d", ctx->pid);
 	if (rc)
