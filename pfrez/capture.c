@@ -33,8 +33,9 @@
  * does; the kernel lifts it when pfrez detaches or dies).  The process
  * is stopped: its mode cannot change under us.  Filters and their
  * suspension are each thread's own: every thread is asked. */
-static int hold_seccomp(pid_t pid, pid_t tid)
+static int hold_seccomp(struct capture *c, pid_t tid)
 {
+	pid_t pid = c->pid;
 	char v[16];
 
 	if (proc_status_field(tid, "Seccomp", v, sizeof(v))) {
@@ -48,6 +49,8 @@ static int hold_seccomp(pid_t pid, pid_t tid)
 	    ptrace(PTRACE_SETOPTIONS, tid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP) < 0)
 		return err_msg(EPERM, "process %d has seccomp filters: capturing them needs CAP_SYS_ADMIN, and pfrez under no seccomp filter",
 			       pid);
+	if (!strcmp(v, "2"))
+		c->filters_held = 1;
 	return 0;
 }
 
@@ -165,7 +168,7 @@ static int attach_one(struct capture *c, pid_t pid)
 	if (!rc)
 		rc = seize_all(c);
 	for (size_t i = 0; !rc && i < c->nthreads; i++)
-		rc = hold_seccomp(pid, c->threads[i].tid);
+		rc = hold_seccomp(c, c->threads[i].tid);
 	/* The filters are captured from the main thread and restored to
 	 * every thread (SECCOMP_FILTER_FLAG_TSYNC): a thread with others
 	 * cannot be restored. */
@@ -458,17 +461,23 @@ int capture_state(struct capture *c)
 	return rc;
 }
 
-/* Lets go of every thread of a hold in which nothing was read. */
-static void unhold(struct capture *c)
+static void threads_free(struct capture *c)
 {
-	for (size_t i = 0; i < c->nthreads; i++) {
-		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
+	for (size_t i = 0; i < c->nthreads; i++)
 		free(c->threads[i].xsave);
-	}
 	free(c->threads);
 	c->threads = NULL;
 	c->nthreads = 0;
+}
+
+/* Lets go of every thread of a hold in which nothing was read. */
+static void unhold(struct capture *c)
+{
+	for (size_t i = 0; i < c->nthreads; i++)
+		ptrace(PTRACE_DETACH, c->threads[i].tid, 0, 0);
+	threads_free(c);
 	c->attached = 0;
+	c->filters_held = 0;
 }
 
 /*
@@ -483,18 +492,12 @@ static void unhold(struct capture *c)
  */
 int capture_read_ahead(struct capture *c)
 {
-	char path[64], v[16];
+	char path[64];
 	pid_t *tids;
 	int rc;
 
-	if (c->nsub || c->ptree.n || !c->nthreads)
+	if (c->nsub || c->ptree.n || !c->nthreads || c->filters_held)
 		return 0;
-	for (size_t i = 0; i < c->nthreads; i++) {
-		if (proc_status_field(c->threads[i].tid, "Seccomp", v, sizeof(v)) || strcmp(v, "0")) {
-			err_clear();
-			return 0;
-		}
-	}
 	tids = malloc(c->nthreads * sizeof(*tids));
 	c->pre = proc_prefetch_new();
 	if (!tids || !c->pre) {
@@ -778,12 +781,8 @@ void capture_free(struct capture *c)
 	pstree_free(&c->ptree);
 	proc_prefetch_end(c->pre);
 	c->pre = NULL;
-	for (size_t i = 0; i < c->nthreads; i++)
-		free(c->threads[i].xsave);
-	free(c->threads);
+	threads_free(c);
 	free(c->ctx);
-	c->threads = NULL;
 	c->ctx = NULL;
-	c->nthreads = 0;
 	snap_free(&c->snap);
 }

@@ -25,6 +25,7 @@ struct capture {
 	int passes;			/* pre-copy: passes while it ran */
 	struct timespec held_at;	/* pre-copy, read ahead: held for the last time */
 	struct proc_prefetch *pre;	/* read ahead (capture_read_ahead()), or NULL */
+	int filters_held;		/* seccomp filters suspended while held */
 	int read_ahead;			/* capture_read_ahead() let it run: */
 	struct watch_end ahead;		/* how that went */
 	struct cow *cow;		/* set up by capture_state, or NULL */
