@@ -449,7 +449,7 @@ flow_clone_pipe()
 	n0=$(last_seq orig.out)
 	pipe_thaw clone "$pid"
 	wait_seq clone.out 8 "${JOB[clone]}" ||
-		fail "restored copy printed $(nseq clone.out) numbered lines ($(job_state clone), pfrez exited $(cat clone.pfrez.rc 2>/dev/null))"
+		fail "restored copy printed $(nseq clone.out) numbered lines ($(job_state clone), pfrez exited $(cat clone.pfrez.rc 2>/dev/null): $(grep -a -m1 -v ' sent ' clone.pfrez.err 2>/dev/null))"
 	pfrez_ok clone
 	continues clone "$n0"
 	alive "$pid" || fail "the original ended"
